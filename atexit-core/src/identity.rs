@@ -1,0 +1,146 @@
+//! What `unregister(f)` compares: the identity of a function.
+//!
+//! Python compares callables with `==`. Rust has no equality on functions, so
+//! the identity is derived from the value's type and, for function pointers,
+//! its address:
+//!
+//! - a function item (`flush_logs`) has a type of its own, so its type is its
+//!   identity, whatever arguments it was registered with;
+//! - a closure likewise has a type of its own: one closure expression is one
+//!   identity, however many times it is registered;
+//! - a function pointer (`fn()`, `fn(A, B)`, `extern "C" fn()`, ...) is
+//!   compared by address, because every pointer of one signature shares one
+//!   type.
+
+use core::any::{Any, TypeId};
+
+/// The identity of a registered function, compared by `unregister`.
+/// Opaque; public only so that generated code can carry one.
+#[doc(hidden)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Identity {
+    #[doc(hidden)]
+    Type(TypeId),
+    #[doc(hidden)]
+    Address(usize),
+}
+
+mod sealed {
+    /// Carries the method, so it stays out of the public API.
+    pub trait Sealed<Args> {
+        fn identity(&self) -> super::Identity;
+    }
+}
+
+/// A function that can be registered (directly or through `register!`) and so
+/// can be named to `unregister`.
+///
+/// It is implemented for every `'static` function item, closure and function
+/// pointer taking up to twelve `'static` arguments; it cannot be implemented
+/// outside this crate.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a function that atexit can identify",
+    label = "expected a function, a closure or a function pointer",
+    note = "`unregister` takes the function itself (`unregister(flush_logs)`), not the value it returns or a `Handle`; to remove one registration use `Handle::unregister`"
+)]
+pub trait Function<Args>: sealed::Sealed<Args> + 'static {}
+
+/// The identity of `f`: its address if it is one of the function-pointer
+/// types of its signature, else its type.
+fn identity_of<F: 'static, P: 'static + Copy, Q: 'static + Copy>(
+    f: &F,
+    rust_ptr: impl FnOnce(P) -> usize,
+    c_ptr: impl FnOnce(Q) -> usize,
+) -> Identity {
+    let any: &dyn Any = f;
+    if let Some(p) = any.downcast_ref::<P>() {
+        Identity::Address(rust_ptr(*p))
+    } else if let Some(p) = any.downcast_ref::<Q>() {
+        Identity::Address(c_ptr(*p))
+    } else {
+        Identity::Type(TypeId::of::<F>())
+    }
+}
+
+macro_rules! impl_function {
+    ($($arg:ident),*) => {
+        impl<F, R, $($arg),*> sealed::Sealed<($($arg,)*)> for F
+        where
+            F: FnOnce($($arg),*) -> R + 'static,
+            R: 'static,
+            $($arg: 'static,)*
+        {
+            fn identity(&self) -> Identity {
+                identity_of(
+                    self,
+                    |p: fn($($arg),*) -> R| p as usize,
+                    |p: extern "C" fn($($arg),*) -> R| p as usize,
+                )
+            }
+        }
+
+        impl<F, R, $($arg),*> Function<($($arg,)*)> for F
+        where
+            F: FnOnce($($arg),*) -> R + 'static,
+            R: 'static,
+            $($arg: 'static,)*
+        {
+        }
+    };
+}
+
+impl_function!();
+impl_function!(A1);
+impl_function!(A1, A2);
+impl_function!(A1, A2, A3);
+impl_function!(A1, A2, A3, A4);
+impl_function!(A1, A2, A3, A4, A5);
+impl_function!(A1, A2, A3, A4, A5, A6);
+impl_function!(A1, A2, A3, A4, A5, A6, A7);
+impl_function!(A1, A2, A3, A4, A5, A6, A7, A8);
+impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9);
+impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10);
+impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11);
+impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12);
+
+impl Identity {
+    pub(crate) fn of<F: Function<Args>, Args>(f: &F) -> Identity {
+        sealed::Sealed::identity(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a() {}
+    fn b() {}
+    fn two(_: &str, _: u32) {}
+
+    #[test]
+    fn fn_items_differ_and_match_themselves() {
+        assert_eq!(Identity::of(&a), Identity::of(&a));
+        assert_ne!(Identity::of(&a), Identity::of(&b));
+        assert_eq!(Identity::of(&two), Identity::of(&two));
+    }
+
+    #[test]
+    fn fn_pointers_match_by_address() {
+        let pa: fn() = a;
+        let pb: fn() = b;
+        assert_eq!(Identity::of(&pa), Identity::of(&(a as fn())));
+        assert_ne!(Identity::of(&pa), Identity::of(&pb));
+        assert!(matches!(Identity::of(&pa), Identity::Address(_)));
+        let p2: fn(&'static str, u32) = two;
+        assert!(matches!(Identity::of(&p2), Identity::Address(_)));
+    }
+
+    #[test]
+    fn closures_match_by_type() {
+        let x = 5;
+        let c = move || assert_eq!(x, 5);
+        let d = move || assert_eq!(x, 5);
+        assert_eq!(Identity::of(&c), Identity::of(&c));
+        assert_ne!(Identity::of(&c), Identity::of(&d));
+    }
+}

@@ -1,0 +1,115 @@
+//! What a panicking handler leaves behind, and how it is reported.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+
+/// A panic raised by an exit handler and caught by the runtime.
+///
+/// Every panicking handler is reported on stderr as it happens, and the other
+/// handlers still run. An explicit run ([`run_exitfuncs`](crate::run_exitfuncs),
+/// [`Registry::run`](crate::Registry::run)) returns the **last** panic raised,
+/// like Python's `atexit._run_exitfuncs` re-raises the last exception;
+/// [`resume`](HandlerPanic::resume) re-raises it.
+pub struct HandlerPanic {
+    name: Cow<'static, str>,
+    payload: Box<dyn Any + Send>,
+}
+
+/// The unwind payload `exit` uses to end a running handler early. It is not a
+/// failure, so the run loop neither reports nor returns it.
+pub(crate) struct ExitRequest;
+
+impl HandlerPanic {
+    pub(crate) fn new(name: Cow<'static, str>, payload: Box<dyn Any + Send>) -> Self {
+        HandlerPanic { name, payload }
+    }
+
+    /// The handler's name: the one given at registration, else the function's
+    /// path (`my_app::flush_logs`, or `my_app::main::{{closure}}` for a closure).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The panic message, when the payload is a string (as with `panic!`),
+    /// else `"Box<dyn Any>"`, as the standard panic hook prints it.
+    pub fn message(&self) -> &str {
+        if let Some(s) = self.payload.downcast_ref::<&'static str>() {
+            s
+        } else if let Some(s) = self.payload.downcast_ref::<String>() {
+            s
+        } else {
+            "Box<dyn Any>"
+        }
+    }
+
+    /// The panic payload, as `std::panic::catch_unwind` gives it.
+    pub fn payload(&self) -> &(dyn Any + Send) {
+        &*self.payload
+    }
+
+    /// Takes the payload out, to inspect or re-raise it later.
+    pub fn into_payload(self) -> Box<dyn Any + Send> {
+        self.payload
+    }
+
+    /// Re-raises the panic on the current thread, with its original payload.
+    pub fn resume(self) -> ! {
+        panic::resume_unwind(self.payload)
+    }
+
+    pub(crate) fn is_exit_request(&self) -> bool {
+        self.payload.is::<ExitRequest>()
+    }
+
+    /// Writes the one-line report every caught panic gets on stderr. A closed
+    /// stderr must not turn a report into a second panic, so errors are ignored.
+    pub(crate) fn report(&self) {
+        let _ = writeln!(std::io::stderr(), "atexit: {self}");
+    }
+}
+
+impl fmt::Display for HandlerPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit handler `{}` panicked: {}", self.name, self.message())
+    }
+}
+
+impl fmt::Debug for HandlerPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerPanic")
+            .field("name", &self.name)
+            .field("message", &self.message())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::error::Error for HandlerPanic {}
+
+/// Drops `value`, swallowing a panic from its destructor (a panic payload may
+/// itself panic when dropped). The runtime must not unwind out of an exit run.
+pub(crate) fn drop_quietly<T>(value: T) {
+    if let Err(nested) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        // Dropping this one could panic again; leaking it is the safe choice.
+        std::mem::forget(nested);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_of_str_string_and_other_payloads() {
+        let p = HandlerPanic::new("a".into(), Box::new("static"));
+        assert_eq!(p.message(), "static");
+        let p = HandlerPanic::new("a".into(), Box::new(String::from("owned")));
+        assert_eq!(p.message(), "owned");
+        let p = HandlerPanic::new("a".into(), Box::new(42u8));
+        assert_eq!(p.message(), "Box<dyn Any>");
+        assert_eq!(p.to_string(), "exit handler `a` panicked: Box<dyn Any>");
+        assert_eq!(p.into_payload().downcast_ref::<u8>(), Some(&42));
+    }
+}

@@ -1,0 +1,379 @@
+//! The registry: pending handlers in exit order, and the run that drains them.
+//!
+//! Order: higher priority first; within one priority, last registered first.
+//! Each priority has its own stack of slots, pushed in registration order, so
+//! the next handler to run is always the top of the highest stack. Removing a
+//! handler from the middle (`unregister`, `Handle::unregister`) empties its
+//! slot rather than shifting the stack; a stack is compacted when more than
+//! half of it is empty. Slots carry their sequence number, which only grows
+//! along a stack, so a slot is found by binary search however the stack was
+//! compacted. An index from identity to sequence numbers makes
+//! `unregister(f)` touch only `f`'s registrations, never the whole registry.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use crate::callback::{BoxedCallback, Plain};
+use crate::identity::{Function, Identity};
+use crate::panic::{HandlerPanic, drop_quietly};
+use crate::registration::Handle;
+use crate::runlock::RunLock;
+
+/// Where a registration sits: enough to find it again.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Key {
+    pub(crate) priority: i32,
+    pub(crate) seq: u64,
+}
+
+struct Slot {
+    seq: u64,
+    callback: Option<BoxedCallback>,
+}
+
+#[derive(Default)]
+struct Stack {
+    slots: Vec<Slot>,
+    /// Slots whose callback was taken out of the middle.
+    empty: usize,
+}
+
+impl Stack {
+    fn position(&self, seq: u64) -> Option<usize> {
+        self.slots.binary_search_by_key(&seq, |s| s.seq).ok()
+    }
+
+    /// Takes the callback at `seq`, keeping the stack's invariants: no empty
+    /// slot on top, at most half the slots empty.
+    fn take(&mut self, seq: u64) -> Option<BoxedCallback> {
+        let i = self.position(seq)?;
+        let callback = self.slots[i].callback.take()?;
+        self.empty += 1;
+        self.trim();
+        if self.empty > 16 && self.empty * 2 > self.slots.len() {
+            self.slots.retain(|s| s.callback.is_some());
+            self.empty = 0;
+        }
+        Some(callback)
+    }
+
+    fn pop(&mut self) -> Option<(u64, BoxedCallback)> {
+        let slot = self.slots.pop()?;
+        self.trim();
+        // The top slot is never empty (see `trim`).
+        slot.callback.map(|c| (slot.seq, c))
+    }
+
+    fn trim(&mut self) {
+        while self.slots.last().is_some_and(|s| s.callback.is_none()) {
+            self.slots.pop();
+            self.empty -= 1;
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    next_seq: u64,
+    len: usize,
+    stacks: BTreeMap<Reverse<i32>, Stack>,
+    /// Sequence numbers of each identity's pending registrations, ascending.
+    index: BTreeMap<Identity, Vec<Key>>,
+}
+
+impl State {
+    fn insert(&mut self, priority: i32, callback: BoxedCallback) -> Key {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let key = Key { priority, seq };
+        self.index.entry(callback.identity()).or_default().push(key);
+        self.stacks.entry(Reverse(priority)).or_default().slots.push(Slot { seq, callback: Some(callback) });
+        self.len += 1;
+        key
+    }
+
+    /// Takes one registration out of its stack, leaving the index alone.
+    fn take_from_stack(&mut self, key: Key) -> Option<BoxedCallback> {
+        let stack = self.stacks.get_mut(&Reverse(key.priority))?;
+        let callback = stack.take(key.seq)?;
+        if stack.slots.is_empty() {
+            self.stacks.remove(&Reverse(key.priority));
+        }
+        self.len -= 1;
+        Some(callback)
+    }
+
+    fn forget_in_index(&mut self, identity: Identity, key: Key) {
+        if let Some(keys) = self.index.get_mut(&identity) {
+            // Runs take the newest first, so this is usually the last element.
+            if let Some(i) = keys.iter().rposition(|k| *k == key) {
+                keys.remove(i);
+            }
+            if keys.is_empty() {
+                self.index.remove(&identity);
+            }
+        }
+    }
+
+    fn take(&mut self, key: Key) -> Option<BoxedCallback> {
+        let callback = self.take_from_stack(key)?;
+        self.forget_in_index(callback.identity(), key);
+        Some(callback)
+    }
+
+    fn take_identity(&mut self, identity: Identity) -> Vec<BoxedCallback> {
+        let keys = self.index.remove(&identity).unwrap_or_default();
+        keys.into_iter().filter_map(|key| self.take_from_stack(key)).collect()
+    }
+
+    fn pop_next(&mut self) -> Option<BoxedCallback> {
+        let mut entry = self.stacks.first_entry()?;
+        let priority = entry.key().0;
+        let (seq, callback) = entry.get_mut().pop()?;
+        if entry.get().slots.is_empty() {
+            entry.remove();
+        }
+        self.len -= 1;
+        self.forget_in_index(callback.identity(), Key { priority, seq });
+        Some(callback)
+    }
+
+    fn contains(&self, key: Key) -> bool {
+        self.stacks
+            .get(&Reverse(key.priority))
+            .and_then(|stack| stack.position(key.seq).map(|i| stack.slots[i].callback.is_some()))
+            .unwrap_or(false)
+    }
+}
+
+/// The shared state behind a [`Registry`] and its [`Handle`]s.
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    pub(crate) run_lock: RunLock,
+}
+
+impl Inner {
+    pub(crate) const fn new() -> Self {
+        Inner {
+            state: Mutex::new(State {
+                next_seq: 0,
+                len: 0,
+                stacks: BTreeMap::new(),
+                index: BTreeMap::new(),
+            }),
+            run_lock: RunLock::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding this lock, but a poisoned lock must
+        // not make exit handlers unreachable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Key {
+        self.state().insert(priority, callback)
+    }
+
+    pub(crate) fn remove(&self, key: Key) -> bool {
+        let taken = self.state().take(key);
+        // Dropped outside the lock: a captured value's destructor may use the registry.
+        taken.map(drop).is_some()
+    }
+
+    pub(crate) fn contains(&self, key: Key) -> bool {
+        self.state().contains(key)
+    }
+
+    pub(crate) fn unregister(&self, identity: Identity) -> usize {
+        let taken = self.state().take_identity(identity);
+        let n = taken.len();
+        drop(taken);
+        n
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.state().len
+    }
+
+    pub(crate) fn clear(&self) {
+        let taken = {
+            let mut state = self.state();
+            state.len = 0;
+            state.index.clear();
+            // Sequence numbers keep growing so old handles never match new registrations.
+            std::mem::take(&mut state.stacks)
+        };
+        drop(taken);
+    }
+
+    /// Runs every pending handler, in order, each once, until none is left,
+    /// including those registered while the run goes on.
+    pub(crate) fn run(&self) -> Result<(), HandlerPanic> {
+        let _run = self.run_lock.acquire();
+        let mut last = None;
+        loop {
+            let next = self.state().pop_next();
+            let Some(callback) = next else { break };
+            if let Err(panic) = callback.run() {
+                if panic.is_exit_request() {
+                    drop_quietly(panic);
+                    continue;
+                }
+                panic.report();
+                if let Some(previous) = last.replace(panic) {
+                    drop_quietly(previous);
+                }
+            }
+        }
+        last.map_or(Ok(()), Err)
+    }
+}
+
+/// How a [`Registry`] reaches its state.
+pub(crate) enum Shared {
+    Static(&'static Inner),
+    Owned(Arc<Inner>),
+}
+
+impl Shared {
+    pub(crate) fn inner(&self) -> &Inner {
+        match self {
+            Shared::Static(inner) => inner,
+            Shared::Owned(inner) => inner,
+        }
+    }
+}
+
+/// A weak reference for handles, so a handle does not keep a registry alive.
+pub(crate) enum WeakShared {
+    Static(&'static Inner),
+    Owned(Weak<Inner>),
+}
+
+impl WeakShared {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Inner) -> R) -> Option<R> {
+        match self {
+            WeakShared::Static(inner) => Some(f(inner)),
+            WeakShared::Owned(weak) => weak.upgrade().map(|inner| f(&inner)),
+        }
+    }
+}
+
+/// A set of exit handlers with the process registry's semantics, for code
+/// that wants its own: a subsystem's shutdown hooks, a test.
+///
+/// Handlers run in the same order as at exit: higher priority first, then
+/// last registered first. [`run`](Registry::run) drains it; dropping it runs
+/// whatever is still pending. All methods take `&self`, and a `Registry` is
+/// `Send + Sync`, so it can be shared between threads (put it in an `Arc` or
+/// a `static`).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use std::sync::{Arc, Mutex};
+///
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// let registry = atexit::Registry::new();
+/// for name in ["a", "b", "c"] {
+///     let log = Arc::clone(&log);
+///     registry.register(move || log.lock().unwrap().push(name));
+/// }
+/// registry.run().unwrap();
+/// assert_eq!(*log.lock().unwrap(), ["c", "b", "a"]);
+/// assert_eq!(registry.len(), 0);
+/// ```
+pub struct Registry {
+    pub(crate) shared: Shared,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry { shared: Shared::Owned(Arc::new(Inner::new())) }
+    }
+
+    pub(crate) const fn from_static(inner: &'static Inner) -> Self {
+        Registry { shared: Shared::Static(inner) }
+    }
+
+    pub(crate) fn weak(&self) -> WeakShared {
+        match &self.shared {
+            Shared::Static(inner) => WeakShared::Static(inner),
+            Shared::Owned(inner) => WeakShared::Owned(Arc::downgrade(inner)),
+        }
+    }
+
+    /// Registers `f` to run once when this registry runs, at priority 0.
+    ///
+    /// For a priority or a name, use [`Registration`](crate::Registration).
+    pub fn register<F: FnOnce() + Send + 'static>(&self, f: F) -> Handle {
+        let key = self.shared.inner().insert(0, Box::new(Plain(f)));
+        Handle::new(self.weak(), key)
+    }
+
+    pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Handle {
+        let key = self.shared.inner().insert(priority, callback);
+        Handle::new(self.weak(), key)
+    }
+
+    /// Removes every pending registration of the function `f`, whatever it
+    /// was registered with, and returns how many there were (0 if none).
+    ///
+    /// See [`unregister`](crate::unregister) for what counts as the same function.
+    pub fn unregister<F: Function<Args>, Args>(&self, f: F) -> usize {
+        self.shared.inner().unregister(Identity::of(&f))
+    }
+
+    /// Runs every pending handler now, in exit order, each at most once, and
+    /// leaves the registry empty.
+    ///
+    /// Handlers registered while it runs run too, in their place in the
+    /// order; pending ones unregistered while it runs do not. A panicking
+    /// handler is reported on stderr with its name and the others still run;
+    /// the last panic is returned. Runs on two threads are serialised; a
+    /// handler that calls `run` continues the same run.
+    pub fn run(&self) -> Result<(), HandlerPanic> {
+        self.shared.inner().run()
+    }
+
+    /// Drops every pending handler without running it.
+    pub fn clear(&self) {
+        self.shared.inner().clear()
+    }
+
+    /// How many handlers are pending.
+    pub fn len(&self) -> usize {
+        self.shared.inner().len()
+    }
+
+    /// Whether no handler is pending.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry").field("len", &self.len()).finish()
+    }
+}
+
+impl Drop for Registry {
+    /// Runs what is still pending; panics are reported on stderr.
+    fn drop(&mut self) {
+        if let Shared::Owned(_) = self.shared {
+            if let Err(panic) = self.run() {
+                drop_quietly(panic);
+            }
+        }
+    }
+}
