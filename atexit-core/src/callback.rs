@@ -51,4 +51,3 @@ impl<F: FnOnce() + Send + 'static> Callback for Custom<F> {
         call(f, || name.unwrap_or(Cow::Borrowed(type_name::<F>())))
     }
 }
-

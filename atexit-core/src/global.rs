@@ -39,7 +39,10 @@ pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
 ///   type), so pass a copy of it (closures are `Copy` when their captures are);
 /// - a function pointer matches by address. Pointers with `'static`
 ///   parameter types and the `Rust` or `C` ABI are recognised; any other
-///   value is identified by its type.
+///   value is identified by its type. Rust does not promise that two casts
+///   of one function to a pointer give the same address (across codegen
+///   units they may differ), so unregister with the pointer value you
+///   registered, or with the function item itself.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -82,4 +85,3 @@ pub fn run_exitfuncs() -> Result<(), HandlerPanic> {
 pub fn is_exiting() -> bool {
     GLOBAL_INNER.run_lock.is_held()
 }
-

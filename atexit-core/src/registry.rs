@@ -157,12 +157,7 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) const fn new() -> Self {
         Inner {
-            state: Mutex::new(State {
-                next_seq: 0,
-                len: 0,
-                stacks: BTreeMap::new(),
-                index: BTreeMap::new(),
-            }),
+            state: Mutex::new(State { next_seq: 0, len: 0, stacks: BTreeMap::new(), index: BTreeMap::new() }),
             run_lock: RunLock::new(),
         }
     }
