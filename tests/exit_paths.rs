@@ -308,6 +308,7 @@ fn all() -> Vec<Scenario> {
     ]
 }
 
+#[cfg(unix)]
 fn status_of(output: &Output) -> Option<Status> {
     use std::os::unix::process::ExitStatusExt;
     match (output.status.code(), output.status.signal()) {
@@ -315,6 +316,11 @@ fn status_of(output: &Output) -> Option<Status> {
         (None, Some(signal)) => Some(Status::Signal(signal)),
         _ => None,
     }
+}
+
+#[cfg(not(unix))]
+fn status_of(output: &Output) -> Option<Status> {
+    output.status.code().map(Status::Code)
 }
 
 fn check(expect: &Expect, output: &Output) -> Result<(), String> {
