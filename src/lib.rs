@@ -116,3 +116,17 @@ pub use atexit_core::{
     Function, Handle, HandlerPanic, Registration, Registry, clear, exit, is_exiting, ncallbacks, register,
     run_exitfuncs, unregister,
 };
+
+pub use atexit_macros::{handler, main, register};
+
+/// What most programs need in scope: the `register!` macro.
+pub mod prelude {
+    pub use atexit_macros::register_call as register;
+}
+
+/// Not public API. Used by generated code.
+#[doc(hidden)]
+pub mod __private {
+    pub use atexit_core::Registration;
+    pub use atexit_core::__private::*;
+}

@@ -17,7 +17,7 @@ pub(crate) trait Callback: Send {
 
 pub(crate) type BoxedCallback = Box<dyn Callback>;
 
-fn call<F: FnOnce()>(f: F, name: impl FnOnce() -> Cow<'static, str>) -> Result<(), HandlerPanic> {
+pub(crate) fn call<F: FnOnce()>(f: F, name: impl FnOnce() -> Cow<'static, str>) -> Result<(), HandlerPanic> {
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| HandlerPanic::new(name(), payload))
 }
 

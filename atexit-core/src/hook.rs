@@ -1,8 +1,8 @@
 //! The process hook: how handlers run on every normal exit without `main`'s help.
 //!
 //! One C `atexit` function is installed before `main`, by a constructor in
-//! this crate, and again (idempotently) by the first registration, in case
-//! the linker dropped the constructor. libc calls it when the process ends
+//! this crate (in `statics.rs`), and again (idempotently) by the first
+//! registration, in case the linker dropped the constructor. libc calls it when the process ends
 //! through `exit`: `main` returning (also after a panic, with status 101) and
 //! `std::process::exit` from any thread. It drains the process registry once;
 //! a second caller (another thread exiting at the same moment) waits for the
@@ -38,16 +38,6 @@ fn install_with_libc() {
 // Miri cannot call libc's `atexit`; its tests drive registries directly.
 #[cfg(miri)]
 fn install_with_libc() {}
-
-#[cfg(not(miri))]
-mod before_main {
-    ctor::declarative::ctor! {
-        #[ctor(unsafe)]
-        fn install_before_main() {
-            super::install();
-        }
-    }
-}
 
 extern "C" fn at_process_exit() {
     // No panic may unwind into libc.

@@ -4,11 +4,13 @@
 //!
 //! One file per idea: [`identity`](crate::Function) (what `unregister`
 //! compares), `callback` (a type-erased handler), `registry` (order and
-//! runs), `runlock` (one run at a time), `registration` (handles and
+//! runs), `runlock` (one run at a time), `statics` (`#[atexit::register]`
+//! handlers), `entry` (`#[atexit::main]`), `registration` (handles and
 //! options), `global` (the process registry), `hook` (the C `atexit` hook
 //! installed before `main`) and `exit`.
 
 mod callback;
+mod entry;
 mod exit;
 mod global;
 mod hook;
@@ -17,6 +19,7 @@ mod panic;
 mod registration;
 mod registry;
 mod runlock;
+mod statics;
 
 pub use crate::exit::exit;
 pub use crate::global::{clear, is_exiting, ncallbacks, register, run_exitfuncs, unregister};
@@ -24,3 +27,24 @@ pub use crate::identity::Function;
 pub use crate::panic::HandlerPanic;
 pub use crate::registration::{Handle, Registration};
 pub use crate::registry::Registry;
+
+/// Not public API. Used by generated code.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::entry::run_main;
+    pub use crate::identity::Identity;
+    pub use crate::statics::StaticHandler;
+    pub use inventory;
+
+    /// A `register!` argument: it is stored until exit, so it must be
+    /// `Send + 'static`; checked here so the error points at the argument.
+    #[inline(always)]
+    pub fn argument<T: Send + 'static>(value: T) -> T {
+        value
+    }
+
+    /// The identity `unregister(f)` will compare against.
+    pub fn identity<F: crate::Function<Args>, Args>(f: &F) -> Identity {
+        Identity::of(f)
+    }
+}

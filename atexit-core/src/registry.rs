@@ -20,6 +20,7 @@ use crate::identity::{Function, Identity};
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::registration::Handle;
 use crate::runlock::RunLock;
+use crate::statics;
 
 /// Where a registration sits: enough to find it again.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -76,6 +77,7 @@ impl Stack {
 
 #[derive(Default)]
 struct State {
+    statics_loaded: bool,
     next_seq: u64,
     len: usize,
     stacks: BTreeMap<Reverse<i32>, Stack>,
@@ -152,20 +154,40 @@ impl State {
 pub(crate) struct Inner {
     state: Mutex<State>,
     pub(crate) run_lock: RunLock,
+    /// Whether `#[atexit::register]` handlers belong here (the process registry).
+    with_statics: bool,
 }
 
 impl Inner {
     pub(crate) const fn new() -> Self {
+        Inner::with_statics(false)
+    }
+
+    pub(crate) const fn with_statics(with_statics: bool) -> Self {
         Inner {
-            state: Mutex::new(State { next_seq: 0, len: 0, stacks: BTreeMap::new(), index: BTreeMap::new() }),
+            state: Mutex::new(State {
+                statics_loaded: false,
+                next_seq: 0,
+                len: 0,
+                stacks: BTreeMap::new(),
+                index: BTreeMap::new(),
+            }),
             run_lock: RunLock::new(),
+            with_statics,
         }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         // No code panics while holding this lock, but a poisoned lock must
         // not make exit handlers unreachable.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.with_statics && !state.statics_loaded {
+            state.statics_loaded = true;
+            for handler in statics::collected() {
+                state.insert(handler.priority(), Box::new(handler));
+            }
+        }
+        state
     }
 
     pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Key {

@@ -1,0 +1,40 @@
+//! `#[atexit::main]`: run the handlers when `main` returns or panics, on the
+//! main thread, before its thread-locals are torn down.
+
+use std::panic;
+use std::process::{ExitCode, Termination};
+
+use crate::exit::apply_requested_exit;
+use crate::global::GLOBAL;
+use crate::hook;
+use crate::panic::drop_quietly;
+
+/// Runs `main`, then the exit handlers, and gives back the status `main`
+/// would have had. Not public API: called by `#[atexit::main]`.
+///
+/// `main`'s result is reported first (an `Err` is printed as `main` returning
+/// it would print it), then the handlers run; a panic is re-raised after
+/// them, so the status is 101 as without the attribute. A handler that calls
+/// `atexit::exit` sets the status.
+#[doc(hidden)]
+pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
+    hook::install();
+    match panic::catch_unwind(main) {
+        Ok(value) => {
+            let code = value.report();
+            run_handlers();
+            code
+        }
+        Err(payload) => {
+            run_handlers();
+            panic::resume_unwind(payload)
+        }
+    }
+}
+
+fn run_handlers() {
+    if let Err(panic) = GLOBAL.run() {
+        drop_quietly(panic);
+    }
+    apply_requested_exit();
+}

@@ -1,0 +1,78 @@
+//! Handlers registered statically with `#[atexit::register]`, from any crate.
+//!
+//! Each annotated function becomes an `inventory` submission of a
+//! [`StaticHandler`]. The process registry takes them in, once, the first
+//! time anything touches it (at the latest when the process exits), before
+//! any runtime registration of that moment: so they count as registered at
+//! load time, and at equal priority they run after every runtime handler.
+//!
+//! Among themselves, static handlers are taken in sorted by module path, then
+//! line, then name, so that within one module the one written last runs
+//! first (LIFO, as if registered in source order) and the order is the same
+//! on every build and platform, whatever order the linker laid them out in.
+
+use std::borrow::Cow;
+
+use crate::callback::{Callback, call};
+use crate::identity::Identity;
+use crate::panic::HandlerPanic;
+
+/// One `#[atexit::register]` function. Not public API: built by generated code.
+#[doc(hidden)]
+pub struct StaticHandler {
+    f: fn(),
+    identity: fn() -> Identity,
+    name: &'static str,
+    module: &'static str,
+    line: u32,
+    priority: i32,
+}
+
+impl StaticHandler {
+    #[doc(hidden)]
+    pub const fn new(
+        f: fn(),
+        identity: fn() -> Identity,
+        name: &'static str,
+        module: &'static str,
+        line: u32,
+        priority: i32,
+    ) -> Self {
+        StaticHandler { f, identity, name, module, line, priority }
+    }
+
+    pub(crate) fn priority(&self) -> i32 {
+        self.priority
+    }
+}
+
+inventory::collect!(StaticHandler);
+
+// The constructor that installs the process hook lives beside the inventory
+// registry that every `#[atexit::register]` submission refers to, so the
+// linker keeps it in any binary that has a static handler, even one that
+// never calls the runtime.
+#[cfg(not(miri))]
+ctor::declarative::ctor! {
+    #[ctor(unsafe)]
+    fn install_hook_before_main() {
+        crate::hook::install();
+    }
+}
+
+/// Every static handler, in registration order.
+pub(crate) fn collected() -> Vec<&'static StaticHandler> {
+    let mut all: Vec<&'static StaticHandler> = inventory::iter::<StaticHandler>.into_iter().collect();
+    all.sort_by_key(|h| (h.module, h.line, h.name));
+    all
+}
+
+impl Callback for &'static StaticHandler {
+    fn identity(&self) -> Identity {
+        (self.identity)()
+    }
+
+    fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
+        call(self.f, || Cow::Borrowed(self.name))
+    }
+}
