@@ -127,6 +127,6 @@ pub mod prelude {
 /// Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {
-    pub use atexit_core::Registration;
     pub use atexit_core::__private::*;
+    pub use atexit_core::Registration;
 }

@@ -1,13 +1,11 @@
-//! Exit behaviour, proven in child processes.
-//!
-//! This test binary is its own child program: run with `ATEXIT_SCENARIO=name`
-//! it plays that scenario as a real program (registers handlers, then ends
-//! the way the scenario says); run without it, it is the parent, which runs
-//! every scenario in a fresh process and checks its stdout, stderr and exit
-//! status. `cargo test --test exit_paths -- NAME` runs the scenarios whose
-//! name contains NAME.
+//! Exit behaviour of the runtime, proven in child processes (see
+//! `common/mod.rs`). `cargo test --test exit_paths -- NAME` runs the
+//! scenarios whose name contains NAME.
 
-use std::process::{Command, ExitCode, Output};
+mod common;
+
+use common::{Case, Expect, Status, case, expect};
+use std::process::ExitCode;
 
 mod scenarios {
     use std::cell::RefCell;
@@ -185,52 +183,33 @@ mod scenarios {
     }
 }
 
-/// What a scenario must show.
-struct Expect {
-    stdout: &'static str,
-    /// Lines that stderr must contain.
-    stderr_has: &'static [&'static str],
-    stderr_lacks: &'static [&'static str],
-    status: Status,
-}
-
-#[derive(Debug, PartialEq, Clone, Copy)]
-enum Status {
-    Code(i32),
-    /// Any of these codes (racing threads).
-    OneOf(&'static [i32]),
-    Signal(i32),
-}
-
-const fn expect(stdout: &'static str, status: Status) -> Expect {
-    Expect { stdout, stderr_has: &[], stderr_lacks: &[], status }
-}
-
-type Scenario = (&'static str, fn(), Expect);
-
-fn all() -> Vec<Scenario> {
+fn all() -> Vec<Case> {
     use Status::*;
     use scenarios::*;
     const NO_PANIC: &[&str] = &["panicked"];
     vec![
-        ("main_returns", main_returns, Expect { stderr_lacks: NO_PANIC, ..expect("main done\nc\nb\na\n", Code(0)) }),
-        ("process_exit_keeps_status", process_exit_keeps_status, expect("handler ran\n", Code(7))),
-        (
+        case(
+            "main_returns",
+            main_returns,
+            Expect { stderr_lacks: NO_PANIC, ..expect("main done\nc\nb\na\n", Code(0)) },
+        ),
+        case("process_exit_keeps_status", process_exit_keeps_status, expect("handler ran\n", Code(7))),
+        case(
             "process_exit_from_worker_thread",
             process_exit_from_worker_thread,
             expect("handler ran on worker\n", Code(3)),
         ),
-        (
+        case(
             "four_threads_exit_at_once",
             four_threads_exit_at_once,
             expect("third\nsecond\nfirst\n", OneOf(&[10, 11, 12, 13])),
         ),
-        (
+        case(
             "atexit_exit_keeps_thread_locals",
             atexit_exit_keeps_thread_locals,
             Expect { stderr_lacks: NO_PANIC, ..expect("flushing [\"last words\"]\n", Code(5)) },
         ),
-        (
+        case(
             "process_exit_loses_thread_locals",
             process_exit_loses_thread_locals,
             Expect {
@@ -238,7 +217,7 @@ fn all() -> Vec<Scenario> {
                 ..expect("other handler ran\n", Code(0))
             },
         ),
-        (
+        case(
             "exit_inside_handler_after_main_returns",
             exit_inside_handler_after_main_returns,
             Expect {
@@ -246,7 +225,7 @@ fn all() -> Vec<Scenario> {
                 ..expect("exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n", Code(9))
             },
         ),
-        (
+        case(
             "exit_inside_handler_after_atexit_exit",
             exit_inside_handler_after_atexit_exit,
             Expect {
@@ -254,7 +233,7 @@ fn all() -> Vec<Scenario> {
                 ..expect("exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n", Code(9))
             },
         ),
-        (
+        case(
             "exit_inside_handler_during_run_exitfuncs",
             exit_inside_handler_during_run_exitfuncs,
             Expect {
@@ -262,8 +241,12 @@ fn all() -> Vec<Scenario> {
                 ..expect("exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n", Code(9))
             },
         ),
-        ("panic_in_main", panic_in_main, Expect { stderr_has: &["main failed"], ..expect("handler ran\n", Code(101)) }),
-        (
+        case(
+            "panic_in_main",
+            panic_in_main,
+            Expect { stderr_has: &["main failed"], ..expect("handler ran\n", Code(101)) },
+        ),
+        case(
             "panicking_handler_is_named",
             panicking_handler_is_named,
             Expect {
@@ -271,112 +254,47 @@ fn all() -> Vec<Scenario> {
                 ..expect("registered last, runs first\nregistered first, runs last\n", Code(0))
             },
         ),
-        (
+        case(
             "handler_registered_during_exit_runs",
             handler_registered_during_exit_runs,
             expect("top registers another\nregistered during exit\nbottom\n", Code(0)),
         ),
-        (
+        case(
             "handler_unregistered_during_exit_does_not_run",
             handler_unregistered_during_exit_does_not_run,
             expect("removed 1\n", Code(0)),
         ),
-        ("abort_runs_none", abort_runs_none, expect("", Signal(libc::SIGABRT))),
-        (
+        case("abort_runs_none", abort_runs_none, expect("", Signal(libc::SIGABRT))),
+        case(
             "run_exitfuncs_then_exit_runs_each_once",
             run_exitfuncs_then_exit_runs_each_once,
             expect("early\npending 1\nlate\n", Code(0)),
         ),
-        (
+        case(
             "unregistered_and_cleared_handlers_do_not_run",
             unregistered_and_cleared_handlers_do_not_run,
             expect("unregistered 2\nhandle true\nkept\n", Code(0)),
         ),
-        ("clear_drops_everything", clear_drops_everything, expect("pending 0\n", Code(0))),
-        (
+        case("clear_drops_everything", clear_drops_everything, expect("pending 0\n", Code(0))),
+        case(
             "is_exiting_only_while_handlers_run",
             is_exiting_only_while_handlers_run,
             expect("in main: false\nin handler: true\n", Code(0)),
         ),
-        ("registered_from_a_thread_runs", registered_from_a_thread_runs, expect("from main\nfrom thread\n", Code(0))),
-        (
+        case(
+            "registered_from_a_thread_runs",
+            registered_from_a_thread_runs,
+            expect("from main\nfrom thread\n", Code(0)),
+        ),
+        case(
             "process_exit_inside_handler_aborts",
             process_exit_inside_handler_aborts,
             Expect { stderr_has: &["std::process::exit called re-entrantly"], ..expect("", Signal(libc::SIGABRT)) },
         ),
-        ("priorities_order_the_exit", priorities_order_the_exit, expect("high\ndefault\nlow\n", Code(0))),
+        case("priorities_order_the_exit", priorities_order_the_exit, expect("high\ndefault\nlow\n", Code(0))),
     ]
 }
 
-#[cfg(unix)]
-fn status_of(output: &Output) -> Option<Status> {
-    use std::os::unix::process::ExitStatusExt;
-    match (output.status.code(), output.status.signal()) {
-        (Some(code), _) => Some(Status::Code(code)),
-        (None, Some(signal)) => Some(Status::Signal(signal)),
-        _ => None,
-    }
-}
-
-#[cfg(not(unix))]
-fn status_of(output: &Output) -> Option<Status> {
-    output.status.code().map(Status::Code)
-}
-
-fn check(expect: &Expect, output: &Output) -> Result<(), String> {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let mut problems = Vec::new();
-    if stdout != expect.stdout {
-        problems.push(format!("stdout was {stdout:?}, expected {:?}", expect.stdout));
-    }
-    let status = status_of(output);
-    let status_ok = match (expect.status, status) {
-        (Status::OneOf(codes), Some(Status::Code(c))) => codes.contains(&c),
-        (wanted, got) => Some(wanted) == got,
-    };
-    if !status_ok {
-        problems.push(format!("status was {status:?}, expected {:?}", expect.status));
-    }
-    for needle in expect.stderr_has {
-        if !stderr.contains(needle) {
-            problems.push(format!("stderr lacks {needle:?}"));
-        }
-    }
-    for needle in expect.stderr_lacks {
-        if stderr.contains(needle) {
-            problems.push(format!("stderr has {needle:?}"));
-        }
-    }
-    if problems.is_empty() { Ok(()) } else { Err(format!("{}\n  stderr: {stderr:?}", problems.join("\n  "))) }
-}
-
 fn main() -> ExitCode {
-    let scenarios = all();
-    if let Ok(name) = std::env::var("ATEXIT_SCENARIO") {
-        let (_, play, _) = scenarios.iter().find(|(n, _, _)| *n == name).expect("unknown scenario");
-        play();
-        return ExitCode::SUCCESS;
-    }
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let exe = std::env::current_exe().expect("own path");
-    let (mut passed, mut failed) = (0, 0);
-    for (name, _, expect) in &scenarios {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let output = Command::new(&exe).env("ATEXIT_SCENARIO", name).output().expect("spawn child");
-        match check(expect, &output) {
-            Ok(()) => {
-                passed += 1;
-                println!("exit path {name} ... ok");
-            }
-            Err(why) => {
-                failed += 1;
-                println!("exit path {name} ... FAILED\n  {why}");
-            }
-        }
-    }
-    println!("\n{passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    common::run(all())
 }

@@ -30,7 +30,9 @@ pub(crate) fn function(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
             item_keyword(&other),
             match which {
                 Macro::Register => "`#[atexit::register]` applies to functions; put it on a `fn` without parameters",
-                Macro::Handler => "`#[atexit::handler]` applies to functions; put it on the `fn` that `register!` calls",
+                Macro::Handler => {
+                    "`#[atexit::handler]` applies to functions; put it on the `fn` that `register!` calls"
+                }
                 Macro::Main => "`#[atexit::main]` applies to the `fn main` of a binary",
             },
         )),
@@ -44,7 +46,8 @@ fn item_keyword(item: &syn::Item) -> TokenStream {
     // Skip attributes and visibility: point at `struct`, `const`, ...
     let mut out = TokenStream::new();
     for tt in tokens.by_ref() {
-        let is_keyword = matches!(&tt, proc_macro2::TokenTree::Ident(i) if !matches!(i.to_string().as_str(), "pub" | "crate"));
+        let is_keyword =
+            matches!(&tt, proc_macro2::TokenTree::Ident(i) if !matches!(i.to_string().as_str(), "pub" | "crate"));
         if is_keyword {
             out.extend([tt]);
             break;

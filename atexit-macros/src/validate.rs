@@ -74,7 +74,9 @@ pub(crate) fn function(which: Macro, f: &ItemFn) -> syn::Result<()> {
                     Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {}
                     pattern => error(
                         pattern,
-                        format!("`{name}` needs a plain name for each parameter, so `register!` can pass it by keyword"),
+                        format!(
+                            "`{name}` needs a plain name for each parameter, so `register!` can pass it by keyword"
+                        ),
                     ),
                 }
                 let mut finder = ImplTraitFinder(None);

@@ -1,0 +1,256 @@
+//! The macros at exit, proven in child processes (see `common/mod.rs`):
+//! `#[atexit::register]` static handlers with and without runtime ones,
+//! `register!` with positional and keyword arguments, and `#[atexit::main]`.
+//!
+//! The static handlers below are part of every scenario of this binary, as
+//! statics are part of every run of a program; each scenario's expected
+//! output therefore ends with them, in their documented order.
+
+mod common;
+
+use std::cell::RefCell;
+use std::process::ExitCode;
+
+use atexit::prelude::*;
+use common::{Case, Expect, Play, Status, case, expect};
+
+fn say(s: &str) {
+    println!("{s}");
+}
+
+#[atexit::register]
+fn static_a() {
+    say("static a");
+}
+
+#[atexit::register]
+fn static_b() {
+    say("static b");
+}
+
+#[atexit::register(priority = 10)]
+fn static_high() {
+    say("static high");
+}
+
+#[atexit::register(priority = -10, name = "the low one")]
+fn static_low() {
+    say("static low");
+}
+
+/// Silent, except in the scenario that shows a panicking static handler.
+#[atexit::register(priority = -20, name = "flaky static")]
+fn flaky_static() {
+    if std::env::var("ATEXIT_SCENARIO").as_deref() == Ok("a_panicking_static_is_reported_by_name") {
+        panic!("static failure");
+    }
+}
+
+mod later_module {
+    #[atexit::register]
+    fn static_in_later_module() {
+        super::say("static in later module");
+    }
+}
+
+/// The static handlers' part of every run, in exit order: by priority; at
+/// equal priority after runtime handlers, the later module path first, then
+/// the later line first.
+const STATICS_HIGH: &str = "static high\n";
+const STATICS_DEFAULT: &str = "static in later module\nstatic b\nstatic a\n";
+const STATICS_LOW: &str = "static low\n";
+
+fn only_statics() {}
+
+fn statics_with_runtime_handlers() {
+    atexit::Registration::new(|| say("runtime low")).priority(-10).register();
+    atexit::register(|| say("runtime 1"));
+    atexit::Registration::new(|| say("runtime high")).priority(10).register();
+    atexit::register(|| say("runtime 2"));
+}
+
+fn statics_are_counted_callable_and_unregistrable() {
+    say(&format!("pending {}", atexit::ncallbacks()));
+    static_a();
+    say(&format!("unregistered {}", atexit::unregister(static_a)));
+    say(&format!("pending {}", atexit::ncallbacks()));
+}
+
+fn a_panicking_static_is_reported_by_name() {}
+
+#[atexit::handler]
+fn goodbye(name: &str, adjective: &str) {
+    say(&format!("Goodbye {name}, it was {adjective} to meet you."));
+}
+
+#[atexit::handler]
+fn tally(label: String, count: u32) {
+    say(&format!("{label}: {count}"));
+}
+
+fn register_positional_and_keywords() {
+    register!(goodbye, "Donny", "nice");
+    register!(goodbye, adjective = "nice", name = "Walter");
+    register!(goodbye, "Maude", adjective = "a pleasure");
+    let mut label = String::from("evaluated at registration");
+    let handle = register!(tally, label.clone(), count = 1);
+    label.push_str(", not at exit");
+    say(&format!("handle pending {}", handle.is_pending()));
+}
+
+fn unregister_removes_every_register_call() {
+    register!(goodbye, "Donny", "nice");
+    register!(goodbye, adjective = "nice", name = "Walter");
+    let kept = register!(tally, "kept".to_string(), 2);
+    register!(tally, "removed".to_string(), 3).unregister();
+    say(&format!("unregistered {}", atexit::unregister(goodbye)));
+    say(&format!("kept pending {}", kept.is_pending()));
+}
+
+fn register_bang_with_closures_and_no_arguments() {
+    register!(|| say("closure, no arguments"));
+    register!(|a: i32, b: i32| say(&format!("closure {a} + {b} = {}", a + b)), 2, 3);
+    register!(static_a);
+}
+
+thread_local! {
+    static PENDING: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
+
+fn flush_pending() {
+    PENDING.with(|p| say(&format!("flushing {:?}", p.borrow())));
+}
+
+#[atexit::main]
+fn main_returns_with_thread_locals() {
+    atexit::register(flush_pending);
+    PENDING.with(|p| p.borrow_mut().push("from main"));
+}
+
+#[atexit::main]
+fn main_panics_with_thread_locals() {
+    atexit::register(flush_pending);
+    PENDING.with(|p| p.borrow_mut().push("before the panic"));
+    panic!("main failed");
+}
+
+#[derive(Debug)]
+struct AppError;
+
+#[atexit::main]
+fn main_returns_err() -> Result<(), AppError> {
+    atexit::register(|| say("handler after the error"));
+    Err(AppError)
+}
+
+#[atexit::main]
+fn main_returns_exit_code() -> ExitCode {
+    atexit::register(|| say("handler ran"));
+    ExitCode::from(3)
+}
+
+#[atexit::main]
+fn main_with_exit_in_handler() {
+    atexit::register(|| atexit::exit(4));
+}
+
+fn all() -> Vec<Case> {
+    use Status::*;
+    let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
+    let leak = |s: String| -> &'static str { s.leak() };
+    vec![
+        case("only_statics", only_statics, expect(leak(with_statics("")), Code(0))),
+        case(
+            "statics_with_runtime_handlers",
+            statics_with_runtime_handlers,
+            expect(
+                "runtime high\nstatic high\nruntime 2\nruntime 1\nstatic in later module\nstatic b\nstatic a\n\
+                 runtime low\nstatic low\n",
+                Code(0),
+            ),
+        ),
+        case(
+            "statics_are_counted_callable_and_unregistrable",
+            statics_are_counted_callable_and_unregistrable,
+            expect(
+                "pending 6\nstatic a\nunregistered 1\npending 5\nstatic high\nstatic in later module\nstatic b\n\
+                 static low\n",
+                Code(0),
+            ),
+        ),
+        case(
+            "a_panicking_static_is_reported_by_name",
+            a_panicking_static_is_reported_by_name,
+            Expect {
+                stderr_has: &["atexit: exit handler `flaky static` panicked: static failure"],
+                ..expect(leak(with_statics("")), Code(0))
+            },
+        ),
+        case(
+            "register_positional_and_keywords",
+            register_positional_and_keywords,
+            expect(
+                leak(with_statics(
+                    "evaluated at registration: 1\nGoodbye Maude, it was a pleasure to meet you.\n\
+                     Goodbye Walter, it was nice to meet you.\nGoodbye Donny, it was nice to meet you.\n",
+                )
+                .replacen("static high\n", "handle pending true\nstatic high\n", 1)),
+                Code(0),
+            ),
+        ),
+        case(
+            "unregister_removes_every_register_call",
+            unregister_removes_every_register_call,
+            expect(
+                leak(
+                    with_statics("kept: 2\n").replacen("static high\n", "unregistered 2\nkept pending true\nstatic high\n", 1),
+                ),
+                Code(0),
+            ),
+        ),
+        case(
+            "register_bang_with_closures_and_no_arguments",
+            register_bang_with_closures_and_no_arguments,
+            expect(leak(with_statics("static a\nclosure 2 + 3 = 5\nclosure, no arguments\n")), Code(0)),
+        ),
+        Case {
+            name: "main_returns_with_thread_locals",
+            play: Play::Status(main_returns_with_thread_locals),
+            expect: Expect {
+                stderr_lacks: &["panicked"],
+                ..expect(leak(with_statics("flushing [\"from main\"]\n")), Code(0))
+            },
+        },
+        Case {
+            name: "main_panics_with_thread_locals",
+            play: Play::Status(main_panics_with_thread_locals),
+            expect: Expect {
+                stderr_has: &["main failed"],
+                stderr_lacks: &["atexit: exit handler"],
+                ..expect(leak(with_statics("flushing [\"before the panic\"]\n")), Code(101))
+            },
+        },
+        Case {
+            name: "main_returns_err",
+            play: Play::Status(main_returns_err),
+            expect: Expect {
+                stderr_has: &["Error: AppError"],
+                ..expect(leak(with_statics("handler after the error\n")), Code(1))
+            },
+        },
+        Case {
+            name: "main_returns_exit_code",
+            play: Play::Status(main_returns_exit_code),
+            expect: expect(leak(with_statics("handler ran\n")), Code(3)),
+        },
+        Case {
+            name: "main_with_exit_in_handler",
+            play: Play::Status(main_with_exit_in_handler),
+            expect: expect(leak(with_statics("")), Code(4)),
+        },
+    ]
+}
+
+fn main() -> ExitCode {
+    common::run(all())
+}
