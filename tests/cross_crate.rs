@@ -17,7 +17,8 @@ fn build_fixture(profile: &str) -> PathBuf {
     assert!(output.status.success(), "building the fixture failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let key = r#""executable":""#;
-    let line = stdout.lines().find(|l| l.contains(key) && l.contains("atexit-fixture-static-bin")).expect("an executable");
+    let line =
+        stdout.lines().find(|l| l.contains(key) && l.contains("atexit-fixture-static-bin")).expect("an executable");
     let start = line.find(key).unwrap() + key.len();
     PathBuf::from(&line[start..start + line[start..].find('"').unwrap()])
 }

@@ -190,11 +190,13 @@ fn all() -> Vec<Case> {
             "register_positional_and_keywords",
             register_positional_and_keywords,
             expect(
-                leak(with_statics(
-                    "evaluated at registration: 1\nGoodbye Maude, it was a pleasure to meet you.\n\
+                leak(
+                    with_statics(
+                        "evaluated at registration: 1\nGoodbye Maude, it was a pleasure to meet you.\n\
                      Goodbye Walter, it was nice to meet you.\nGoodbye Donny, it was nice to meet you.\n",
-                )
-                .replacen("static high\n", "handle pending true\nstatic high\n", 1)),
+                    )
+                    .replacen("static high\n", "handle pending true\nstatic high\n", 1),
+                ),
                 Code(0),
             ),
         ),
@@ -202,9 +204,11 @@ fn all() -> Vec<Case> {
             "unregister_removes_every_register_call",
             unregister_removes_every_register_call,
             expect(
-                leak(
-                    with_statics("kept: 2\n").replacen("static high\n", "unregistered 2\nkept pending true\nstatic high\n", 1),
-                ),
+                leak(with_statics("kept: 2\n").replacen(
+                    "static high\n",
+                    "unregistered 2\nkept pending true\nstatic high\n",
+                    1,
+                )),
                 Code(0),
             ),
         ),

@@ -34,8 +34,27 @@ fn attribute(
                 errors.push(error);
             }
             let error = errors.finish(()).unwrap_err().into_compile_error();
+            let item = if which == Macro::Main { main_fallback(item) } else { item };
             quote! { #item #error }
         }
+    }
+}
+
+/// The item to emit next to a `#[atexit::main]` error. The user's `main` as
+/// written would add rustc's own error about `main` (async, parameters) to
+/// ours, so it is kept under another name, still type-checked, beside an
+/// empty `main`.
+fn main_fallback(item: TokenStream) -> TokenStream {
+    match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(mut f) if f.sig.ident == "main" => {
+            f.sig.ident = Ident::new("__atexit_main_with_errors", f.sig.ident.span());
+            quote! {
+                #[allow(dead_code)]
+                #f
+                fn main() {}
+            }
+        }
+        _ => item,
     }
 }
 
@@ -200,9 +219,9 @@ fn expand_main(options: &Options, f: &ItemFn) -> TokenStream {
 //     {
 //         let __atexit_f = goodbye;
 //         let __atexit_arg0 = ::atexit::__private::argument("Donny");
-//         let __atexit_keywords = __atexit_keywords_goodbye_1 {
-//             adjective: ::atexit::__private::argument("nice"),
-//         };
+//         let __atexit_keywords = ::atexit::__private::argument(
+//             __atexit_keywords_goodbye_1 { adjective: "nice" },
+//         );
 //         ::atexit::__private::Registration::new(move || __atexit_keywords.__call(__atexit_arg0))
 //             .identity_of(&__atexit_f)
 //             .register()
@@ -232,9 +251,12 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
         let last = strukt.segments.last_mut().expect("a path has a segment");
         last.ident = keywords_struct(&last.ident, call.positional.len());
         let keys = call.keywords.iter().map(|(key, _)| key);
-        let values = call.keywords.iter().map(|(_, value)| argument(&krate, value));
+        let values = call.keywords.iter().map(|(_, value)| value);
         let bound = Ident::new("__atexit_keywords", Span::mixed_site());
-        (quote!(let #bound = #strukt { #(#keys: #values),* };), quote!(move || #bound.__call(#(#arg_names),*)))
+        // The fields' types check each value, with the error on the value;
+        // `argument` checks the struct as a whole is `Send`.
+        let fill = quote_spanned!(func.span()=> #krate::__private::argument(#strukt { #(#keys: #values),* }));
+        (quote!(let #bound = #fill;), quote!(move || #bound.__call(#(#arg_names),*)))
     };
     quote! {{
         let #f = #func;

@@ -1,0 +1,8 @@
+//! Every misuse of the macros is a compile error on the offending tokens,
+//! saying what to do instead: one mistake per file in `tests/ui/`, each
+//! with its reviewed `.stderr`.
+
+#[test]
+fn ui() {
+    trybuild::TestCases::new().compile_fail("tests/ui/*.rs");
+}

@@ -1,0 +1,5 @@
+use atexit::prelude::*;
+
+fn main() {
+    register!();
+}

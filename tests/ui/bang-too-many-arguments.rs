@@ -1,0 +1,9 @@
+use atexit::prelude::*;
+
+fn goodbye(name: &str, adjective: &str) {
+    println!("Goodbye {name}, it was {adjective} to meet you.");
+}
+
+fn main() {
+    register!(goodbye, "Donny", "nice", "again");
+}

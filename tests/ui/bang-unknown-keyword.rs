@@ -1,0 +1,10 @@
+use atexit::prelude::*;
+
+#[atexit::handler]
+fn goodbye(name: &str, adjective: &str) {
+    println!("Goodbye {name}, it was {adjective} to meet you.");
+}
+
+fn main() {
+    register!(goodbye, name = "Donny", adjectiv = "nice");
+}

@@ -1,0 +1,6 @@
+#[atexit::handler]
+fn goodbye(name: impl std::fmt::Display) {
+    println!("Goodbye {name}");
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[atexit::handler]
+fn goodbye((first, last): (&str, &str)) {
+    println!("Goodbye {first} {last}");
+}
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[atexit::main]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[atexit::main]
+fn main(args: Vec<String>) {
+    let _ = args;
+}

@@ -1,0 +1,4 @@
+#[atexit::register]
+struct Logger;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[atexit::register(priority = "high")]
+fn flush() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[atexit::register]
+fn flush() -> std::io::Result<()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+struct Logger;
+
+impl Logger {
+    #[atexit::register]
+    fn flush(&self) {}
+}
+
+fn main() {}

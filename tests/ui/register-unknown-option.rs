@@ -1,0 +1,4 @@
+#[atexit::register(order = 1)]
+fn flush() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[atexit::register]
+fn goodbye(name: &str) {
+    println!("Goodbye {name}");
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+fn main() {
+    let handle = atexit::register(|| {});
+    atexit::unregister(handle);
+}
