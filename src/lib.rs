@@ -20,7 +20,7 @@
 //!
 //! | Python | Rust | |
 //! |---|---|---|
-//! | `atexit.register(f)` | [`register(f)`](register) | returns a [`Handle`] to this one registration |
+//! | `atexit.register(f)` | [`register(f)`](fn@register) | returns a [`Handle`] to this one registration |
 //! | `atexit.register(f, *args)` | `register(move \|\| f(a, b))` | arguments are moved in at registration |
 //! | `atexit.unregister(f)` | [`unregister(f)`](unregister) | removes every registration of `f`, returns how many |
 //! | | [`Handle::unregister`] | removes exactly one registration |
@@ -31,11 +31,34 @@
 //! | | [`is_exiting()`](is_exiting) | whether the handlers are running |
 //! | | [`Registration`] | priority and name |
 //! | | [`Registry`] | a registry of your own, same semantics |
+//! | `@atexit.register` on a function | [`#[atexit::register]`](macro@register) | static, from any crate, before `main` |
+//! | `atexit.register(f, a, key=b)` | [`register!(f, a, key = b)`](prelude::register) | keywords checked at compile time, with [`#[atexit::handler]`](macro@handler) |
+//! | | [`#[atexit::main]`](macro@main) | handlers run when `main` returns or panics, thread-locals alive |
+//!
+//! ```
+//! use atexit::prelude::*;
+//!
+//! #[atexit::register]
+//! fn flush_logs() { /* ... */ }
+//!
+//! #[atexit::handler]
+//! fn goodbye(name: &str, adjective: &str) {
+//!     println!("Goodbye {name}, it was {adjective} to meet you.");
+//! }
+//!
+//! #[atexit::main]
+//! fn main() {
+//!     register!(goodbye, adjective = "nice", name = "Donny");
+//! }
+//! ```
 //!
 //! # Order
 //!
 //! Higher priority first (default 0, see [`Registration::priority`]); within a
-//! priority, last registered first. A handler registered while the handlers
+//! priority, last registered first. Static handlers
+//! ([`#[atexit::register]`](macro@register)) count as registered before
+//! `main`, so at equal priority they run after the runtime ones; among
+//! themselves they are ordered by module path and line. A handler registered while the handlers
 //! run also runs, in its place in that order; a pending handler unregistered
 //! while they run does not run.
 //!
@@ -117,10 +140,283 @@ pub use atexit_core::{
     run_exitfuncs, unregister,
 };
 
-pub use atexit_macros::{handler, main, register};
+/// Registers a function to run at exit, statically: the decorator form of
+/// Python's `@atexit.register`.
+///
+/// ```
+/// #[atexit::register]
+/// fn flush_logs() {
+///     // runs when the process ends normally
+/// }
+///
+/// #[atexit::register(priority = -10, name = "close the database")]
+/// fn close_db() {}
+///
+/// # fn main() {
+/// flush_logs(); // still an ordinary function
+/// # atexit::clear();
+/// # }
+/// ```
+///
+/// The function is registered before `main` runs, from whichever crate it is
+/// in, even in a private module of a library that the binary only links
+/// (`use that_library as _;`), and even if the program never calls the
+/// runtime. [`unregister(f)`](unregister) removes it; [`ncallbacks`] counts
+/// it.
+///
+/// # Options
+///
+/// - `priority = N`: an `i32` constant expression; higher runs first
+///   (default 0).
+/// - `name = "..."`: the name in panic reports and traces (default: the
+///   function's path, `my_crate::module::flush_logs`).
+/// - `crate = path`: where the `atexit` crate is, for crates that re-export it.
+///
+/// # Order
+///
+/// Static handlers count as registered before `main`, so at equal priority
+/// they run after every handler registered at runtime. Among themselves they
+/// are ordered by module path, then by line, as if registered in that order:
+/// so within one module the handler written last runs first, and the order
+/// is the same for every build of a program.
+///
+/// # Expansion
+///
+/// ```text
+/// #[atexit::register(priority = 5)]
+/// fn flush() { ... }
+/// ```
+/// becomes the function unchanged, plus
+/// ```text
+/// const _: () = {
+///     ::atexit::__private::inventory::submit! {
+///         ::atexit::__private::StaticHandler::new(
+///             || flush(),                                   // what runs
+///             || ::atexit::__private::identity(&flush),     // what unregister(flush) matches
+///             concat!(module_path!(), "::", "flush"),       // its name
+///             module_path!(), line!(),                      // its place in the order
+///             5,                                            // its priority
+///         )
+///     }
+/// };
+/// ```
+///
+/// # Misuse
+///
+/// Each is a compile error on the offending tokens that says what to do
+/// instead. A function with parameters:
+///
+/// ```compile_fail
+/// #[atexit::register] // error: needs a function without parameters; use `register!(goodbye, args...)`
+/// fn goodbye(name: &str) {}
+/// # fn main() {}
+/// ```
+///
+/// An `async fn`, a generic function, a method taking `self`, an `unsafe fn`,
+/// a function returning a value, an item that is not a function, and an
+/// unknown or repeated option are rejected the same way.
+///
+/// ```compile_fail
+/// #[atexit::register] // error: cannot run an `async fn` at exit
+/// async fn flush() {}
+/// # fn main() {}
+/// ```
+#[doc(inline)]
+pub use atexit_macros::register;
 
-/// What most programs need in scope: the `register!` macro.
+/// Marks a function with parameters so that [`register!`](prelude::register)
+/// can pass them by keyword, checked at compile time.
+///
+/// ```
+/// use atexit::prelude::*;
+///
+/// #[atexit::handler]
+/// fn goodbye(name: &str, adjective: &str) {
+///     println!("Goodbye {name}, it was {adjective} to meet you.");
+/// }
+///
+/// # fn main() {
+/// register!(goodbye, "Donny", "nice");
+/// register!(goodbye, adjective = "nice", name = "Walter");
+/// register!(goodbye, "Maude", adjective = "nice");
+/// assert_eq!(atexit::unregister(goodbye), 3);
+/// # }
+/// ```
+///
+/// The function is unchanged. Parameters must be plain names with concrete
+/// types (no `impl Trait`, no type parameters); references are stored as
+/// `&'static`, since the arguments live until exit.
+///
+/// # Expansion
+///
+/// For each number of leading positional arguments, a hidden struct whose
+/// fields are the remaining parameters, which `register!` fills by keyword:
+///
+/// ```text
+/// #[atexit::handler]
+/// fn goodbye(name: &str, adjective: &str) { ... }
+/// ```
+/// becomes the function, plus
+/// ```text
+/// struct __atexit_keywords_goodbye_0 { pub name: &'static str, pub adjective: &'static str }
+/// impl __atexit_keywords_goodbye_0 {
+///     fn __call(self) { goodbye(self.name, self.adjective); }
+/// }
+/// struct __atexit_keywords_goodbye_1 { pub adjective: &'static str }
+/// impl __atexit_keywords_goodbye_1 {
+///     fn __call(self, name: &'static str) { goodbye(name, self.adjective); }
+/// }
+/// ```
+/// A misspelt keyword is then "struct `__atexit_keywords_goodbye_0` has no
+/// field named `adjectiv`", a missing one "missing field `adjective`", and a
+/// wrong type "expected `u32`, found `&str`" on the value. Calling a function
+/// without this attribute by keyword fails with "cannot find
+/// `__atexit_keywords_goodbye_0`": add `#[atexit::handler]` to it.
+#[doc(inline)]
+pub use atexit_macros::handler;
+
+/// Runs the exit handlers when `main` returns or panics, on the main thread,
+/// while its thread-locals are still alive.
+///
+/// ```
+/// use std::cell::RefCell;
+///
+/// thread_local! {
+///     static PENDING: RefCell<Vec<String>> = RefCell::new(Vec::new());
+/// }
+///
+/// #[atexit::main]
+/// fn main() {
+///     // Without #[atexit::main], this handler would run after PENDING is
+///     // destroyed, and panic.
+///     atexit::register(|| PENDING.with(|p| println!("flushing {:?}", p.borrow())));
+///     PENDING.with(|p| p.borrow_mut().push("last words".into()));
+/// }
+/// ```
+///
+/// `main` may return anything `main` can (`()`, `Result<(), E>`,
+/// `ExitCode`). Its result is reported first (an `Err` is printed as usual),
+/// then the handlers run, then the process exits with the status it would
+/// have had; after a panic, the handlers run and the panic continues, so the
+/// status is 101. A handler calling [`exit`] sets the status. The only option
+/// is `crate = path`.
+///
+/// With an async runtime, put it above the runtime's attribute, which then
+/// applies to the inner function:
+///
+/// ```text
+/// #[atexit::main]
+/// #[tokio::main]
+/// async fn main() { ... }
+/// ```
+///
+/// # Expansion
+///
+/// ```text
+/// #[atexit::main]
+/// fn main() -> Result<(), Error> { ... }
+/// ```
+/// becomes
+/// ```text
+/// fn main() -> ::std::process::ExitCode {
+///     fn __atexit_main() -> Result<(), Error> { ... }
+///     ::atexit::__private::run_main(__atexit_main)
+/// }
+/// ```
+///
+/// ```compile_fail
+/// #[atexit::main] // error: needs a `main` without parameters
+/// fn main(args: Vec<String>) {}
+/// ```
+#[doc(inline)]
+pub use atexit_macros::main;
+
+/// What most programs need in scope: the [`register!`](prelude::register) macro.
+///
+/// It cannot live at `atexit::register`, which is the function and the
+/// attribute: Rust has one namespace for macros, shared by attributes and
+/// function-like macros.
 pub mod prelude {
+    /// Registers a function with arguments, positional or by keyword, as
+    /// Python's `atexit.register(func, *args, **kwargs)`; returns a
+    /// [`Handle`](crate::Handle).
+    ///
+    /// ```
+    /// use atexit::prelude::*;
+    ///
+    /// #[atexit::handler]
+    /// fn goodbye(name: &str, adjective: &str) {
+    ///     println!("Goodbye {name}, it was {adjective} to meet you.");
+    /// }
+    ///
+    /// # fn main() {
+    /// register!(goodbye, "Donny", "nice");                    // positional
+    /// register!(goodbye, adjective = "nice", name = "Donny"); // keywords, any order
+    /// let handle = register!(goodbye, "Donny", adjective = "nice"); // positional, then keywords
+    /// handle.unregister();                                    // just this one
+    /// atexit::unregister(goodbye);                            // every other
+    /// # }
+    /// ```
+    ///
+    /// - `register!(f)` registers `f` itself; `register!(f, a, b)` registers a
+    ///   call `f(a, b)`. Positional arguments work with any function, closure
+    ///   or function pointer; keywords need a function marked
+    ///   [`#[atexit::handler]`](crate::handler).
+    /// - `f` and the arguments are evaluated once, when `register!` runs, in
+    ///   the order written, and moved into the handler: they must be
+    ///   `Send + 'static`.
+    /// - [`atexit::unregister(f)`](crate::unregister) removes every
+    ///   registration of `f`, whatever its arguments.
+    /// - Compile errors land on the offending tokens: the argument of the
+    ///   wrong type, the unknown keyword, the extra argument.
+    ///
+    /// ```compile_fail
+    /// use atexit::prelude::*;
+    /// #[atexit::handler]
+    /// fn goodbye(name: &str, adjective: &str) {}
+    /// # fn main() {
+    /// register!(goodbye, name = "Donny", adjectiv = "nice"); // error: no field named `adjectiv`
+    /// # }
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use atexit::prelude::*;
+    /// #[atexit::handler]
+    /// fn goodbye(name: &str, adjective: &str) {}
+    /// # fn main() {
+    /// register!(goodbye, name = "Donny"); // error: missing field `adjective`
+    /// # }
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use atexit::prelude::*;
+    /// #[atexit::handler]
+    /// fn goodbye(name: &str, adjective: &str) {}
+    /// # fn main() {
+    /// register!(goodbye, name = "Donny", "nice"); // error: positional argument after a keyword argument
+    /// # }
+    /// ```
+    ///
+    /// # Expansion
+    ///
+    /// ```text
+    /// register!(goodbye, "Donny", adjective = "nice")
+    /// ```
+    /// becomes
+    /// ```text
+    /// {
+    ///     let __atexit_f = goodbye;
+    ///     let __atexit_arg0 = ::atexit::__private::argument("Donny");
+    ///     let __atexit_keywords = ::atexit::__private::argument(
+    ///         __atexit_keywords_goodbye_1 { adjective: "nice" },
+    ///     );
+    ///     ::atexit::__private::Registration::new(move || __atexit_keywords.__call(__atexit_arg0))
+    ///         .identity_of(&__atexit_f)
+    ///         .register()
+    /// }
+    /// ```
+    /// With positional arguments only, the handler is `move || { __atexit_f(__atexit_arg0, ...); }`.
+    #[doc(inline)]
     pub use atexit_macros::register_call as register;
 }
 

@@ -2,9 +2,9 @@
 //! procedural macros. Depend on `atexit`, which re-exports and documents them.
 //!
 //! Each macro parses its input here and hands it to one module per stage:
-//! [`args`] (attribute options and `register!` arguments), [`parse`] (the
-//! user's function into a typed struct), [`validate`] (what each macro
-//! accepts) and [`expand`] (infallible: typed input to tokens).
+//! `args` (attribute options and `register!` arguments), `parse` (the
+//! user's function into a typed struct), `validate` (what each macro
+//! accepts) and `expand` (infallible: typed input to tokens).
 
 #![forbid(unsafe_code)]
 
