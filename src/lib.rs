@@ -417,7 +417,17 @@ pub mod prelude {
     /// ```
     /// With positional arguments only, the handler is `move || { __atexit_f(__atexit_arg0, ...); }`.
     #[doc(inline)]
-    pub use atexit_macros::register_call as register;
+    pub use crate::__register as register;
+}
+
+/// `register!`, forwarding `$crate` so that generated code finds this crate
+/// under whatever name the caller reached it by (a re-exporting crate, say).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register {
+    ($($args:tt)*) => {
+        $crate::__private::register_call!($crate; $($args)*)
+    };
 }
 
 /// Not public API. Used by generated code.
@@ -425,4 +435,5 @@ pub mod prelude {
 pub mod __private {
     pub use atexit_core::__private::*;
     pub use atexit_core::Registration;
+    pub use atexit_macros::register_call;
 }

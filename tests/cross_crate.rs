@@ -1,30 +1,30 @@
 //! A static handler in a library that the binary names only with
 //! `use that_crate as _;` runs at exit, in a debug and in a release build
-//! with full LTO (`tests/fixtures/`).
+//! with full LTO; and the macros work through a re-export, for a crate that
+//! does not depend on `atexit` itself (`tests/fixtures/`).
 
 #![cfg(unix)]
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Builds the fixture binary with `profile` and returns its path.
-fn build_fixture(profile: &str) -> PathBuf {
+/// Builds a fixture binary with `profile` and returns its path.
+fn build_fixture(package: &str, profile: &str) -> PathBuf {
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--profile", profile, "-p", "atexit-fixture-static-bin", "--message-format=json"])
+        .args(["build", "--quiet", "--profile", profile, "-p", package, "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo");
     assert!(output.status.success(), "building the fixture failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let key = r#""executable":""#;
-    let line =
-        stdout.lines().find(|l| l.contains(key) && l.contains("atexit-fixture-static-bin")).expect("an executable");
+    let line = stdout.lines().find(|l| l.contains(key) && l.contains(package)).expect("an executable");
     let start = line.find(key).unwrap() + key.len();
     PathBuf::from(&line[start..start + line[start..].find('"').unwrap()])
 }
 
 fn assert_library_handler_runs(profile: &str) {
-    let output = Command::new(build_fixture(profile)).output().expect("run the fixture");
+    let output = Command::new(build_fixture("atexit-fixture-static-bin", profile)).output().expect("run the fixture");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "main returns\nstatic handler of a library ran\n");
 }
@@ -37,4 +37,16 @@ fn debug_build() {
 #[test]
 fn release_build_with_lto() {
     assert_library_handler_runs("release-lto");
+}
+
+#[test]
+fn macros_through_a_reexport() {
+    let output = Command::new(build_fixture("atexit-fixture-reexport-bin", "dev")).output().expect("run the fixture");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        // Statics in module-path order: `atexit_fixture_static_lib::hidden`
+        // sorts after `atexit_fixture_reexport_bin`, so it runs first.
+        "goodbye re-exporter\nstatic handler of a library ran\nstatic handler through a re-export\n"
+    );
 }

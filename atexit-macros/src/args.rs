@@ -119,8 +119,11 @@ pub(crate) fn parse_options(tokens: TokenStream, accepted: Accepted) -> syn::Res
     errors.finish(options)
 }
 
-/// `register!(f, positional..., keyword = value...)`.
+/// `register!(f, positional..., keyword = value...)`, as the facade's
+/// `macro_rules!` forwards it: `$crate; f, ...`, so generated code names the
+/// runtime through whatever path the user reached the macro by.
 pub(crate) struct RegisterCall {
+    pub(crate) krate: Path,
     pub(crate) func: Expr,
     pub(crate) positional: Vec<Expr>,
     pub(crate) keywords: Vec<(Ident, Expr)>,
@@ -145,11 +148,13 @@ impl Parse for Arg {
 
 impl Parse for RegisterCall {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let krate = Path::parse_mod_style(input)?;
+        let _: Token![;] = input.parse()?;
         if input.is_empty() {
             return Err(input.error("`register!` needs a function: `register!(f)` or `register!(f, args...)`"));
         }
         let func: Expr = input.parse()?;
-        let mut call = RegisterCall { func, positional: Vec::new(), keywords: Vec::new() };
+        let mut call = RegisterCall { krate, func, positional: Vec::new(), keywords: Vec::new() };
         if input.is_empty() {
             return Ok(call);
         }

@@ -229,13 +229,13 @@ fn expand_main(options: &Options, f: &ItemFn) -> TokenStream {
 // With positional arguments only, the closure calls `__atexit_f(args...)`
 // directly, so any callable works and rustc checks the count and types.
 fn expand_register_call(call: &RegisterCall) -> TokenStream {
-    let krate: Path = syn::parse_quote!(::atexit);
+    let krate = &call.krate;
     let func = &call.func;
     let f = Ident::new("__atexit_f", func.span().resolved_at(Span::mixed_site()));
     let arg_names: Vec<Ident> = (0..call.positional.len())
         .map(|i| Ident::new(&format!("__atexit_arg{i}"), call.positional[i].span().resolved_at(Span::mixed_site())))
         .collect();
-    let arg_values = call.positional.iter().map(|value| argument(&krate, value));
+    let arg_values = call.positional.iter().map(|value| argument(krate, value));
     let (keywords, handler) = if call.keywords.is_empty() {
         (quote!(), quote_spanned!(func.span()=> move || { #f(#(#arg_names),*); }))
     } else {

@@ -35,7 +35,8 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// `atexit::prelude::register!`: see the `atexit` crate. Named apart here
 /// because one crate cannot export an attribute and a function-like macro
-/// under one name; the facade re-exports it as `register`.
+/// under one name. The facade's `register!` calls it as
+/// `register_call!($crate; f, args...)`.
 #[proc_macro]
 pub fn register_call(input: TokenStream) -> TokenStream {
     expand::register_call(input.into()).into()

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Measures what #[atexit::register] costs at compile time: a crate with N
+# annotated functions against the same crate with N plain functions.
+# Prints the median of 5 `cargo check` and 5 `cargo build` runs of each
+# (dependencies already built), and, where nightly has -Z time-passes,
+# rustc's own macro-expansion time for each.
+#
+#   bash scripts/expand-bench.sh [N]    (default 1000)
+set -euo pipefail
+n=${1:-1000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work="$root/target/expand-bench"
+export CARGO_TARGET_DIR="$work/target"
+
+make_crate() { # name, attribute line
+    local dir="$work/$1"
+    mkdir -p "$dir/src"
+    cat > "$dir/Cargo.toml" <<TOML
+[package]
+name = "expand-bench-$1"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[dependencies]
+atexit = { path = "$root" }
+[workspace]
+TOML
+    {
+        echo "#![allow(dead_code)]"
+        for i in $(seq 1 "$n"); do
+            [ -n "$2" ] && echo "$2"
+            echo "fn handler_$i() { std::hint::black_box($i); }"
+        done
+        echo "fn main() {}"
+    } > "$dir/src/main.rs"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+time_cmd() { # dir, cargo subcommand -> seconds (median of 5, after one warm-up)
+    local dir=$1 cmd=$2
+    (cd "$dir" && cargo "$cmd" -q 2>/dev/null)
+    for _ in 1 2 3 4 5; do
+        touch "$dir/src/main.rs"
+        local start end
+        start=$(date +%s.%N)
+        (cd "$dir" && cargo "$cmd" -q)
+        end=$(date +%s.%N)
+        echo "$end - $start" | bc
+    done | median
+}
+
+make_crate with "#[atexit::register]"
+make_crate without ""
+
+for cmd in check build; do
+    with=$(time_cmd "$work/with" "$cmd")
+    without=$(time_cmd "$work/without" "$cmd")
+    printf 'cargo %-5s  %d fns: plain %.2f s, #[atexit::register] %.2f s, difference %.2f s\n' \
+        "$cmd" "$n" "$without" "$with" "$(echo "$with - $without" | bc)"
+done
+
+if cargo +nightly --version >/dev/null 2>&1; then
+    for kind in without with; do
+        touch "$work/$kind/src/main.rs"
+        expand=$(cd "$work/$kind" && CARGO_TARGET_DIR="$work/nightly" cargo +nightly rustc -q -- -Z time-passes 2>&1 \
+            | sed -n 's/^time: *\([0-9.]*\);.*\texpand_crate$/\1/p' | head -n 1)
+        echo "rustc expand_crate ($kind): ${expand:-n/a} s"
+    done
+fi
