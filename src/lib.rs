@@ -135,9 +135,13 @@
 //!
 //! [`atexit`]: https://docs.python.org/3/library/atexit.html
 
+#[cfg(all(unix, feature = "signals"))]
+#[doc(inline)]
+pub use atexit_core::signals;
+
 pub use atexit_core::{
-    Function, Handle, HandlerPanic, Registration, Registry, clear, exit, is_exiting, ncallbacks, register,
-    run_exitfuncs, unregister,
+    DEADLINE_EXIT_STATUS, Function, Handle, HandlerPanic, Registration, Registry, clear, exit, is_exiting, ncallbacks,
+    register, run_exitfuncs, set_deadline, unregister,
 };
 
 /// Registers a function to run at exit, statically: the decorator form of

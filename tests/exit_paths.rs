@@ -181,34 +181,243 @@ mod scenarios {
         atexit::register(|| say("default"));
         atexit::Registration::new(|| say("high")).priority(1).register();
     }
+
+    #[atexit::main]
+    pub fn atexit_main_returns() {
+        atexit::register(flush_pending);
+        PENDING.with(|p| p.borrow_mut().push("from main"));
+    }
+
+    /// Raises `signal` at this process and waits to be ended by it.
+    fn receive(signal: libc::c_int) -> ! {
+        // SAFETY: sending a signal to this process; no memory is involved.
+        unsafe { libc::kill(libc::getpid(), signal) };
+        thread::sleep(Duration::from_secs(30));
+        say("the signal did not end the process");
+        std::process::exit(99)
+    }
+
+    fn handled(signal: libc::c_int) {
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("first registered"));
+        atexit::register(|| say("last registered"));
+        receive(signal);
+    }
+
+    pub fn sigint() {
+        handled(libc::SIGINT);
+    }
+
+    pub fn sigterm() {
+        handled(libc::SIGTERM);
+    }
+
+    pub fn sighup() {
+        handled(libc::SIGHUP);
+    }
+
+    pub fn signal_without_install() {
+        atexit::register(|| say("handler ran"));
+        receive(libc::SIGTERM);
+    }
+
+    pub fn signal_ignored_before_install_stays_ignored() {
+        // SAFETY: setting a disposition for SIGHUP before any thread exists.
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("handler ran"));
+        // SAFETY: sending a signal to this process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+        thread::sleep(Duration::from_millis(200));
+        say("still running");
+    }
+
+    pub fn second_signal_ends_at_once() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static STARTED: AtomicBool = AtomicBool::new(false);
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("never reached"));
+        atexit::register(|| {
+            say("slow handler started");
+            STARTED.store(true, Ordering::SeqCst);
+            thread::sleep(Duration::from_secs(30));
+            say("slow handler finished");
+        });
+        // SAFETY: sending signals to this process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        while !STARTED.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(5));
+        }
+        receive(libc::SIGINT);
+    }
+
+    pub fn signal_racing_exit() {
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("handler ran"));
+        // SAFETY: sending a signal to this process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+        std::process::exit(3);
+    }
+
+    pub fn exit_in_handler_after_signal() {
+        atexit::signals::install().unwrap();
+        atexit::register(|| atexit::exit(6));
+        receive(libc::SIGTERM);
+    }
+
+    fn stuck_exit() {
+        atexit::register(|| say("never reached"));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("stuck").register();
+        atexit::register(|| say("quick handler"));
+    }
+
+    pub fn deadline_overrun() {
+        atexit::set_deadline(Duration::from_millis(300));
+        stuck_exit();
+    }
+
+    pub fn deadline_from_environment() {
+        stuck_exit();
+    }
+
+    pub fn deadline_met() {
+        atexit::set_deadline(Duration::from_secs(30));
+        atexit::register(|| say("handler ran"));
+    }
+
+    pub fn trace() {
+        atexit::Registration::new(|| say("ok")).name("fine").register();
+        atexit::Registration::new(|| panic!("trace me")).name("broken").register();
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("stuck").priority(-1).register();
+    }
+
+    pub fn fork_child_runs_only_its_own_and_inherited() {
+        atexit::register(|| say("parent's, not inherited"));
+        atexit::Registration::new(|| say("inherited")).inherit_on_fork().register();
+        // SAFETY: the child only registers, prints and returns; no lock is
+        // held by another thread (this process has one).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            atexit::register(|| say("child's own"));
+            say(&format!("child pending {}", atexit::ncallbacks()));
+            return;
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child this process just forked.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        say(&format!("child exited {}", libc::WEXITSTATUS(status)));
+    }
+
+    pub fn threads_register_while_another_exits() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        const THREADS: usize = 6;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        static REGISTERED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        static REMOVED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        for _ in 0..THREADS {
+            thread::spawn(|| {
+                loop {
+                    let id = NEXT.fetch_add(1, Ordering::SeqCst);
+                    let handle = atexit::register(move || say(&format!("ran {id}")));
+                    REGISTERED.lock().unwrap().push(id);
+                    if id % 5 == 0 && handle.unregister() {
+                        REMOVED.lock().unwrap().push(id);
+                    }
+                }
+            });
+        }
+        while NEXT.load(Ordering::SeqCst) < 20_000 {
+            thread::yield_now();
+        }
+        // Every id in this snapshot was registered before the exit began.
+        let registered = REGISTERED.lock().unwrap().clone();
+        let removed = REMOVED.lock().unwrap().clone();
+        eprintln!("registered {registered:?}");
+        eprintln!("removed {removed:?}");
+        std::process::exit(0);
+    }
+}
+
+/// Checks the stress scenario: each handler registered before the exit began
+/// ran exactly once, unless it was unregistered; none ran twice.
+fn every_registered_handler_ran_once(output: &std::process::Output) -> Result<(), String> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let list = |prefix: &str| -> Result<Vec<usize>, String> {
+        let line = stderr.lines().find_map(|l| l.strip_prefix(prefix)).ok_or(format!("no {prefix:?} line"))?;
+        let inner = line.trim_matches(|c| c == '[' || c == ']');
+        Ok(inner.split(", ").filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect())
+    };
+    let registered = list("registered ")?;
+    let removed: std::collections::HashSet<usize> = list("removed ")?.into_iter().collect();
+    let mut runs = std::collections::HashMap::<usize, usize>::new();
+    for line in stdout.lines() {
+        let id = line.strip_prefix("ran ").ok_or(format!("unexpected line {line:?}"))?.parse().unwrap();
+        *runs.entry(id).or_default() += 1;
+    }
+    if let Some((id, n)) = runs.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("handler {id} ran {n} times"));
+    }
+    if let Some(id) = runs.keys().find(|id| removed.contains(id)) {
+        return Err(format!("handler {id} ran after it was unregistered"));
+    }
+    let missing: Vec<_> = registered.iter().filter(|id| !removed.contains(id) && !runs.contains_key(id)).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} handlers registered before the exit never ran, such as {:?}",
+            missing.len(),
+            missing[0]
+        ));
+    }
+    if registered.len() < 10_000 {
+        return Err(format!("only {} registrations: the stress did not happen", registered.len()));
+    }
+    Ok(())
 }
 
 fn all() -> Vec<Case> {
     use Status::*;
+    use libc::{SIGABRT, SIGHUP, SIGINT, SIGTERM};
     use scenarios::*;
     const NO_PANIC: &[&str] = &["panicked"];
+    const EXIT_IN_HANDLER: &str = "exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n";
+    const SIGNALLED: &str = "last registered\nfirst registered\n";
+    const STUCK: &str = "atexit: exit deadline of 300ms passed while handler `stuck` was running";
     vec![
         case(
             "main_returns",
             main_returns,
             Expect { stderr_lacks: NO_PANIC, ..expect("main done\nc\nb\na\n", Code(0)) },
-        ),
-        case("process_exit_keeps_status", process_exit_keeps_status, expect("handler ran\n", Code(7))),
-        case(
-            "process_exit_from_worker_thread",
-            process_exit_from_worker_thread,
-            expect("handler ran on worker\n", Code(3)),
-        ),
-        case(
-            "four_threads_exit_at_once",
-            four_threads_exit_at_once,
-            expect("third\nsecond\nfirst\n", OneOf(&[10, 11, 12, 13])),
-        ),
+        )
+        .row("`main` returns", "run, last registered first"),
+        common::main_case(
+            "atexit_main_returns",
+            atexit_main_returns,
+            Expect { stderr_lacks: NO_PANIC, ..expect("flushing [\"from main\"]\n", Code(0)) },
+        )
+        .row("`#[atexit::main]` `main` returns", "run on the main thread, thread-locals alive"),
         case(
             "atexit_exit_keeps_thread_locals",
             atexit_exit_keeps_thread_locals,
             Expect { stderr_lacks: NO_PANIC, ..expect("flushing [\"last words\"]\n", Code(5)) },
-        ),
+        )
+        .row("`atexit::exit(5)`", "run on the calling thread, thread-locals alive"),
+        case("process_exit_keeps_status", process_exit_keeps_status, expect("handler ran\n", Code(7)))
+            .row("`std::process::exit(7)` on the main thread", "run"),
+        case(
+            "process_exit_from_worker_thread",
+            process_exit_from_worker_thread,
+            expect("handler ran on worker\n", Code(3)),
+        )
+        .row("`std::process::exit(3)` on another thread", "run on that thread"),
+        case(
+            "four_threads_exit_at_once",
+            four_threads_exit_at_once,
+            expect("third\nsecond\nfirst\n", OneOf(&[10, 11, 12, 13])),
+        )
+        .row("four threads call `std::process::exit` at once", "run once each"),
         case(
             "process_exit_loses_thread_locals",
             process_exit_loses_thread_locals,
@@ -216,36 +425,14 @@ fn all() -> Vec<Case> {
                 stderr_has: &["atexit: exit handler `exit_paths::scenarios::flush_pending` panicked"],
                 ..expect("other handler ran\n", Code(0))
             },
-        ),
-        case(
-            "exit_inside_handler_after_main_returns",
-            exit_inside_handler_after_main_returns,
-            Expect {
-                stderr_lacks: NO_PANIC,
-                ..expect("exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n", Code(9))
-            },
-        ),
-        case(
-            "exit_inside_handler_after_atexit_exit",
-            exit_inside_handler_after_atexit_exit,
-            Expect {
-                stderr_lacks: NO_PANIC,
-                ..expect("exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n", Code(9))
-            },
-        ),
-        case(
-            "exit_inside_handler_during_run_exitfuncs",
-            exit_inside_handler_during_run_exitfuncs,
-            Expect {
-                stderr_lacks: NO_PANIC,
-                ..expect("exiting handler calls exit(9)\nexiting handler unwound\nearlier handler ran\n", Code(9))
-            },
-        ),
+        )
+        .row("`std::process::exit`, a handler reads a `thread_local!`", "that one panics (reported); the rest run"),
         case(
             "panic_in_main",
             panic_in_main,
             Expect { stderr_has: &["main failed"], ..expect("handler ran\n", Code(101)) },
-        ),
+        )
+        .row("a panic unwinds out of `main`", "run"),
         case(
             "panicking_handler_is_named",
             panicking_handler_is_named,
@@ -253,7 +440,97 @@ fn all() -> Vec<Case> {
                 stderr_has: &["atexit: exit handler `flush logs` panicked: disk full"],
                 ..expect("registered last, runs first\nregistered first, runs last\n", Code(0))
             },
+        )
+        .row("a handler panics", "reported by name on stderr; the rest run"),
+        case(
+            "exit_inside_handler_after_main_returns",
+            exit_inside_handler_after_main_returns,
+            Expect { stderr_lacks: NO_PANIC, ..expect(EXIT_IN_HANDLER, Code(9)) },
+        )
+        .row("`atexit::exit(9)` inside a handler", "that one unwinds; the rest run"),
+        case(
+            "exit_inside_handler_after_atexit_exit",
+            exit_inside_handler_after_atexit_exit,
+            Expect { stderr_lacks: NO_PANIC, ..expect(EXIT_IN_HANDLER, Code(9)) },
         ),
+        case(
+            "exit_inside_handler_during_run_exitfuncs",
+            exit_inside_handler_during_run_exitfuncs,
+            Expect { stderr_lacks: NO_PANIC, ..expect(EXIT_IN_HANDLER, Code(9)) },
+        ),
+        case(
+            "process_exit_inside_handler_aborts",
+            process_exit_inside_handler_aborts,
+            Expect { stderr_has: &["std::process::exit called re-entrantly"], ..expect("", Signal(SIGABRT)) },
+        )
+        .row("`std::process::exit` inside a handler", "the rest do not run: the standard library aborts"),
+        case("sigint", sigint, expect(SIGNALLED, Signal(SIGINT)))
+            .row("SIGINT, after `atexit::signals::install()`", "run on the signal thread"),
+        case("sigterm", sigterm, expect(SIGNALLED, Signal(SIGTERM)))
+            .row("SIGTERM, after `atexit::signals::install()`", "run on the signal thread"),
+        case("sighup", sighup, expect(SIGNALLED, Signal(SIGHUP)))
+            .row("SIGHUP, after `atexit::signals::install()`", "run on the signal thread"),
+        case(
+            "second_signal_ends_at_once",
+            second_signal_ends_at_once,
+            expect("slow handler started\n", Signal(SIGINT)),
+        )
+        .row("a second signal while the handlers run", "the rest do not run"),
+        case("signal_racing_exit", signal_racing_exit, expect("handler ran\n", CodeOrSignal(3, SIGTERM)))
+            .row("SIGTERM while `std::process::exit(3)` runs", "run once"),
+        case("exit_in_handler_after_signal", exit_in_handler_after_signal, expect("", Code(6))),
+        case("signal_without_install", signal_without_install, expect("", Signal(SIGTERM)))
+            .row("SIGTERM without `atexit::signals::install()`", "not run"),
+        case(
+            "signal_ignored_before_install_stays_ignored",
+            signal_ignored_before_install_stays_ignored,
+            expect("still running\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "deadline_overrun",
+            deadline_overrun,
+            Expect { stderr_has: &[STUCK], ..expect("quick handler\n", Code(atexit::DEADLINE_EXIT_STATUS)) },
+        )
+        .row(
+            "a handler outlives `atexit::set_deadline(300ms)`",
+            "the hung one is named on stderr; the rest do not run",
+        ),
+        case(
+            "deadline_from_environment",
+            deadline_from_environment,
+            Expect { stderr_has: &[STUCK], ..expect("quick handler\n", Code(atexit::DEADLINE_EXIT_STATUS)) },
+        )
+        .env(&[("ATEXIT_DEADLINE_MS", "300")]),
+        case("deadline_met", deadline_met, expect("handler ran\n", Code(0))),
+        case(
+            "trace",
+            trace,
+            Expect {
+                stderr_has: &[
+                    "atexit: trace: `broken` panicked in ",
+                    "atexit: trace: `fine` ok in ",
+                    "atexit: trace: `stuck` timed out in ",
+                ],
+                ..expect("ok\n", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        )
+        .env(&[("ATEXIT_TRACE", "1"), ("ATEXIT_DEADLINE_MS", "300")]),
+        case(
+            "fork_child_runs_only_its_own_and_inherited",
+            fork_child_runs_only_its_own_and_inherited,
+            expect(
+                "child pending 2\nchild's own\ninherited\nchild exited 0\ninherited\nparent's, not inherited\n",
+                Code(0),
+            ),
+        )
+        .row("a `fork()`ed child exits", "the child runs its own and inherited ones"),
+        case(
+            "threads_register_while_another_exits",
+            threads_register_while_another_exits,
+            Expect { stdout: None, check: Some(every_registered_handler_ran_once), ..expect("", Code(0)) },
+        )
+        .row("threads register and unregister while another exits", "each registered before the exit runs once"),
+        case("abort_runs_none", abort_runs_none, expect("", Signal(SIGABRT))).row("`std::process::abort()`", "not run"),
         case(
             "handler_registered_during_exit_runs",
             handler_registered_during_exit_runs,
@@ -264,7 +541,6 @@ fn all() -> Vec<Case> {
             handler_unregistered_during_exit_does_not_run,
             expect("removed 1\n", Code(0)),
         ),
-        case("abort_runs_none", abort_runs_none, expect("", Signal(libc::SIGABRT))),
         case(
             "run_exitfuncs_then_exit_runs_each_once",
             run_exitfuncs_then_exit_runs_each_once,
@@ -285,11 +561,6 @@ fn all() -> Vec<Case> {
             "registered_from_a_thread_runs",
             registered_from_a_thread_runs,
             expect("from main\nfrom thread\n", Code(0)),
-        ),
-        case(
-            "process_exit_inside_handler_aborts",
-            process_exit_inside_handler_aborts,
-            Expect { stderr_has: &["std::process::exit called re-entrantly"], ..expect("", Signal(libc::SIGABRT)) },
         ),
         case("priorities_order_the_exit", priorities_order_the_exit, expect("high\ndefault\nlow\n", Code(0))),
     ]

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::process::ExitCode;
 
 use atexit::prelude::*;
-use common::{Case, Expect, Play, Status, case, expect};
+use common::{Case, Expect, Status, case, expect, main_case};
 
 fn say(s: &str) {
     println!("{s}");
@@ -217,41 +217,34 @@ fn all() -> Vec<Case> {
             register_bang_with_closures_and_no_arguments,
             expect(leak(with_statics("static a\nclosure 2 + 3 = 5\nclosure, no arguments\n")), Code(0)),
         ),
-        Case {
-            name: "main_returns_with_thread_locals",
-            play: Play::Status(main_returns_with_thread_locals),
-            expect: Expect {
-                stderr_lacks: &["panicked"],
-                ..expect(leak(with_statics("flushing [\"from main\"]\n")), Code(0))
-            },
-        },
-        Case {
-            name: "main_panics_with_thread_locals",
-            play: Play::Status(main_panics_with_thread_locals),
-            expect: Expect {
+        main_case(
+            "main_returns_with_thread_locals",
+            main_returns_with_thread_locals,
+            Expect { stderr_lacks: &["panicked"], ..expect(leak(with_statics("flushing [\"from main\"]\n")), Code(0)) },
+        ),
+        main_case(
+            "main_panics_with_thread_locals",
+            main_panics_with_thread_locals,
+            Expect {
                 stderr_has: &["main failed"],
                 stderr_lacks: &["atexit: exit handler"],
                 ..expect(leak(with_statics("flushing [\"before the panic\"]\n")), Code(101))
             },
-        },
-        Case {
-            name: "main_returns_err",
-            play: Play::Status(main_returns_err),
-            expect: Expect {
+        ),
+        main_case(
+            "main_returns_err",
+            main_returns_err,
+            Expect {
                 stderr_has: &["Error: AppError"],
                 ..expect(leak(with_statics("handler after the error\n")), Code(1))
             },
-        },
-        Case {
-            name: "main_returns_exit_code",
-            play: Play::Status(main_returns_exit_code),
-            expect: expect(leak(with_statics("handler ran\n")), Code(3)),
-        },
-        Case {
-            name: "main_with_exit_in_handler",
-            play: Play::Status(main_with_exit_in_handler),
-            expect: expect(leak(with_statics("")), Code(4)),
-        },
+        ),
+        main_case(
+            "main_returns_exit_code",
+            main_returns_exit_code,
+            expect(leak(with_statics("handler ran\n")), Code(3)),
+        ),
+        main_case("main_with_exit_in_handler", main_with_exit_in_handler, expect(leak(with_statics("")), Code(4))),
     ]
 }
 

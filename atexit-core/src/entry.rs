@@ -5,9 +5,8 @@ use std::panic;
 use std::process::{ExitCode, Termination};
 
 use crate::exit::apply_requested_exit;
-use crate::global::GLOBAL;
+use crate::global::run_at_exit;
 use crate::hook;
-use crate::panic::drop_quietly;
 
 /// Runs `main`, then the exit handlers, and gives back the status `main`
 /// would have had. Not public API: called by `#[atexit::main]`.
@@ -33,8 +32,6 @@ pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
 }
 
 fn run_handlers() {
-    if let Err(panic) = GLOBAL.run() {
-        drop_quietly(panic);
-    }
+    run_at_exit();
     apply_requested_exit();
 }

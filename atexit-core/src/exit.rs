@@ -3,15 +3,15 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::global::{GLOBAL, GLOBAL_INNER};
-use crate::panic::drop_quietly;
+use crate::global::{GLOBAL_INNER, run_at_exit};
 
 const NO_REQUEST: i64 = i64::MIN;
 
 /// The status a handler asked for by calling `exit` inside a run.
 static REQUESTED: AtomicI64 = AtomicI64::new(NO_REQUEST);
 
-fn take_requested() -> Option<i32> {
+/// The status a handler asked for with `exit`, if any, taken once.
+pub(crate) fn take_requested() -> Option<i32> {
     match REQUESTED.swap(NO_REQUEST, Ordering::SeqCst) {
         NO_REQUEST => None,
         code => Some(code as i32),
@@ -37,15 +37,11 @@ pub fn exit(code: i32) -> ! {
         std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
         #[cfg(not(panic = "unwind"))]
         {
-            if let Err(panic) = GLOBAL.run() {
-                drop_quietly(panic);
-            }
+            run_at_exit();
             terminate_now(take_requested().unwrap_or(code))
         }
     }
-    if let Err(panic) = GLOBAL.run() {
-        drop_quietly(panic);
-    }
+    run_at_exit();
     // On Unix this goes through libc's `exit`, whose hook runs whatever other
     // threads registered in the meantime.
     std::process::exit(take_requested().unwrap_or(code))
@@ -70,7 +66,8 @@ pub(crate) fn exit_with_requested_status() {
     }
 }
 
-fn terminate_now(code: i32) -> ! {
+/// Ends the process now, with what is buffered written out.
+pub(crate) fn terminate_now(code: i32) -> ! {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     // SAFETY: `fflush(NULL)` flushes every C stream and `_exit` ends the

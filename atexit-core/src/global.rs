@@ -1,9 +1,12 @@
 //! The process registry and the free functions that act on it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::exit;
 use crate::hook;
 use crate::identity::Function;
-use crate::panic::HandlerPanic;
+use crate::observe::RunKind;
+use crate::panic::{HandlerPanic, drop_quietly};
 use crate::registration::Handle;
 use crate::registry::{Inner, Registry};
 
@@ -75,7 +78,7 @@ pub fn clear() {
 /// handler calls [`exit`](crate::exit), the run finishes and then the process
 /// exits with that code.
 pub fn run_exitfuncs() -> Result<(), HandlerPanic> {
-    let result = GLOBAL.run();
+    let result = GLOBAL_INNER.run(RunKind::Explicit);
     exit::apply_requested_exit();
     result
 }
@@ -84,4 +87,20 @@ pub fn run_exitfuncs() -> Result<(), HandlerPanic> {
 /// [`run_exitfuncs`]), on any thread.
 pub fn is_exiting() -> bool {
     GLOBAL_INNER.run_lock.is_held()
+}
+
+static EXIT_HAS_BEGUN: AtomicBool = AtomicBool::new(false);
+
+/// Whether an exit run has started: the process is on its way out.
+pub(crate) fn exit_has_begun() -> bool {
+    EXIT_HAS_BEGUN.load(Ordering::SeqCst)
+}
+
+/// The exit run: every handler, watched by the trace and the deadline. Panics
+/// were reported as they happened; nothing is left to return them to.
+pub(crate) fn run_at_exit() {
+    EXIT_HAS_BEGUN.store(true, Ordering::SeqCst);
+    if let Err(panic) = GLOBAL_INNER.run(RunKind::Exit) {
+        drop_quietly(panic);
+    }
 }

@@ -12,7 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::exit::exit_with_requested_status;
-use crate::global::GLOBAL;
+use crate::global::run_at_exit;
 use crate::panic::drop_quietly;
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -29,6 +29,7 @@ fn install_with_libc() {
     // SAFETY: `at_process_exit` is a plain `extern "C" fn()` that never
     // unwinds; `atexit` only records the pointer.
     let failed = unsafe { libc::atexit(at_process_exit) } != 0;
+    crate::fork::install();
     if failed {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
@@ -42,9 +43,7 @@ fn install_with_libc() {}
 extern "C" fn at_process_exit() {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        if let Err(panic) = GLOBAL.run() {
-            drop_quietly(panic);
-        }
+        run_at_exit();
         exit_with_requested_status();
     }));
     if let Err(panic) = outcome {

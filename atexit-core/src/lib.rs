@@ -12,18 +12,23 @@
 mod callback;
 mod entry;
 mod exit;
+mod fork;
 mod global;
 mod hook;
 mod identity;
+mod observe;
 mod panic;
 mod registration;
 mod registry;
 mod runlock;
+#[cfg(all(unix, feature = "signals"))]
+pub mod signals;
 mod statics;
 
 pub use crate::exit::exit;
 pub use crate::global::{clear, is_exiting, ncallbacks, register, run_exitfuncs, unregister};
 pub use crate::identity::Function;
+pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline};
 pub use crate::panic::HandlerPanic;
 pub use crate::registration::{Handle, Registration};
 pub use crate::registry::Registry;

@@ -68,6 +68,7 @@ impl fmt::Debug for Handle {
 ///   registered first.
 /// - **name**: what reports and traces call the handler; by default the
 ///   function's path (`my_app::flush_logs`, `my_app::main::{{closure}}`).
+/// - **inherit_on_fork**: whether a `fork()`ed child keeps it (default: no).
 /// - **identity_of**: which function `unregister` should treat this
 ///   registration as. A closure that calls `goodbye("Donny")` can be
 ///   registered as `goodbye`, so that `unregister(goodbye)` removes it. This
@@ -78,12 +79,13 @@ pub struct Registration<F> {
     priority: i32,
     name: Option<Cow<'static, str>>,
     identity: Option<Identity>,
+    inherited: bool,
 }
 
 impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// A registration of `f` at priority 0, named after its type.
     pub fn new(f: F) -> Self {
-        Registration { f, priority: 0, name: None, identity: None }
+        Registration { f, priority: 0, name: None, identity: None, inherited: false }
     }
 
     /// Sets the priority: higher runs first.
@@ -105,6 +107,15 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
         self
     }
 
+    /// Keeps this registration in a `fork()`ed child, so that it runs when the
+    /// child exits too (and in the parent, when it exits). By default a child
+    /// drops every registration its parent made before the fork, and runs
+    /// only what it registers itself. Unix only; elsewhere there is no fork.
+    pub fn inherit_on_fork(mut self) -> Self {
+        self.inherited = true;
+        self
+    }
+
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
         crate::hook::install();
@@ -113,8 +124,8 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
 
     /// Registers in `registry`.
     pub fn register_in(self, registry: &Registry) -> Handle {
-        let Registration { f, priority, name, identity } = self;
-        let callback: BoxedCallback = Box::new(Custom { f, name, identity });
+        let Registration { f, priority, name, identity, inherited } = self;
+        let callback: BoxedCallback = Box::new(Custom { f, name, identity, inherited });
         registry.insert(priority, callback)
     }
 }

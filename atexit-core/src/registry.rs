@@ -16,7 +16,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::callback::{BoxedCallback, Plain};
+use crate::fork;
+use crate::global::exit_has_begun;
 use crate::identity::{Function, Identity};
+use crate::observe::{RunKind, Watch};
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::registration::Handle;
 use crate::runlock::RunLock;
@@ -76,8 +79,10 @@ impl Stack {
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     statics_loaded: bool,
+    /// The `fork()` generation these registrations belong to.
+    fork_epoch: u64,
     next_seq: u64,
     len: usize,
     stacks: BTreeMap<Reverse<i32>, Stack>,
@@ -142,6 +147,36 @@ impl State {
         Some(callback)
     }
 
+    /// In a `fork()`ed child, at its first use of the registry: the parent's
+    /// registrations are not the child's to run, unless registered to be
+    /// inherited. Their closures are leaked, not dropped: a destructor could
+    /// flush the parent's buffers a second time.
+    fn drop_parents_registrations(&mut self) {
+        self.fork_epoch = fork::epoch();
+        // Static handlers count as the parent's: they were registered at load time.
+        self.statics_loaded = true;
+        self.index.clear();
+        self.len = 0;
+        for (Reverse(priority), stack) in &mut self.stacks {
+            stack.slots.retain_mut(|slot| match slot.callback.take() {
+                Some(callback) if callback.inherited() => {
+                    let key = Key { priority: *priority, seq: slot.seq };
+                    self.index.entry(callback.identity()).or_default().push(key);
+                    slot.callback = Some(callback);
+                    self.len += 1;
+                    true
+                }
+                Some(callback) => {
+                    std::mem::forget(callback);
+                    false
+                }
+                None => false,
+            });
+            stack.empty = 0;
+        }
+        self.stacks.retain(|_, stack| !stack.slots.is_empty());
+    }
+
     fn contains(&self, key: Key) -> bool {
         self.stacks
             .get(&Reverse(key.priority))
@@ -167,6 +202,7 @@ impl Inner {
         Inner {
             state: Mutex::new(State {
                 statics_loaded: false,
+                fork_epoch: 0,
                 next_seq: 0,
                 len: 0,
                 stacks: BTreeMap::new(),
@@ -181,6 +217,9 @@ impl Inner {
         // No code panics while holding this lock, but a poisoned lock must
         // not make exit handlers unreachable.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.with_statics && state.fork_epoch != fork::epoch() {
+            state.drop_parents_registrations();
+        }
         if self.with_statics && !state.statics_loaded {
             state.statics_loaded = true;
             for handler in statics::collected() {
@@ -190,7 +229,16 @@ impl Inner {
         state
     }
 
+    /// Adds a registration. While the process is exiting, one from a thread
+    /// other than the one running the handlers is dropped instead: it came
+    /// too late, and running every such arrival would let busy threads keep
+    /// the exit from ever finishing. Its key finds nothing.
     pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Key {
+        if self.with_statics && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
+        {
+            drop(callback);
+            return Key { priority, seq: u64::MAX };
+        }
         self.state().insert(priority, callback)
     }
 
@@ -226,15 +274,25 @@ impl Inner {
         drop(taken);
     }
 
+    /// Holds the state across `fork()`; see `fork.rs`.
+    pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs every pending handler, in order, each once, until none is left,
     /// including those registered while the run goes on.
-    pub(crate) fn run(&self) -> Result<(), HandlerPanic> {
-        let _run = self.run_lock.acquire();
+    pub(crate) fn run(&self, kind: RunKind) -> Result<(), HandlerPanic> {
+        let run = self.run_lock.acquire();
+        let watch = if run.is_outermost() { Watch::start(kind) } else { None };
         let mut last = None;
         loop {
             let next = self.state().pop_next();
             let Some(callback) = next else { break };
-            if let Err(panic) = callback.run() {
+            let result = match &watch {
+                None => callback.run(),
+                Some(watch) => watch.run(callback),
+            };
+            if let Err(panic) = result {
                 if panic.is_exit_request() {
                     drop_quietly(panic);
                     continue;
@@ -353,7 +411,7 @@ impl Registry {
     /// the last panic is returned. Runs on two threads are serialised; a
     /// handler that calls `run` continues the same run.
     pub fn run(&self) -> Result<(), HandlerPanic> {
-        self.shared.inner().run()
+        self.shared.inner().run(RunKind::Local)
     }
 
     /// Drops every pending handler without running it.

@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 thread_local! {
     // Its address is this thread's token. A `const` thread-local with no
@@ -33,6 +33,7 @@ pub(crate) struct RunLock {
 
 pub(crate) struct RunGuard<'a> {
     lock: &'a RunLock,
+    outermost: bool,
 }
 
 impl RunLock {
@@ -50,7 +51,23 @@ impl RunLock {
         state.0 = me;
         state.1 += 1;
         self.owner.store(me, Ordering::SeqCst);
-        RunGuard { lock: self }
+        RunGuard { lock: self, outermost: state.1 == 1 }
+    }
+
+    /// Holds the lock's mutex across `fork()`, so the child gets it unlocked
+    /// and consistent; see `fork.rs`.
+    pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, (usize, usize)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// In a `fork()`ed child: a run that another thread of the parent was
+    /// in will never finish here, so it no longer holds the lock. A run of
+    /// the thread that forked goes on in the child and keeps it.
+    pub(crate) fn forget_other_threads(&self, state: &mut (usize, usize)) {
+        if state.0 != 0 && state.0 != thread_token() {
+            *state = (0, 0);
+            self.owner.store(0, Ordering::SeqCst);
+        }
     }
 
     /// Whether any thread is in a run.
@@ -61,6 +78,13 @@ impl RunLock {
     /// Whether the calling thread is in a run.
     pub(crate) fn is_held_by_current_thread(&self) -> bool {
         self.owner.load(Ordering::SeqCst) == thread_token()
+    }
+}
+
+impl RunGuard<'_> {
+    /// Whether this is the run itself rather than a run nested in one of its handlers.
+    pub(crate) fn is_outermost(&self) -> bool {
+        self.outermost
     }
 }
 

@@ -72,6 +72,10 @@ impl Callback for &'static StaticHandler {
         (self.identity)()
     }
 
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(self.name)
+    }
+
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         call(self.f, || Cow::Borrowed(self.name))
     }

@@ -23,19 +23,45 @@ pub struct Case {
     pub name: &'static str,
     pub play: Play,
     pub expect: Expect,
+    /// Environment variables the child gets.
+    pub env: &'static [(&'static str, &'static str)],
+    /// The row this case proves in the README's exit-path table: the exit
+    /// path and what happens to the handlers. The status column is the
+    /// status the case checked.
+    pub row: Option<(&'static str, &'static str)>,
 }
 
 pub fn case(name: &'static str, play: fn(), expect: Expect) -> Case {
-    Case { name, play: Play::Unit(play), expect }
+    Case { name, play: Play::Unit(play), expect, env: &[], row: None }
+}
+
+/// A case for a function that returns `main`'s status (`#[atexit::main]`).
+pub fn main_case(name: &'static str, play: fn() -> ExitCode, expect: Expect) -> Case {
+    Case { name, play: Play::Status(play), expect, env: &[], row: None }
+}
+
+impl Case {
+    pub fn env(mut self, env: &'static [(&'static str, &'static str)]) -> Self {
+        self.env = env;
+        self
+    }
+
+    pub fn row(mut self, path: &'static str, handlers: &'static str) -> Self {
+        self.row = Some((path, handlers));
+        self
+    }
 }
 
 /// What a scenario must show.
 pub struct Expect {
-    pub stdout: &'static str,
+    /// The whole of stdout; `None` leaves it to `check`.
+    pub stdout: Option<&'static str>,
     /// Lines that stderr must contain.
     pub stderr_has: &'static [&'static str],
     pub stderr_lacks: &'static [&'static str],
     pub status: Status,
+    /// Further checks on the output.
+    pub check: Option<fn(&Output) -> Result<(), String>>,
 }
 
 #[derive(Debug, PartialEq, Clone, Copy)]
@@ -44,10 +70,37 @@ pub enum Status {
     /// Any of these codes (racing threads).
     OneOf(&'static [i32]),
     Signal(i32),
+    /// This code or this signal, whichever ends the process first.
+    CodeOrSignal(i32, i32),
 }
 
 pub const fn expect(stdout: &'static str, status: Status) -> Expect {
-    Expect { stdout, stderr_has: &[], stderr_lacks: &[], status }
+    Expect { stdout: Some(stdout), stderr_has: &[], stderr_lacks: &[], status, check: None }
+}
+
+impl Status {
+    /// How the README's table shows it.
+    fn describe(self) -> String {
+        match self {
+            Status::Code(code) => format!("{code}"),
+            Status::OneOf(_) => "one of the exiting threads' codes".to_owned(),
+            Status::Signal(signal) => format!("killed by {} (a shell shows {})", signal_name(signal), 128 + signal),
+            Status::CodeOrSignal(code, signal) => {
+                format!("{code}, or killed by {}: whichever ends the process first", signal_name(signal))
+            }
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        other => format!("signal {other}"),
+    }
 }
 
 #[cfg(unix)]
@@ -69,12 +122,21 @@ pub fn check(expect: &Expect, output: &Output) -> Result<(), String> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let mut problems = Vec::new();
-    if stdout != expect.stdout {
-        problems.push(format!("stdout was {stdout:?}, expected {:?}", expect.stdout));
+    if let Some(expected) = expect.stdout {
+        if stdout != expected {
+            problems.push(format!("stdout was {stdout:?}, expected {expected:?}"));
+        }
+    }
+    if let Some(check) = expect.check {
+        if let Err(problem) = check(output) {
+            problems.push(problem);
+        }
     }
     let status = status_of(output);
     let status_ok = match (expect.status, status) {
         (Status::OneOf(codes), Some(Status::Code(c))) => codes.contains(&c),
+        (Status::CodeOrSignal(code, _), Some(Status::Code(c))) => code == c,
+        (Status::CodeOrSignal(_, signal), Some(Status::Signal(s))) => signal == s,
         (wanted, got) => Some(wanted) == got,
     };
     if !status_ok {
@@ -90,6 +152,7 @@ pub fn check(expect: &Expect, output: &Output) -> Result<(), String> {
             problems.push(format!("stderr has {needle:?}"));
         }
     }
+    let stderr: String = stderr.chars().take(2000).collect();
     if problems.is_empty() { Ok(()) } else { Err(format!("{}\n  stderr: {stderr:?}", problems.join("\n  "))) }
 }
 
@@ -116,7 +179,11 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
         if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str())) {
             continue;
         }
-        let output = Command::new(&exe).env("ATEXIT_SCENARIO", case.name).output().expect("spawn child");
+        let output = Command::new(&exe)
+            .env("ATEXIT_SCENARIO", case.name)
+            .envs(case.env.iter().copied())
+            .output()
+            .expect("spawn child");
         match check(&case.expect, &output) {
             Ok(()) => {
                 passed += 1;
@@ -128,6 +195,47 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
             }
         }
     }
+    if filters.is_empty() && failed == 0 && cases.iter().any(|c| c.row.is_some()) {
+        match check_readme_table(&cases) {
+            Ok(()) => {
+                passed += 1;
+                println!("exit path table in README.md ... ok");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("exit path table in README.md ... FAILED\n  {why}");
+            }
+        }
+    }
     println!("\n{passed} passed, {failed} failed");
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+const TABLE_BEGIN: &str = "<!-- exit-matrix:begin (written by tests/exit_paths.rs; ATEXIT_BLESS=1 rewrites it) -->\n";
+const TABLE_END: &str = "<!-- exit-matrix:end -->";
+
+/// The README's exit-path table is this run's result: every row is a case
+/// that just passed, so the table cannot drift from the truth.
+fn check_readme_table(cases: &[Case]) -> Result<(), String> {
+    let mut table = String::from("| Exit path | Exit handlers | Exit status |\n|---|---|---|\n");
+    for case in cases {
+        if let Some((path, handlers)) = case.row {
+            table.push_str(&format!("| {path} | {handlers} | {} |\n", case.expect.status.describe()));
+        }
+    }
+    let readme_path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let readme = std::fs::read_to_string(readme_path).map_err(|e| format!("reading README.md: {e}"))?;
+    let begin = readme.find(TABLE_BEGIN).ok_or("README.md lacks the exit-matrix:begin marker")? + TABLE_BEGIN.len();
+    let end = begin + readme[begin..].find(TABLE_END).ok_or("README.md lacks the exit-matrix:end marker")?;
+    if readme[begin..end] == table {
+        return Ok(());
+    }
+    if std::env::var_os("ATEXIT_BLESS").is_some() {
+        let updated = format!("{}{table}{}", &readme[..begin], &readme[end..]);
+        std::fs::write(readme_path, updated).map_err(|e| format!("writing README.md: {e}"))?;
+        return Ok(());
+    }
+    Err(format!(
+        "README.md's exit-path table differs from what the cases prove; rerun with ATEXIT_BLESS=1 to write it:\n{table}"
+    ))
 }
