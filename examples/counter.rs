@@ -11,7 +11,9 @@
 //! Options: `--by N` (increment, default 1), `--file PATH` (default
 //! `counterfile`), `--exit HOW`, where HOW is one of `return` (default),
 //! `process-exit`, `atexit-exit`, `panic`, `thread-exit` (std::process::exit
-//! from another thread) and `abort` (the one way that loses the increment).
+//! from another thread), `wait` (wait to be stopped by a signal such as
+//! Ctrl-C: with the `signals` feature the count is saved, then the signal
+//! ends the process) and `abort` (the one way that loses the increment).
 
 use std::fs;
 use std::io::ErrorKind;
@@ -58,6 +60,9 @@ fn main() {
         }
     }
 
+    #[cfg(all(unix, feature = "signals"))]
+    atexit::signals::install().expect("install the signal handlers");
+
     COUNT.store(load(&path), Ordering::SeqCst);
     *FILE.lock().unwrap() = Some(path);
     atexit::register(savecounter);
@@ -73,6 +78,9 @@ fn main() {
         "thread-exit" => {
             let _ = std::thread::spawn(|| std::process::exit(0)).join();
         }
+        "wait" => loop {
+            std::thread::park();
+        },
         "abort" => std::process::abort(),
         other => panic!("unknown exit path {other}"),
     }

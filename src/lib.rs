@@ -71,12 +71,44 @@
 //! | [`atexit::exit(code)`](exit), any thread | yes, on the calling thread, its thread-locals alive | `code` |
 //! | [`std::process::exit(code)`](std::process::exit), any thread (Unix) | yes, on the calling thread, its thread-locals gone | `code` |
 //! | several threads exit at once | yes, once, on one of them | one of theirs |
+//! | `SIGINT`, `SIGTERM`, `SIGHUP` after [`signals::install()`](signals) (Unix) | yes, on a thread of ours | killed by the same signal |
+//! | a second such signal while they run | the rest do not: it ends the process at once | killed by it |
+//! | a handler outlives [`set_deadline`] | the hung one is named on stderr; the rest do not | 124 |
+//! | a `fork()`ed child exits | its own and [inherited](Registration::inherit_on_fork) ones only | the child's |
 //! | `std::process::exit` on Windows | **no**: it calls `ExitProcess`, which skips C `atexit` | use [`exit`] |
 //! | [`std::process::abort`], `panic = "abort"`, `SIGKILL`, `libc::_exit` | **never**: the process ends without running any code | |
 //! | a signal with no handler installed (`SIGTERM`, `SIGINT`, ...) | no: the process is killed | |
 //!
 //! Like Python, handlers do not run when the process is killed by a signal it
-//! does not handle, on a fatal error, or on `_exit`.
+//! does not handle, on a fatal error, or on `_exit`. The README's exit-path
+//! table is written by the test that runs each of these paths in a child
+//! process.
+//!
+//! # Signals
+//!
+//! With the `signals` feature (Unix), [`signals::install()`](signals::install)
+//! makes `SIGINT`, `SIGTERM` and `SIGHUP` run the handlers, on an ordinary
+//! thread, never inside the signal handler, and then die of that same signal,
+//! so shells and supervisors see the truth. See [`signals`] for the second
+//! signal, ignored signals, other libraries' handlers, and PID 1 in containers.
+//!
+//! # A deadline for the exit
+//!
+//! [`set_deadline`] (or `ATEXIT_DEADLINE_MS`) bounds the exit run: a handler
+//! still running when it passes is named on stderr and the process ends at
+//! once with status [`DEADLINE_EXIT_STATUS`]. Without a deadline there is no
+//! watchdog thread and no cost.
+//!
+//! # Tracing the exit
+//!
+//! `ATEXIT_TRACE=1` prints each handler's name, outcome and duration on
+//! stderr as the run goes:
+//!
+//! ```text
+//! atexit: trace: `my_app::flush_logs` ok in 1.203ms
+//! atexit: trace: `close db` panicked in 85.1µs
+//! atexit: trace: `upload metrics` timed out in 10.000412s
+//! ```
 //!
 //! # Panics
 //!
@@ -129,9 +161,11 @@
 //!
 //! # `fork`
 //!
-//! A `fork()`ed child inherits the parent's pending handlers, as it does in C
-//! and Python, and runs them if it exits through `exit`. A child that must not
-//! run them should end with `libc::_exit`.
+//! A `fork()`ed child does not run the handlers its parent registered (in C
+//! and Python it runs them all, a second time), only those it registers
+//! itself and those registered with
+//! [`Registration::inherit_on_fork`]. The parent's closures are not dropped
+//! in the child either, so their destructors do not run twice.
 //!
 //! [`atexit`]: https://docs.python.org/3/library/atexit.html
 

@@ -234,7 +234,10 @@ impl Inner {
     /// too late, and running every such arrival would let busy threads keep
     /// the exit from ever finishing. Its key finds nothing.
     pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Key {
-        if self.with_statics && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
+        if self.with_statics
+            && exit_has_begun()
+            && self.run_lock.is_held()
+            && !self.run_lock.is_held_by_current_thread()
         {
             drop(callback);
             return Key { priority, seq: u64::MAX };
@@ -275,6 +278,7 @@ impl Inner {
     }
 
     /// Holds the state across `fork()`; see `fork.rs`.
+    #[cfg(all(unix, not(miri)))]
     pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 thread_local! {
     // Its address is this thread's token. A `const` thread-local with no
@@ -54,12 +54,14 @@ impl RunLock {
         RunGuard { lock: self, outermost: state.1 == 1 }
     }
 
+    #[cfg(all(unix, not(miri)))]
     /// Holds the lock's mutex across `fork()`, so the child gets it unlocked
     /// and consistent; see `fork.rs`.
-    pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, (usize, usize)> {
+    pub(crate) fn lock_for_fork(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(all(unix, not(miri)))]
     /// In a `fork()`ed child: a run that another thread of the parent was
     /// in will never finish here, so it no longer holds the lock. A run of
     /// the thread that forked goes on in the child and keeps it.

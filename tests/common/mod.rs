@@ -52,6 +52,9 @@ impl Case {
     }
 }
 
+/// A check of a child's output beyond the fixed expectations.
+pub type OutputCheck = fn(&Output) -> Result<(), String>;
+
 /// What a scenario must show.
 pub struct Expect {
     /// The whole of stdout; `None` leaves it to `check`.
@@ -61,7 +64,7 @@ pub struct Expect {
     pub stderr_lacks: &'static [&'static str],
     pub status: Status,
     /// Further checks on the output.
-    pub check: Option<fn(&Output) -> Result<(), String>>,
+    pub check: Option<OutputCheck>,
 }
 
 #[derive(Debug, PartialEq, Clone, Copy)]
@@ -93,14 +96,17 @@ impl Status {
 }
 
 fn signal_name(signal: i32) -> String {
-    match signal {
-        libc::SIGINT => "SIGINT".into(),
-        libc::SIGTERM => "SIGTERM".into(),
-        libc::SIGHUP => "SIGHUP".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGKILL => "SIGKILL".into(),
-        other => format!("signal {other}"),
-    }
+    #[cfg(unix)]
+    let known = [
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGKILL, "SIGKILL"),
+    ];
+    #[cfg(not(unix))]
+    let known: [(i32, &str); 0] = [];
+    known.iter().find(|(n, _)| *n == signal).map_or_else(|| format!("signal {signal}"), |(_, name)| (*name).to_owned())
 }
 
 #[cfg(unix)]
