@@ -317,27 +317,26 @@ mod scenarios {
         use std::sync::atomic::{AtomicUsize, Ordering};
         const THREADS: usize = 6;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        static REGISTERED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-        static REMOVED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        /// Ids whose registration (and, for every fifth, unregistration)
+        /// has completed: (kept, removed).
+        static DONE: Mutex<(Vec<usize>, Vec<usize>)> = Mutex::new((Vec::new(), Vec::new()));
         for _ in 0..THREADS {
             thread::spawn(|| {
                 loop {
                     let id = NEXT.fetch_add(1, Ordering::SeqCst);
                     let handle = atexit::register(move || say(&format!("ran {id}")));
-                    REGISTERED.lock().unwrap().push(id);
-                    if id % 5 == 0 && handle.unregister() {
-                        REMOVED.lock().unwrap().push(id);
-                    }
+                    let removed = id % 5 == 0 && handle.unregister();
+                    let mut done = DONE.lock().unwrap();
+                    if removed { done.1.push(id) } else { done.0.push(id) }
                 }
             });
         }
         while NEXT.load(Ordering::SeqCst) < 20_000 {
             thread::yield_now();
         }
-        // Every id in this snapshot was registered before the exit began.
-        let registered = REGISTERED.lock().unwrap().clone();
-        let removed = REMOVED.lock().unwrap().clone();
-        eprintln!("registered {registered:?}");
+        // Every id in this snapshot was registered (or removed) before the exit began.
+        let (kept, removed) = DONE.lock().unwrap().clone();
+        eprintln!("registered {kept:?}");
         eprintln!("removed {removed:?}");
         std::process::exit(0);
     }
