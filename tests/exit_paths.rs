@@ -254,6 +254,33 @@ mod scenarios {
         receive(libc::SIGINT);
     }
 
+    pub fn other_signal_users_keep_running() {
+        let action = || {
+            let message = b"another library's SIGTERM action ran\n";
+            // SAFETY: `write` is async-signal-safe; the buffer is a static.
+            unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
+        };
+        // SAFETY: the action only calls `write`.
+        unsafe { signal_hook_registry::register(libc::SIGTERM, action) }.unwrap();
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("handler ran"));
+        receive(libc::SIGTERM);
+    }
+
+    fn say_thread_count() {
+        let threads = std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0);
+        say(&format!("threads during the exit: {threads}"));
+    }
+
+    pub fn no_deadline_no_watchdog_thread() {
+        atexit::register(say_thread_count);
+    }
+
+    pub fn deadline_watchdog_is_one_thread() {
+        atexit::set_deadline(Duration::from_secs(30));
+        atexit::register(say_thread_count);
+    }
+
     pub fn signal_racing_exit() {
         atexit::signals::install().unwrap();
         atexit::register(|| say("handler ran"));
@@ -483,6 +510,14 @@ fn all() -> Vec<Case> {
         case("signal_racing_exit", signal_racing_exit, expect("handler ran\n", CodeOrSignal(3, SIGTERM)))
             .row("SIGTERM while `std::process::exit(3)` runs", "run once"),
         case("exit_in_handler_after_signal", exit_in_handler_after_signal, expect("", Code(6))),
+        case(
+            "other_signal_users_keep_running",
+            other_signal_users_keep_running,
+            Expect {
+                stderr_has: &["another library's SIGTERM action ran"],
+                ..expect("handler ran\n", Signal(SIGTERM))
+            },
+        ),
         case("signal_without_install", signal_without_install, expect("", Signal(SIGTERM)))
             .row("SIGTERM without `atexit::signals::install()`", "not run"),
         case(
@@ -506,6 +541,22 @@ fn all() -> Vec<Case> {
         )
         .env(&[("ATEXIT_DEADLINE_MS", "300")]),
         case("deadline_met", deadline_met, expect("handler ran\n", Code(0))),
+        case(
+            "no_deadline_no_watchdog_thread",
+            no_deadline_no_watchdog_thread,
+            expect(
+                if cfg!(target_os = "linux") { "threads during the exit: 1\n" } else { "threads during the exit: 0\n" },
+                Code(0),
+            ),
+        ),
+        case(
+            "deadline_watchdog_is_one_thread",
+            deadline_watchdog_is_one_thread,
+            expect(
+                if cfg!(target_os = "linux") { "threads during the exit: 2\n" } else { "threads during the exit: 0\n" },
+                Code(0),
+            ),
+        ),
         case(
             "trace",
             trace,
