@@ -230,7 +230,7 @@ pub use atexit_core::{
 ///     ::atexit::__private::inventory::submit! {
 ///         ::atexit::__private::StaticHandler::new(
 ///             || flush(),                                   // what runs
-///             || ::atexit::__private::identity(&flush),     // what unregister(flush) matches
+///             || ::atexit::__private::item_identity(&flush), // what unregister(flush) matches
 ///             concat!(module_path!(), "::", "flush"),       // its name
 ///             module_path!(), line!(),                      // its place in the order
 ///             5,                                            // its priority

@@ -22,9 +22,10 @@ mod atfork {
     use std::sync::MutexGuard;
 
     use crate::global::GLOBAL_INNER;
+    use crate::lock::Guard;
     use crate::registry::State;
 
-    type Held = (MutexGuard<'static, State>, MutexGuard<'static, (usize, usize)>);
+    type Held = (Guard<'static, State>, MutexGuard<'static, (usize, usize)>);
 
     thread_local! {
         // Only the forking thread runs the three handlers, in order.

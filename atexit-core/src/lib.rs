@@ -16,6 +16,7 @@ mod fork;
 mod global;
 mod hook;
 mod identity;
+mod lock;
 mod observe;
 mod panic;
 mod registration;
@@ -51,5 +52,11 @@ pub mod __private {
     /// The identity `unregister(f)` will compare against.
     pub fn identity<F: crate::Function<Args>, Args>(f: &F) -> Identity {
         Identity::of(f)
+    }
+
+    /// The identity of a function item: its type. What [`identity`] gives
+    /// for one, with less code to generate per `#[atexit::register]`.
+    pub fn item_identity<F: 'static>(_: &F) -> Identity {
+        Identity::Type(core::any::TypeId::of::<F>())
     }
 }

@@ -7,18 +7,21 @@
 //! slot rather than shifting the stack; a stack is compacted when more than
 //! half of it is empty. Slots carry their sequence number, which only grows
 //! along a stack, so a slot is found by binary search however the stack was
-//! compacted. An index from identity to sequence numbers makes
-//! `unregister(f)` touch only `f`'s registrations, never the whole registry.
+//! compacted. An index from identity to keys, brought up to date by
+//! `unregister` itself, makes `unregister(f)` touch only `f`'s
+//! registrations and those made since the last `unregister`, never the whole
+//! registry, while `register` and runs do no index work at all.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::callback::{BoxedCallback, Plain};
 use crate::fork;
 use crate::global::exit_has_begun;
 use crate::identity::{Function, Identity};
+use crate::lock::{Guard, Lock};
 use crate::observe::{RunKind, Watch};
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::registration::Handle;
@@ -28,8 +31,11 @@ use crate::statics;
 /// Where a registration sits: enough to find it again.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Key {
-    pub(crate) priority: i32,
     pub(crate) seq: u64,
+    pub(crate) priority: i32,
+    /// Where the slot was when last seen: it is there unless the stack was
+    /// compacted since, which only moves slots down.
+    pub(crate) hint: u32,
 }
 
 struct Slot {
@@ -45,14 +51,18 @@ struct Stack {
 }
 
 impl Stack {
-    fn position(&self, seq: u64) -> Option<usize> {
-        self.slots.binary_search_by_key(&seq, |s| s.seq).ok()
+    fn position(&self, key: Key) -> Option<usize> {
+        let hint = key.hint as usize;
+        match self.slots.get(hint) {
+            Some(slot) if slot.seq == key.seq => Some(hint),
+            _ => self.slots.binary_search_by_key(&key.seq, |s| s.seq).ok(),
+        }
     }
 
     /// Takes the callback at `seq`, keeping the stack's invariants: no empty
     /// slot on top, at most half the slots empty.
-    fn take(&mut self, seq: u64) -> Option<BoxedCallback> {
-        let i = self.position(seq)?;
+    fn take(&mut self, key: Key) -> Option<BoxedCallback> {
+        let i = self.position(key)?;
         let callback = self.slots[i].callback.take()?;
         self.empty += 1;
         self.trim();
@@ -63,11 +73,11 @@ impl Stack {
         Some(callback)
     }
 
-    fn pop(&mut self) -> Option<(u64, BoxedCallback)> {
+    fn pop(&mut self) -> Option<BoxedCallback> {
         let slot = self.slots.pop()?;
         self.trim();
         // The top slot is never empty (see `trim`).
-        slot.callback.map(|c| (slot.seq, c))
+        slot.callback
     }
 
     fn trim(&mut self) {
@@ -78,6 +88,53 @@ impl Stack {
     }
 }
 
+/// The stacks by priority. Priority 0, by far the most used, has its own
+/// stack outside the map, so most registrations and runs skip the map.
+#[derive(Default)]
+struct Stacks {
+    default: Stack,
+    /// Every other priority with a non-empty stack, highest first.
+    others: BTreeMap<Reverse<i32>, Stack>,
+}
+
+impl Stacks {
+    fn get_or_insert(&mut self, priority: i32) -> &mut Stack {
+        if priority == 0 { &mut self.default } else { self.others.entry(Reverse(priority)).or_default() }
+    }
+
+    fn get(&self, priority: i32) -> Option<&Stack> {
+        if priority == 0 { Some(&self.default) } else { self.others.get(&Reverse(priority)) }
+    }
+
+    fn get_mut(&mut self, priority: i32) -> Option<&mut Stack> {
+        if priority == 0 { Some(&mut self.default) } else { self.others.get_mut(&Reverse(priority)) }
+    }
+
+    /// Forgets the stack of `priority` if it is empty.
+    fn prune(&mut self, priority: i32) {
+        if priority != 0 && self.others.get(&Reverse(priority)).is_some_and(|s| s.slots.is_empty()) {
+            self.others.remove(&Reverse(priority));
+        }
+    }
+
+    /// The highest-priority stack that is not empty.
+    fn next(&mut self) -> Option<(i32, &mut Stack)> {
+        let above_default = self.others.first_key_value().is_some_and(|(Reverse(p), _)| *p > 0);
+        if !above_default && !self.default.slots.is_empty() {
+            return Some((0, &mut self.default));
+        }
+        self.others.iter_mut().next().map(|(Reverse(p), stack)| (*p, stack))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i32, &Stack)> {
+        std::iter::once((0, &self.default)).chain(self.others.iter().map(|(Reverse(p), s)| (*p, s)))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Stack> {
+        std::iter::once(&mut self.default).chain(self.others.values_mut())
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct State {
     statics_loaded: bool,
@@ -85,66 +142,83 @@ pub(crate) struct State {
     fork_epoch: u64,
     next_seq: u64,
     len: usize,
-    stacks: BTreeMap<Reverse<i32>, Stack>,
-    /// Sequence numbers of each identity's pending registrations, ascending.
+    stacks: Stacks,
+    /// Where each identity's registrations are, for `unregister(f)`. Built
+    /// by `unregister` itself, not by `register`, so registering and running
+    /// never pay for it: it covers the registrations below `indexed_to`, and
+    /// may still list some that have since run or been removed.
     index: BTreeMap<Identity, Vec<Key>>,
+    indexed_to: u64,
+    index_entries: usize,
 }
 
 impl State {
     fn insert(&mut self, priority: i32, callback: BoxedCallback) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let key = Key { priority, seq };
-        self.index.entry(callback.identity()).or_default().push(key);
-        self.stacks.entry(Reverse(priority)).or_default().slots.push(Slot { seq, callback: Some(callback) });
+        let slots = &mut self.stacks.get_or_insert(priority).slots;
+        let hint = slots.len() as u32;
+        slots.push(Slot { seq, callback: Some(callback) });
         self.len += 1;
-        key
-    }
-
-    /// Takes one registration out of its stack, leaving the index alone.
-    fn take_from_stack(&mut self, key: Key) -> Option<BoxedCallback> {
-        let stack = self.stacks.get_mut(&Reverse(key.priority))?;
-        let callback = stack.take(key.seq)?;
-        if stack.slots.is_empty() {
-            self.stacks.remove(&Reverse(key.priority));
-        }
-        self.len -= 1;
-        Some(callback)
-    }
-
-    fn forget_in_index(&mut self, identity: Identity, key: Key) {
-        if let Some(keys) = self.index.get_mut(&identity) {
-            // Runs take the newest first, so this is usually the last element.
-            if let Some(i) = keys.iter().rposition(|k| *k == key) {
-                keys.remove(i);
-            }
-            if keys.is_empty() {
-                self.index.remove(&identity);
-            }
-        }
+        Key { seq, priority, hint }
     }
 
     fn take(&mut self, key: Key) -> Option<BoxedCallback> {
-        let callback = self.take_from_stack(key)?;
-        self.forget_in_index(callback.identity(), key);
+        let callback = self.stacks.get_mut(key.priority)?.take(key)?;
+        self.stacks.prune(key.priority);
+        self.len -= 1;
         Some(callback)
+    }
+
+    /// Brings the index up to date: the registrations made since it was last
+    /// brought up to date are added (each is indexed once), and when it lists
+    /// more than twice what is pending it is rebuilt from what is pending.
+    fn update_index(&mut self) {
+        if self.index_entries > 2 * self.len + 1024 {
+            self.index.clear();
+            self.index_entries = 0;
+            self.indexed_to = 0;
+        }
+        let from = self.indexed_to;
+        for (priority, stack) in self.stacks.iter() {
+            // Sequence numbers grow along a stack: the new ones are on top.
+            let new = stack.slots.iter().enumerate().rev().take_while(|(_, slot)| slot.seq >= from);
+            for (position, slot) in new {
+                if let Some(callback) = &slot.callback {
+                    let key = Key { seq: slot.seq, priority, hint: position as u32 };
+                    self.index.entry(callback.identity()).or_default().push(key);
+                    self.index_entries += 1;
+                }
+            }
+        }
+        self.indexed_to = self.next_seq;
     }
 
     fn take_identity(&mut self, identity: Identity) -> Vec<BoxedCallback> {
+        self.update_index();
         let keys = self.index.remove(&identity).unwrap_or_default();
-        keys.into_iter().filter_map(|key| self.take_from_stack(key)).collect()
+        self.index_entries -= keys.len();
+        // Keys of registrations that already ran or were removed find nothing.
+        keys.into_iter().filter_map(|key| self.take(key)).collect()
     }
 
     fn pop_next(&mut self) -> Option<BoxedCallback> {
-        let mut entry = self.stacks.first_entry()?;
-        let priority = entry.key().0;
-        let (seq, callback) = entry.get_mut().pop()?;
-        if entry.get().slots.is_empty() {
-            entry.remove();
-        }
+        let (priority, stack) = self.stacks.next()?;
+        let callback = stack.pop()?;
+        self.stacks.prune(priority);
         self.len -= 1;
-        self.forget_in_index(callback.identity(), Key { priority, seq });
         Some(callback)
+    }
+
+    /// Drops every registration, keeping the sequence numbers growing so
+    /// old handles never match new registrations; returns them, to be
+    /// dropped outside the lock.
+    fn take_all(&mut self) -> Stacks {
+        self.len = 0;
+        self.index.clear();
+        self.index_entries = 0;
+        self.indexed_to = self.next_seq;
+        std::mem::take(&mut self.stacks)
     }
 
     /// In a `fork()`ed child, at its first use of the registry: the parent's
@@ -156,12 +230,12 @@ impl State {
         // Static handlers count as the parent's: they were registered at load time.
         self.statics_loaded = true;
         self.index.clear();
+        self.index_entries = 0;
+        self.indexed_to = 0;
         self.len = 0;
-        for (Reverse(priority), stack) in &mut self.stacks {
+        for stack in self.stacks.iter_mut() {
             stack.slots.retain_mut(|slot| match slot.callback.take() {
                 Some(callback) if callback.inherited() => {
-                    let key = Key { priority: *priority, seq: slot.seq };
-                    self.index.entry(callback.identity()).or_default().push(key);
                     slot.callback = Some(callback);
                     self.len += 1;
                     true
@@ -174,20 +248,20 @@ impl State {
             });
             stack.empty = 0;
         }
-        self.stacks.retain(|_, stack| !stack.slots.is_empty());
+        self.stacks.others.retain(|_, stack| !stack.slots.is_empty());
     }
 
     fn contains(&self, key: Key) -> bool {
         self.stacks
-            .get(&Reverse(key.priority))
-            .and_then(|stack| stack.position(key.seq).map(|i| stack.slots[i].callback.is_some()))
+            .get(key.priority)
+            .and_then(|stack| stack.position(key).map(|i| stack.slots[i].callback.is_some()))
             .unwrap_or(false)
     }
 }
 
 /// The shared state behind a [`Registry`] and its [`Handle`]s.
 pub(crate) struct Inner {
-    state: Mutex<State>,
+    state: Lock<State>,
     pub(crate) run_lock: RunLock,
     /// Whether `#[atexit::register]` handlers belong here (the process registry).
     with_statics: bool,
@@ -200,23 +274,23 @@ impl Inner {
 
     pub(crate) const fn with_statics(with_statics: bool) -> Self {
         Inner {
-            state: Mutex::new(State {
+            state: Lock::new(State {
                 statics_loaded: false,
                 fork_epoch: 0,
                 next_seq: 0,
                 len: 0,
-                stacks: BTreeMap::new(),
+                stacks: Stacks { default: Stack { slots: Vec::new(), empty: 0 }, others: BTreeMap::new() },
                 index: BTreeMap::new(),
+                indexed_to: 0,
+                index_entries: 0,
             }),
             run_lock: RunLock::new(),
             with_statics,
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // No code panics while holding this lock, but a poisoned lock must
-        // not make exit handlers unreachable.
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+    fn state(&self) -> Guard<'_, State> {
+        let mut state = self.state.lock();
         if self.with_statics && state.fork_epoch != fork::epoch() {
             state.drop_parents_registrations();
         }
@@ -240,7 +314,7 @@ impl Inner {
             && !self.run_lock.is_held_by_current_thread()
         {
             drop(callback);
-            return Key { priority, seq: u64::MAX };
+            return Key { seq: u64::MAX, priority, hint: u32::MAX };
         }
         self.state().insert(priority, callback)
     }
@@ -267,20 +341,14 @@ impl Inner {
     }
 
     pub(crate) fn clear(&self) {
-        let taken = {
-            let mut state = self.state();
-            state.len = 0;
-            state.index.clear();
-            // Sequence numbers keep growing so old handles never match new registrations.
-            std::mem::take(&mut state.stacks)
-        };
+        let taken = self.state().take_all();
         drop(taken);
     }
 
     /// Holds the state across `fork()`; see `fork.rs`.
     #[cfg(all(unix, not(miri)))]
-    pub(crate) fn lock_for_fork(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn lock_for_fork(&self) -> Guard<'_, State> {
+        self.state.lock()
     }
 
     /// Runs every pending handler, in order, each once, until none is left,

@@ -376,3 +376,30 @@ fn eight_threads_registering_and_unregistering() {
         }
     }
 }
+
+#[test]
+fn unregister_stays_exact_as_registrations_come_and_go() {
+    fn a() {}
+    fn b() {}
+    fn c() {}
+    let n = if cfg!(miri) { 100 } else { 3000 };
+    let r = Registry::new();
+    let handles: Vec<_> = (0..n).map(|_| r.register(a)).collect();
+    r.register(b);
+    // Indexes everything pending so far.
+    assert_eq!(r.unregister(c), 0);
+    for h in handles {
+        assert!(h.unregister());
+    }
+    r.register(b);
+    // The index now lists many removed registrations; it must still be exact.
+    assert_eq!(r.unregister(a), 0);
+    assert_eq!(r.unregister(b), 2);
+    for _ in 0..10 {
+        r.register(a);
+    }
+    r.run().unwrap();
+    r.register(a);
+    assert_eq!(r.unregister(a), 1, "registrations that ran are not counted");
+    assert!(r.is_empty());
+}

@@ -91,7 +91,7 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 //         ::atexit::__private::inventory::submit! {
 //             ::atexit::__private::StaticHandler::new(
 //                 || flush(),
-//                 || ::atexit::__private::identity(&flush),
+//                 || ::atexit::__private::item_identity(&flush),
 //                 "flush logs",
 //                 ::core::module_path!(),
 //                 ::core::line!(),
@@ -117,7 +117,7 @@ fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
             #krate::__private::inventory::submit! {
                 #krate::__private::StaticHandler::new(
                     || #ident(),
-                    || #krate::__private::identity(&#ident),
+                    || #krate::__private::item_identity(&#ident),
                     #name,
                     ::core::module_path!(),
                     #line,

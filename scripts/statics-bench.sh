@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Measures what #[atexit::register] costs at compile time: a crate with N
-# annotated functions against the same crate with N plain functions.
-# Prints the median of 5 `cargo check` and 5 `cargo build` runs of each
-# (dependencies already built), and, where nightly has -Z time-passes,
-# rustc's own macro-expansion time for each.
+# Measures what #[atexit::register] costs: a binary with N annotated
+# functions against the same binary with N plain functions.
+# - compile time: the median of 5 `cargo check` and 5 `cargo build` runs of
+#   each (dependencies already built), and, where nightly has -Z time-passes,
+#   rustc's own macro-expansion time;
+# - start-up plus exit: the median wall time of 200 runs of each release
+#   binary (main does nothing; the static handlers run at exit).
+# Prints "RESULT key value" lines too, for scripts/compare.sh.
 #
-#   bash scripts/expand-bench.sh [N]    (default 1000)
+#   bash scripts/statics-bench.sh [N]    (default 1000)
 set -euo pipefail
 n=${1:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +61,29 @@ for cmd in check build; do
     without=$(time_cmd "$work/without" "$cmd")
     printf 'cargo %-5s  %d fns: plain %.2f s, #[atexit::register] %.2f s, difference %.2f s\n' \
         "$cmd" "$n" "$without" "$with" "$(echo "$with - $without" | bc)"
+    echo "RESULT compile_${cmd}_plain $without"
+    echo "RESULT compile_${cmd}_statics $with"
 done
+
+for kind in without with; do
+    (cd "$work/$kind" && cargo build -q --release)
+done
+python3 - "$work/target/release/expand-bench-without" "$work/target/release/expand-bench-with" <<'PY'
+import statistics, subprocess, sys, time
+def median_run(exe, runs=200):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter_ns()
+        subprocess.run([exe], check=True)
+        times.append(time.perf_counter_ns() - t0)
+    return statistics.median(times)
+without, with_ = sys.argv[1], sys.argv[2]
+median_run(without, 20); median_run(with_, 20)  # warm the page cache
+a, b = median_run(without), median_run(with_)
+print(f"start-up + exit, release: plain {a/1e3:.0f} us, 1000 static handlers {b/1e3:.0f} us, +{(b/a-1)*100:.1f}%")
+print(f"RESULT startup_exit_plain {a}")
+print(f"RESULT startup_exit_statics {b}")
+PY
 
 if cargo +nightly --version >/dev/null 2>&1; then
     for kind in without with; do
@@ -66,5 +91,6 @@ if cargo +nightly --version >/dev/null 2>&1; then
         expand=$(cd "$work/$kind" && CARGO_TARGET_DIR="$work/nightly" cargo +nightly rustc -q -- -Z time-passes 2>&1 \
             | sed -n 's/^time: *\([0-9.]*\);.*\texpand_crate$/\1/p' | head -n 1)
         echo "rustc expand_crate ($kind): ${expand:-n/a} s"
+        echo "RESULT expand_${kind} ${expand:-nan}"
     done
 fi

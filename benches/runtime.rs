@@ -1,0 +1,237 @@
+//! The runtime's speed and memory, measured (`cargo bench --bench runtime`).
+//!
+//! Each figure is the median of repeated rounds. Lines starting with
+//! `RESULT` are for `scripts/compare.sh`, which runs the same operations
+//! through CPython's `atexit` and glibc's `atexit` in the same run and prints
+//! each figure as a ratio. This reports; it passes or fails nothing.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use atexit::{Registration, Registry};
+
+/// Counts allocations and live bytes while `COUNTING` is on.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; the
+// counters are plain atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn noop() {}
+fn other() {}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Nanoseconds per operation: the median over `rounds` of `round()`, which
+/// returns the time it took for `ops` operations.
+fn per_op(rounds: usize, ops: usize, mut round: impl FnMut() -> Duration) -> f64 {
+    median((0..rounds).map(|_| round().as_nanos() as f64 / ops as f64).collect())
+}
+
+fn report(key: &str, what: &str, value: f64, unit: &str) {
+    println!("{what:<58} {value:>12.2} {unit}");
+    println!("RESULT {key} {value}");
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is a filter.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |key: &str| filter.is_empty() || filter.iter().any(|f| key.contains(f.as_str()));
+    const N: usize = 100_000;
+    const ROUNDS: usize = 15;
+
+    if wanted("register_fn") {
+        let ns = per_op(ROUNDS, N, || {
+            let start = Instant::now();
+            for _ in 0..N {
+                black_box(atexit::register(noop));
+            }
+            let elapsed = start.elapsed();
+            atexit::clear();
+            elapsed
+        });
+        report("register_fn", "register(fn item), process registry", ns, "ns/op");
+        let r = Registry::new();
+        r.register(noop); // the first registration creates the stack
+        COUNTING.store(true, Ordering::SeqCst);
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        for _ in 0..N {
+            black_box(r.register(noop));
+        }
+        let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+        COUNTING.store(false, Ordering::SeqCst);
+        r.clear();
+        report(
+            "register_fn_allocs",
+            "  allocations per register(fn item), amortised",
+            allocations as f64 / N as f64,
+            "allocs/op",
+        );
+    }
+
+    if wanted("register_closure") {
+        let ns = per_op(ROUNDS, N, || {
+            let start = Instant::now();
+            for i in 0..N as u64 {
+                black_box(atexit::register(move || {
+                    black_box(i);
+                }));
+            }
+            let elapsed = start.elapsed();
+            atexit::clear();
+            elapsed
+        });
+        report("register_closure", "register(closure capturing a u64), process registry", ns, "ns/op");
+    }
+
+    if wanted("handle_unregister") {
+        let ns = per_op(ROUNDS, N, || {
+            let handles: Vec<_> = (0..N).map(|_| atexit::register(noop)).collect();
+            let start = Instant::now();
+            for h in handles {
+                black_box(h.unregister());
+            }
+            start.elapsed()
+        });
+        report("handle_unregister", "Handle::unregister, oldest first, among 100,000, process registry", ns, "ns/op");
+    }
+
+    if wanted("unregister_among") {
+        let r = Registry::new();
+        for _ in 0..N {
+            r.register(other);
+        }
+        let ns = per_op(1001, 1, || {
+            r.register(noop);
+            let start = Instant::now();
+            black_box(r.unregister(noop));
+            start.elapsed()
+        });
+        report("unregister_among", "unregister(f), f once among 100,000 of another fn", ns, "ns/op");
+    }
+
+    if wanted("run") {
+        const HANDLERS: usize = 1_000_000;
+        let ns = per_op(7, HANDLERS, || {
+            let r = Registry::new();
+            for _ in 0..HANDLERS {
+                r.register(noop);
+            }
+            let start = Instant::now();
+            r.run().unwrap();
+            start.elapsed()
+        });
+        report("run", "run 1,000,000 no-op handlers, per handler", ns, "ns/handler");
+    }
+
+    if wanted("threads") {
+        for threads in [1, 2] {
+            let per_thread = N;
+            let ops_per_s = median(
+                (0..ROUNDS)
+                    .map(|_| {
+                        let barrier = Arc::new(Barrier::new(threads + 1));
+                        let workers: Vec<_> = (0..threads)
+                            .map(|_| {
+                                let barrier = Arc::clone(&barrier);
+                                std::thread::spawn(move || {
+                                    barrier.wait();
+                                    for _ in 0..per_thread {
+                                        black_box(atexit::register(noop));
+                                    }
+                                })
+                            })
+                            .collect();
+                        barrier.wait();
+                        let start = Instant::now();
+                        for w in workers {
+                            w.join().unwrap();
+                        }
+                        let elapsed = start.elapsed();
+                        atexit::clear();
+                        (threads * per_thread) as f64 / elapsed.as_secs_f64()
+                    })
+                    .collect(),
+            );
+            report(
+                &format!("threads_{threads}"),
+                &format!("register throughput, {threads} thread(s) at once, process registry"),
+                ops_per_s / 1e6,
+                "M ops/s",
+            );
+        }
+    }
+
+    if wanted("memory") {
+        const M: usize = 1_000_000;
+        let measure = |register: &dyn Fn(&Registry)| {
+            let r = Registry::new();
+            COUNTING.store(true, Ordering::SeqCst);
+            let before = LIVE_BYTES.load(Ordering::SeqCst);
+            for _ in 0..M {
+                register(&r);
+            }
+            let bytes = LIVE_BYTES.load(Ordering::SeqCst) - before;
+            COUNTING.store(false, Ordering::SeqCst);
+            r.clear();
+            bytes as f64 / M as f64
+        };
+        report("memory_fn", "memory per pending registration, fn item", measure(&|r| drop(r.register(noop))), "bytes");
+        report(
+            "memory_closure",
+            "memory per pending registration, closure capturing a u64",
+            measure(&|r| {
+                let x = black_box(7u64);
+                drop(r.register(move || {
+                    black_box(x);
+                }))
+            }),
+            "bytes",
+        );
+        report(
+            "memory_named",
+            "memory per pending registration, named with priority",
+            measure(&|r| drop(Registration::new(noop).name("n").priority(1).register_in(r))),
+            "bytes",
+        );
+    }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs the runtime benchmark (benches/runtime.rs), the same operations
+# through CPython's atexit (python3) and glibc's atexit (a C program built
+# with cc), and the static-handler benchmark, all in this one run, and
+# prints each figure next to theirs as a ratio, with the target from the
+# performance issue.
+#
+#   bash scripts/compare.sh            # everything (about 4 minutes on 2 cores)
+#   SKIP_STATICS=1 bash scripts/compare.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
+echo "versions: $(rustc --version), $(python3 --version), $(ldd --version | head -1)"
+echo
+
+echo "atexit (cargo bench --bench runtime) ..."
+(cd "$root" && cargo bench -q --bench runtime) | tee "$out/atexit.txt" | grep -v '^RESULT'
+echo
+echo "CPython atexit ..."
+python3 "$root/scripts/compare/cpython_atexit.py" > "$out/cpython.txt"
+echo "glibc atexit ..."
+cc -O2 -o "$out/glibc_atexit" "$root/scripts/compare/glibc_atexit.c"
+cc -O2 -o "$out/glibc_run" "$root/scripts/compare/glibc_run.c"
+"$out/glibc_atexit" > "$out/glibc.txt"
+for _ in 1 2 3 4 5; do "$out/glibc_run"; done | sort -n | sed -n 3p | sed 's/^/RESULT run /' >> "$out/glibc.txt"
+if [ -z "${SKIP_STATICS:-}" ]; then
+    echo "static handlers (scripts/statics-bench.sh 1000) ..."
+    bash "$root/scripts/statics-bench.sh" 1000 > "$out/statics.txt"
+else
+    : > "$out/statics.txt"
+fi
+echo
+
+python3 - "$out" <<'PY'
+import sys
+
+def results(path):
+    found = {}
+    for line in open(path):
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "RESULT":
+            try:
+                found[parts[1]] = float(parts[2])
+            except ValueError:
+                pass
+    return found
+
+out = sys.argv[1]
+ours, py, c, st = (results(f"{out}/{name}.txt") for name in ("atexit", "cpython", "glibc", "statics"))
+
+def ratio(a, b):
+    return f"{a / b:.3g}x" if a is not None and b else "n/a"
+
+def fmt(v, unit="ns"):
+    return "n/a" if v is None else f"{v:,.1f} {unit}"
+
+rows = [
+    # key, what, target on CPython ratio, target on glibc ratio
+    ("register_fn", "register(fn item)", 0.15, 0.5),
+    ("register_closure", "register(capturing closure)", 0.3, None),
+    ("run", "run, per handler (1,000,000 no-ops)", 0.25, 0.25),
+    ("unregister_among", "unregister(f) among 100,000", 0.01, None),
+]
+print(f"| operation | atexit | CPython | glibc | vs CPython (target) | vs glibc (target) |")
+print(f"|---|---|---|---|---|---|")
+for key, what, t_py, t_c in rows:
+    a, p, g = ours.get(key), py.get(key), c.get(key)
+    vs_py = f"{ratio(a, p)} (≤ {t_py}x)" if t_py else ratio(a, p)
+    vs_c = f"{ratio(a, g)} (≤ {t_c}x)" if t_c else (ratio(a, g) if g else "n/a (glibc has none)")
+    print(f"| {what} | {fmt(a)} | {fmt(p)} | {fmt(g)} | {vs_py} | {vs_c} |")
+
+h, r = ours.get("handle_unregister"), ours.get("register_fn")
+print(f"| Handle::unregister | {fmt(h)} | n/a | n/a | {ratio(h, r)} of register (≤ 2x) | |")
+for threads in (1, 2):
+    v = ours.get(f"threads_{threads}")
+    print(f"| register, {threads} thread(s) at once | {fmt(v, 'M ops/s')} | | | | |")
+for key, what in (("memory_fn", "memory per pending fn item"), ("memory_closure", "memory per pending closure (u64)")):
+    v = ours.get(key)
+    target = " (≤ 32 bytes)" if key == "memory_fn" else ""
+    print(f"| {what} | {fmt(v, 'bytes')}{target} | | | | |")
+a, b = st.get("startup_exit_plain"), st.get("startup_exit_statics")
+if a and b:
+    print(f"| start-up + exit, 1,000 static handlers | +{(b / a - 1) * 100:.1f}% ({a / 1e3:.0f} → {b / 1e3:.0f} µs) (≤ +10%) | | | | |")
+a, b = st.get("compile_build_plain"), st.get("compile_build_statics")
+if a and b:
+    print(f"| cargo build, 1,000 static handlers vs plain fns | {b:.2f} s vs {a:.2f} s | | | | |")
+a = st.get("expand_with")
+if a:
+    print(f"| rustc macro expansion, 1,000 static handlers | {a:.3f} s | | | | |")
+PY
