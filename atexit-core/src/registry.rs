@@ -259,6 +259,21 @@ impl State {
     }
 }
 
+/// The process registry's first use in a process: take in the static
+/// handlers, or, in a `fork()`ed child, drop the parent's registrations.
+#[cold]
+fn settle(state: &mut State) {
+    if state.fork_epoch != fork::epoch() {
+        state.drop_parents_registrations();
+    }
+    if !state.statics_loaded {
+        state.statics_loaded = true;
+        for handler in statics::collected() {
+            state.insert(handler.priority(), Box::new(handler));
+        }
+    }
+}
+
 /// The shared state behind a [`Registry`] and its [`Handle`]s.
 pub(crate) struct Inner {
     state: Lock<State>,
@@ -289,16 +304,11 @@ impl Inner {
         }
     }
 
+    #[inline]
     fn state(&self) -> Guard<'_, State> {
         let mut state = self.state.lock();
-        if self.with_statics && state.fork_epoch != fork::epoch() {
-            state.drop_parents_registrations();
-        }
-        if self.with_statics && !state.statics_loaded {
-            state.statics_loaded = true;
-            for handler in statics::collected() {
-                state.insert(handler.priority(), Box::new(handler));
-            }
+        if self.with_statics && (state.fork_epoch != fork::epoch() || !state.statics_loaded) {
+            settle(&mut state);
         }
         state
     }
