@@ -42,8 +42,8 @@ pub fn exit(code: i32) -> ! {
         }
     }
     run_at_exit();
-    // On Unix this goes through libc's `exit`, whose hook runs whatever other
-    // threads registered in the meantime.
+    // On Unix this goes through libc's `exit`, whose hook runs whatever was
+    // registered after the run above finished.
     std::process::exit(take_requested().unwrap_or(code))
 }
 
@@ -71,7 +71,8 @@ pub(crate) fn terminate_now(code: i32) -> ! {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     // SAFETY: `fflush(NULL)` flushes every C stream and `_exit` ends the
-    // process; both are async-signal-safe libc calls with no preconditions.
+    // process; neither has preconditions. (This never runs in a signal
+    // handler, where `fflush` would not be allowed.)
     unsafe {
         libc::fflush(std::ptr::null_mut());
         libc::_exit(code)
