@@ -155,9 +155,13 @@
 //!
 //! # Threads
 //!
-//! Registration works from any thread at any time, also while the handlers
-//! run. A handler registered by another thread after the exit run has
-//! finished (the process is then ending) never runs.
+//! Registration works from any thread at any time. While the process is
+//! exiting, a handler registered by a running handler runs next, in its
+//! place in the order; one registered by *another* thread is dropped without
+//! running (its [`Handle`] is not pending): running every late arrival would
+//! let busy threads keep the exit from ever finishing. The registry is
+//! guarded by one short lock, never held while a handler runs, so handlers
+//! may register, unregister, run and exit freely.
 //!
 //! # `fork`
 //!
