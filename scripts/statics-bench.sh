@@ -4,8 +4,8 @@
 # - compile time: the median of 5 `cargo check` and 5 `cargo build` runs of
 #   each (dependencies already built), and, where nightly has -Z time-passes,
 #   rustc's own macro-expansion time;
-# - start-up plus exit: the median wall time of 200 runs of each release
-#   binary (main does nothing; the static handlers run at exit).
+# - start-up plus exit: the median wall time of 300 runs of each release
+#   binary, interleaved (main does nothing; the static handlers run at exit).
 # Prints "RESULT key value" lines too, for scripts/compare.sh.
 #
 #   bash scripts/statics-bench.sh [N]    (default 1000)
@@ -70,16 +70,19 @@ for kind in without with; do
 done
 python3 - "$work/target/release/expand-bench-without" "$work/target/release/expand-bench-with" <<'PY'
 import statistics, subprocess, sys, time
-def median_run(exe, runs=200):
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        subprocess.run([exe], check=True)
-        times.append(time.perf_counter_ns() - t0)
-    return statistics.median(times)
+def once(exe):
+    t0 = time.perf_counter_ns()
+    subprocess.run([exe], check=True)
+    return time.perf_counter_ns() - t0
 without, with_ = sys.argv[1], sys.argv[2]
-median_run(without, 20); median_run(with_, 20)  # warm the page cache
-a, b = median_run(without), median_run(with_)
+for _ in range(20):  # warm the page cache
+    once(without), once(with_)
+# Interleaved, so that a drift in the machine's speed falls on both alike.
+a, b = [], []
+for _ in range(300):
+    a.append(once(without))
+    b.append(once(with_))
+a, b = statistics.median(a), statistics.median(b)
 print(f"start-up + exit, release: plain {a/1e3:.0f} us, 1000 static handlers {b/1e3:.0f} us, +{(b/a-1)*100:.1f}%")
 print(f"RESULT startup_exit_plain {a}")
 print(f"RESULT startup_exit_statics {b}")
