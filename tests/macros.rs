@@ -53,11 +53,21 @@ mod later_module {
     }
 }
 
+// A runtime registration made before `main`, perhaps before the static
+// handlers of this binary are submitted: it still counts as a runtime one,
+// and every static handler still runs.
+ctor::declarative::ctor! {
+    #[ctor(unsafe)]
+    fn register_before_main() {
+        atexit::register(|| say("registered in a constructor"));
+    }
+}
+
 /// The static handlers' part of every run, in exit order: by priority; at
-/// equal priority after runtime handlers, the later module path first, then
-/// the later line first.
+/// equal priority after runtime handlers (the constructor's is the oldest of
+/// those), the later module path first, then the later line first.
 const STATICS_HIGH: &str = "static high\n";
-const STATICS_DEFAULT: &str = "static in later module\nstatic b\nstatic a\n";
+const STATICS_DEFAULT: &str = "registered in a constructor\nstatic in later module\nstatic b\nstatic a\n";
 const STATICS_LOW: &str = "static low\n";
 
 fn only_statics() {}
@@ -164,8 +174,8 @@ fn all() -> Vec<Case> {
             "statics_with_runtime_handlers",
             statics_with_runtime_handlers,
             expect(
-                "runtime high\nstatic high\nruntime 2\nruntime 1\nstatic in later module\nstatic b\nstatic a\n\
-                 runtime low\nstatic low\n",
+                "runtime high\nstatic high\nruntime 2\nruntime 1\nregistered in a constructor\nstatic in later module\n\
+                 static b\nstatic a\nruntime low\nstatic low\n",
                 Code(0),
             ),
         ),
@@ -173,8 +183,8 @@ fn all() -> Vec<Case> {
             "statics_are_counted_callable_and_unregistrable",
             statics_are_counted_callable_and_unregistrable,
             expect(
-                "pending 6\nstatic a\nunregistered 1\npending 5\nstatic high\nstatic in later module\nstatic b\n\
-                 static low\n",
+                "pending 7\nstatic a\nunregistered 1\npending 6\nstatic high\nregistered in a constructor\n\
+                 static in later module\nstatic b\nstatic low\n",
                 Code(0),
             ),
         ),

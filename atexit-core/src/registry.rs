@@ -140,7 +140,6 @@ impl Stacks {
 /// Laid out in order, so that what every registration and run touches (the
 /// fields up to the priority-0 stack: 64 bytes) fills one cache line; the
 /// lock puts the state at the start of one.
-#[derive(Default)]
 #[repr(C)]
 pub(crate) struct State {
     next_seq: u64,
@@ -227,6 +226,29 @@ impl State {
         std::mem::take(&mut self.stacks)
     }
 
+    /// Takes in the `#[atexit::register]` handlers, at the bottom of their
+    /// stacks: they are numbered below every runtime registration. Done when
+    /// the whole registry is first needed (a run, `unregister`, `len`,
+    /// `clear`), not by `register`, so that a registration made in a
+    /// constructor, before every crate's constructors have submitted their
+    /// static handlers, does not take them in early and miss some.
+    fn load_statics(&mut self) {
+        self.statics_loaded = true;
+        let mut by_priority: BTreeMap<i32, Vec<Slot>> = BTreeMap::new();
+        for (seq, handler) in (0..).zip(statics::collected()) {
+            let slot = Slot { seq, callback: Some(Box::new(handler)) };
+            by_priority.entry(handler.priority()).or_default().push(slot);
+        }
+        for (priority, slots) in by_priority {
+            self.len += slots.len();
+            self.stacks.get_or_insert(priority).slots.splice(0..0, slots);
+        }
+        // The index only looks at newer registrations; these are older.
+        self.index.clear();
+        self.index_entries = 0;
+        self.indexed_to = 0;
+    }
+
     /// In a `fork()`ed child, at its first use of the registry: the parent's
     /// registrations are not the child's to run, unless registered to be
     /// inherited. Their closures are leaked, not dropped: a destructor could
@@ -265,18 +287,20 @@ impl State {
     }
 }
 
-/// The process registry's first use in a process: take in the static
-/// handlers, or, in a `fork()`ed child, drop the parent's registrations.
+/// Runtime registrations are numbered from here; static handlers below it,
+/// so they count as registered first whenever they are taken in.
+const FIRST_RUNTIME_SEQ: u64 = 1 << 32;
+
+/// The process registry's first use in a `fork()`ed child: drop the
+/// parent's registrations; and, when `statics` asks for the whole registry,
+/// take in the static handlers once.
 #[cold]
-fn settle(state: &mut State) {
+fn settle(state: &mut State, statics: bool) {
     if state.fork_epoch != fork::epoch() {
         state.drop_parents_registrations();
     }
-    if !state.statics_loaded {
-        state.statics_loaded = true;
-        for handler in statics::collected() {
-            state.insert(handler.priority(), Box::new(handler));
-        }
+    if statics && !state.statics_loaded {
+        state.load_statics();
     }
 }
 
@@ -298,7 +322,7 @@ impl Inner {
             state: Lock::new(State {
                 statics_loaded: false,
                 fork_epoch: 0,
-                next_seq: 0,
+                next_seq: FIRST_RUNTIME_SEQ,
                 len: 0,
                 stacks: Stacks { default: Stack { slots: Vec::new(), empty: 0 }, others: BTreeMap::new() },
                 index: BTreeMap::new(),
@@ -310,11 +334,18 @@ impl Inner {
         }
     }
 
+    /// The state, whole: with the static handlers taken in.
     #[inline]
     fn state(&self) -> Guard<'_, State> {
+        self.lock(true)
+    }
+
+    /// The state for one registration: static handlers may not be taken in.
+    #[inline]
+    fn lock(&self, statics: bool) -> Guard<'_, State> {
         let mut state = self.state.lock();
-        if self.with_statics && (state.fork_epoch != fork::epoch() || !state.statics_loaded) {
-            settle(&mut state);
+        if self.with_statics && (state.fork_epoch != fork::epoch() || (statics && !state.statics_loaded)) {
+            settle(&mut state, statics);
         }
         state
     }
@@ -332,17 +363,17 @@ impl Inner {
             drop(callback);
             return Key { seq: u64::MAX, priority, hint: u32::MAX };
         }
-        self.state().insert(priority, callback)
+        self.lock(false).insert(priority, callback)
     }
 
     pub(crate) fn remove(&self, key: Key) -> bool {
-        let taken = self.state().take(key);
+        let taken = self.lock(false).take(key);
         // Dropped outside the lock: a captured value's destructor may use the registry.
         taken.map(drop).is_some()
     }
 
     pub(crate) fn contains(&self, key: Key) -> bool {
-        self.state().contains(key)
+        self.lock(false).contains(key)
     }
 
     pub(crate) fn unregister(&self, identity: Identity) -> usize {

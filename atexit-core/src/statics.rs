@@ -1,10 +1,11 @@
 //! Handlers registered statically with `#[atexit::register]`, from any crate.
 //!
 //! Each annotated function becomes an `inventory` submission of a
-//! [`StaticHandler`]. The process registry takes them in, once, the first
-//! time anything touches it (at the latest when the process exits), before
-//! any runtime registration of that moment: so they count as registered at
-//! load time, and at equal priority they run after every runtime handler.
+//! [`StaticHandler`]. The process registry takes them in once, when it is
+//! first needed whole (a run, `unregister`, `ncallbacks`, `clear`; at the
+//! latest at exit), numbered below every runtime registration: so they count
+//! as registered at load time, and at equal priority they run after every
+//! runtime handler, even one registered from a constructor before them.
 //!
 //! Among themselves, static handlers are taken in sorted by module path, then
 //! line, then name, so that within one module the one written last runs
