@@ -39,21 +39,14 @@ pub(crate) fn function(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
     }
 }
 
-/// The tokens that say what kind of item it is, for the error's span.
+/// The keyword that says what kind of item it is (`struct`, `const`, ...),
+/// past its attributes and visibility, for the error's span.
 fn item_keyword(item: &syn::Item) -> TokenStream {
+    use proc_macro2::TokenTree;
     use quote::ToTokens;
-    let mut tokens = item.to_token_stream().into_iter();
-    // Skip attributes and visibility: point at `struct`, `const`, ...
-    let mut out = TokenStream::new();
-    for tt in tokens.by_ref() {
-        let is_keyword =
-            matches!(&tt, proc_macro2::TokenTree::Ident(i) if !matches!(i.to_string().as_str(), "pub" | "crate"));
-        if is_keyword {
-            out.extend([tt]);
-            break;
-        }
-    }
-    if out.is_empty() { item.to_token_stream() } else { out }
+    let tokens = item.to_token_stream();
+    let keyword = tokens.clone().into_iter().find(|tt| matches!(tt, TokenTree::Ident(i) if i != "pub" && i != "crate"));
+    keyword.map_or(tokens, TokenStream::from)
 }
 
 /// One parameter of a `#[atexit::handler]` function.
