@@ -479,3 +479,8 @@ pub mod __private {
     pub use atexit_core::Registration;
     pub use atexit_macros::register_call;
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
