@@ -11,7 +11,7 @@ const NO_REQUEST: i64 = i64::MIN;
 static REQUESTED: AtomicI64 = AtomicI64::new(NO_REQUEST);
 
 /// The status a handler asked for with `exit`, if any, taken once.
-pub(crate) fn take_requested() -> Option<i32> {
+fn take_requested() -> Option<i32> {
     match REQUESTED.swap(NO_REQUEST, Ordering::SeqCst) {
         NO_REQUEST => None,
         code => Some(code as i32),

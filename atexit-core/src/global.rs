@@ -10,7 +10,7 @@ use crate::panic::{HandlerPanic, drop_quietly};
 use crate::registration::Handle;
 use crate::registry::{Inner, Registry};
 
-pub(crate) static GLOBAL_INNER: Inner = Inner::with_statics(true);
+pub(crate) static GLOBAL_INNER: Inner = Inner::process();
 pub(crate) static GLOBAL: Registry = Registry::from_static(&GLOBAL_INNER);
 
 /// Registers `f` to run once when the process ends normally, and returns a

@@ -2,9 +2,9 @@
 //!
 //! One C `atexit` function is installed before `main`, by a constructor in
 //! this crate (in `statics.rs`), and again (idempotently) by the first
-//! registration, in case the linker dropped the constructor. libc calls it when the process ends
-//! through `exit`: `main` returning (also after a panic, with status 101) and
-//! `std::process::exit` from any thread. It drains the process registry once;
+//! registration, in case the linker dropped the constructor. libc calls it
+//! when the process ends through `exit`: `main` returning (also after a
+//! panic, with status 101) and `std::process::exit` from any thread. It drains the process registry once;
 //! a second caller (another thread exiting at the same moment) waits for the
 //! first run, then finds nothing left to run.
 

@@ -308,16 +308,23 @@ fn settle(state: &mut State, statics: bool) {
 pub(crate) struct Inner {
     state: Lock<State>,
     pub(crate) run_lock: RunLock,
-    /// Whether `#[atexit::register]` handlers belong here (the process registry).
-    with_statics: bool,
+    /// Whether this is the process registry: the one that takes in the
+    /// `#[atexit::register]` handlers, forgets its parent's registrations in
+    /// a `fork()`ed child, and turns away other threads during the exit.
+    is_process: bool,
 }
 
 impl Inner {
     pub(crate) const fn new() -> Self {
-        Inner::with_statics(false)
+        Inner::with_role(false)
     }
 
-    pub(crate) const fn with_statics(with_statics: bool) -> Self {
+    /// The process registry's state.
+    pub(crate) const fn process() -> Self {
+        Inner::with_role(true)
+    }
+
+    const fn with_role(is_process: bool) -> Self {
         Inner {
             state: Lock::new(State {
                 statics_loaded: false,
@@ -330,7 +337,7 @@ impl Inner {
                 index_entries: 0,
             }),
             run_lock: RunLock::new(),
-            with_statics,
+            is_process,
         }
     }
 
@@ -344,7 +351,7 @@ impl Inner {
     #[inline]
     fn lock(&self, statics: bool) -> Guard<'_, State> {
         let mut state = self.state.lock();
-        if self.with_statics && (state.fork_epoch != fork::epoch() || (statics && !state.statics_loaded)) {
+        if self.is_process && (state.fork_epoch != fork::epoch() || (statics && !state.statics_loaded)) {
             settle(&mut state, statics);
         }
         state
@@ -355,10 +362,7 @@ impl Inner {
     /// too late, and running every such arrival would let busy threads keep
     /// the exit from ever finishing. Its key finds nothing.
     pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Key {
-        if self.with_statics
-            && exit_has_begun()
-            && self.run_lock.is_held()
-            && !self.run_lock.is_held_by_current_thread()
+        if self.is_process && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
         {
             drop(callback);
             return Key { seq: u64::MAX, priority, hint: u32::MAX };

@@ -36,7 +36,7 @@ use std::sync::{Mutex, PoisonError};
 
 use libc::c_int;
 
-use crate::exit::take_requested;
+use crate::exit::apply_requested_exit;
 use crate::fork;
 use crate::global::{exit_has_begun, run_at_exit};
 
@@ -186,9 +186,7 @@ fn handle(signal: c_int) {
         return;
     }
     run_at_exit();
-    if let Some(code) = take_requested() {
-        std::process::exit(code);
-    }
+    apply_requested_exit();
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.
