@@ -30,6 +30,7 @@ fn install_with_libc() {
     // unwinds; `atexit` only records the pointer.
     let failed = unsafe { libc::atexit(at_process_exit) } != 0;
     crate::fork::install();
+    crate::lock::prepare();
     if failed {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
