@@ -33,8 +33,8 @@ use crate::statics;
 pub(crate) struct Key {
     pub(crate) seq: u64,
     pub(crate) priority: i32,
-    /// Where the slot was when last seen: it is there unless the stack was
-    /// compacted since, which only moves slots down.
+    /// Where the slot was when last seen, counted from the stack's `base`:
+    /// it is there unless the stack was compacted in the middle since.
     pub(crate) hint: u32,
 }
 
@@ -48,12 +48,26 @@ struct Slot {
 struct Stack {
     slots: Vec<Slot>,
     /// Slots whose callback was taken out of the middle.
-    empty: usize,
+    empty: u32,
+    /// The position of `slots[0]` as keys count positions: it grows when
+    /// empty slots are cut off the bottom, so keys of the slots above stay
+    /// exact. Wraps; a key's `seq` confirms every guess.
+    base: u32,
 }
 
 impl Stack {
+    /// Where a key's position hint says the slot is now.
+    fn hint(&self, key: Key) -> usize {
+        key.hint.wrapping_sub(self.base) as usize
+    }
+
+    /// The hint a key gets for the slot at `index`.
+    fn key_hint(&self, index: usize) -> u32 {
+        self.base.wrapping_add(index as u32)
+    }
+
     fn position(&self, key: Key) -> Option<usize> {
-        let hint = key.hint as usize;
+        let hint = self.hint(key);
         match self.slots.get(hint) {
             Some(slot) if slot.seq == key.seq => Some(hint),
             _ => self.slots.binary_search_by_key(&key.seq, |s| s.seq).ok(),
@@ -67,11 +81,27 @@ impl Stack {
         let callback = self.slots[i].callback.take()?;
         self.empty += 1;
         self.trim();
-        if self.empty > 16 && self.empty * 2 > self.slots.len() {
+        if self.empty > 16 && self.empty as usize * 2 > self.slots.len() {
+            self.compact();
+        }
+        Some(callback)
+    }
+
+    /// Drops the empty slots. When most of them are at the bottom (the
+    /// oldest registrations removed first), those are cut off and `base`
+    /// moves up, so every key stays exact; otherwise every slot moves down
+    /// and keys fall back on binary search.
+    #[cold]
+    fn compact(&mut self) {
+        let bottom = self.slots.iter().take_while(|s| s.callback.is_none()).count();
+        if bottom * 2 >= self.empty as usize {
+            self.slots.drain(..bottom);
+            self.base = self.base.wrapping_add(bottom as u32);
+            self.empty -= bottom as u32;
+        } else {
             self.slots.retain(|s| s.callback.is_some());
             self.empty = 0;
         }
-        Some(callback)
     }
 
     fn pop(&mut self) -> Option<BoxedCallback> {
@@ -161,9 +191,9 @@ impl State {
     fn insert(&mut self, priority: i32, callback: BoxedCallback) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slots = &mut self.stacks.get_or_insert(priority).slots;
-        let hint = slots.len() as u32;
-        slots.push(Slot { seq, callback: Some(callback) });
+        let stack = self.stacks.get_or_insert(priority);
+        let hint = stack.key_hint(stack.slots.len());
+        stack.slots.push(Slot { seq, callback: Some(callback) });
         self.len += 1;
         Key { seq, priority, hint }
     }
@@ -190,7 +220,7 @@ impl State {
             let new = stack.slots.iter().enumerate().rev().take_while(|(_, slot)| slot.seq >= from);
             for (position, slot) in new {
                 if let Some(callback) = &slot.callback {
-                    let key = Key { seq: slot.seq, priority, hint: position as u32 };
+                    let key = Key { seq: slot.seq, priority, hint: stack.key_hint(position) };
                     self.index.entry(callback.identity()).or_default().push(key);
                     self.index_entries += 1;
                 }
@@ -331,7 +361,7 @@ impl Inner {
                 fork_epoch: 0,
                 next_seq: FIRST_RUNTIME_SEQ,
                 len: 0,
-                stacks: Stacks { default: Stack { slots: Vec::new(), empty: 0 }, others: BTreeMap::new() },
+                stacks: Stacks { default: Stack { slots: Vec::new(), empty: 0, base: 0 }, others: BTreeMap::new() },
                 index: BTreeMap::new(),
                 indexed_to: 0,
                 index_entries: 0,

@@ -307,6 +307,33 @@ fn compaction_keeps_order_and_handles() {
 }
 
 #[test]
+fn removing_the_oldest_first_keeps_order_and_handles() {
+    // Cutting empty slots off the bottom of a stack moves its base; handles
+    // made before and after the cut must all still find their slots.
+    let log = Log::default();
+    let r = Registry::new();
+    let mut handles: Vec<_> = (0..100).map(|i| Some(r.register(log.handler(&i.to_string())))).collect();
+    for h in &mut handles[..60] {
+        assert!(h.take().unwrap().unregister());
+    }
+    handles.extend((100..110).map(|i| Some(r.register(log.handler(&i.to_string())))));
+    for h in &mut handles[60..70] {
+        assert!(h.take().unwrap().unregister());
+    }
+    for (i, h) in handles.iter_mut().enumerate().skip(100) {
+        if i % 2 == 1 {
+            assert!(h.take().unwrap().unregister());
+        }
+    }
+    assert_eq!(r.len(), 35);
+    assert!(handles.iter().flatten().all(|h| h.is_pending()));
+    r.run().unwrap();
+    let expected: Vec<String> = (70..110).rev().filter(|&i| i < 100 || i % 2 == 0).map(|i| i.to_string()).collect();
+    assert_eq!(log.entries(), expected);
+    assert!(handles.into_iter().flatten().all(|h| !h.unregister()));
+}
+
+#[test]
 fn concurrent_runs_run_each_handler_once() {
     let r = Arc::new(Registry::new());
     let count = Arc::new(AtomicUsize::new(0));
