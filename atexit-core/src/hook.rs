@@ -18,8 +18,16 @@ use crate::panic::drop_quietly;
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the hook once.
+#[inline]
 pub(crate) fn install() {
-    if !INSTALLED.load(Ordering::Acquire) && !INSTALLED.swap(true, Ordering::AcqRel) {
+    if !INSTALLED.load(Ordering::Acquire) {
+        install_once();
+    }
+}
+
+#[cold]
+fn install_once() {
+    if !INSTALLED.swap(true, Ordering::AcqRel) {
         install_with_libc();
     }
 }

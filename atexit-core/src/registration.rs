@@ -20,6 +20,7 @@ pub struct Handle {
 }
 
 impl Handle {
+    #[inline]
     pub(crate) fn new(registry: WeakShared, key: Key) -> Self {
         Handle { registry, key }
     }
@@ -38,14 +39,14 @@ impl Handle {
 
     /// The priority it was registered with.
     pub fn priority(&self) -> i32 {
-        self.key.priority
+        self.key.priority()
     }
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("priority", &self.key.priority)
+            .field("priority", &self.key.priority())
             .field("seq", &self.key.seq)
             .finish_non_exhaustive()
     }

@@ -28,14 +28,30 @@ use crate::registration::Handle;
 use crate::runlock::RunLock;
 use crate::statics;
 
-/// Where a registration sits: enough to find it again.
+/// Where a registration sits: enough to find it again. Two words, so that
+/// it comes back from `register` in two registers rather than through
+/// memory.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Key {
     pub(crate) seq: u64,
-    pub(crate) priority: i32,
+    /// The priority (high half) and the position hint (low half).
+    place: u64,
+}
+
+impl Key {
+    pub(crate) fn new(seq: u64, priority: i32, hint: u32) -> Key {
+        Key { seq, place: (u64::from(priority as u32) << 32) | u64::from(hint) }
+    }
+
+    pub(crate) fn priority(self) -> i32 {
+        (self.place >> 32) as u32 as i32
+    }
+
     /// Where the slot was when last seen, counted from the stack's `base`:
     /// it is there unless the stack was compacted in the middle since.
-    pub(crate) hint: u32,
+    fn hint(self) -> u32 {
+        self.place as u32
+    }
 }
 
 struct Slot {
@@ -58,7 +74,7 @@ struct Stack {
 impl Stack {
     /// Where a key's position hint says the slot is now.
     fn hint(&self, key: Key) -> usize {
-        key.hint.wrapping_sub(self.base) as usize
+        key.hint().wrapping_sub(self.base) as usize
     }
 
     /// The hint a key gets for the slot at `index`.
@@ -195,12 +211,12 @@ impl State {
         let hint = stack.key_hint(stack.slots.len());
         stack.slots.push(Slot { seq, callback: Some(callback) });
         self.len += 1;
-        Key { seq, priority, hint }
+        Key::new(seq, priority, hint)
     }
 
     fn take(&mut self, key: Key) -> Option<BoxedCallback> {
-        let callback = self.stacks.get_mut(key.priority)?.take(key)?;
-        self.stacks.prune(key.priority);
+        let callback = self.stacks.get_mut(key.priority())?.take(key)?;
+        self.stacks.prune(key.priority());
         self.len -= 1;
         Some(callback)
     }
@@ -220,7 +236,7 @@ impl State {
             let new = stack.slots.iter().enumerate().rev().take_while(|(_, slot)| slot.seq >= from);
             for (position, slot) in new {
                 if let Some(callback) = &slot.callback {
-                    let key = Key { seq: slot.seq, priority, hint: stack.key_hint(position) };
+                    let key = Key::new(slot.seq, priority, stack.key_hint(position));
                     self.index.entry(callback.identity()).or_default().push(key);
                     self.index_entries += 1;
                 }
@@ -311,7 +327,7 @@ impl State {
 
     fn contains(&self, key: Key) -> bool {
         self.stacks
-            .get(key.priority)
+            .get(key.priority())
             .and_then(|stack| stack.position(key).map(|i| stack.slots[i].callback.is_some()))
             .unwrap_or(false)
     }
@@ -395,7 +411,7 @@ impl Inner {
         if self.is_process && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
         {
             drop(callback);
-            return Key { seq: u64::MAX, priority, hint: u32::MAX };
+            return Key::new(u64::MAX, priority, u32::MAX);
         }
         self.lock(false).insert(priority, callback)
     }
@@ -421,9 +437,20 @@ impl Inner {
         self.state().len
     }
 
+    /// Drops every pending registration, outside the lock, and then gives
+    /// the priority-0 stack its buffer back if it is still empty, so that
+    /// registering after `clear` does not grow a buffer again from nothing
+    /// (CPython's `atexit._clear` keeps its array too).
     pub(crate) fn clear(&self) {
-        let taken = self.state().take_all();
+        let mut taken = self.state().take_all();
+        taken.default.slots.clear();
+        let buffer = std::mem::take(&mut taken.default.slots);
         drop(taken);
+        let mut state = self.lock(false);
+        let slots = &mut state.stacks.default.slots;
+        if slots.is_empty() && slots.capacity() < buffer.capacity() {
+            *slots = buffer;
+        }
     }
 
     /// Holds the state across `fork()`; see `fork.rs`.
@@ -467,6 +494,7 @@ pub(crate) enum Shared {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn inner(&self) -> &Inner {
         match self {
             Shared::Static(inner) => inner,
@@ -527,6 +555,7 @@ impl Registry {
         Registry { shared: Shared::Static(inner) }
     }
 
+    #[inline]
     pub(crate) fn weak(&self) -> WeakShared {
         match &self.shared {
             Shared::Static(inner) => WeakShared::Static(inner),
