@@ -416,6 +416,7 @@ impl Inner {
         self.lock(false).insert(priority, callback)
     }
 
+    #[inline]
     pub(crate) fn remove(&self, key: Key) -> bool {
         let taken = self.lock(false).take(key);
         // Dropped outside the lock: a captured value's destructor may use the registry.
@@ -510,6 +511,7 @@ pub(crate) enum WeakShared {
 }
 
 impl WeakShared {
+    #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Inner) -> R) -> Option<R> {
         match self {
             WeakShared::Static(inner) => Some(f(inner)),
