@@ -1,7 +1,17 @@
 //! A registered handler, type-erased: the closure and what the registry asks of it.
+//!
+//! A registration is stored as an [`ErasedCallback`]: two words, a pointer
+//! to a table of functions for its type and either the value itself, when
+//! it fits in one word (a function item, a closure capturing one `Arc` or
+//! one integer, a static handler's reference), or a pointer to it on the
+//! heap. So registering a function or a small closure allocates nothing,
+//! and a slot stays three words with its sequence number.
 
+use std::alloc::{Layout, dealloc};
 use std::any::type_name;
 use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::identity::Identity;
@@ -19,10 +29,8 @@ pub(crate) trait Callback: Send {
         false
     }
     /// Runs the handler, catching a panic so it cannot cross into the caller.
-    fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
+    fn run(self) -> Result<(), HandlerPanic>;
 }
-
-pub(crate) type BoxedCallback = Box<dyn Callback>;
 
 pub(crate) fn call<F: FnOnce()>(f: F, name: impl FnOnce() -> Cow<'static, str>) -> Result<(), HandlerPanic> {
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| HandlerPanic::new(name(), payload))
@@ -40,7 +48,7 @@ impl<F: FnOnce() + Send + 'static> Callback for Plain<F> {
         Cow::Borrowed(type_name::<F>())
     }
 
-    fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
+    fn run(self) -> Result<(), HandlerPanic> {
         call(self.0, || Cow::Borrowed(type_name::<F>()))
     }
 }
@@ -67,8 +75,247 @@ impl<F: FnOnce() + Send + 'static> Callback for Custom<F> {
         self.inherited
     }
 
-    fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        let Custom { f, name, .. } = *self;
+    fn run(self) -> Result<(), HandlerPanic> {
+        let Custom { f, name, .. } = self;
         call(f, || name.unwrap_or(Cow::Borrowed(type_name::<F>())))
+    }
+}
+
+/// What an [`ErasedCallback`] knows of its value's type.
+struct VTable {
+    /// Whether the value sits in the `ErasedCallback` itself.
+    inline: bool,
+    layout: Layout,
+    identity: unsafe fn(*const ()) -> Identity,
+    name: unsafe fn(*const ()) -> Cow<'static, str>,
+    inherited: unsafe fn(*const ()) -> bool,
+    /// Moves the value out and runs it; the memory is the caller's to free.
+    run: unsafe fn(*mut ()) -> Result<(), HandlerPanic>,
+    drop: unsafe fn(*mut ()),
+}
+
+/// The table for `C`.
+struct Table<C>(PhantomData<C>);
+
+impl<C: Callback> Table<C> {
+    const VTABLE: VTable = VTable {
+        inline: fits_inline::<C>(),
+        layout: Layout::new::<C>(),
+        identity: Table::<C>::identity,
+        name: Table::<C>::name,
+        inherited: Table::<C>::inherited,
+        run: Table::<C>::run,
+        drop: Table::<C>::drop,
+    };
+
+    /// # Safety
+    /// `p` points to a live `C`.
+    unsafe fn identity(p: *const ()) -> Identity {
+        // SAFETY: the caller's contract.
+        unsafe { &*p.cast::<C>() }.identity()
+    }
+
+    /// # Safety
+    /// `p` points to a live `C`.
+    unsafe fn name(p: *const ()) -> Cow<'static, str> {
+        // SAFETY: the caller's contract.
+        unsafe { &*p.cast::<C>() }.name()
+    }
+
+    /// # Safety
+    /// `p` points to a live `C`.
+    unsafe fn inherited(p: *const ()) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { &*p.cast::<C>() }.inherited()
+    }
+
+    /// # Safety
+    /// `p` points to a live `C`, which is moved out: it must not be used again.
+    unsafe fn run(p: *mut ()) -> Result<(), HandlerPanic> {
+        // SAFETY: the caller's contract.
+        unsafe { p.cast::<C>().read() }.run()
+    }
+
+    /// # Safety
+    /// `p` points to a live `C`, which is dropped: it must not be used again.
+    unsafe fn drop(p: *mut ()) {
+        // SAFETY: the caller's contract.
+        unsafe { p.cast::<C>().drop_in_place() }
+    }
+}
+
+/// The one word an [`ErasedCallback`] keeps its value in. A pointer type, so
+/// that a value holding a pointer keeps its provenance.
+type Word = MaybeUninit<*mut ()>;
+
+const fn fits_inline<C>() -> bool {
+    size_of::<C>() <= size_of::<Word>() && align_of::<C>() <= align_of::<Word>()
+}
+
+/// A [`Callback`] of any type, in two words: `Box<dyn Callback>`, except
+/// that a value of at most one word is kept inline instead of on the heap.
+pub(crate) struct ErasedCallback {
+    /// The value itself when `vtable.inline`, else a pointer to it on the
+    /// heap (allocated with `vtable.layout`; dangling when that is zero-sized).
+    word: Word,
+    vtable: &'static VTable,
+}
+
+// SAFETY: an `ErasedCallback` only holds a `C: Callback`, which is `Send`.
+unsafe impl Send for ErasedCallback {}
+
+impl ErasedCallback {
+    #[inline]
+    pub(crate) fn new<C: Callback>(value: C) -> Self {
+        let vtable = &Table::<C>::VTABLE;
+        let mut word = Word::uninit();
+        if vtable.inline {
+            // SAFETY: `C` fits in the word, in size and alignment (`fits_inline`).
+            unsafe { word.as_mut_ptr().cast::<C>().write(value) };
+        } else {
+            word.write(Box::into_raw(Box::new(value)).cast::<()>());
+        }
+        ErasedCallback { word, vtable }
+    }
+
+    fn value(&self) -> *const () {
+        if self.vtable.inline {
+            self.word.as_ptr().cast::<()>()
+        } else {
+            // SAFETY: not inline, so the word holds the heap pointer.
+            unsafe { self.word.assume_init() }
+        }
+    }
+
+    /// Its two words, no longer to be dropped as an `ErasedCallback`.
+    fn into_parts(self) -> (Word, &'static VTable) {
+        let this = ManuallyDrop::new(self);
+        (this.word, this.vtable)
+    }
+
+    pub(crate) fn identity(&self) -> Identity {
+        // SAFETY: `value` points to the live value of the vtable's type.
+        unsafe { (self.vtable.identity)(self.value()) }
+    }
+
+    pub(crate) fn name(&self) -> Cow<'static, str> {
+        // SAFETY: as for `identity`.
+        unsafe { (self.vtable.name)(self.value()) }
+    }
+
+    pub(crate) fn inherited(&self) -> bool {
+        // SAFETY: as for `identity`.
+        unsafe { (self.vtable.inherited)(self.value()) }
+    }
+
+    /// Runs the handler (catching a panic), consuming it.
+    pub(crate) fn run(self) -> Result<(), HandlerPanic> {
+        let (mut word, vtable) = self.into_parts();
+        if vtable.inline {
+            // SAFETY: the word holds the live value, moved out here once.
+            unsafe { (vtable.run)(word.as_mut_ptr().cast::<()>()) }
+        } else {
+            // SAFETY: the word holds the heap pointer to the live value.
+            let heap = unsafe { word.assume_init() };
+            let _free = Free { heap, layout: vtable.layout };
+            // SAFETY: as above; `_free` releases the memory afterwards (also
+            // if `run` unwinds, which it does not: it catches panics).
+            unsafe { (vtable.run)(heap) }
+        }
+    }
+}
+
+impl Drop for ErasedCallback {
+    fn drop(&mut self) {
+        if self.vtable.inline {
+            // SAFETY: the word holds the live value, dropped here once.
+            unsafe { (self.vtable.drop)(self.word.as_mut_ptr().cast::<()>()) }
+        } else {
+            // SAFETY: the word holds the heap pointer to the live value.
+            let heap = unsafe { self.word.assume_init() };
+            let _free = Free { heap, layout: self.vtable.layout };
+            // SAFETY: as above.
+            unsafe { (self.vtable.drop)(heap) }
+        }
+    }
+}
+
+/// Frees a value's heap memory (after it was moved out or dropped).
+struct Free {
+    heap: *mut (),
+    layout: Layout,
+}
+
+impl Drop for Free {
+    fn drop(&mut self) {
+        if self.layout.size() != 0 {
+            // SAFETY: `heap` came from `Box::new` of a value of this layout,
+            // whose contents were moved out or dropped.
+            unsafe { dealloc(self.heap.cast::<u8>(), self.layout) }
+        }
+    }
+}
+
+impl std::fmt::Debug for ErasedCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ErasedCallback").field(&self.name()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn erased(f: impl FnOnce() + Send + 'static) -> ErasedCallback {
+        ErasedCallback::new(Plain(f))
+    }
+
+    #[test]
+    fn small_values_are_inline_and_large_ones_on_the_heap() {
+        fn noop() {}
+        let counter = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&counter);
+        assert!(erased(noop).vtable.inline);
+        assert!(erased(move || drop(c)).vtable.inline);
+        let (big, wide) = ([1u64, 2, 3], 1u128);
+        assert!(!erased(move || _ = black_box(big)).vtable.inline);
+        // Two words, and 16-byte aligned: too big and too aligned.
+        assert!(!erased(move || _ = black_box(wide)).vtable.inline);
+    }
+
+    #[test]
+    fn runs_and_drops_each_value_once_inline_or_not() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        for size in ["inline", "heap"] {
+            let (a, b) = (Arc::clone(&runs), Arc::clone(&runs));
+            let pad = [7u64; 4];
+            let ran = if size == "inline" {
+                erased(move || _ = a.fetch_add(1, Ordering::SeqCst))
+            } else {
+                erased(move || _ = a.fetch_add(pad.len(), Ordering::SeqCst))
+            };
+            let dropped = erased(move || _ = b.fetch_add(100, Ordering::SeqCst));
+            assert_eq!(Arc::strong_count(&runs), 3);
+            ran.run().unwrap();
+            drop(dropped);
+            assert_eq!(Arc::strong_count(&runs), 1, "{size}");
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1 + 4);
+    }
+
+    #[test]
+    fn identity_name_and_panics_come_through() {
+        fn named() {}
+        let e = erased(named);
+        assert_eq!(e.identity(), Identity::of(&named));
+        assert!(e.name().ends_with("named"));
+        let s = String::from("boom");
+        let panicking = erased(move || panic!("{s}"));
+        assert!(!panicking.vtable.inline);
+        let err = panicking.run().unwrap_err();
+        assert!(err.to_string().contains("boom"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::callback::BoxedCallback;
+use crate::callback::ErasedCallback;
 use crate::exit::terminate_now;
 use crate::panic::HandlerPanic;
 
@@ -98,7 +98,7 @@ impl Watch {
         (trace || watchdog.is_some()).then_some(Watch { trace, watchdog })
     }
 
-    pub(crate) fn run(&self, callback: BoxedCallback) -> Result<(), HandlerPanic> {
+    pub(crate) fn run(&self, callback: ErasedCallback) -> Result<(), HandlerPanic> {
         let name = callback.name();
         let started = Instant::now();
         if let Some(watchdog) = &self.watchdog {

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::callback::{BoxedCallback, Custom};
+use crate::callback::{Custom, ErasedCallback};
 use crate::global::GLOBAL;
 use crate::identity::{Function, Identity};
 use crate::registry::{Key, Registry, WeakShared};
@@ -126,7 +126,7 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// Registers in `registry`.
     pub fn register_in(self, registry: &Registry) -> Handle {
         let Registration { f, priority, name, identity, inherited } = self;
-        let callback: BoxedCallback = Box::new(Custom { f, name, identity, inherited });
+        let callback = ErasedCallback::new(Custom { f, name, identity, inherited });
         registry.insert(priority, callback)
     }
 }

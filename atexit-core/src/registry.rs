@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use crate::callback::{BoxedCallback, Plain};
+use crate::callback::{ErasedCallback, Plain};
 use crate::fork;
 use crate::global::exit_has_begun;
 use crate::identity::{Function, Identity};
@@ -56,7 +56,7 @@ impl Key {
 
 struct Slot {
     seq: u64,
-    callback: Option<BoxedCallback>,
+    callback: Option<ErasedCallback>,
 }
 
 #[derive(Default)]
@@ -92,7 +92,7 @@ impl Stack {
 
     /// Takes the callback at `seq`, keeping the stack's invariants: no empty
     /// slot on top, at most half the slots empty.
-    fn take(&mut self, key: Key) -> Option<BoxedCallback> {
+    fn take(&mut self, key: Key) -> Option<ErasedCallback> {
         let i = self.position(key)?;
         let callback = self.slots[i].callback.take()?;
         self.empty += 1;
@@ -120,7 +120,7 @@ impl Stack {
         }
     }
 
-    fn pop(&mut self) -> Option<BoxedCallback> {
+    fn pop(&mut self) -> Option<ErasedCallback> {
         let slot = self.slots.pop()?;
         self.trim();
         // The top slot is never empty (see `trim`).
@@ -204,7 +204,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn insert(&mut self, priority: i32, callback: BoxedCallback) -> Key {
+    fn insert(&mut self, priority: i32, callback: ErasedCallback) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
         let stack = self.stacks.get_or_insert(priority);
@@ -214,7 +214,7 @@ impl State {
         Key::new(seq, priority, hint)
     }
 
-    fn take(&mut self, key: Key) -> Option<BoxedCallback> {
+    fn take(&mut self, key: Key) -> Option<ErasedCallback> {
         let callback = self.stacks.get_mut(key.priority())?.take(key)?;
         self.stacks.prune(key.priority());
         self.len -= 1;
@@ -245,7 +245,7 @@ impl State {
         self.indexed_to = self.next_seq;
     }
 
-    fn take_identity(&mut self, identity: Identity) -> Vec<BoxedCallback> {
+    fn take_identity(&mut self, identity: Identity) -> Vec<ErasedCallback> {
         self.update_index();
         let keys = self.index.remove(&identity).unwrap_or_default();
         self.index_entries -= keys.len();
@@ -253,7 +253,7 @@ impl State {
         keys.into_iter().filter_map(|key| self.take(key)).collect()
     }
 
-    fn pop_next(&mut self) -> Option<BoxedCallback> {
+    fn pop_next(&mut self) -> Option<ErasedCallback> {
         let (priority, stack) = self.stacks.next()?;
         let callback = stack.pop()?;
         self.stacks.prune(priority);
@@ -280,14 +280,23 @@ impl State {
     /// static handlers, does not take them in early and miss some.
     fn load_statics(&mut self) {
         self.statics_loaded = true;
-        let mut by_priority: BTreeMap<i32, Vec<Slot>> = BTreeMap::new();
-        for (seq, handler) in (0..).zip(statics::collected()) {
-            let slot = Slot { seq, callback: Some(Box::new(handler)) };
-            by_priority.entry(handler.priority()).or_default().push(slot);
-        }
-        for (priority, slots) in by_priority {
+        let handlers = statics::collected();
+        let mut seq = 0;
+        for same_priority in handlers.chunk_by(|a, b| a.priority() == b.priority()) {
+            let slots: Vec<Slot> = same_priority
+                .iter()
+                .map(|&handler| {
+                    seq += 1;
+                    Slot { seq, callback: Some(ErasedCallback::new(handler)) }
+                })
+                .collect();
             self.len += slots.len();
-            self.stacks.get_or_insert(priority).slots.splice(0..0, slots);
+            let stack = self.stacks.get_or_insert(same_priority[0].priority());
+            if stack.slots.is_empty() {
+                stack.slots = slots;
+            } else {
+                stack.slots.splice(0..0, slots);
+            }
         }
         // The index only looks at newer registrations; these are older.
         self.index.clear();
@@ -407,7 +416,7 @@ impl Inner {
     /// other than the one running the handlers is dropped instead: it came
     /// too late, and running every such arrival would let busy threads keep
     /// the exit from ever finishing. Its key finds nothing.
-    pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Key {
+    pub(crate) fn insert(&self, priority: i32, callback: ErasedCallback) -> Key {
         if self.is_process && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
         {
             drop(callback);
@@ -569,11 +578,11 @@ impl Registry {
     ///
     /// For a priority or a name, use [`Registration`](crate::Registration).
     pub fn register<F: FnOnce() + Send + 'static>(&self, f: F) -> Handle {
-        let key = self.shared.inner().insert(0, Box::new(Plain(f)));
+        let key = self.shared.inner().insert(0, ErasedCallback::new(Plain(f)));
         Handle::new(self.weak(), key)
     }
 
-    pub(crate) fn insert(&self, priority: i32, callback: BoxedCallback) -> Handle {
+    pub(crate) fn insert(&self, priority: i32, callback: ErasedCallback) -> Handle {
         let key = self.shared.inner().insert(priority, callback);
         Handle::new(self.weak(), key)
     }
