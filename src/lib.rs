@@ -233,10 +233,11 @@ pub use atexit_core::{
 /// const _: () = {
 ///     ::atexit::__private::inventory::submit! {
 ///         ::atexit::__private::StaticHandler::new(
-///             || flush(),                                   // what runs
-///             || ::atexit::__private::item_identity(&flush), // what unregister(flush) matches
-///             concat!(module_path!(), "::", "flush"),       // its name
-///             module_path!(), line!(),                      // its place in the order
+///             flush,                                        // what runs
+///             ::atexit::__private::item_identity(&flush),   // what unregister(flush) matches
+///             concat!(module_path!(), "::", "flush"),       // its module path and name
+///             module_path!().len(), 0,                      // where each ends and starts
+///             line!(),                                      // its place in the order
 ///             5,                                            // its priority
 ///         )
 ///     }

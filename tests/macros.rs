@@ -38,11 +38,23 @@ fn static_low() {
     say("static low");
 }
 
+fn in_panicking_scenario() -> bool {
+    std::env::var("ATEXIT_SCENARIO").as_deref() == Ok("a_panicking_static_is_reported_by_name")
+}
+
 /// Silent, except in the scenario that shows a panicking static handler.
 #[atexit::register(priority = -20, name = "flaky static")]
 fn flaky_static() {
-    if std::env::var("ATEXIT_SCENARIO").as_deref() == Ok("a_panicking_static_is_reported_by_name") {
+    if in_panicking_scenario() {
         panic!("static failure");
+    }
+}
+
+/// The same, named by its path.
+#[atexit::register(priority = -20)]
+fn flaky_unnamed_static() {
+    if in_panicking_scenario() {
+        panic!("unnamed static failure");
     }
 }
 
@@ -183,7 +195,7 @@ fn all() -> Vec<Case> {
             "statics_are_counted_callable_and_unregistrable",
             statics_are_counted_callable_and_unregistrable,
             expect(
-                "pending 7\nstatic a\nunregistered 1\npending 6\nstatic high\nregistered in a constructor\n\
+                "pending 8\nstatic a\nunregistered 1\npending 7\nstatic high\nregistered in a constructor\n\
                  static in later module\nstatic b\nstatic low\n",
                 Code(0),
             ),
@@ -192,7 +204,10 @@ fn all() -> Vec<Case> {
             "a_panicking_static_is_reported_by_name",
             a_panicking_static_is_reported_by_name,
             Expect {
-                stderr_has: &["atexit: exit handler `flaky static` panicked: static failure"],
+                stderr_has: &[
+                    "atexit: exit handler `flaky static` panicked: static failure",
+                    "atexit: exit handler `macros::flaky_unnamed_static` panicked: unnamed static failure",
+                ],
                 ..expect(leak(with_statics("")), Code(0))
             },
         ),

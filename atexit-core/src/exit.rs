@@ -50,10 +50,10 @@ pub fn exit(code: i32) -> ! {
 /// After a run that was not itself inside a run: if a handler called `exit`,
 /// exit now with its code.
 pub(crate) fn apply_requested_exit() {
-    if !GLOBAL_INNER.run_lock.is_held_by_current_thread() {
-        if let Some(code) = take_requested() {
-            exit(code)
-        }
+    if !GLOBAL_INNER.run_lock.is_held_by_current_thread()
+        && let Some(code) = take_requested()
+    {
+        exit(code)
     }
 }
 

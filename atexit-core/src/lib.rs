@@ -56,7 +56,7 @@ pub mod __private {
 
     /// The identity of a function item: its type. What [`identity`] gives
     /// for one, with less code to generate per `#[atexit::register]`.
-    pub fn item_identity<F: 'static>(_: &F) -> Identity {
+    pub const fn item_identity<F: 'static>(_: &F) -> Identity {
         Identity::Type(core::any::TypeId::of::<F>())
     }
 }

@@ -638,10 +638,10 @@ impl fmt::Debug for Registry {
 impl Drop for Registry {
     /// Runs what is still pending; panics are reported on stderr.
     fn drop(&mut self) {
-        if let Shared::Owned(_) = self.shared {
-            if let Err(panic) = self.run() {
-                drop_quietly(panic);
-            }
+        if let Shared::Owned(_) = self.shared
+            && let Err(panic) = self.run()
+        {
+            drop_quietly(panic);
         }
     }
 }

@@ -20,31 +20,57 @@ use crate::identity::Identity;
 use crate::panic::HandlerPanic;
 
 /// One `#[atexit::register]` function. Not public API: built by generated code.
+///
+/// Kept small, with few pointers: every pointer in a static is relocated
+/// when the program is loaded, and every page of them is copied on write,
+/// for each of possibly thousands of handlers.
 #[doc(hidden)]
 pub struct StaticHandler {
     f: fn(),
-    identity: fn() -> Identity,
-    name: &'static str,
-    module: &'static str,
+    identity: Identity,
+    /// The module path, then either `::` and the function's name (the
+    /// handler's name is all of it) or the name given to the macro.
+    text: &'static str,
+    module_len: u32,
+    /// Where the handler's name starts in `text`.
+    name_start: u32,
     line: u32,
     priority: i32,
 }
 
 impl StaticHandler {
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
     pub const fn new(
         f: fn(),
-        identity: fn() -> Identity,
-        name: &'static str,
-        module: &'static str,
+        identity: Identity,
+        text: &'static str,
+        module_len: usize,
+        name_start: usize,
         line: u32,
         priority: i32,
     ) -> Self {
-        StaticHandler { f, identity, name, module, line, priority }
+        StaticHandler {
+            f,
+            identity,
+            text,
+            module_len: module_len as u32,
+            name_start: name_start as u32,
+            line,
+            priority,
+        }
     }
 
     pub(crate) fn priority(&self) -> i32 {
         self.priority
+    }
+
+    fn module(&self) -> &'static str {
+        self.text.get(..self.module_len as usize).unwrap_or(self.text)
+    }
+
+    fn name(&self) -> &'static str {
+        self.text.get(self.name_start as usize..).unwrap_or(self.text)
     }
 }
 
@@ -65,62 +91,67 @@ ctor::declarative::ctor! {
 /// Every static handler, grouped by priority (ascending), and within one
 /// priority in registration order.
 ///
-/// The linker lays the submissions out in no useful order (rustc assigns
-/// items to codegen units by hash), and a comparison sort of 1,000 handlers
-/// costs tens of microseconds at exit, so they are sorted by a numeric key,
-/// (priority, module rank, line), with a radix sort; each module path gets
-/// its rank among the distinct paths, which are few.
+/// This runs once, at exit at the latest, in a process that may have
+/// touched little memory yet: each fresh page costs a page fault, so it
+/// allocates little. The linker lays the submissions out in no useful order
+/// (rustc assigns items to codegen units by hash), and a comparison sort of
+/// 1,000 handlers costs tens of microseconds, so they are ordered by three
+/// stable radix sorts, least significant field first: line, module, then
+/// priority. Each module path gets its rank among the distinct paths, which
+/// are few.
 pub(crate) fn collected() -> Vec<&'static StaticHandler> {
-    let all: Vec<&'static StaticHandler> = inventory::iter::<StaticHandler>.into_iter().collect();
-    let mut modules: Vec<&'static str> = Vec::new();
     let mut seen: BTreeMap<&'static str, u32> = BTreeMap::new();
     let mut last: Option<(&'static str, u32)> = None;
-    let mut keyed: Vec<(u128, &'static StaticHandler)> = all
+    let mut items: Vec<(u32, &'static StaticHandler)> = inventory::iter::<StaticHandler>
         .into_iter()
         .map(|handler| {
-            let module = match last {
-                Some((path, index)) if path == handler.module => index,
+            let module = StaticHandler::module(handler);
+            let index = match last {
+                Some((path, index)) if path == module => index,
                 _ => {
-                    let index = *seen.entry(handler.module).or_insert_with(|| {
-                        modules.push(handler.module);
-                        modules.len() as u32 - 1
-                    });
-                    last = Some((handler.module, index));
+                    let next = seen.len() as u32;
+                    let index = *seen.entry(module).or_insert(next);
+                    last = Some((module, index));
                     index
                 }
             };
-            (u128::from(module), handler)
+            (index, handler)
         })
         .collect();
     // Ranks in path order: `seen` iterates sorted.
-    let mut rank = vec![0u32; modules.len()];
+    let mut rank = vec![0u32; seen.len()];
     for (r, index) in (0..).zip(seen.values()) {
         rank[*index as usize] = r;
     }
-    for (key, handler) in &mut keyed {
-        let priority = u128::from((handler.priority as u32) ^ (1 << 31));
-        *key = (priority << 64) | (u128::from(rank[*key as usize]) << 32) | u128::from(handler.line);
+    for (module, _) in &mut items {
+        *module = rank[*module as usize];
     }
-    radix_sort(&mut keyed);
-    // Equal keys: handlers on one line of one module (generated by a macro),
-    // ordered by name.
-    for same in keyed.chunk_by_mut(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        same.sort_by(|(_, a), (_, b)| a.name.cmp(b.name));
+    let mut spare = Vec::with_capacity(items.len());
+    radix_sort_by(&mut items, &mut spare, |(_, handler)| handler.line);
+    radix_sort_by(&mut items, &mut spare, |&(module, _)| module);
+    radix_sort_by(&mut items, &mut spare, |(_, handler)| (handler.priority as u32) ^ (1 << 31));
+    // Equal keys: handlers on one line of one module (generated by a
+    // macro), ordered by name.
+    let same_place = |a: &(u32, &StaticHandler), b: &(u32, &StaticHandler)| {
+        a.0 == b.0 && a.1.line == b.1.line && a.1.priority == b.1.priority
+    };
+    for same in items.chunk_by_mut(same_place).filter(|run| run.len() > 1) {
+        same.sort_by(|(_, a), (_, b)| StaticHandler::name(a).cmp(StaticHandler::name(b)));
     }
-    keyed.into_iter().map(|(_, handler)| handler).collect()
+    items.into_iter().map(|(_, handler)| handler).collect()
 }
 
-/// Sorts by key, least significant byte first, skipping the bytes that all
-/// keys share (most of them: one priority, one module, short line numbers).
-fn radix_sort<T: Copy>(items: &mut Vec<(u128, T)>) {
-    const DIGITS: usize = 16;
-    let mut counts = vec![[0u32; 256]; DIGITS];
-    for (key, _) in items.iter() {
+/// Sorts `items` by `key`, stably, a byte at a time from the least
+/// significant, skipping the bytes that all keys share (most of them:
+/// one priority, one module, short line numbers). `spare` is scratch space.
+fn radix_sort_by<T: Copy>(items: &mut Vec<T>, spare: &mut Vec<T>, key: impl Fn(&T) -> u32) {
+    let mut counts = [[0u32; 256]; 4];
+    for item in items.iter() {
+        let k = key(item);
         for (digit, count) in counts.iter_mut().enumerate() {
-            count[((key >> (8 * digit)) & 0xff) as usize] += 1;
+            count[((k >> (8 * digit)) & 0xff) as usize] += 1;
         }
     }
-    let mut spare = items.clone();
     for (digit, count) in counts.iter_mut().enumerate() {
         if count.iter().any(|&c| c as usize == items.len()) {
             continue;
@@ -129,57 +160,60 @@ fn radix_sort<T: Copy>(items: &mut Vec<(u128, T)>) {
         for c in count.iter_mut() {
             (*c, start) = (start, start + *c);
         }
-        for &item in items.iter() {
-            let d = ((item.0 >> (8 * digit)) & 0xff) as usize;
-            spare[count[d] as usize] = item;
+        spare.clear();
+        spare.resize(items.len(), items[0]);
+        for item in items.iter() {
+            let d = ((key(item) >> (8 * digit)) & 0xff) as usize;
+            spare[count[d] as usize] = *item;
             count[d] += 1;
         }
-        std::mem::swap(items, &mut spare);
+        std::mem::swap(items, spare);
     }
 }
 
 impl Callback for &'static StaticHandler {
     fn identity(&self) -> Identity {
-        (self.identity)()
+        self.identity
     }
 
     fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(self.name)
+        Cow::Borrowed(StaticHandler::name(self))
     }
 
     fn run(self) -> Result<(), HandlerPanic> {
-        call(self.f, || Cow::Borrowed(self.name))
+        call(self.f, || Cow::Borrowed(StaticHandler::name(self)))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::radix_sort;
+    use super::radix_sort_by;
 
     #[test]
-    fn radix_sort_sorts_like_sort() {
+    fn radix_sort_sorts_stably_like_sort() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
+        let mut next = move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            seed
+            seed as u32
         };
         for n in [0usize, 1, 2, 50, 300] {
-            let mut items: Vec<(u128, usize)> = (0..n)
+            let mut items: Vec<(u32, usize)> = (0..n)
                 .map(|i| {
                     let key = match i % 3 {
-                        0 => u128::from(next() % 8),
-                        1 => u128::from(next()) << 64 | u128::from(next() % 3000),
-                        _ => u128::from(next()) << 32,
+                        0 => next() % 8,
+                        1 => next() % 3000,
+                        _ => next(),
                     };
                     (key, i)
                 })
                 .collect();
             let mut expected = items.clone();
-            expected.sort();
-            radix_sort(&mut items);
-            // Stable, so equal keys keep their original order, as `sort` does.
+            expected.sort_by_key(|&(key, _)| key);
+            let mut spare = Vec::new();
+            radix_sort_by(&mut items, &mut spare, |&(key, _)| key);
+            // Stable: equal keys keep their original order, as `sort_by_key` does.
             assert_eq!(items, expected);
         }
     }

@@ -90,10 +90,11 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 //     const _: () = {
 //         ::atexit::__private::inventory::submit! {
 //             ::atexit::__private::StaticHandler::new(
-//                 || flush(),
-//                 || ::atexit::__private::item_identity(&flush),
-//                 "flush logs",
-//                 ::core::module_path!(),
+//                 flush,
+//                 ::atexit::__private::item_identity(&flush),
+//                 ::core::concat!(::core::module_path!(), "flush logs"),
+//                 ::core::module_path!().len(),
+//                 ::core::module_path!().len(),
 //                 ::core::line!(),
 //                 5,
 //             )
@@ -102,24 +103,32 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
     let krate = options.crate_path();
     let ident = &f.sig.ident;
-    let name = match &options.name {
-        Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))),
+    // The module path and the name in one string, with two offsets into it.
+    let (text, name_start) = match &options.name {
+        Some(name) => (quote!(::core::concat!(::core::module_path!(), #name)), quote!(::core::module_path!().len())),
+        None => (quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))), quote!(0)),
     };
     let priority = match &options.priority {
         Some(priority) => quote_spanned!(priority.span()=> #priority),
         None => quote!(0),
     };
     let line = quote_spanned!(ident.span()=> ::core::line!());
+    // The function itself is the `fn()`; one of another ABI is called from
+    // a closure.
+    let call = match &f.sig.abi {
+        None => quote!(#ident),
+        Some(_) => quote!(|| #ident()),
+    };
     quote! {
         #f
         const _: () = {
             #krate::__private::inventory::submit! {
                 #krate::__private::StaticHandler::new(
-                    || #ident(),
-                    || #krate::__private::item_identity(&#ident),
-                    #name,
-                    ::core::module_path!(),
+                    #call,
+                    #krate::__private::item_identity(&#ident),
+                    #text,
+                    ::core::module_path!().len(),
+                    #name_start,
                     #line,
                     #priority,
                 )

@@ -92,16 +92,14 @@ pub(crate) fn function(which: Macro, f: &ItemFn) -> syn::Result<()> {
         _ => {}
     }
 
-    if which == Macro::Register {
-        if let ReturnType::Type(_, ty) = &sig.output {
-            let is_unit = matches!(&**ty, Type::Tuple(t) if t.elems.is_empty());
-            if !is_unit {
-                error(
-                    &sig.output,
-                    format!("`{name}` needs a function that returns `()`; handle the result inside the handler"),
-                );
-            }
-        }
+    if which == Macro::Register
+        && let ReturnType::Type(_, ty) = &sig.output
+        && !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty())
+    {
+        error(
+            &sig.output,
+            format!("`{name}` needs a function that returns `()`; handle the result inside the handler"),
+        );
     }
     errors.finish(())
 }

@@ -128,15 +128,15 @@ pub fn check(expect: &Expect, output: &Output) -> Result<(), String> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let mut problems = Vec::new();
-    if let Some(expected) = expect.stdout {
-        if stdout != expected {
-            problems.push(format!("stdout was {stdout:?}, expected {expected:?}"));
-        }
+    if let Some(expected) = expect.stdout
+        && stdout != expected
+    {
+        problems.push(format!("stdout was {stdout:?}, expected {expected:?}"));
     }
-    if let Some(check) = expect.check {
-        if let Err(problem) = check(output) {
-            problems.push(problem);
-        }
+    if let Some(check) = expect.check
+        && let Err(problem) = check(output)
+    {
+        problems.push(problem);
     }
     let status = status_of(output);
     let status_ok = match (expect.status, status) {
