@@ -82,7 +82,7 @@ impl<F: FnOnce() + Send + 'static> Callback for Custom<F> {
 }
 
 /// What an [`ErasedCallback`] knows of its value's type.
-struct VTable {
+pub(crate) struct VTable {
     /// Whether the value sits in the `ErasedCallback` itself.
     inline: bool,
     layout: Layout,
@@ -146,7 +146,7 @@ impl<C: Callback> Table<C> {
 
 /// The one word an [`ErasedCallback`] keeps its value in. A pointer type, so
 /// that a value holding a pointer keeps its provenance.
-type Word = MaybeUninit<*mut ()>;
+pub(crate) type Word = MaybeUninit<*mut ()>;
 
 const fn fits_inline<C>() -> bool {
     size_of::<C>() <= size_of::<Word>() && align_of::<C>() <= align_of::<Word>()
@@ -188,9 +188,17 @@ impl ErasedCallback {
     }
 
     /// Its two words, no longer to be dropped as an `ErasedCallback`.
-    fn into_parts(self) -> (Word, &'static VTable) {
+    #[inline]
+    pub(crate) fn into_parts(self) -> (Word, &'static VTable) {
         let this = ManuallyDrop::new(self);
         (this.word, this.vtable)
+    }
+
+    /// # Safety
+    /// `word` and `vtable` come from one `into_parts`, and are used once.
+    #[inline]
+    pub(crate) unsafe fn from_parts(word: Word, vtable: &'static VTable) -> Self {
+        ErasedCallback { word, vtable }
     }
 
     pub(crate) fn identity(&self) -> Identity {

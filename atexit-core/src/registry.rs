@@ -15,9 +15,10 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Weak};
 
-use crate::callback::{ErasedCallback, Plain};
+use crate::callback::{ErasedCallback, Plain, VTable, Word};
 use crate::fork;
 use crate::global::exit_has_begun;
 use crate::identity::{Function, Identity};
@@ -54,9 +55,51 @@ impl Key {
     }
 }
 
+/// A registration in its stack: an `Option<ErasedCallback>` with the
+/// sequence number, kept as separate words so that a registration writes
+/// them straight from registers (see `Inner::insert`).
 struct Slot {
     seq: u64,
-    callback: Option<ErasedCallback>,
+    /// `None` once the callback was taken out.
+    vtable: Option<&'static VTable>,
+    word: Word,
+}
+
+// SAFETY: a slot owns an `ErasedCallback` (or nothing), which is `Send`.
+unsafe impl Send for Slot {}
+
+impl Slot {
+    fn new(seq: u64, callback: ErasedCallback) -> Slot {
+        let (word, vtable) = callback.into_parts();
+        Slot { seq, vtable: Some(vtable), word }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.vtable.is_none()
+    }
+
+    fn take(&mut self) -> Option<ErasedCallback> {
+        // SAFETY: `word` and `vtable` are the halves of one callback, and
+        // taking `vtable` makes this the only use of them.
+        self.vtable.take().map(|vtable| unsafe { ErasedCallback::from_parts(self.word, vtable) })
+    }
+
+    fn put(&mut self, callback: ErasedCallback) {
+        *self = Slot::new(self.seq, callback);
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&ErasedCallback) -> R) -> Option<R> {
+        // SAFETY: the halves of the callback this slot still owns, joined in
+        // a `ManuallyDrop` that lends it without dropping it.
+        let callback = ManuallyDrop::new(unsafe { ErasedCallback::from_parts(self.word, self.vtable?) });
+        Some(f(&callback))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
 }
 
 #[derive(Default)]
@@ -94,7 +137,7 @@ impl Stack {
     /// slot on top, at most half the slots empty.
     fn take(&mut self, key: Key) -> Option<ErasedCallback> {
         let i = self.position(key)?;
-        let callback = self.slots[i].callback.take()?;
+        let callback = self.slots[i].take()?;
         self.empty += 1;
         self.trim();
         if self.empty > 16 && self.empty as usize * 2 > self.slots.len() {
@@ -109,26 +152,26 @@ impl Stack {
     /// and keys fall back on binary search.
     #[cold]
     fn compact(&mut self) {
-        let bottom = self.slots.iter().take_while(|s| s.callback.is_none()).count();
+        let bottom = self.slots.iter().take_while(|s| s.is_empty()).count();
         if bottom * 2 >= self.empty as usize {
             self.slots.drain(..bottom);
             self.base = self.base.wrapping_add(bottom as u32);
             self.empty -= bottom as u32;
         } else {
-            self.slots.retain(|s| s.callback.is_some());
+            self.slots.retain(|s| !s.is_empty());
             self.empty = 0;
         }
     }
 
     fn pop(&mut self) -> Option<ErasedCallback> {
-        let slot = self.slots.pop()?;
+        let mut slot = self.slots.pop()?;
         self.trim();
         // The top slot is never empty (see `trim`).
-        slot.callback
+        slot.take()
     }
 
     fn trim(&mut self) {
-        while self.slots.last().is_some_and(|s| s.callback.is_none()) {
+        while self.slots.last().is_some_and(Slot::is_empty) {
             self.slots.pop();
             self.empty -= 1;
         }
@@ -183,17 +226,17 @@ impl Stacks {
     }
 }
 
-/// Laid out in order, so that what every registration and run touches (the
-/// fields up to the priority-0 stack: 64 bytes) fills one cache line; the
+/// Laid out in order, so that what every registration and run writes (the
+/// fields up to the priority-0 stack: 48 bytes) fits in one cache line; the
 /// lock puts the state at the start of one.
 #[repr(C)]
 pub(crate) struct State {
     next_seq: u64,
     len: usize,
+    stacks: Stacks,
     /// The `fork()` generation these registrations belong to.
     fork_epoch: u64,
     statics_loaded: bool,
-    stacks: Stacks,
     /// Where each identity's registrations are, for `unregister(f)`. Built
     /// by `unregister` itself, not by `register`, so registering and running
     /// never pay for it: it covers the registrations below `indexed_to`, and
@@ -204,12 +247,14 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn insert(&mut self, priority: i32, callback: ErasedCallback) -> Key {
+    /// Adds a registration, given as the two halves of its
+    /// `ErasedCallback`; see `Inner::insert`.
+    fn insert(&mut self, priority: i32, word: Word, vtable: &'static VTable) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
         let stack = self.stacks.get_or_insert(priority);
         let hint = stack.key_hint(stack.slots.len());
-        stack.slots.push(Slot { seq, callback: Some(callback) });
+        stack.slots.push(Slot { seq, vtable: Some(vtable), word });
         self.len += 1;
         Key::new(seq, priority, hint)
     }
@@ -235,9 +280,9 @@ impl State {
             // Sequence numbers grow along a stack: the new ones are on top.
             let new = stack.slots.iter().enumerate().rev().take_while(|(_, slot)| slot.seq >= from);
             for (position, slot) in new {
-                if let Some(callback) = &slot.callback {
+                if let Some(identity) = slot.with(ErasedCallback::identity) {
                     let key = Key::new(slot.seq, priority, stack.key_hint(position));
-                    self.index.entry(callback.identity()).or_default().push(key);
+                    self.index.entry(identity).or_default().push(key);
                     self.index_entries += 1;
                 }
             }
@@ -287,7 +332,7 @@ impl State {
                 .iter()
                 .map(|&handler| {
                     seq += 1;
-                    Slot { seq, callback: Some(ErasedCallback::new(handler)) }
+                    Slot::new(seq, ErasedCallback::new(handler))
                 })
                 .collect();
             self.len += slots.len();
@@ -317,9 +362,9 @@ impl State {
         self.indexed_to = 0;
         self.len = 0;
         for stack in self.stacks.iter_mut() {
-            stack.slots.retain_mut(|slot| match slot.callback.take() {
+            stack.slots.retain_mut(|slot| match slot.take() {
                 Some(callback) if callback.inherited() => {
-                    slot.callback = Some(callback);
+                    slot.put(callback);
                     self.len += 1;
                     true
                 }
@@ -337,7 +382,7 @@ impl State {
     fn contains(&self, key: Key) -> bool {
         self.stacks
             .get(key.priority())
-            .and_then(|stack| stack.position(key).map(|i| stack.slots[i].callback.is_some()))
+            .and_then(|stack| stack.position(key).map(|i| !stack.slots[i].is_empty()))
             .unwrap_or(false)
     }
 }
@@ -416,13 +461,24 @@ impl Inner {
     /// other than the one running the handlers is dropped instead: it came
     /// too late, and running every such arrival would let busy threads keep
     /// the exit from ever finishing. Its key finds nothing.
+    #[inline]
     pub(crate) fn insert(&self, priority: i32, callback: ErasedCallback) -> Key {
+        // Passed on as two words, kept in registers until stored in its
+        // slot: through memory, it is written in halves and read back whole,
+        // which stalls the processor (store forwarding fails) for about as
+        // long as the rest of a registration takes.
+        let (word, vtable) = callback.into_parts();
+        self.insert_parts(priority, word, vtable)
+    }
+
+    fn insert_parts(&self, priority: i32, word: Word, vtable: &'static VTable) -> Key {
         if self.is_process && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
         {
-            drop(callback);
+            // SAFETY: the two halves of the `ErasedCallback` taken apart in `insert`.
+            drop(unsafe { ErasedCallback::from_parts(word, vtable) });
             return Key::new(u64::MAX, priority, u32::MAX);
         }
-        self.lock(false).insert(priority, callback)
+        self.lock(false).insert(priority, word, vtable)
     }
 
     #[inline]
@@ -650,6 +706,8 @@ impl Drop for Registry {
 mod layout {
     #[test]
     fn the_hot_fields_fit_one_cache_line() {
-        assert_eq!(std::mem::offset_of!(super::State, stacks) + std::mem::size_of::<super::Stack>(), 64);
+        // What a registration writes.
+        let hot = std::mem::offset_of!(super::State, stacks) + std::mem::size_of::<super::Stack>();
+        assert!(hot <= 64, "{hot}");
     }
 }
