@@ -22,7 +22,7 @@ echo
 echo "CPython atexit ..."
 python3 "$root/scripts/compare/cpython_atexit.py" > "$out/cpython.txt"
 echo "glibc atexit ..."
-cc -O2 -o "$out/glibc_atexit" "$root/scripts/compare/glibc_atexit.c"
+cc -O2 -pthread -o "$out/glibc_atexit" "$root/scripts/compare/glibc_atexit.c"
 cc -O2 -o "$out/glibc_run" "$root/scripts/compare/glibc_run.c"
 "$out/glibc_atexit" > "$out/glibc.txt"
 for _ in 1 2 3 4 5; do "$out/glibc_run"; done | sort -n | sed -n 3p | sed 's/^/RESULT run /' >> "$out/glibc.txt"
@@ -75,8 +75,9 @@ for key, what, t_py, t_c in rows:
 h, r = ours.get("handle_unregister"), ours.get("register_fn")
 print(f"| Handle::unregister | {fmt(h)} | n/a | n/a | {ratio(h, r)} of register (≤ 2x) | |")
 for threads in (1, 2):
-    v = ours.get(f"threads_{threads}")
-    print(f"| register, {threads} thread(s) at once | {fmt(v, 'M ops/s')} | | | | |")
+    v, g = ours.get(f"threads_{threads}"), c.get(f"threads_{threads}")
+    vs_c = f"{v / g:.3g}x of glibc's throughput" if v and g else "n/a"
+    print(f"| register, {threads} thread(s) at once | {fmt(v, 'M ops/s')} | | {fmt(g, 'M ops/s')} | | {vs_c} |")
 for key, what in (("memory_fn", "memory per pending fn item"), ("memory_closure", "memory per pending closure (u64)")):
     v = ours.get(key)
     target = " (≤ 32 bytes)" if key == "memory_fn" else ""

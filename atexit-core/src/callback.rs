@@ -91,7 +91,8 @@ pub(crate) struct VTable {
     inherited: unsafe fn(*const ()) -> bool,
     /// Moves the value out and runs it; the memory is the caller's to free.
     run: unsafe fn(*mut ()) -> Result<(), HandlerPanic>,
-    drop: unsafe fn(*mut ()),
+    /// `None` when dropping the value does nothing.
+    drop: Option<unsafe fn(*mut ())>,
 }
 
 /// The table for `C`.
@@ -105,7 +106,7 @@ impl<C: Callback> Table<C> {
         name: Table::<C>::name,
         inherited: Table::<C>::inherited,
         run: Table::<C>::run,
-        drop: Table::<C>::drop,
+        drop: if std::mem::needs_drop::<C>() { Some(Table::<C>::drop) } else { None },
     };
 
     /// # Safety
@@ -235,15 +236,20 @@ impl ErasedCallback {
 
 impl Drop for ErasedCallback {
     fn drop(&mut self) {
-        if self.vtable.inline {
-            // SAFETY: the word holds the live value, dropped here once.
-            unsafe { (self.vtable.drop)(self.word.as_mut_ptr().cast::<()>()) }
+        let vtable = self.vtable;
+        if vtable.inline {
+            if let Some(drop) = vtable.drop {
+                // SAFETY: the word holds the live value, dropped here once.
+                unsafe { drop(self.word.as_mut_ptr().cast::<()>()) }
+            }
         } else {
             // SAFETY: the word holds the heap pointer to the live value.
             let heap = unsafe { self.word.assume_init() };
-            let _free = Free { heap, layout: self.vtable.layout };
-            // SAFETY: as above.
-            unsafe { (self.vtable.drop)(heap) }
+            let _free = Free { heap, layout: vtable.layout };
+            if let Some(drop) = vtable.drop {
+                // SAFETY: as above.
+                unsafe { drop(heap) }
+            }
         }
     }
 }

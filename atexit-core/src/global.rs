@@ -11,7 +11,7 @@ use crate::registration::Handle;
 use crate::registry::{Inner, Registry};
 
 pub(crate) static GLOBAL_INNER: Inner = Inner::process();
-pub(crate) static GLOBAL: Registry = Registry::from_static(&GLOBAL_INNER);
+pub(crate) static GLOBAL: Registry = Registry::process();
 
 /// Registers `f` to run once when the process ends normally, and returns a
 /// [`Handle`] to that one registration.

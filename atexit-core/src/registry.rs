@@ -20,7 +20,7 @@ use std::sync::{Arc, Weak};
 
 use crate::callback::{ErasedCallback, Plain, VTable, Word};
 use crate::fork;
-use crate::global::exit_has_begun;
+use crate::global::{GLOBAL_INNER, exit_has_begun};
 use crate::identity::{Function, Identity};
 use crate::lock::{Guard, Lock};
 use crate::observe::{RunKind, Watch};
@@ -387,6 +387,17 @@ impl State {
     }
 }
 
+/// A registration from another thread during the exit run: dropped, with a
+/// key that finds nothing. Out of line, so that its drop does not weigh on
+/// `insert`'s fast path.
+#[cold]
+#[inline(never)]
+fn turn_away(priority: i32, word: Word, vtable: &'static VTable) -> Key {
+    // SAFETY: the two halves of the `ErasedCallback` taken apart in `Inner::insert`.
+    drop(unsafe { ErasedCallback::from_parts(word, vtable) });
+    Key::new(u64::MAX, priority, u32::MAX)
+}
+
 /// Runtime registrations are numbered from here; static handlers below it,
 /// so they count as registered first whenever they are taken in.
 const FIRST_RUNTIME_SEQ: u64 = 1 << 32;
@@ -474,9 +485,7 @@ impl Inner {
     fn insert_parts(&self, priority: i32, word: Word, vtable: &'static VTable) -> Key {
         if self.is_process && exit_has_begun() && self.run_lock.is_held() && !self.run_lock.is_held_by_current_thread()
         {
-            // SAFETY: the two halves of the `ErasedCallback` taken apart in `insert`.
-            drop(unsafe { ErasedCallback::from_parts(word, vtable) });
-            return Key::new(u64::MAX, priority, u32::MAX);
+            return turn_away(priority, word, vtable);
         }
         self.lock(false).insert(priority, word, vtable)
     }
@@ -553,9 +562,10 @@ impl Inner {
     }
 }
 
-/// How a [`Registry`] reaches its state.
+/// How a [`Registry`] reaches its state. One word: the process registry is
+/// a static and needs no pointer.
 pub(crate) enum Shared {
-    Static(&'static Inner),
+    Process,
     Owned(Arc<Inner>),
 }
 
@@ -563,15 +573,16 @@ impl Shared {
     #[inline]
     pub(crate) fn inner(&self) -> &Inner {
         match self {
-            Shared::Static(inner) => inner,
+            Shared::Process => &GLOBAL_INNER,
             Shared::Owned(inner) => inner,
         }
     }
 }
 
-/// A weak reference for handles, so a handle does not keep a registry alive.
+/// A weak reference for handles, so a handle does not keep a registry
+/// alive. One word, like `Shared`, so a `Handle` is three.
 pub(crate) enum WeakShared {
-    Static(&'static Inner),
+    Process,
     Owned(Weak<Inner>),
 }
 
@@ -579,7 +590,7 @@ impl WeakShared {
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Inner) -> R) -> Option<R> {
         match self {
-            WeakShared::Static(inner) => Some(f(inner)),
+            WeakShared::Process => Some(f(&GLOBAL_INNER)),
             WeakShared::Owned(weak) => weak.upgrade().map(|inner| f(&inner)),
         }
     }
@@ -618,14 +629,15 @@ impl Registry {
         Registry { shared: Shared::Owned(Arc::new(Inner::new())) }
     }
 
-    pub(crate) const fn from_static(inner: &'static Inner) -> Self {
-        Registry { shared: Shared::Static(inner) }
+    /// The process registry, whose state is `GLOBAL_INNER`.
+    pub(crate) const fn process() -> Self {
+        Registry { shared: Shared::Process }
     }
 
     #[inline]
     pub(crate) fn weak(&self) -> WeakShared {
         match &self.shared {
-            Shared::Static(inner) => WeakShared::Static(inner),
+            Shared::Process => WeakShared::Process,
             Shared::Owned(inner) => WeakShared::Owned(Arc::downgrade(inner)),
         }
     }
@@ -709,5 +721,11 @@ mod layout {
         // What a registration writes.
         let hot = std::mem::offset_of!(super::State, stacks) + std::mem::size_of::<super::Stack>();
         assert!(hot <= 64, "{hot}");
+    }
+
+    #[test]
+    fn slots_and_handles_are_three_words() {
+        assert_eq!(std::mem::size_of::<super::Slot>(), 24);
+        assert_eq!(std::mem::size_of::<crate::Handle>(), 24);
     }
 }
