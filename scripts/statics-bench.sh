@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/target/expand-bench"
 export CARGO_TARGET_DIR="$work/target"
 
-make_crate() { # name, attribute line
+make_crate() { # name, attribute line, main's body
     local dir="$work/$1"
     mkdir -p "$dir/src"
     cat > "$dir/Cargo.toml" <<TOML
@@ -34,7 +34,8 @@ TOML
             [ -n "$2" ] && echo "$2"
             echo "fn handler_$i() { std::hint::black_box($i); }"
         done
-        echo "fn main() {}"
+        echo 'unsafe extern "C" { fn _exit(status: i32) -> !; }'
+        echo "fn main() { $3 }"
     } > "$dir/src/main.rs"
 }
 
@@ -53,8 +54,11 @@ time_cmd() { # dir, cargo subcommand -> seconds (median of 5, after one warm-up)
     done | median
 }
 
-make_crate with "#[atexit::register]"
-make_crate without ""
+make_crate with "#[atexit::register]" ""
+make_crate without "" ""
+# The same, leaving at once with _exit: start-up alone, no exit handlers.
+make_crate with-startup "#[atexit::register]" "unsafe { _exit(0) }"
+make_crate without-startup "" "unsafe { _exit(0) }"
 
 for cmd in check build; do
     with=$(time_cmd "$work/with" "$cmd")
@@ -65,27 +69,31 @@ for cmd in check build; do
     echo "RESULT compile_${cmd}_statics $with"
 done
 
-for kind in without with; do
+for kind in without with without-startup with-startup; do
     (cd "$work/$kind" && cargo build -q --release)
 done
-python3 - "$work/target/release/expand-bench-without" "$work/target/release/expand-bench-with" <<'PY'
+python3 - "$work/target/release" <<'PY'
 import statistics, subprocess, sys, time
 def once(exe):
     t0 = time.perf_counter_ns()
     subprocess.run([exe], check=True)
     return time.perf_counter_ns() - t0
-without, with_ = sys.argv[1], sys.argv[2]
+bins = [f"{sys.argv[1]}/expand-bench-{kind}" for kind in ("without", "with", "without-startup", "with-startup")]
 for _ in range(20):  # warm the page cache
-    once(without), once(with_)
-# Interleaved, so that a drift in the machine's speed falls on both alike.
-a, b = [], []
+    for exe in bins:
+        once(exe)
+# Interleaved, so that a drift in the machine's speed falls on all alike.
+times = [[] for _ in bins]
 for _ in range(300):
-    a.append(once(without))
-    b.append(once(with_))
-a, b = statistics.median(a), statistics.median(b)
+    for exe, t in zip(bins, times):
+        t.append(once(exe))
+a, b, c, d = (statistics.median(t) for t in times)
 print(f"start-up + exit, release: plain {a/1e3:.0f} us, 1000 static handlers {b/1e3:.0f} us, +{(b/a-1)*100:.1f}%")
+print(f"  of which start-up (leaving with _exit): +{(d-c)/1e3:.0f} us; exit: +{((b-a)-(d-c))/1e3:.0f} us")
 print(f"RESULT startup_exit_plain {a}")
 print(f"RESULT startup_exit_statics {b}")
+print(f"RESULT startup_only_plain {c}")
+print(f"RESULT startup_only_statics {d}")
 PY
 
 if cargo +nightly --version >/dev/null 2>&1; then

@@ -239,15 +239,16 @@ pub use atexit_core::{
 /// becomes the function unchanged, plus
 /// ```text
 /// const _: () = {
-///     ::atexit::__private::inventory::submit! {
-///         ::atexit::__private::StaticHandler::new(
-///             flush,                                        // what runs
+///     const TEXT: &str = concat!(module_path!(), "::", "flush");    // its module path and name
+///     static META: ::atexit::__private::StaticMeta<[u8; TEXT.len()]> =
+///         ::atexit::__private::StaticMeta::new(
 ///             ::atexit::__private::item_identity(&flush),   // what unregister(flush) matches
-///             concat!(module_path!(), "::", "flush"),       // its module path and name
-///             module_path!().len(), 0,                      // where each ends and starts
+///             TEXT, module_path!().len(), 0,                // where the path ends, the name starts
 ///             line!(),                                      // its place in the order
 ///             5,                                            // its priority
-///         )
+///         );
+///     ::atexit::__private::inventory::submit! {
+///         ::atexit::__private::StaticHandler::new(flush, &META) // what runs
 ///     }
 /// };
 /// ```

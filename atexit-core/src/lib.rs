@@ -39,7 +39,7 @@ pub use crate::registry::Registry;
 pub mod __private {
     pub use crate::entry::run_main;
     pub use crate::identity::Identity;
-    pub use crate::statics::StaticHandler;
+    pub use crate::statics::{StaticHandler, StaticMeta};
     pub use inventory;
 
     /// A `register!` argument: it is stored until exit, so it must be

@@ -21,56 +21,90 @@ use crate::panic::HandlerPanic;
 
 /// One `#[atexit::register]` function. Not public API: built by generated code.
 ///
-/// Kept small, with few pointers: every pointer in a static is relocated
-/// when the program is loaded, and every page of them is copied on write,
-/// for each of possibly thousands of handlers.
+/// Three words: every pointer in a static is relocated when the program is
+/// loaded, and every page holding one is copied on write, for each of
+/// possibly thousands of handlers; so all the rest is in a [`StaticMeta`],
+/// which holds no pointer, stays in read-only data and is first read when
+/// the handlers are taken in, at exit at the latest.
 #[doc(hidden)]
 pub struct StaticHandler {
     f: fn(),
+    meta: &'static StaticMeta<[u8]>,
+}
+
+/// What a static handler's registration knows besides its function. Not
+/// public API: built by generated code.
+#[doc(hidden)]
+pub struct StaticMeta<Text: ?Sized> {
     identity: Identity,
-    /// The module path, then either `::` and the function's name (the
-    /// handler's name is all of it) or the name given to the macro.
-    text: &'static str,
+    line: u32,
+    priority: i32,
     module_len: u32,
     /// Where the handler's name starts in `text`.
     name_start: u32,
-    line: u32,
-    priority: i32,
+    /// UTF-8: the module path, then either `::` and the function's name (the
+    /// handler's name is all of it) or the name given to the macro.
+    text: Text,
 }
 
-impl StaticHandler {
+impl<const N: usize> StaticMeta<[u8; N]> {
+    /// `text` is `N` bytes long; a shorter or longer one is a compile-time
+    /// error in generated code (a panic in a constant).
     #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
     pub const fn new(
-        f: fn(),
         identity: Identity,
-        text: &'static str,
+        text: &str,
         module_len: usize,
         name_start: usize,
         line: u32,
         priority: i32,
     ) -> Self {
-        StaticHandler {
-            f,
+        assert!(text.len() == N && module_len <= N && name_start <= N && N <= u32::MAX as usize);
+        let mut bytes = [0; N];
+        let mut i = 0;
+        while i < N {
+            bytes[i] = text.as_bytes()[i];
+            i += 1;
+        }
+        StaticMeta {
             identity,
-            text,
-            module_len: module_len as u32,
-            name_start: name_start as u32,
             line,
             priority,
+            module_len: module_len as u32,
+            name_start: name_start as u32,
+            text: bytes,
         }
+    }
+}
+
+impl StaticHandler {
+    #[doc(hidden)]
+    pub const fn new(f: fn(), meta: &'static StaticMeta<[u8]>) -> Self {
+        StaticHandler { f, meta }
     }
 
     pub(crate) fn priority(&self) -> i32 {
-        self.priority
+        self.meta.priority
+    }
+
+    fn line(&self) -> u32 {
+        self.meta.line
+    }
+
+    fn text(&self) -> &'static str {
+        // SAFETY: `StaticMeta::new`, its only constructor, copied these
+        // bytes from a `&str`.
+        unsafe { std::str::from_utf8_unchecked(&self.meta.text) }
     }
 
     fn module(&self) -> &'static str {
-        self.text.get(..self.module_len as usize).unwrap_or(self.text)
+        let text = self.text();
+        text.get(..self.meta.module_len as usize).unwrap_or(text)
     }
 
     fn name(&self) -> &'static str {
-        self.text.get(self.name_start as usize..).unwrap_or(self.text)
+        let text = self.text();
+        text.get(self.meta.name_start as usize..).unwrap_or(text)
     }
 }
 
@@ -119,7 +153,7 @@ fn in_order(handlers: impl Iterator<Item = &'static StaticHandler>) -> Vec<&'sta
                     index
                 }
             };
-            longest = longest.max(handler.line);
+            longest = longest.max(handler.line());
             (u64::from(index), handler)
         })
         .collect();
@@ -128,10 +162,10 @@ fn in_order(handlers: impl Iterator<Item = &'static StaticHandler>) -> Vec<&'sta
     for (r, index) in (0..).zip(seen.values()) {
         rank[*index as usize] = r;
     }
-    let priority = |handler: &StaticHandler| u64::from((handler.priority as u32) ^ (1 << 31));
+    let priority = |handler: &StaticHandler| u64::from((handler.priority() as u32) ^ (1 << 31));
     if seen.len() <= 1 << 16 && longest < 1 << 16 {
         for (key, handler) in &mut items {
-            *key = (priority(handler) << 32) | (u64::from(rank[*key as usize]) << 16) | u64::from(handler.line);
+            *key = (priority(handler) << 32) | (u64::from(rank[*key as usize]) << 16) | u64::from(handler.line());
         }
         radix_sort_by(&mut items, |&(key, _)| key);
     } else {
@@ -139,12 +173,12 @@ fn in_order(handlers: impl Iterator<Item = &'static StaticHandler>) -> Vec<&'sta
         for (key, _) in &mut items {
             *key = u64::from(rank[*key as usize]);
         }
-        items.sort_by_key(|&(module, handler)| (priority(handler), module, handler.line));
+        items.sort_by_key(|&(module, handler)| (priority(handler), module, handler.line()));
     }
     // Equal keys: handlers on one line of one module (generated by a
     // macro), ordered by name.
     let same_place = |(a, x): &(u64, &StaticHandler), (b, y): &(u64, &StaticHandler)| {
-        a == b && x.line == y.line && x.priority == y.priority
+        a == b && x.line() == y.line() && x.priority() == y.priority()
     };
     for same in items.chunk_by_mut(same_place).filter(|run| run.len() > 1) {
         same.sort_by(|(_, a), (_, b)| StaticHandler::name(a).cmp(StaticHandler::name(b)));
@@ -185,7 +219,7 @@ fn radix_sort_by<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
 
 impl Callback for &'static StaticHandler {
     fn identity(&self) -> Identity {
-        self.identity
+        self.meta.identity
     }
 
     fn name(&self) -> Cow<'static, str> {
@@ -199,29 +233,39 @@ impl Callback for &'static StaticHandler {
 
 #[cfg(test)]
 mod tests {
-    use super::{StaticHandler, in_order, radix_sort_by};
+    use super::{StaticHandler, StaticMeta, in_order, radix_sort_by};
     use crate::identity::Identity;
 
-    const fn handler(text: &'static str, module_len: usize, line: u32, priority: i32) -> StaticHandler {
-        StaticHandler::new(|| {}, Identity::Address(line as usize), text, module_len, 0, line, priority)
+    fn noop() {}
+
+    /// One static handler, as generated code makes it, in module `a`, `b`
+    /// or `c` (one byte), named `x` or `y`.
+    macro_rules! handler {
+        ($text:literal, $line:expr, $priority:expr) => {{
+            static META: StaticMeta<[u8; 4]> =
+                StaticMeta::new(Identity::Address($line as usize), $text, 1, 0, $line, $priority);
+            StaticHandler::new(noop, &META)
+        }};
     }
 
     /// In the order they must come out in, for files of a few lines and of
     /// over 65,535 lines.
-    const fn in_exit_order(line: u32) -> [StaticHandler; 8] {
-        [
-            handler("a::x", 1, line + 9, -1),
-            handler("b::x", 1, line + 1, -1),
-            handler("a::x", 1, line + 2, 0),
-            handler("a::y", 1, line + 2, 0),
-            handler("a::x", 1, line + 300, 0),
-            handler("a::b::x", 4, line + 1, 0),
-            handler("b::x", 1, line, 0),
-            handler("a::x", 1, line, 7),
-        ]
+    macro_rules! in_exit_order {
+        ($line:expr) => {
+            [
+                handler!("a::x", $line + 9, -1),
+                handler!("b::x", $line + 1, -1),
+                handler!("a::x", $line + 2, 0),
+                handler!("a::y", $line + 2, 0),
+                handler!("a::x", $line + 300, 0),
+                handler!("c::x", $line + 1, 0),
+                handler!("c::y", $line, 1),
+                handler!("a::x", $line, 7),
+            ]
+        };
     }
-    static SHORT: [StaticHandler; 8] = in_exit_order(1);
-    static LONG: [StaticHandler; 8] = in_exit_order(70_000);
+    static SHORT: [StaticHandler; 8] = in_exit_order!(1);
+    static LONG: [StaticHandler; 8] = in_exit_order!(70_000);
 
     #[test]
     fn handlers_are_ordered_by_priority_module_line_then_name() {
@@ -233,7 +277,7 @@ mod tests {
                 shuffled.rotate_left(rotation);
                 shuffled.swap(0, expected.len() - 1);
                 let ordered = in_order(shuffled.into_iter());
-                let names = |v: &[&StaticHandler]| v.iter().map(|h| (h.text, h.line)).collect::<Vec<_>>();
+                let names = |v: &[&StaticHandler]| v.iter().map(|h| (h.text(), h.line())).collect::<Vec<_>>();
                 assert_eq!(names(&ordered), names(&expected), "line base {line_base}, rotation {rotation}");
             }
         }

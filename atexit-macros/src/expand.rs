@@ -88,16 +88,17 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 // Output:
 //     fn flush() { ... }
 //     const _: () = {
+//         const TEXT: &str = ::core::concat!(::core::module_path!(), "flush logs");
+//         static META: ::atexit::__private::StaticMeta<[u8; TEXT.len()]> = ::atexit::__private::StaticMeta::new(
+//             ::atexit::__private::item_identity(&flush),
+//             TEXT,
+//             ::core::module_path!().len(), // where the module path ends
+//             ::core::module_path!().len(), // where the name starts (0: all of TEXT)
+//             ::core::line!(),
+//             5,
+//         );
 //         ::atexit::__private::inventory::submit! {
-//             ::atexit::__private::StaticHandler::new(
-//                 flush,
-//                 ::atexit::__private::item_identity(&flush),
-//                 ::core::concat!(::core::module_path!(), "flush logs"),
-//                 ::core::module_path!().len(),
-//                 ::core::module_path!().len(),
-//                 ::core::line!(),
-//                 5,
-//             )
+//             ::atexit::__private::StaticHandler::new(flush, &META)
 //         }
 //     };
 fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
@@ -122,16 +123,17 @@ fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
     quote! {
         #f
         const _: () = {
+            const TEXT: &str = #text;
+            static META: #krate::__private::StaticMeta<[u8; TEXT.len()]> = #krate::__private::StaticMeta::new(
+                #krate::__private::item_identity(&#ident),
+                TEXT,
+                ::core::module_path!().len(),
+                #name_start,
+                #line,
+                #priority,
+            );
             #krate::__private::inventory::submit! {
-                #krate::__private::StaticHandler::new(
-                    #call,
-                    #krate::__private::item_identity(&#ident),
-                    #text,
-                    ::core::module_path!().len(),
-                    #name_start,
-                    #line,
-                    #priority,
-                )
+                #krate::__private::StaticHandler::new(#call, &META)
             }
         };
     }
