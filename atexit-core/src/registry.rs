@@ -327,16 +327,16 @@ impl State {
         self.statics_loaded = true;
         let handlers = statics::collected();
         let mut seq = 0;
-        for same_priority in handlers.chunk_by(|a, b| a.priority() == b.priority()) {
+        for same_priority in handlers.chunk_by(|(_, a), (_, b)| a.priority() == b.priority()) {
             let slots: Vec<Slot> = same_priority
                 .iter()
-                .map(|&handler| {
+                .map(|&(_, handler)| {
                     seq += 1;
                     Slot::new(seq, ErasedCallback::new(handler))
                 })
                 .collect();
             self.len += slots.len();
-            let stack = self.stacks.get_or_insert(same_priority[0].priority());
+            let stack = self.stacks.get_or_insert(same_priority[0].1.priority());
             if stack.slots.is_empty() {
                 stack.slots = slots;
             } else {

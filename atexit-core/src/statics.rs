@@ -133,30 +133,38 @@ ctor::declarative::ctor! {
 /// key, (priority, module rank, line) packed in 64 bits, and a radix sort
 /// orders them. Each module path gets its rank among the distinct paths,
 /// which are few.
-pub(crate) fn collected() -> Vec<&'static StaticHandler> {
-    in_order(inventory::iter::<StaticHandler>.into_iter())
+///
+/// Each comes with its sort key, which means nothing to the caller: the
+/// pairs are what the sort produced, handed over without another copy.
+pub(crate) fn collected() -> Vec<(u64, &'static StaticHandler)> {
+    // Counted first (a walk of a short list), so that the one vector is
+    // allocated once, at its size.
+    let count = inventory::iter::<StaticHandler>.into_iter().count();
+    in_order(inventory::iter::<StaticHandler>.into_iter(), count)
 }
 
-fn in_order(handlers: impl Iterator<Item = &'static StaticHandler>) -> Vec<&'static StaticHandler> {
+fn in_order(
+    handlers: impl Iterator<Item = &'static StaticHandler>,
+    count: usize,
+) -> Vec<(u64, &'static StaticHandler)> {
     let mut seen: BTreeMap<&'static str, u32> = BTreeMap::new();
     let mut last: Option<(&'static str, u32)> = None;
     let mut longest = 0;
-    let mut items: Vec<(u64, &'static StaticHandler)> = handlers
-        .map(|handler| {
-            let module = StaticHandler::module(handler);
-            let index = match last {
-                Some((path, index)) if path == module => index,
-                _ => {
-                    let next = seen.len() as u32;
-                    let index = *seen.entry(module).or_insert(next);
-                    last = Some((module, index));
-                    index
-                }
-            };
-            longest = longest.max(handler.line());
-            (u64::from(index), handler)
-        })
-        .collect();
+    let mut items: Vec<(u64, &'static StaticHandler)> = Vec::with_capacity(count);
+    items.extend(handlers.map(|handler| {
+        let module = StaticHandler::module(handler);
+        let index = match last {
+            Some((path, index)) if path == module => index,
+            _ => {
+                let next = seen.len() as u32;
+                let index = *seen.entry(module).or_insert(next);
+                last = Some((module, index));
+                index
+            }
+        };
+        longest = longest.max(handler.line());
+        (u64::from(index), handler)
+    }));
     // Ranks in path order: `seen` iterates sorted.
     let mut rank = vec![0u32; seen.len()];
     for (r, index) in (0..).zip(seen.values()) {
@@ -183,7 +191,7 @@ fn in_order(handlers: impl Iterator<Item = &'static StaticHandler>) -> Vec<&'sta
     for same in items.chunk_by_mut(same_place).filter(|run| run.len() > 1) {
         same.sort_by(|(_, a), (_, b)| StaticHandler::name(a).cmp(StaticHandler::name(b)));
     }
-    items.into_iter().map(|(_, handler)| handler).collect()
+    items
 }
 
 /// Sorts `items` by `key`, stably, a byte at a time from the least
@@ -276,7 +284,7 @@ mod tests {
                 let mut shuffled = expected.clone();
                 shuffled.rotate_left(rotation);
                 shuffled.swap(0, expected.len() - 1);
-                let ordered = in_order(shuffled.into_iter());
+                let ordered: Vec<_> = in_order(shuffled.into_iter(), 0).into_iter().map(|(_, h)| h).collect();
                 let names = |v: &[&StaticHandler]| v.iter().map(|h| (h.text(), h.line())).collect::<Vec<_>>();
                 assert_eq!(names(&ordered), names(&expected), "line base {line_base}, rotation {rotation}");
             }
