@@ -121,6 +121,20 @@ fn main() {
             elapsed
         });
         report("register_closure", "register(closure capturing a u64), process registry", ns, "ns/op");
+        // Three words: too big to keep inline, so one allocation each.
+        let ns = per_op(ROUNDS, N, || {
+            let start = Instant::now();
+            for i in 0..N as u64 {
+                let words = [i, i + 1, i + 2];
+                black_box(atexit::register(move || {
+                    black_box(words);
+                }));
+            }
+            let elapsed = start.elapsed();
+            atexit::clear();
+            elapsed
+        });
+        report("register_closure_large", "register(closure capturing three u64s), process registry", ns, "ns/op");
     }
 
     if wanted("handle_unregister") {
