@@ -180,12 +180,17 @@ impl ErasedCallback {
     }
 
     fn value(&self) -> *const () {
-        if self.vtable.inline {
-            self.word.as_ptr().cast::<()>()
-        } else {
-            // SAFETY: not inline, so the word holds the heap pointer.
-            unsafe { self.word.assume_init() }
-        }
+        value_in(&self.word, self.vtable)
+    }
+
+    /// The identity of the callback whose halves are `word` and `vtable`,
+    /// read where it lies (a slot holds one taken apart).
+    ///
+    /// # Safety
+    /// `word` and `vtable` are the halves of one live `ErasedCallback`.
+    pub(crate) unsafe fn identity_in(word: &Word, vtable: &'static VTable) -> Identity {
+        // SAFETY: the caller's contract: `value_in` points to the live value.
+        unsafe { (vtable.identity)(value_in(word, vtable)) }
     }
 
     /// Its two words, no longer to be dropped as an `ErasedCallback`.
@@ -202,18 +207,19 @@ impl ErasedCallback {
         ErasedCallback { word, vtable }
     }
 
-    pub(crate) fn identity(&self) -> Identity {
-        // SAFETY: `value` points to the live value of the vtable's type.
-        unsafe { (self.vtable.identity)(self.value()) }
+    #[cfg(test)]
+    fn identity(&self) -> Identity {
+        // SAFETY: the halves of this live callback.
+        unsafe { ErasedCallback::identity_in(&self.word, self.vtable) }
     }
 
     pub(crate) fn name(&self) -> Cow<'static, str> {
-        // SAFETY: as for `identity`.
+        // SAFETY: `value` points to the live value of the vtable's type.
         unsafe { (self.vtable.name)(self.value()) }
     }
 
     pub(crate) fn inherited(&self) -> bool {
-        // SAFETY: as for `identity`.
+        // SAFETY: as for `name`.
         unsafe { (self.vtable.inherited)(self.value()) }
     }
 
@@ -251,6 +257,16 @@ impl Drop for ErasedCallback {
                 unsafe { drop(heap) }
             }
         }
+    }
+}
+
+/// Where the value of the callback with these halves is.
+fn value_in(word: &Word, vtable: &VTable) -> *const () {
+    if vtable.inline {
+        word.as_ptr().cast::<()>()
+    } else {
+        // SAFETY: not inline, so the word holds the heap pointer.
+        unsafe { word.assume_init() }
     }
 }
 

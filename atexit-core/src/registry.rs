@@ -15,7 +15,6 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::sync::{Arc, Weak};
 
 use crate::callback::{ErasedCallback, Plain, VTable, Word};
@@ -88,11 +87,10 @@ impl Slot {
         *self = Slot::new(self.seq, callback);
     }
 
-    fn with<R>(&self, f: impl FnOnce(&ErasedCallback) -> R) -> Option<R> {
-        // SAFETY: the halves of the callback this slot still owns, joined in
-        // a `ManuallyDrop` that lends it without dropping it.
-        let callback = ManuallyDrop::new(unsafe { ErasedCallback::from_parts(self.word, self.vtable?) });
-        Some(f(&callback))
+    /// The identity of the callback it holds, if any.
+    fn identity(&self) -> Option<Identity> {
+        // SAFETY: the halves of the callback this slot still owns.
+        self.vtable.map(|vtable| unsafe { ErasedCallback::identity_in(&self.word, vtable) })
     }
 }
 
@@ -280,7 +278,7 @@ impl State {
             // Sequence numbers grow along a stack: the new ones are on top.
             let new = stack.slots.iter().enumerate().rev().take_while(|(_, slot)| slot.seq >= from);
             for (position, slot) in new {
-                if let Some(identity) = slot.with(ErasedCallback::identity) {
+                if let Some(identity) = slot.identity() {
                     let key = Key::new(slot.seq, priority, stack.key_hint(position));
                     self.index.entry(identity).or_default().push(key);
                     self.index_entries += 1;
