@@ -72,23 +72,30 @@ fn report(key: &str, what: &str, value: f64, unit: &str) {
     println!("RESULT {key} {value}");
 }
 
+const N: usize = 100_000;
+const ROUNDS: usize = 15;
+
+/// Nanoseconds per `atexit::register(make(i))`, `N` at a time, the process
+/// registry cleared between rounds.
+fn register_ns<F: FnOnce() + Send + 'static>(make: impl Fn(u64) -> F) -> f64 {
+    per_op(ROUNDS, N, || {
+        let start = Instant::now();
+        for i in 0..N as u64 {
+            black_box(atexit::register(make(i)));
+        }
+        let elapsed = start.elapsed();
+        atexit::clear();
+        elapsed
+    })
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wanted = |key: &str| filter.is_empty() || filter.iter().any(|f| key.contains(f.as_str()));
-    const N: usize = 100_000;
-    const ROUNDS: usize = 15;
 
     if wanted("register_fn") {
-        let ns = per_op(ROUNDS, N, || {
-            let start = Instant::now();
-            for _ in 0..N {
-                black_box(atexit::register(noop));
-            }
-            let elapsed = start.elapsed();
-            atexit::clear();
-            elapsed
-        });
+        let ns = register_ns(|_| noop);
         report("register_fn", "register(fn item), process registry", ns, "ns/op");
         let r = Registry::new();
         r.register(noop); // the first registration creates the stack
@@ -109,30 +116,18 @@ fn main() {
     }
 
     if wanted("register_closure") {
-        let ns = per_op(ROUNDS, N, || {
-            let start = Instant::now();
-            for i in 0..N as u64 {
-                black_box(atexit::register(move || {
-                    black_box(i);
-                }));
+        let ns = register_ns(|i| {
+            move || {
+                black_box(i);
             }
-            let elapsed = start.elapsed();
-            atexit::clear();
-            elapsed
         });
         report("register_closure", "register(closure capturing a u64), process registry", ns, "ns/op");
         // Three words: too big to keep inline, so one allocation each.
-        let ns = per_op(ROUNDS, N, || {
-            let start = Instant::now();
-            for i in 0..N as u64 {
-                let words = [i, i + 1, i + 2];
-                black_box(atexit::register(move || {
-                    black_box(words);
-                }));
+        let ns = register_ns(|i| {
+            let words = [i, i + 1, i + 2];
+            move || {
+                black_box(words);
             }
-            let elapsed = start.elapsed();
-            atexit::clear();
-            elapsed
         });
         report("register_closure_large", "register(closure capturing three u64s), process registry", ns, "ns/op");
     }
