@@ -226,37 +226,44 @@ impl ErasedCallback {
     /// Runs the handler (catching a panic), consuming it.
     pub(crate) fn run(self) -> Result<(), HandlerPanic> {
         let (mut word, vtable) = self.into_parts();
-        if vtable.inline {
-            // SAFETY: the word holds the live value, moved out here once.
-            unsafe { (vtable.run)(word.as_mut_ptr().cast::<()>()) }
-        } else {
-            // SAFETY: the word holds the heap pointer to the live value.
-            let heap = unsafe { word.assume_init() };
-            let _free = Free { heap, layout: vtable.layout };
-            // SAFETY: as above; `_free` releases the memory afterwards (also
-            // if `run` unwinds, which it does not: it catches panics).
-            unsafe { (vtable.run)(heap) }
-        }
+        // SAFETY: `into_parts` gave up the callback, so its value is used
+        // up here once, by `run`, which moves it out.
+        unsafe { use_up(&mut word, vtable, |value| (vtable.run)(value)) }
     }
 }
 
 impl Drop for ErasedCallback {
     fn drop(&mut self) {
         let vtable = self.vtable;
-        if vtable.inline {
-            if let Some(drop) = vtable.drop {
-                // SAFETY: the word holds the live value, dropped here once.
-                unsafe { drop(self.word.as_mut_ptr().cast::<()>()) }
-            }
-        } else {
-            // SAFETY: the word holds the heap pointer to the live value.
-            let heap = unsafe { self.word.assume_init() };
-            let _free = Free { heap, layout: vtable.layout };
-            if let Some(drop) = vtable.drop {
-                // SAFETY: as above.
-                unsafe { drop(heap) }
-            }
+        if vtable.inline && vtable.drop.is_none() {
+            return;
         }
+        // SAFETY: the value is used up here once, dropped (if it has drop
+        // glue) and its heap memory (if any) freed.
+        unsafe {
+            use_up(&mut self.word, vtable, |value| {
+                if let Some(drop) = vtable.drop {
+                    drop(value)
+                }
+            })
+        }
+    }
+}
+
+/// Hands the value's address to `f`, which moves it out or drops it, then
+/// frees its heap memory if it has any (also if `f` unwinds).
+///
+/// # Safety
+/// `word` and `vtable` are the halves of one live callback, whose value is
+/// not used again after this.
+unsafe fn use_up<R>(word: &mut Word, vtable: &VTable, f: impl FnOnce(*mut ()) -> R) -> R {
+    if vtable.inline {
+        f(word.as_mut_ptr().cast::<()>())
+    } else {
+        // SAFETY: not inline, so the word holds the heap pointer.
+        let heap = unsafe { word.assume_init() };
+        let _free = Free { heap, layout: vtable.layout };
+        f(heap)
     }
 }
 
