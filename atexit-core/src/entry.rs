@@ -4,8 +4,7 @@
 use std::panic;
 use std::process::{ExitCode, Termination};
 
-use crate::exit::apply_requested_exit;
-use crate::global::run_at_exit;
+use crate::exit::run_exit_handlers;
 use crate::hook;
 
 /// Runs `main`, then the exit handlers, and gives back the status `main`
@@ -21,17 +20,12 @@ pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
     match panic::catch_unwind(main) {
         Ok(value) => {
             let code = value.report();
-            run_handlers();
+            run_exit_handlers();
             code
         }
         Err(payload) => {
-            run_handlers();
+            run_exit_handlers();
             panic::resume_unwind(payload)
         }
     }
-}
-
-fn run_handlers() {
-    run_at_exit();
-    apply_requested_exit();
 }

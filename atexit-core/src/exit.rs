@@ -66,15 +66,26 @@ pub(crate) fn exit_with_requested_status() {
     }
 }
 
-/// Ends the process now, with what is buffered written out.
-pub(crate) fn terminate_now(code: i32) -> ! {
+/// The exit run of `#[atexit::main]` and of the signal thread: every
+/// handler, then, if one called `exit`, the end of the process with its code.
+pub(crate) fn run_exit_handlers() {
+    run_at_exit();
+    apply_requested_exit();
+}
+
+/// Writes out what Rust's and C's standard streams hold, before the process
+/// ends without `exit` (which would have).
+pub(crate) fn flush_output() {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    // SAFETY: `fflush(NULL)` flushes every C stream and `_exit` ends the
-    // process; neither has preconditions. (This never runs in a signal
-    // handler, where `fflush` would not be allowed.)
-    unsafe {
-        libc::fflush(std::ptr::null_mut());
-        libc::_exit(code)
-    }
+    // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions. (This
+    // never runs in a signal handler, where `fflush` would not be allowed.)
+    unsafe { libc::fflush(std::ptr::null_mut()) };
+}
+
+/// Ends the process now, with what is buffered written out.
+pub(crate) fn terminate_now(code: i32) -> ! {
+    flush_output();
+    // SAFETY: `_exit` ends the process; no preconditions.
+    unsafe { libc::_exit(code) }
 }

@@ -29,16 +29,16 @@
 //!   kills it by its default action, unless the child calls `install` itself.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use libc::c_int;
 
-use crate::exit::apply_requested_exit;
+use crate::exit::{flush_output, run_exit_handlers};
 use crate::fork;
-use crate::global::{exit_has_begun, run_at_exit};
+use crate::global::exit_has_begun;
 
 /// The signals [`install`] handles: `SIGINT` (Ctrl-C), `SIGTERM` (`kill`,
 /// orchestrators) and `SIGHUP` (the terminal went away).
@@ -185,11 +185,7 @@ fn handle(signal: c_int) {
         // handlers and sets the status; a second signal still ends it at once.
         return;
     }
-    run_at_exit();
-    apply_requested_exit();
-    let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
-    // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.
-    unsafe { libc::fflush(std::ptr::null_mut()) };
+    run_exit_handlers();
+    flush_output();
     die_of(signal)
 }
