@@ -269,9 +269,7 @@ impl State {
     /// more than twice what is pending it is rebuilt from what is pending.
     fn update_index(&mut self) {
         if self.index_entries > 2 * self.len + 1024 {
-            self.index.clear();
-            self.index_entries = 0;
-            self.indexed_to = 0;
+            self.forget_index(0);
         }
         let from = self.indexed_to;
         for (priority, stack) in self.stacks.iter() {
@@ -286,6 +284,14 @@ impl State {
             }
         }
         self.indexed_to = self.next_seq;
+    }
+
+    /// Empties the index; it will next cover the registrations from
+    /// `indexed_to` on.
+    fn forget_index(&mut self, indexed_to: u64) {
+        self.index.clear();
+        self.index_entries = 0;
+        self.indexed_to = indexed_to;
     }
 
     fn take_identity(&mut self, identity: Identity) -> Vec<ErasedCallback> {
@@ -309,9 +315,7 @@ impl State {
     /// dropped outside the lock.
     fn take_all(&mut self) -> Stacks {
         self.len = 0;
-        self.index.clear();
-        self.index_entries = 0;
-        self.indexed_to = self.next_seq;
+        self.forget_index(self.next_seq);
         std::mem::take(&mut self.stacks)
     }
 
@@ -342,9 +346,7 @@ impl State {
             }
         }
         // The index only looks at newer registrations; these are older.
-        self.index.clear();
-        self.index_entries = 0;
-        self.indexed_to = 0;
+        self.forget_index(0);
     }
 
     /// In a `fork()`ed child, at its first use of the registry: the parent's
@@ -355,9 +357,7 @@ impl State {
         self.fork_epoch = fork::epoch();
         // Static handlers count as the parent's: they were registered at load time.
         self.statics_loaded = true;
-        self.index.clear();
-        self.index_entries = 0;
-        self.indexed_to = 0;
+        self.forget_index(0);
         self.len = 0;
         for stack in self.stacks.iter_mut() {
             stack.slots.retain_mut(|slot| match slot.take() {
