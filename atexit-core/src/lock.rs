@@ -79,7 +79,7 @@ pub(crate) struct Guard<'a, T> {
     how: Held,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Held {
     /// By the owner, through its fast path: `busy` is raised.
     Biased,
@@ -126,10 +126,9 @@ impl<T> Lock<T> {
         self.spin();
         let bias = &self.bias;
         match bias.owner.load(Ordering::Relaxed) {
-            // The owner, turned away by another thread that has since left:
-            // holding the spin lock shuts out everyone else.
-            owner if owner == me => Guard { lock: self, how: Held::Spin },
-            REVOKED => Guard { lock: self, how: Held::Spin },
+            // No bias, or the owner turned away by another thread that has
+            // since left: holding the spin lock shuts out everyone else.
+            owner if owner == me || owner == REVOKED => Guard { lock: self, how: Held::Spin },
             UNBIASED => {
                 let owner = if fence::can_bias() { me } else { REVOKED };
                 bias.owner.store(owner, Ordering::Relaxed);

@@ -8,9 +8,10 @@
 //! runtime handler, even one registered from a constructor before them.
 //!
 //! Among themselves, static handlers of one priority are taken in sorted by
-//! module path, then line, then name, so that within one module the one written last runs
-//! first (LIFO, as if registered in source order) and the order is the same
-//! on every build and platform, whatever order the linker laid them out in.
+//! module path, then line, then name, so that within one module the one
+//! written last runs first (LIFO, as if registered in source order) and the
+//! order is the same on every build and platform, whatever order the linker
+//! laid them out in.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
