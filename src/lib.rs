@@ -239,19 +239,20 @@ pub use atexit_core::{
 /// becomes the function unchanged, plus
 /// ```text
 /// const _: () = {
-///     const TEXT: &str = concat!(module_path!(), "::", "flush");    // its module path and name
-///     static META: ::atexit::__private::StaticMeta<[u8; TEXT.len()]> =
-///         ::atexit::__private::StaticMeta::new(
-///             ::atexit::__private::item_identity(&flush),   // what unregister(flush) matches
-///             TEXT, module_path!().len(), 0,                // where the path ends, the name starts
+///     static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler =
+///         ::atexit::__private::StaticHandler::new(
+///             flush,                                        // what runs
+///             ::atexit::__private::identity_fn(&flush),     // what unregister(flush) matches
+///             module_path!(),                               // its place in the order
+///             concat!(module_path!(), "::", "flush"),       // its name in reports
 ///             line!(),                                      // its place in the order
 ///             5,                                            // its priority
 ///         );
 ///     ::atexit::__private::inventory::submit! {
-///         ::atexit::__private::StaticHandler::new(flush, &META) // what runs
+///         ::atexit::__private::StaticRef(&__ATEXIT_HANDLER)
 ///     }
 /// };
-/// ```
+// ```
 ///
 /// # Misuse
 ///

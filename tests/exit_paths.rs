@@ -339,6 +339,194 @@ mod scenarios {
         say(&format!("child exited {}", libc::WEXITSTATUS(status)));
     }
 
+    /// Makes stdout a pipe that nobody reads, so that writing to it blocks
+    /// once the pipe is full (the read end stays open: no `EPIPE`).
+    fn stdout_into_a_pipe_nobody_reads() {
+        let mut fds = [0; 2];
+        // SAFETY: `pipe` writes two descriptors into `fds`; `dup2` replaces fd 1.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            assert_eq!(libc::dup2(fds[1], 1), 1);
+        }
+    }
+
+    fn flood_stdout() {
+        use std::io::Write;
+        let chunk = [b'x'; 4096];
+        loop {
+            let _ = std::io::stdout().write_all(&chunk);
+        }
+    }
+
+    pub fn deadline_while_a_handler_holds_the_stream_locks() {
+        atexit::set_deadline(Duration::from_millis(300));
+        atexit::register(|| say("never reached"));
+        atexit::Registration::new(|| {
+            let _out = std::io::stdout().lock();
+            let _err = std::io::stderr().lock();
+            thread::sleep(Duration::from_secs(30));
+        })
+        .name("holds the stream locks")
+        .register();
+    }
+
+    pub fn deadline_while_stdout_is_a_full_pipe() {
+        atexit::set_deadline(Duration::from_millis(300));
+        stdout_into_a_pipe_nobody_reads();
+        atexit::Registration::new(flood_stdout).name("floods stdout").register();
+    }
+
+    pub fn signal_while_a_thread_is_blocked_on_stdout() {
+        atexit::signals::install().unwrap();
+        atexit::register(|| eprintln!("handler ran"));
+        stdout_into_a_pipe_nobody_reads();
+        thread::spawn(flood_stdout);
+        // Long enough for the pipe to fill and the thread to block in `write`, holding stdout's lock.
+        thread::sleep(Duration::from_millis(300));
+        receive(libc::SIGTERM);
+    }
+
+    /// A worker's `run_exitfuncs` hangs in a handler; then the process exits.
+    fn another_threads_run_hangs() {
+        atexit::set_deadline(Duration::from_millis(300));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("stuck in a worker's run").register();
+        thread::spawn(|| {
+            let _ = atexit::run_exitfuncs();
+        });
+        while !atexit::is_exiting() {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    pub fn deadline_while_the_exit_waits_for_another_threads_run() {
+        another_threads_run_hangs();
+        std::process::exit(0);
+    }
+
+    pub fn deadline_while_the_signal_thread_waits_for_another_threads_run() {
+        atexit::signals::install().unwrap();
+        another_threads_run_hangs();
+        receive(libc::SIGTERM);
+    }
+
+    /// Forks a child that says so and leaves at once; waits for it.
+    fn fork_and_wait(label: &str) {
+        // SAFETY: the child only prints a line and calls `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            say(&format!("{label}: child"));
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(0) };
+        }
+        say(&format!("{label}: child {}", wait_for(pid)));
+    }
+
+    /// How the child `pid` ended, in words.
+    fn wait_for(pid: libc::pid_t) -> String {
+        let mut status = 0;
+        // SAFETY: waiting for a child of this process.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exited {}", libc::WEXITSTATUS(status))
+        }
+    }
+
+    pub fn fork_in_a_handler_after_an_earlier_fork() {
+        fork_and_wait("in main");
+        atexit::register(|| fork_and_wait("in a handler"));
+    }
+
+    /// A signal that reaches a new child before any fork callback has run
+    /// in it (here: a child made by the raw system call, which runs none).
+    #[cfg(target_os = "linux")]
+    pub fn signal_in_a_fresh_child_stays_in_the_child() {
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("parent's handler ran"));
+        // SAFETY: `clone` with only SIGCHLD is `fork` without libc's fork
+        // callbacks; the child only sends itself a signal and leaves.
+        let pid = unsafe {
+            libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long)
+        } as libc::pid_t;
+        assert!(pid >= 0, "clone failed");
+        if pid == 0 {
+            // SAFETY: signals this (child) process, then leaves.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+                libc::_exit(0);
+            }
+        }
+        say(&format!("child {}", wait_for(pid)));
+        // Time for the parent's signal thread to act, had it been woken.
+        thread::sleep(Duration::from_millis(300));
+        say("parent lives");
+    }
+
+    /// A sandbox that denies a system call the runtime might use, installed
+    /// after the first registration; then another thread registers.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    pub fn sandbox_denies_membarrier_after_start_up() {
+        atexit::register(|| say("main's handler ran"));
+        let jump = |k: u32, jt: u8, jf: u8| libc::sock_filter { code: 0x05 | 0x10, jt, jf, k };
+        let ret = |k: u32| libc::sock_filter { code: 0x06, jt: 0, jf: 0, k };
+        let filter = [
+            // Load the system call number, deny membarrier with EPERM, allow the rest.
+            libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 },
+            jump(libc::SYS_membarrier as u32, 0, 1),
+            ret(0x0005_0000 | libc::EPERM as u32),
+            ret(0x7fff_0000),
+        ];
+        let program = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+        // SAFETY: the filter outlives the calls; seccomp copies it.
+        unsafe {
+            assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+            assert_eq!(libc::syscall(libc::SYS_seccomp, 1, 1, &program as *const libc::sock_fprog), 0);
+        }
+        thread::spawn(|| {
+            atexit::register(|| say("thread's handler ran"));
+        })
+        .join()
+        .unwrap();
+        say("main returns");
+    }
+
+    pub fn nested_run_is_traced() {
+        atexit::Registration::new(|| say("inner")).name("inner").register();
+        atexit::Registration::new(|| {
+            let _ = atexit::run_exitfuncs();
+        })
+        .name("outer")
+        .register();
+    }
+
+    pub fn deadline_names_the_handler_of_a_nested_run() {
+        atexit::set_deadline(Duration::from_millis(300));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("nested and stuck").register();
+        atexit::Registration::new(|| {
+            let _ = atexit::run_exitfuncs();
+        })
+        .name("outer")
+        .register();
+    }
+
+    pub fn fork_inside_a_watched_exit_run() {
+        atexit::set_deadline(Duration::from_secs(30));
+        atexit::register(|| say("registered first"));
+        atexit::register(|| {
+            // SAFETY: the child goes on with the exit run: this process has
+            // no other thread of its own but the watchdog, which holds no lock.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                say("child goes on");
+                return;
+            }
+            say(&format!("child {}", wait_for(pid)));
+        });
+    }
+
     pub fn threads_register_while_another_exits() {
         use std::sync::Mutex;
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -585,6 +773,98 @@ fn all() -> Vec<Case> {
             Expect { stdout: None, check: Some(every_registered_handler_ran_once), ..expect("", Code(0)) },
         )
         .row("threads register and unregister while another exits", "each registered before the exit runs once"),
+        case(
+            "deadline_while_a_handler_holds_the_stream_locks",
+            deadline_while_a_handler_holds_the_stream_locks,
+            Expect {
+                stderr_has: &["passed while handler `holds the stream locks` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        )
+        .row("a handler holds stdout's and stderr's locks past the deadline", "the hung one is named; the rest do not run"),
+        case(
+            "deadline_while_stdout_is_a_full_pipe",
+            deadline_while_stdout_is_a_full_pipe,
+            Expect {
+                stderr_has: &["passed while handler `floods stdout` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        )
+        .row("a handler blocks on a full stdout pipe past the deadline", "the hung one is named; the rest do not run"),
+        case(
+            "signal_while_a_thread_is_blocked_on_stdout",
+            signal_while_a_thread_is_blocked_on_stdout,
+            Expect { stderr_has: &["handler ran"], ..expect("", Signal(SIGTERM)) },
+        )
+        .row("SIGTERM while another thread is blocked writing stdout", "run on the signal thread"),
+        case(
+            "deadline_while_the_exit_waits_for_another_threads_run",
+            deadline_while_the_exit_waits_for_another_threads_run,
+            Expect {
+                stderr_has: &["passed while handler `stuck in a worker's run` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        )
+        .row(
+            "`std::process::exit` while a worker's `run_exitfuncs()` hangs, with a deadline",
+            "the hung one is named when the deadline passes",
+        ),
+        case(
+            "deadline_while_the_signal_thread_waits_for_another_threads_run",
+            deadline_while_the_signal_thread_waits_for_another_threads_run,
+            Expect {
+                stderr_has: &["passed while handler `stuck in a worker's run` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
+        case(
+            "fork_in_a_handler_after_an_earlier_fork",
+            fork_in_a_handler_after_an_earlier_fork,
+            expect(
+                "in main: child\nin main: child exited 0\nin a handler: child\nin a handler: child exited 0\n",
+                Code(0),
+            ),
+        )
+        .row("a handler `fork()`s (after an earlier fork)", "the child is created; the rest run"),
+        #[cfg(target_os = "linux")]
+        case(
+            "signal_in_a_fresh_child_stays_in_the_child",
+            signal_in_a_fresh_child_stays_in_the_child,
+            expect("child killed by signal 15\nparent lives\nparent's handler ran\n", Code(0)),
+        )
+        .row("SIGTERM reaches a new child before its fork callbacks", "the child dies of it; the parent's do not run"),
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        case(
+            "sandbox_denies_membarrier_after_start_up",
+            sandbox_denies_membarrier_after_start_up,
+            expect("main returns\nthread's handler ran\nmain's handler ran\n", Code(0)),
+        )
+        .row("a seccomp sandbox installed after start-up, then another thread registers", "run"),
+        case(
+            "nested_run_is_traced",
+            nested_run_is_traced,
+            Expect {
+                stderr_has: &["atexit: trace: `inner` ok in ", "atexit: trace: `outer` ok in "],
+                ..expect("inner\n", Code(0))
+            },
+        )
+        .env(&[("ATEXIT_TRACE", "1")]),
+        case(
+            "deadline_names_the_handler_of_a_nested_run",
+            deadline_names_the_handler_of_a_nested_run,
+            Expect {
+                stderr_has: &["passed while handler `nested and stuck` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
+        case(
+            "fork_inside_a_watched_exit_run",
+            fork_inside_a_watched_exit_run,
+            Expect {
+                stderr_lacks: NO_PANIC,
+                ..expect("child goes on\nchild exited 0\nregistered first\n", Code(0))
+            },
+        ),
         case("abort_runs_none", abort_runs_none, expect("", Signal(SIGABRT))).row("`std::process::abort()`", "not run"),
         case(
             "handler_registered_during_exit_runs",

@@ -1,9 +1,12 @@
-//! `exit`: end the process after running the handlers on the calling thread.
+//! The exit paths: where an exit run starts, `exit`, `run_exitfuncs`, and
+//! the status a handler asks for.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::global::{GLOBAL_INNER, run_at_exit};
+use crate::diag::terminate_now;
+use crate::observe;
+use crate::panic::{HandlerPanic, drop_quietly};
+use crate::process::{self, PROCESS};
 
 const NO_REQUEST: i64 = i64::MIN;
 
@@ -15,6 +18,18 @@ fn take_requested() -> Option<i32> {
     match REQUESTED.swap(NO_REQUEST, Ordering::SeqCst) {
         NO_REQUEST => None,
         code => Some(code as i32),
+    }
+}
+
+/// The exit run, the one place where one starts: the process is marked as
+/// exiting, the deadline's clock starts, and then (after waiting for a run
+/// that another thread may be in) every handler runs. Panics were reported
+/// as they happened; nothing is left to return them to.
+pub(crate) fn run_at_exit() {
+    process::begin_exit();
+    observe::start_deadline();
+    if let Err(panic) = PROCESS.run() {
+        drop_quietly(panic);
     }
 }
 
@@ -31,7 +46,7 @@ fn take_requested() -> Option<i32> {
 /// call wins. With `panic = "abort"` there is no unwinding: the remaining
 /// handlers run nested inside the calling handler, which never resumes.
 pub fn exit(code: i32) -> ! {
-    if GLOBAL_INNER.run_lock.is_held_by_current_thread() {
+    if PROCESS.run_lock.is_held_by_current_thread() {
         REQUESTED.store(i64::from(code), Ordering::SeqCst);
         #[cfg(panic = "unwind")]
         std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
@@ -47,22 +62,28 @@ pub fn exit(code: i32) -> ! {
     std::process::exit(take_requested().unwrap_or(code))
 }
 
-/// After a run that was not itself inside a run: if a handler called `exit`,
-/// exit now with its code.
-pub(crate) fn apply_requested_exit() {
-    if !GLOBAL_INNER.run_lock.is_held_by_current_thread()
-        && let Some(code) = take_requested()
-    {
-        exit(code)
-    }
+/// Runs every pending handler now, in exit order, each at most once, and
+/// leaves the registry empty, as `atexit._run_exitfuncs()` does in Python.
+///
+/// A panicking handler is reported on stderr with its name, and the rest still
+/// run; the **last** panic is returned (use [`HandlerPanic::resume`] to
+/// re-raise it). Handlers registered afterwards run at exit as usual. If a
+/// handler calls [`exit`], the run finishes and then the process
+/// exits with that code.
+pub fn run_exitfuncs() -> Result<(), HandlerPanic> {
+    let result = PROCESS.run();
+    apply_requested_exit();
+    result
 }
 
-/// The end of the process hook: a handler asked for another status than the
-/// one libc is exiting with. Calling `exit` again from inside libc's `exit`
-/// is undefined, so flush what libc would have flushed and leave with `_exit`.
-pub(crate) fn exit_with_requested_status() {
+/// After a run that was not itself inside a run: if a handler called
+/// `exit`, exit now with its code.
+fn apply_requested_exit() {
+    if PROCESS.run_lock.is_held_by_current_thread() {
+        return;
+    }
     if let Some(code) = take_requested() {
-        terminate_now(code)
+        exit(code)
     }
 }
 
@@ -73,19 +94,15 @@ pub(crate) fn run_exit_handlers() {
     apply_requested_exit();
 }
 
-/// Writes out what Rust's and C's standard streams hold, before the process
-/// ends without `exit` (which would have).
-pub(crate) fn flush_output() {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions. (This
-    // never runs in a signal handler, where `fflush` would not be allowed.)
-    unsafe { libc::fflush(std::ptr::null_mut()) };
-}
-
-/// Ends the process now, with what is buffered written out.
-pub(crate) fn terminate_now(code: i32) -> ! {
-    flush_output();
-    // SAFETY: `_exit` ends the process; no preconditions.
-    unsafe { libc::_exit(code) }
+/// The end of the process hook: a handler asked for another status than the
+/// one libc is exiting with. Calling `exit` again from inside libc's `exit`
+/// is undefined, so write out C's streams as `exit` would and leave with
+/// `_exit`. (Rust's stdout was flushed and made unbuffered before libc's
+/// `exit` began.)
+pub(crate) fn exit_with_requested_status() {
+    if let Some(code) = take_requested() {
+        // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.
+        unsafe { libc::fflush(std::ptr::null_mut()) };
+        terminate_now(code)
+    }
 }

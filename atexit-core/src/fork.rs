@@ -2,69 +2,45 @@
 //! registered, unless they were registered to be inherited
 //! ([`Registration::inherit_on_fork`](crate::Registration::inherit_on_fork)).
 //!
-//! `pthread_atfork` gives each fork a new epoch; the process registry drops
-//! the registrations of an older epoch at its first use in the child. The
-//! registry's locks are held across the fork, so the child never inherits
-//! them half-taken by a thread that does not exist there.
+//! The process registry's lock is held across `fork()` (taken in the prepare
+//! callback, released in the parent's and the child's), so the child never
+//! inherits it half-taken by a thread that does not exist there; the child's
+//! callback starts a new generation, whose first use of the registry drops
+//! the parent's registrations (`process.rs`). The callbacks use no
+//! thread-local: a handler may fork after its thread's thread-locals are gone.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// The number of forks between the first process and this one.
-pub(crate) fn epoch() -> u64 {
-    EPOCH.load(Ordering::Relaxed)
+/// Installs the fork callbacks (once, with the process hook).
+pub(crate) fn install() {
+    #[cfg(all(unix, not(miri)))]
+    atfork::install();
 }
 
 #[cfg(all(unix, not(miri)))]
 mod atfork {
-    use std::cell::RefCell;
-    use std::sync::MutexGuard;
-
-    use crate::global::GLOBAL_INNER;
-    use crate::lock::Guard;
-    use crate::registry::State;
-
-    type Held = (Guard<'static, State>, MutexGuard<'static, (usize, usize)>);
-
-    thread_local! {
-        // Only the forking thread runs the three handlers, in order.
-        static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
-    }
+    use crate::process::{self, PROCESS};
 
     extern "C" fn prepare() {
-        let held = (GLOBAL_INNER.lock_for_fork(), GLOBAL_INNER.run_lock.lock_for_fork());
-        HELD.with(|h| *h.borrow_mut() = Some(held));
+        PROCESS.lock_for_fork();
     }
 
     extern "C" fn parent() {
-        HELD.with(|h| drop(h.borrow_mut().take()));
+        // SAFETY: `prepare` took the lock in this process.
+        unsafe { PROCESS.unlock_after_fork() };
     }
 
     extern "C" fn child() {
-        super::EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HELD.with(|h| {
-            if let Some((state, mut run)) = h.borrow_mut().take() {
-                GLOBAL_INNER.run_lock.forget_other_threads(&mut run);
-                drop((state, run));
-            }
-        });
+        process::forked();
+        // SAFETY: `prepare` took the lock in the parent, on this thread.
+        unsafe { PROCESS.unlock_after_fork() };
     }
 
-    pub(crate) fn install() {
-        // SAFETY: the three handlers are `extern "C" fn()`s that do not
-        // unwind (they only lock, unlock and count); `pthread_atfork` only
+    pub(super) fn install() {
+        // SAFETY: the three callbacks are `extern "C" fn()`s that do not
+        // unwind (they lock, unlock and count); `pthread_atfork` only
         // records them.
-        let failed = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) } != 0;
-        if failed {
+        if unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) } != 0 {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "atexit: could not install the fork handlers");
         }
     }
-}
-
-/// Installs the fork handlers (once, with the process hook).
-pub(crate) fn install() {
-    #[cfg(all(unix, not(miri)))]
-    atfork::install();
 }

@@ -2,44 +2,53 @@
 //! LIFO exit-handler runtime. Depend on `atexit`, not on this crate; its
 //! API is re-exported there and documented there.
 //!
-//! One file per idea: [`identity`](crate::Function) (what `unregister`
-//! compares), `callback` (a type-erased handler), `registry` (order and
-//! runs), `runlock` (one run at a time), `statics` (`#[atexit::register]`
-//! handlers), `entry` (`#[atexit::main]`), `registration` (handles and
-//! options), `global` (the process registry), `hook` (the C `atexit` hook
-//! installed before `main`) and `exit`.
+//! One file per idea, in layers; a module uses only those below it (a test,
+//! `tests/layers.rs`, fails on a cycle):
+//!
+//! 1. `identity` (what `unregister` compares), `panic` (a caught panic),
+//!    `lock` (the state's lock), `runlock` (one run at a time), `statics`
+//!    (what a `#[atexit::register]` handler is), `diag` (last words);
+//! 2. `callback` (a pending handler), then `registry` (order, `Handle`,
+//!    `Registry`, the run): containers that know nothing of the process;
+//! 3. `observe` (the trace and the deadline), then `process` (the process
+//!    registry and its rules: static handlers, fork, late arrivals);
+//! 4. `exit` (where an exit run starts; `exit`, `run_exitfuncs`);
+//! 5. platform hooks and the public functions: `hook` (the C `atexit` hook
+//!    and the constructor), `fork`, `signals`, `entry` (`#[atexit::main]`),
+//!    `api` (`register`, `Registration`, ...).
 
+mod api;
 mod callback;
+mod diag;
 mod entry;
 mod exit;
 mod fork;
-mod global;
 mod hook;
 mod identity;
 mod lock;
 mod observe;
 mod panic;
-mod registration;
+mod process;
 mod registry;
 mod runlock;
 #[cfg(all(unix, feature = "signals"))]
 pub mod signals;
 mod statics;
 
-pub use crate::exit::exit;
-pub use crate::global::{clear, is_exiting, ncallbacks, register, run_exitfuncs, unregister};
+pub use crate::api::{Registration, clear, ncallbacks, register, unregister};
+pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
 pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline};
 pub use crate::panic::HandlerPanic;
-pub use crate::registration::{Handle, Registration};
-pub use crate::registry::Registry;
+pub use crate::process::is_exiting;
+pub use crate::registry::{Handle, Registry};
 
 /// Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::entry::run_main;
     pub use crate::identity::Identity;
-    pub use crate::statics::{StaticHandler, StaticMeta};
+    pub use crate::statics::{StaticHandler, StaticRef};
     pub use inventory;
 
     /// A `register!` argument: it is stored until exit, so it must be
@@ -49,14 +58,14 @@ pub mod __private {
         value
     }
 
-    /// The identity `unregister(f)` will compare against.
-    pub fn identity<F: crate::Function<Args>, Args>(f: &F) -> Identity {
-        Identity::of(f)
+    /// The function that gives a function item's identity (its type), for
+    /// a static handler: a function, since `TypeId::of` is not `const` on
+    /// every supported Rust.
+    pub const fn identity_fn<F: 'static>(_: &F) -> fn() -> Identity {
+        type_identity::<F>
     }
 
-    /// The identity of a function item: its type. What [`identity`] gives
-    /// for one, with less code to generate per `#[atexit::register]`.
-    pub const fn item_identity<F: 'static>(_: &F) -> Identity {
+    fn type_identity<F: 'static>() -> Identity {
         Identity::Type(core::any::TypeId::of::<F>())
     }
 }

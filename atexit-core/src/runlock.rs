@@ -1,103 +1,116 @@
 //! The lock that makes a registry's runs one at a time, in order.
 //!
-//! A run pops and calls handlers one by one, releasing the data lock around
-//! each call so handlers may register, unregister or inspect the registry.
-//! Two runs on two threads would interleave and break the order, so runs are
-//! serialised by this lock. It is re-entrant: a handler that starts a nested
-//! run (`run_exitfuncs()` or `exit()` inside a handler) continues the same
-//! run on the same thread instead of deadlocking on itself.
+//! A run pops and calls handlers one by one, releasing the state's lock
+//! around each call so that handlers may register, unregister or inspect
+//! the registry. Two runs on two threads would interleave and break the
+//! order, so runs take this lock. It is re-entrant: a handler that starts a
+//! nested run (`run_exitfuncs()` or `exit()` inside a handler) continues the
+//! same run on the same thread instead of deadlocking on itself.
+//!
+//! Made of two atomics and no `Mutex`, so a `fork()`ed child can take it
+//! from a thread that does not exist there (see [`RunLock::forget_other_threads`]),
+//! and so the exiting thread can use it after its thread-locals are gone.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 thread_local! {
-    // Its address is this thread's token. A `const` thread-local with no
-    // destructor stays usable during thread-local teardown, when the process
-    // hook may run.
+    // Its address is this thread's token. A `const` thread-local without a
+    // destructor stays usable while the thread's thread-locals are torn
+    // down, when the process hook may run.
     static TOKEN: Cell<u8> = const { Cell::new(0) };
 }
 
 /// A non-zero number unique to the calling thread while it lives.
-pub(crate) fn thread_token() -> usize {
+fn thread_token() -> usize {
     TOKEN.with(|t| t as *const Cell<u8> as usize)
 }
 
 pub(crate) struct RunLock {
-    /// (owner token or 0, depth)
-    state: Mutex<(usize, usize)>,
-    released: Condvar,
-    /// The owner, readable without the mutex.
+    /// The running thread's token, 0 when no run is going on.
     owner: AtomicUsize,
+    /// How deeply the owner's runs are nested; only the owner touches it.
+    depth: AtomicUsize,
 }
 
 pub(crate) struct RunGuard<'a> {
     lock: &'a RunLock,
-    outermost: bool,
 }
 
 impl RunLock {
     pub(crate) const fn new() -> Self {
-        RunLock { state: Mutex::new((0, 0)), released: Condvar::new(), owner: AtomicUsize::new(0) }
+        RunLock { owner: AtomicUsize::new(0), depth: AtomicUsize::new(0) }
     }
 
     /// Waits until no other thread is running, then holds the lock.
+    ///
+    /// A waiter waits for a whole run, which can take seconds: it sleeps
+    /// between looks rather than spinning.
     pub(crate) fn acquire(&self) -> RunGuard<'_> {
         let me = thread_token();
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while state.0 != 0 && state.0 != me {
-            state = self.released.wait(state).unwrap_or_else(PoisonError::into_inner);
+        if self.owner.load(Ordering::Acquire) != me {
+            let mut pause = Duration::from_micros(1);
+            while self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
         }
-        state.0 = me;
-        state.1 += 1;
-        self.owner.store(me, Ordering::SeqCst);
-        RunGuard { lock: self, outermost: state.1 == 1 }
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        RunGuard { lock: self }
     }
 
-    #[cfg(all(unix, not(miri)))]
-    /// Holds the lock's mutex across `fork()`, so the child gets it unlocked
-    /// and consistent; see `fork.rs`.
-    pub(crate) fn lock_for_fork(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    #[cfg(all(unix, not(miri)))]
     /// In a `fork()`ed child: a run that another thread of the parent was
     /// in will never finish here, so it no longer holds the lock. A run of
     /// the thread that forked goes on in the child and keeps it.
-    pub(crate) fn forget_other_threads(&self, state: &mut (usize, usize)) {
-        if state.0 != 0 && state.0 != thread_token() {
-            *state = (0, 0);
-            self.owner.store(0, Ordering::SeqCst);
+    pub(crate) fn forget_other_threads(&self) {
+        if self.owner.load(Ordering::Relaxed) != thread_token() {
+            self.depth.store(0, Ordering::Relaxed);
+            self.owner.store(0, Ordering::Release);
         }
     }
 
     /// Whether any thread is in a run.
     pub(crate) fn is_held(&self) -> bool {
-        self.owner.load(Ordering::SeqCst) != 0
+        self.owner.load(Ordering::Acquire) != 0
     }
 
     /// Whether the calling thread is in a run.
     pub(crate) fn is_held_by_current_thread(&self) -> bool {
-        self.owner.load(Ordering::SeqCst) == thread_token()
-    }
-}
-
-impl RunGuard<'_> {
-    /// Whether this is the run itself rather than a run nested in one of its handlers.
-    pub(crate) fn is_outermost(&self) -> bool {
-        self.outermost
+        self.owner.load(Ordering::Acquire) == thread_token()
     }
 }
 
 impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
-        let mut state = self.lock.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.1 -= 1;
-        if state.1 == 0 {
-            state.0 = 0;
-            self.lock.owner.store(0, Ordering::SeqCst);
-            self.lock.released.notify_all();
+        if self.lock.depth.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.lock.owner.store(0, Ordering::Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunLock;
+
+    #[test]
+    fn reentrant_on_one_thread_exclusive_across_threads() {
+        let lock = RunLock::new();
+        let outer = lock.acquire();
+        let inner = lock.acquire();
+        assert!(lock.is_held_by_current_thread());
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.is_held() && !lock.is_held_by_current_thread()));
+        });
+        drop(inner);
+        assert!(lock.is_held());
+        drop(outer);
+        assert!(!lock.is_held());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _run = lock.acquire();
+                assert!(lock.is_held_by_current_thread());
+            });
+        });
     }
 }

@@ -27,18 +27,24 @@
 //!   with status `128 + n`.
 //! - **Fork.** A `fork()`ed child has no signal thread: an installed signal
 //!   kills it by its default action, unless the child calls `install` itself.
+//!   The signal handler tells the child from the parent by its process id,
+//!   so this holds from the child's first instruction.
+//! - **Output.** After the handlers, the process dies without flushing: a
+//!   thread blocked writing to a full stdout pipe (holding stdout's lock)
+//!   cannot keep it alive. Rust's stdout writes each complete line as it
+//!   is printed; text after a handler's last newline is lost unless the
+//!   handler flushes it.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::FromRawFd;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use libc::c_int;
 
-use crate::exit::{flush_output, run_exit_handlers};
-use crate::fork;
-use crate::global::exit_has_begun;
+use crate::exit::run_exit_handlers;
+use crate::process::exit_has_begun;
 
 /// The signals [`install`] handles: `SIGINT` (Ctrl-C), `SIGTERM` (`kill`,
 /// orchestrators) and `SIGHUP` (the terminal went away).
@@ -46,8 +52,9 @@ pub const DEFAULT_SIGNALS: &[c_int] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHU
 
 /// The write end of the pipe that wakes the signal thread; -1 before `install`.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-/// The fork epoch the signal thread lives in; another epoch has no thread.
-static THREAD_EPOCH: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The process the signal thread lives in (0 before `install`); another
+/// process (a `fork()`ed child) has no thread.
+static THREAD_PID: AtomicI32 = AtomicI32::new(0);
 /// The first signal received, 0 before one.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// Signals whose action is registered (it survives `fork`).
@@ -89,7 +96,8 @@ pub fn install_for(signals: &[c_int]) -> io::Result<()> {
             continue;
         }
         // SAFETY: `on_signal` only loads and stores atomics and calls
-        // `write`, `signal`, `raise` and `_exit`, which are async-signal-safe.
+        // `getpid`, `write`, `signal`, `raise` and `_exit`, which are
+        // async-signal-safe.
         unsafe { signal_hook_registry::register(signal, move || on_signal(signal)) }?;
         registered.push(signal);
     }
@@ -110,8 +118,8 @@ fn is_ignored(signal: c_int) -> bool {
 
 /// Starts the signal thread and its pipe, unless this process has them.
 fn start_thread() -> io::Result<()> {
-    let epoch = fork::epoch();
-    if THREAD_EPOCH.load(Ordering::SeqCst) == epoch {
+    let pid = std::process::id() as i32;
+    if THREAD_PID.load(Ordering::SeqCst) == pid {
         return Ok(());
     }
     let mut fds = [0 as c_int; 2];
@@ -132,13 +140,14 @@ fn start_thread() -> io::Result<()> {
     std::thread::Builder::new().name("atexit-signals".into()).spawn(move || wait_for_signals(reader))?;
     RECEIVED.store(0, Ordering::SeqCst);
     WAKE_FD.store(write_fd, Ordering::SeqCst);
-    THREAD_EPOCH.store(epoch, Ordering::SeqCst);
+    THREAD_PID.store(pid, Ordering::SeqCst);
     Ok(())
 }
 
 /// The signal handler proper: wake the thread, or die at once.
 fn on_signal(signal: c_int) {
-    let no_thread_here = THREAD_EPOCH.load(Ordering::SeqCst) != fork::epoch();
+    // SAFETY: `getpid` is async-signal-safe and has no preconditions.
+    let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != unsafe { libc::getpid() };
     let second = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst).is_err();
     if no_thread_here || second {
         die_of(signal);
@@ -186,6 +195,5 @@ fn handle(signal: c_int) {
         return;
     }
     run_exit_handlers();
-    flush_output();
     die_of(signal)
 }

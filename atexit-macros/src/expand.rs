@@ -88,26 +88,24 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 // Output:
 //     fn flush() { ... }
 //     const _: () = {
-//         const TEXT: &str = ::core::concat!(::core::module_path!(), "flush logs");
-//         static META: ::atexit::__private::StaticMeta<[u8; TEXT.len()]> = ::atexit::__private::StaticMeta::new(
-//             ::atexit::__private::item_identity(&flush),
-//             TEXT,
-//             ::core::module_path!().len(), // where the module path ends
-//             ::core::module_path!().len(), // where the name starts (0: all of TEXT)
+//         static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler = ::atexit::__private::StaticHandler::new(
+//             flush,
+//             ::atexit::__private::identity_fn(&flush),
+//             ::core::module_path!(),
+//             "flush logs", // by default: concat!(module_path!(), "::", stringify!(flush))
 //             ::core::line!(),
 //             5,
 //         );
 //         ::atexit::__private::inventory::submit! {
-//             ::atexit::__private::StaticHandler::new(flush, &META)
+//             ::atexit::__private::StaticRef(&__ATEXIT_HANDLER)
 //         }
 //     };
 fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
     let krate = options.crate_path();
     let ident = &f.sig.ident;
-    // The module path and the name in one string, with two offsets into it.
-    let (text, name_start) = match &options.name {
-        Some(name) => (quote!(::core::concat!(::core::module_path!(), #name)), quote!(::core::module_path!().len())),
-        None => (quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))), quote!(0)),
+    let name = match &options.name {
+        Some(name) => quote!(#name),
+        None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))),
     };
     let priority = match &options.priority {
         Some(priority) => quote_spanned!(priority.span()=> #priority),
@@ -123,17 +121,16 @@ fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
     quote! {
         #f
         const _: () = {
-            const TEXT: &str = #text;
-            static META: #krate::__private::StaticMeta<[u8; TEXT.len()]> = #krate::__private::StaticMeta::new(
-                #krate::__private::item_identity(&#ident),
-                TEXT,
-                ::core::module_path!().len(),
-                #name_start,
+            static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
+                #call,
+                #krate::__private::identity_fn(&#ident),
+                ::core::module_path!(),
+                #name,
                 #line,
                 #priority,
             );
             #krate::__private::inventory::submit! {
-                #krate::__private::StaticHandler::new(#call, &META)
+                #krate::__private::StaticRef(&__ATEXIT_HANDLER)
             }
         };
     }

@@ -10,6 +10,7 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::process::{Command, ExitCode, Output};
+use std::time::{Duration, Instant};
 
 /// How a scenario plays: a plain function (the process then ends as `main`
 /// returning ends it, unless the scenario ends it first), or one that gives
@@ -162,6 +163,62 @@ pub fn check(expect: &Expect, output: &Output) -> Result<(), String> {
     if problems.is_empty() { Ok(()) } else { Err(format!("{}\n  stderr: {stderr:?}", problems.join("\n  "))) }
 }
 
+/// How long a scenario may take before it counts as hung. Every scenario
+/// ends within a few seconds when it passes; a hang is a failure, reported
+/// with what the child had written, not a test run that never ends.
+pub const CHILD_TIME_LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `command` to its end, as `Command::output` does, but kills it and
+/// says so if it is still running after `limit`.
+pub fn output_within(mut command: Command, limit: Duration) -> Result<Output, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawning the child: {e}"))?;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("waiting for the child: {e}"))? {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // A grandchild may still hold the pipes open; do not wait for it forever.
+    let collect = |reader: std::thread::JoinHandle<Vec<u8>>| {
+        let waited = Instant::now();
+        while !reader.is_finished() && waited.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if reader.is_finished() { reader.join().unwrap_or_default() } else { Vec::new() }
+    };
+    let (stdout, stderr) = (collect(stdout), collect(stderr));
+    match status {
+        Some(status) => Ok(Output { status, stdout, stderr }),
+        None => Err(format!(
+            "the child was still running after {limit:?} (hung); killed it\n  stdout: {:?}\n  stderr: {:?}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr).chars().take(2000).collect::<String>()
+        )),
+    }
+}
+
 /// The test binary's `main`: plays the scenario named in the environment,
 /// or runs them all as the parent.
 pub fn run(cases: Vec<Case>) -> ExitCode {
@@ -185,12 +242,10 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
         if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str())) {
             continue;
         }
-        let output = Command::new(&exe)
-            .env("ATEXIT_SCENARIO", case.name)
-            .envs(case.env.iter().copied())
-            .output()
-            .expect("spawn child");
-        match check(&case.expect, &output) {
+        let mut command = Command::new(&exe);
+        command.env("ATEXIT_SCENARIO", case.name).envs(case.env.iter().copied());
+        let outcome = output_within(command, CHILD_TIME_LIMIT).and_then(|output| check(&case.expect, &output));
+        match outcome {
             Ok(()) => {
                 passed += 1;
                 println!("exit path {} ... ok", case.name);

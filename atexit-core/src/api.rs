@@ -1,55 +1,70 @@
-//! Handles to registrations, and the builder for registrations with options.
+//! The process registry's public functions, and the builder for
+//! registrations with options.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::callback::{Custom, ErasedCallback};
-use crate::global::GLOBAL;
+use crate::callback::{Callback, Custom, Plain};
+use crate::hook;
 use crate::identity::{Function, Identity};
-use crate::registry::{Key, Registry, WeakShared};
+use crate::process::PROCESS;
+use crate::registry::{Handle, Registry};
 
-/// One registration, returned by every `register`.
+/// Registers `f` to run once when the process ends normally, and returns a
+/// [`Handle`] to that one registration.
 ///
-/// [`unregister`](Handle::unregister) removes exactly this registration and
-/// leaves other registrations of the same function alone. Dropping a `Handle`
-/// does nothing: the handler stays registered. A handle does not keep a local
-/// [`Registry`] alive.
-pub struct Handle {
-    registry: WeakShared,
-    key: Key,
+/// Handlers run last registered first (within a priority; see
+/// [`Registration`] for priorities and names). The same
+/// function may be registered many times and then runs as many times.
+/// `f` may capture state; it is moved into the registry and dropped after it
+/// runs (or when unregistered).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// atexit::register(|| println!("goodbye"));
+/// ```
+pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
+    hook::install();
+    let key = PROCESS.insert(0, Identity::of(&f), Callback::Boxed(Box::new(Plain(f))));
+    Handle::in_static(&PROCESS, key)
 }
 
-impl Handle {
-    #[inline]
-    pub(crate) fn new(registry: WeakShared, key: Key) -> Self {
-        Handle { registry, key }
-    }
-
-    /// Removes this registration. Returns `false` if it already ran, was
-    /// already removed (by `unregister`, `clear` or another handle), or its
-    /// registry is gone.
-    pub fn unregister(self) -> bool {
-        self.registry.with(|inner| inner.remove(self.key)).unwrap_or(false)
-    }
-
-    /// Whether this registration is still waiting to run.
-    pub fn is_pending(&self) -> bool {
-        self.registry.with(|inner| inner.contains(self.key)).unwrap_or(false)
-    }
-
-    /// The priority it was registered with.
-    pub fn priority(&self) -> i32 {
-        self.key.priority()
-    }
+/// Removes every pending registration of the function `f`, and returns how
+/// many there were; 0, and no error, if there were none.
+///
+/// "The same function" is decided as Python decides it with `==`, as far as
+/// Rust allows:
+/// - a function item (`unregister(flush_logs)`) matches every registration of
+///   that function, whatever arguments `register!` bound to it;
+/// - a closure matches registrations of the same closure expression (its
+///   type), so pass a copy of it (closures are `Copy` when their captures are);
+/// - a function pointer matches by address. Pointers with `'static`
+///   parameter types and the `Rust` or `C` ABI are recognised; any other
+///   value is identified by its type. Rust does not promise that two casts
+///   of one function to a pointer give the same address (across codegen
+///   units they may differ), so unregister with the pointer value you
+///   registered, or with the function item itself.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// fn flush() {}
+/// atexit::register(flush);
+/// atexit::register(flush);
+/// assert_eq!(atexit::unregister(flush), 2);
+/// assert_eq!(atexit::unregister(flush), 0);
+/// ```
+pub fn unregister<F: Function<Args>, Args>(f: F) -> usize {
+    PROCESS.unregister(Identity::of(&f))
 }
 
-impl fmt::Debug for Handle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
-            .field("priority", &self.key.priority())
-            .field("seq", &self.key.seq)
-            .finish_non_exhaustive()
-    }
+/// How many handlers are pending in the process registry, static ones included.
+pub fn ncallbacks() -> usize {
+    PROCESS.len()
+}
+
+/// Drops every pending handler without running it.
+pub fn clear() {
+    PROCESS.clear()
 }
 
 /// A registration with options: a priority, a name, or the identity of
@@ -119,15 +134,21 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
 
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
-        crate::hook::install();
-        self.register_in(&GLOBAL)
+        hook::install();
+        let (priority, identity, callback) = self.into_parts();
+        Handle::in_static(&PROCESS, PROCESS.insert(priority, identity, callback))
     }
 
     /// Registers in `registry`.
     pub fn register_in(self, registry: &Registry) -> Handle {
+        let (priority, identity, callback) = self.into_parts();
+        registry.insert(priority, identity, callback)
+    }
+
+    fn into_parts(self) -> (i32, Identity, Callback) {
         let Registration { f, priority, name, identity, inherited } = self;
-        let callback = ErasedCallback::new(Custom { f, name, identity, inherited });
-        registry.insert(priority, callback)
+        let identity = identity.unwrap_or_else(|| Identity::of(&f));
+        (priority, identity, Callback::Boxed(Box::new(Custom { f, name, inherited })))
     }
 }
 

@@ -1,0 +1,104 @@
+//! The process registry: the one `atexit::register` fills and the exit runs.
+//!
+//! A [`Registry`](crate::Registry) with three rules of the process's own,
+//! given to it as its [`Policy`]:
+//! - **Static handlers** (`#[atexit::register]`) are taken in when the
+//!   registry is first needed whole (a count, `unregister`, `clear`, a run),
+//!   below every runtime registration, so that they count as registered when
+//!   the program was loaded. Those submitted later (a constructor can need
+//!   the registry before every crate's constructors have run) are taken in
+//!   at the next such use and sorted in among the others.
+//! - **Fork**: in a `fork()`ed child, the first use drops the parent's
+//!   registrations, except those registered to be inherited. They are
+//!   leaked, not dropped: a destructor could flush the parent's buffers a
+//!   second time. Static handlers count as the parent's.
+//! - **Late arrivals**: while the exit runs, a registration from another
+//!   thread than the running one is dropped, so that busy threads cannot
+//!   keep the exit from ever finishing.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::callback::Callback;
+use crate::observe;
+use crate::registry::{Inner, Policy, State};
+use crate::runlock::RunLock;
+use crate::statics::{self, StaticHandler, StaticRef};
+
+pub(crate) static PROCESS: Inner = Inner::new(Some(&POLICY));
+
+static POLICY: Policy = Policy { settle, admits, call: observe::call };
+
+/// How many `fork()`s lie between the first process and this one.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The generation that `PROCESS`'s registrations belong to. Like the
+/// next two, read and written only under `PROCESS`'s lock.
+static SETTLED: AtomicU64 = AtomicU64::new(0);
+/// Whether static handlers were taken in before.
+static STATICS_TAKEN: AtomicBool = AtomicBool::new(false);
+
+static EXIT_BEGUN: AtomicBool = AtomicBool::new(false);
+
+fn settle(state: &mut State, whole: bool) {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if SETTLED.load(Ordering::Relaxed) != generation {
+        SETTLED.store(generation, Ordering::Relaxed);
+        forget_parents_registrations(state);
+    }
+    if whole {
+        take_in_statics(state);
+    }
+}
+
+fn forget_parents_registrations(state: &mut State) {
+    for StaticRef(handler) in inventory::iter::<StaticRef> {
+        handler.take();
+    }
+    for callback in state.take_where(|_, callback| !callback.inherited()) {
+        std::mem::forget(callback);
+    }
+}
+
+fn take_in_statics(state: &mut State) {
+    let mut handlers: Vec<&'static StaticHandler> =
+        inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect();
+    if handlers.is_empty() {
+        return;
+    }
+    if STATICS_TAKEN.swap(true, Ordering::Relaxed) {
+        for callback in state.take_where(|_, callback| matches!(callback, Callback::Static(_))) {
+            if let Callback::Static(handler) = callback {
+                handlers.push(handler);
+            }
+        }
+    }
+    statics::sort(&mut handlers);
+    state.insert_oldest(handlers.into_iter().map(|h| (h.priority(), h.identity(), Callback::Static(h))).collect());
+}
+
+fn admits(run_lock: &RunLock) -> bool {
+    !(EXIT_BEGUN.load(Ordering::Relaxed) && run_lock.is_held() && !run_lock.is_held_by_current_thread())
+}
+
+/// In a `fork()`ed child, before anything else runs there but signal
+/// handlers: this is a new generation, and no other thread's run goes on.
+pub(crate) fn forked() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+    PROCESS.run_lock.forget_other_threads();
+}
+
+/// The process is on its way out: an exit run is starting.
+pub(crate) fn begin_exit() {
+    EXIT_BEGUN.store(true, Ordering::SeqCst);
+}
+
+/// Whether an exit run has started.
+#[cfg(all(unix, feature = "signals"))]
+pub(crate) fn exit_has_begun() -> bool {
+    EXIT_BEGUN.load(Ordering::SeqCst)
+}
+
+/// Whether the process registry's handlers are running now (at exit or in
+/// [`run_exitfuncs`](crate::run_exitfuncs)), on any thread.
+pub fn is_exiting() -> bool {
+    PROCESS.run_lock.is_held()
+}
