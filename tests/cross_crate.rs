@@ -1,7 +1,8 @@
 //! A static handler in a library that the binary names only with
 //! `use that_crate as _;` runs at exit, in a debug and in a release build
 //! with full LTO; and the macros work through a re-export, for a crate that
-//! does not depend on `atexit` itself (`tests/fixtures/`).
+//! does not depend on `atexit` itself (`tests/fixtures/`); and a static
+//! handler submitted after a constructor used the registry still runs.
 
 #![cfg(unix)]
 
@@ -24,9 +25,25 @@ fn build_fixture(package: &str, profile: &str) -> PathBuf {
 }
 
 fn assert_library_handler_runs(profile: &str) {
-    let output = Command::new(build_fixture("atexit-fixture-static-bin", profile)).output().expect("run the fixture");
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "main returns\nstatic handler of a library ran\n");
+    assert_library_handler_runs_after(profile, "");
+}
+
+/// Runs the fixture after its constructor used the registry whole (see
+/// its `main.rs`): `early` names the call.
+fn assert_library_handler_runs_after(profile: &str, early: &str) {
+    let output = Command::new(build_fixture("atexit-fixture-static-bin", profile))
+        .env("ATEXIT_FIXTURE_EARLY", early)
+        .output()
+        .expect("run the fixture");
+    assert_eq!(output.status.code(), Some(0), "{early}: {output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "main returns\nstatic handler of a library ran\n", "{early}");
+}
+
+#[test]
+fn statics_submitted_after_a_constructor_used_the_registry_still_run() {
+    for early in ["ncallbacks", "unregister", "run_exitfuncs"] {
+        assert_library_handler_runs_after("dev", early);
+    }
 }
 
 #[test]

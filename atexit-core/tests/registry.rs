@@ -430,3 +430,23 @@ fn unregister_stays_exact_as_registrations_come_and_go() {
     assert_eq!(r.unregister(a), 1, "registrations that ran are not counted");
     assert!(r.is_empty());
 }
+
+#[test]
+fn a_pending_closure_capturing_an_atomic_survives_unregister_and_runs() {
+    // Interior mutability captured by value: the registry must never read
+    // it through a shared reference that it then writes through (Miri
+    // checks this under Stacked and Tree Borrows).
+    use std::sync::atomic::AtomicU64;
+    let r = Registry::new();
+    let counter = AtomicU64::new(0);
+    r.register(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(counter.load(Ordering::SeqCst), 1);
+    });
+    let cell = std::cell::Cell::new(5u32);
+    let unsync = std::sync::Mutex::new(cell);
+    r.register(move || unsync.lock().unwrap().set(6));
+    assert_eq!(r.unregister(unrelated), 0);
+    assert_eq!(r.len(), 2);
+    r.run().unwrap();
+}
