@@ -94,10 +94,14 @@
 //!
 //! # A deadline for the exit
 //!
-//! [`set_deadline`] (or `ATEXIT_DEADLINE_MS`) bounds the exit run: a handler
+//! [`set_deadline`] (or `ATEXIT_DEADLINE_MS`) bounds the exit: a handler
 //! still running when it passes is named on stderr and the process ends at
-//! once with status [`DEADLINE_EXIT_STATUS`]. Without a deadline there is no
-//! watchdog thread and no cost.
+//! once with status [`DEADLINE_EXIT_STATUS`]. The clock starts when the
+//! process starts exiting, before it waits for a run another thread is in,
+//! and watches every handler, those of a nested `run_exitfuncs()` too.
+//! Ending the process takes no lock and flushes nothing, so a handler that
+//! holds stdout's lock or is blocked on a full pipe cannot hold it up.
+//! Without a deadline there is no watchdog thread and no cost.
 //!
 //! # Tracing the exit
 //!
@@ -163,13 +167,10 @@
 //! guarded by one short lock, never held while a handler runs, so handlers
 //! may register, unregister, run and exit freely.
 //!
-//! The lock is cheapest for the first thread that uses a registry (on
-//! Linux: no atomic instruction at all). Another thread's first few
-//! operations on it each cost one `membarrier` system call (tens of
-//! microseconds), after which the lock stops favouring any thread and every
-//! operation costs one atomic instruction. Registering a function or a
-//! closure that captures at most one word (an `Arc`, an integer, a
-//! reference) allocates nothing.
+//! The lock is a spin lock taken with one atomic instruction and given back
+//! with a plain store; a waiter spins briefly, then yields. Registering a
+//! function item or a closure that captures nothing allocates nothing; a
+//! capturing closure is boxed (one allocation).
 //!
 //! # `fork`
 //!

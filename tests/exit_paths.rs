@@ -448,7 +448,14 @@ mod scenarios {
         // SAFETY: `clone` with only SIGCHLD is `fork` without libc's fork
         // callbacks; the child only sends itself a signal and leaves.
         let pid = unsafe {
-            libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long, 0 as libc::c_long)
+            libc::syscall(
+                libc::SYS_clone,
+                libc::SIGCHLD as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            )
         } as libc::pid_t;
         assert!(pid >= 0, "clone failed");
         if pid == 0 {
@@ -781,7 +788,10 @@ fn all() -> Vec<Case> {
                 ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
             },
         )
-        .row("a handler holds stdout's and stderr's locks past the deadline", "the hung one is named; the rest do not run"),
+        .row(
+            "a handler holds stdout's and stderr's locks past the deadline",
+            "the hung one is named; the rest do not run",
+        ),
         case(
             "deadline_while_stdout_is_a_full_pipe",
             deadline_while_stdout_is_a_full_pipe,
@@ -860,10 +870,7 @@ fn all() -> Vec<Case> {
         case(
             "fork_inside_a_watched_exit_run",
             fork_inside_a_watched_exit_run,
-            Expect {
-                stderr_lacks: NO_PANIC,
-                ..expect("child goes on\nchild exited 0\nregistered first\n", Code(0))
-            },
+            Expect { stderr_lacks: NO_PANIC, ..expect("child goes on\nchild exited 0\nregistered first\n", Code(0)) },
         ),
         case("abort_runs_none", abort_runs_none, expect("", Signal(SIGABRT))).row("`std::process::abort()`", "not run"),
         case(

@@ -104,7 +104,8 @@ mod tests {
         let plain = Callback::Boxed(Box::new(Plain(named)));
         assert!(plain.name().ends_with("::named"), "{}", plain.name());
         assert!(plain.run().is_ok());
-        let custom = Callback::Boxed(Box::new(Custom { f: || panic!("boom"), name: Some("n".into()), inherited: true }));
+        let custom =
+            Callback::Boxed(Box::new(Custom { f: || panic!("boom"), name: Some("n".into()), inherited: true }));
         assert!(custom.inherited());
         let panic = custom.run().unwrap_err();
         assert_eq!((panic.name(), panic.message()), ("n", "boom"));

@@ -69,7 +69,6 @@ impl StaticHandler {
         self.taken.store(true, Ordering::Relaxed);
         fresh
     }
-
 }
 
 /// Puts `handlers` in registration order: priority, module path, line, name.

@@ -17,7 +17,8 @@ fn graph() -> BTreeMap<String, Vec<String>> {
         }
         let text = std::fs::read_to_string(&path).expect("a module's source");
         // Comments (docs' links among them) are no dependency.
-        let code: String = text.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+        let code: String =
+            text.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
         modules.insert(name, uses(&code));
     }
     let names: Vec<String> = modules.keys().cloned().collect();
