@@ -499,8 +499,8 @@ mod scenarios {
         say("main returns");
     }
 
-    pub fn nested_run_is_traced() {
-        atexit::Registration::new(|| say("inner")).name("inner").register();
+    /// The handler that runs first (`outer`) runs the rest in a nested run.
+    fn run_the_rest_nested() {
         atexit::Registration::new(|| {
             let _ = atexit::run_exitfuncs();
         })
@@ -508,14 +508,15 @@ mod scenarios {
         .register();
     }
 
+    pub fn nested_run_is_traced() {
+        atexit::Registration::new(|| say("inner")).name("inner").register();
+        run_the_rest_nested();
+    }
+
     pub fn deadline_names_the_handler_of_a_nested_run() {
         atexit::set_deadline(Duration::from_millis(300));
         atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("nested and stuck").register();
-        atexit::Registration::new(|| {
-            let _ = atexit::run_exitfuncs();
-        })
-        .name("outer")
-        .register();
+        run_the_rest_nested();
     }
 
     pub fn fork_inside_a_watched_exit_run() {
