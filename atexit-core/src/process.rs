@@ -31,7 +31,7 @@ static POLICY: Policy = Policy { settle, admits, call: observe::call };
 /// How many `fork()`s lie between the first process and this one.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// The generation that `PROCESS`'s registrations belong to. Like the
-/// next two, read and written only under `PROCESS`'s lock.
+/// next one, read and written only under `PROCESS`'s lock.
 static SETTLED: AtomicU64 = AtomicU64::new(0);
 /// Whether static handlers were taken in before.
 static STATICS_TAKEN: AtomicBool = AtomicBool::new(false);
@@ -49,18 +49,21 @@ fn settle(state: &mut State, whole: bool) {
     }
 }
 
+/// The static handlers not taken in yet, each marked taken now.
+fn untaken_statics() -> Vec<&'static StaticHandler> {
+    inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect()
+}
+
 fn forget_parents_registrations(state: &mut State) {
-    for StaticRef(handler) in inventory::iter::<StaticRef> {
-        handler.take();
-    }
+    // Static handlers count as the parent's: marked taken, never taken in here.
+    drop(untaken_statics());
     for callback in state.take_where(|_, callback| !callback.inherited()) {
         std::mem::forget(callback);
     }
 }
 
 fn take_in_statics(state: &mut State) {
-    let mut handlers: Vec<&'static StaticHandler> =
-        inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect();
+    let mut handlers = untaken_statics();
     if handlers.is_empty() {
         return;
     }

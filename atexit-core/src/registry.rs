@@ -185,9 +185,14 @@ impl State {
         taken
     }
 
-    fn take_all(&mut self) -> Vec<Vec<Entry>> {
+    /// Takes out every entry, each stack's with its priority.
+    fn take_all(&mut self) -> Vec<(i32, Vec<Entry>)> {
         self.len = 0;
-        self.stacks.iter_mut().map(|s| (std::mem::take(&mut s.entries), s.empty = 0).0).collect()
+        let take = |stack: &mut Stack| {
+            stack.empty = 0;
+            (stack.priority, std::mem::take(&mut stack.entries))
+        };
+        self.stacks.iter_mut().map(take).collect()
     }
 }
 
@@ -257,15 +262,17 @@ impl Inner {
 
     /// Drops every pending handler, outside the lock, then gives each stack
     /// its memory back if it is still empty (as CPython's `atexit._clear`
-    /// keeps its array): growing 100,000 entries again from fresh pages
-    /// cost 25 ns a registration in the benchmark, against 12 ns.
+    /// keeps its array): in the benchmark that clears between rounds of
+    /// 100,000 registrations, growing them again from fresh memory made a
+    /// registration 37.6 ns against 30.7 ns.
     pub(crate) fn clear(&self) {
         let mut taken = self.state(true).take_all();
-        for entries in &mut taken {
+        for (_, entries) in &mut taken {
             entries.clear();
         }
         let mut state = self.state(false);
-        for (stack, entries) in state.stacks.iter_mut().zip(taken) {
+        for (priority, entries) in taken {
+            let stack = state.stack(priority);
             if stack.entries.is_empty() && stack.entries.capacity() < entries.capacity() {
                 stack.entries = entries;
             }
