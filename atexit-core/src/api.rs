@@ -25,7 +25,7 @@ use crate::registry::{Handle, Registry};
 /// ```
 pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
     hook::install();
-    let key = PROCESS.insert(0, Identity::of(&f), Callback::Boxed(Box::new(Plain(f))));
+    let key = PROCESS.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Plain(f))));
     Handle::in_static(&PROCESS, key)
 }
 
@@ -135,20 +135,20 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
         hook::install();
-        let (priority, identity, callback) = self.into_parts();
-        Handle::in_static(&PROCESS, PROCESS.insert(priority, identity, callback))
+        let (priority, fingerprint, callback) = self.into_parts();
+        Handle::in_static(&PROCESS, PROCESS.insert(priority, fingerprint, callback))
     }
 
     /// Registers in `registry`.
     pub fn register_in(self, registry: &Registry) -> Handle {
-        let (priority, identity, callback) = self.into_parts();
-        registry.insert(priority, identity, callback)
+        let (priority, fingerprint, callback) = self.into_parts();
+        registry.insert(priority, fingerprint, callback)
     }
 
-    fn into_parts(self) -> (i32, Identity, Callback) {
+    fn into_parts(self) -> (i32, u64, Callback) {
         let Registration { f, priority, name, identity, inherited } = self;
         let identity = identity.unwrap_or_else(|| Identity::of(&f));
-        (priority, identity, Callback::Boxed(Box::new(Custom { f, name, inherited })))
+        (priority, identity.fingerprint(), Callback::Boxed(Box::new(Custom { f, name, identity, inherited })))
     }
 }
 

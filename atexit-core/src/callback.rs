@@ -5,6 +5,7 @@ use std::any::type_name;
 use std::borrow::Cow;
 use std::panic::{self, AssertUnwindSafe};
 
+use crate::identity::Identity;
 use crate::panic::HandlerPanic;
 use crate::statics::StaticHandler;
 
@@ -21,6 +22,8 @@ pub(crate) enum Callback {
 pub(crate) trait Handler: Send {
     /// The name reports and traces show.
     fn name(&self) -> Cow<'static, str>;
+    /// What `unregister` compares.
+    fn identity(&self) -> Identity;
     /// Whether a `fork()`ed child keeps it.
     fn inherited(&self) -> bool;
     /// Runs it, catching a panic so that none crosses into the caller.
@@ -33,6 +36,10 @@ pub(crate) struct Plain<F>(pub(crate) F);
 impl<F: FnOnce() + Send + 'static> Handler for Plain<F> {
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(type_name::<F>())
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::of(&self.0)
     }
 
     fn inherited(&self) -> bool {
@@ -48,12 +55,17 @@ impl<F: FnOnce() + Send + 'static> Handler for Plain<F> {
 pub(crate) struct Custom<F> {
     pub(crate) f: F,
     pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) identity: Identity,
     pub(crate) inherited: bool,
 }
 
 impl<F: FnOnce() + Send + 'static> Handler for Custom<F> {
     fn name(&self) -> Cow<'static, str> {
         self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
+    }
+
+    fn identity(&self) -> Identity {
+        self.identity
     }
 
     fn inherited(&self) -> bool {
@@ -71,7 +83,26 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| HandlerPanic::new(name(), payload))
 }
 
+/// What an emptied place in a registry holds: never run, never counted.
+static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0);
+
 impl Callback {
+    /// The placeholder left where a handler was taken out.
+    pub(crate) fn nothing() -> Callback {
+        Callback::Static(&NOTHING)
+    }
+
+    pub(crate) fn is_nothing(&self) -> bool {
+        matches!(self, Callback::Static(handler) if std::ptr::eq(*handler, &NOTHING))
+    }
+
+    pub(crate) fn identity(&self) -> Identity {
+        match self {
+            Callback::Static(handler) => handler.identity(),
+            Callback::Boxed(handler) => handler.identity(),
+        }
+    }
+
     pub(crate) fn name(&self) -> Cow<'static, str> {
         match self {
             Callback::Static(handler) => Cow::Borrowed(handler.name()),
@@ -104,8 +135,12 @@ mod tests {
         let plain = Callback::Boxed(Box::new(Plain(named)));
         assert!(plain.name().ends_with("::named"), "{}", plain.name());
         assert!(plain.run().is_ok());
-        let custom =
-            Callback::Boxed(Box::new(Custom { f: || panic!("boom"), name: Some("n".into()), inherited: true }));
+        let custom = Callback::Boxed(Box::new(Custom {
+            f: || panic!("boom"),
+            name: Some("n".into()),
+            identity: Identity::Address(1),
+            inherited: true,
+        }));
         assert!(custom.inherited());
         let panic = custom.run().unwrap_err();
         assert_eq!((panic.name(), panic.message()), ("n", "boom"));

@@ -13,6 +13,7 @@
 //!   type.
 
 use core::any::{Any, TypeId};
+use core::hash::{Hash, Hasher};
 
 /// The identity of a registered function, compared by `unregister`.
 /// Opaque; public only so that generated code can carry one.
@@ -107,6 +108,39 @@ impl Identity {
     pub(crate) fn of<F: Function<Args>, Args>(f: &F) -> Identity {
         sealed::Sealed::identity(f)
     }
+
+    /// A number equal for equal identities, and rarely for different
+    /// ones: what a registry keeps and compares first.
+    #[inline]
+    pub(crate) fn fingerprint(&self) -> u64 {
+        match *self {
+            Identity::Address(address) => address as u64,
+            Identity::Type(id) => {
+                let mut bits = Fold(0);
+                id.hash(&mut bits);
+                bits.0
+            }
+        }
+    }
+}
+
+/// Folds what a `TypeId` hashes (already well-mixed bits) into one word.
+struct Fold(u64);
+
+impl Hasher for Fold {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(29) ^ n;
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +168,14 @@ mod tests {
         assert!(matches!(Identity::of(&pa), Identity::Address(_)));
         let p2: fn(&'static str, u32) = two;
         assert!(matches!(Identity::of(&p2), Identity::Address(_)));
+    }
+
+    #[test]
+    fn fingerprints_follow_identities() {
+        let pa: fn() = a;
+        assert_eq!(Identity::of(&a).fingerprint(), Identity::of(&a).fingerprint());
+        assert_ne!(Identity::of(&a).fingerprint(), Identity::of(&b).fingerprint());
+        assert_eq!(Identity::of(&pa).fingerprint(), pa as usize as u64);
     }
 
     #[test]

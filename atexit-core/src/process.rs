@@ -26,22 +26,18 @@ use crate::statics::{self, StaticHandler, StaticRef};
 
 pub(crate) static PROCESS: Inner = Inner::new(Some(&POLICY));
 
-static POLICY: Policy = Policy { settle, admits, call: observe::call };
+static POLICY: Policy = Policy { epoch: &GENERATION, settle, closing: &EXIT_BEGUN, admits, call: observe::call };
 
 /// How many `fork()`s lie between the first process and this one.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// The generation that `PROCESS`'s registrations belong to. Like the
-/// next one, read and written only under `PROCESS`'s lock.
-static SETTLED: AtomicU64 = AtomicU64::new(0);
-/// Whether static handlers were taken in before.
+/// Whether static handlers were taken in before (read and written only
+/// under `PROCESS`'s lock).
 static STATICS_TAKEN: AtomicBool = AtomicBool::new(false);
 
 static EXIT_BEGUN: AtomicBool = AtomicBool::new(false);
 
-fn settle(state: &mut State, whole: bool) {
-    let generation = GENERATION.load(Ordering::Relaxed);
-    if SETTLED.load(Ordering::Relaxed) != generation {
-        SETTLED.store(generation, Ordering::Relaxed);
+fn settle(state: &mut State, new_generation: bool, whole: bool) {
+    if new_generation {
         forget_parents_registrations(state);
     }
     if whole {
@@ -51,7 +47,10 @@ fn settle(state: &mut State, whole: bool) {
 
 /// The static handlers not taken in yet, each marked taken now.
 fn untaken_statics() -> Vec<&'static StaticHandler> {
-    inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect()
+    let all = || inventory::iter::<StaticRef>.into_iter().map(|r| r.0);
+    let mut untaken = Vec::with_capacity(all().count());
+    untaken.extend(all().filter(|handler| handler.take()));
+    untaken
 }
 
 fn forget_parents_registrations(state: &mut State) {
@@ -75,11 +74,12 @@ fn take_in_statics(state: &mut State) {
         }
     }
     statics::sort(&mut handlers);
-    state.insert_oldest(handlers.into_iter().map(|h| (h.priority(), h.identity(), Callback::Static(h))).collect());
+    state.insert_oldest(handlers.into_iter().map(|h| (h.priority(), h.identity().fingerprint(), Callback::Static(h))));
 }
 
+/// Once the exit has begun (checked by the registry first).
 fn admits(run_lock: &RunLock) -> bool {
-    !(EXIT_BEGUN.load(Ordering::Relaxed) && run_lock.is_held() && !run_lock.is_held_by_current_thread())
+    !run_lock.is_held() || run_lock.is_held_by_current_thread()
 }
 
 /// In a `fork()`ed child, before anything else runs there but signal

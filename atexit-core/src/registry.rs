@@ -13,6 +13,7 @@
 //! (`process.rs`) gives its own [`Policy`] for what only it does.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::callback::{Callback, Plain};
@@ -37,11 +38,29 @@ impl Key {
     }
 }
 
+/// 32 bytes: the identity is kept as its fingerprint, which `unregister`
+/// compares first (a scan of 100,000 entries of 56 bytes, with the whole
+/// identity, took 243 µs; see the README's performance table).
 struct Entry {
     seq: u64,
-    identity: Identity,
-    /// `None` once taken out of the middle of the stack.
-    callback: Option<Callback>,
+    fingerprint: u64,
+    /// [`Callback::nothing`] once taken out of the middle of the stack.
+    callback: Callback,
+}
+
+impl Entry {
+    fn new(seq: u64, fingerprint: u64, callback: Callback) -> Entry {
+        Entry { seq, fingerprint, callback }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.callback.is_nothing()
+    }
+
+    fn take(&mut self) -> Option<Callback> {
+        let callback = std::mem::replace(&mut self.callback, Callback::nothing());
+        (!callback.is_nothing()).then_some(callback)
+    }
 }
 
 struct Stack {
@@ -61,19 +80,19 @@ impl Stack {
 
     /// Takes the callback at `index` out; [`tidy`](Stack::tidy) after.
     fn take(&mut self, index: usize) -> Option<Callback> {
-        let callback = self.entries[index].callback.take()?;
+        let callback = self.entries[index].take()?;
         self.empty += 1;
         Some(callback)
     }
 
     /// Keeps the top entry full and at most half of the entries empty.
     fn tidy(&mut self) {
-        while self.entries.last().is_some_and(|e| e.callback.is_none()) {
+        while self.entries.last().is_some_and(Entry::is_empty) {
             self.entries.pop();
             self.empty -= 1;
         }
         if self.empty > 16 && self.empty * 2 > self.entries.len() {
-            self.entries.retain(|e| e.callback.is_some());
+            self.entries.retain(|e| !e.is_empty());
             self.empty = 0;
         }
     }
@@ -99,15 +118,25 @@ pub(crate) struct State {
     next_seq: u64,
     /// Below every number given so far: for [`State::insert_oldest`].
     lowest_seq: u64,
+    /// The stack used last.
+    last_used: usize,
+    /// The policy's epoch when it last settled this state.
+    epoch: u64,
 }
 
 impl State {
     const fn new() -> Self {
         // Room below for handlers inserted as the oldest (static handlers).
-        State { stacks: Vec::new(), len: 0, next_seq: 1 << 62, lowest_seq: 1 << 62 }
+        State { stacks: Vec::new(), len: 0, next_seq: 1 << 62, lowest_seq: 1 << 62, last_used: 0, epoch: 0 }
     }
 
+    #[inline]
     fn stack(&mut self, priority: i32) -> &mut Stack {
+        // Most registrations share one priority.
+        let last = self.last_used;
+        if self.stacks.get(last).is_some_and(|s| s.priority == priority) {
+            return &mut self.stacks[last];
+        }
         let at = match self.stacks.binary_search_by_key(&priority, |s| s.priority) {
             Ok(at) => at,
             Err(at) => {
@@ -115,37 +144,35 @@ impl State {
                 at
             }
         };
+        self.last_used = at;
         &mut self.stacks[at]
     }
 
-    fn insert(&mut self, priority: i32, identity: Identity, callback: Callback) -> Key {
+    #[inline]
+    fn insert(&mut self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.len += 1;
         let stack = self.stack(priority);
         let index = stack.entries.len();
-        stack.entries.push(Entry { seq, identity, callback: Some(callback) });
+        stack.entries.push(Entry::new(seq, fingerprint, callback));
         Key { seq, priority, index: index as u32 }
     }
 
     /// Adds handlers below every pending one of their priority, as if they
     /// had been registered before all of them, in the order given (the
     /// last given runs first among them).
-    pub(crate) fn insert_oldest(&mut self, handlers: Vec<(i32, Identity, Callback)>) {
+    pub(crate) fn insert_oldest(&mut self, handlers: impl ExactSizeIterator<Item = (i32, u64, Callback)>) {
         self.lowest_seq -= handlers.len() as u64;
         self.len += handlers.len();
-        let mut seq = self.lowest_seq;
-        let mut handlers = handlers.into_iter().peekable();
-        while let Some((priority, identity, callback)) = handlers.next() {
-            let mut group = vec![Entry { seq, identity, callback: Some(callback) }];
-            while let Some((_, identity, callback)) = handlers.next_if(|(p, ..)| *p == priority) {
-                seq += 1;
-                group.push(Entry { seq, identity, callback: Some(callback) });
+        for (seq, (priority, fingerprint, callback)) in (self.lowest_seq..).zip(handlers) {
+            self.stack(priority).entries.push(Entry::new(seq, fingerprint, callback));
+        }
+        // Each stack is now two runs in order: a stable sort merges them.
+        for stack in &mut self.stacks {
+            if !stack.entries.is_sorted_by_key(|e| e.seq) {
+                stack.entries.sort_by_key(|e| e.seq);
             }
-            seq += 1;
-            let stack = self.stack(priority);
-            let at = stack.entries.partition_point(|e| e.seq < group[0].seq);
-            stack.entries.splice(at..at, group);
         }
     }
 
@@ -160,7 +187,7 @@ impl State {
     fn contains(&self, key: Key) -> bool {
         let Ok(at) = self.stacks.binary_search_by_key(&key.priority, |s| s.priority) else { return false };
         let stack = &self.stacks[at];
-        stack.find(key).is_some_and(|i| stack.entries[i].callback.is_some())
+        stack.find(key).is_some_and(|i| !stack.entries[i].is_empty())
     }
 
     fn pop_next(&mut self) -> Option<Callback> {
@@ -169,13 +196,14 @@ impl State {
         Some(callback)
     }
 
-    /// Takes out every pending handler for which `pick` is true.
-    pub(crate) fn take_where(&mut self, mut pick: impl FnMut(&Identity, &Callback) -> bool) -> Vec<Callback> {
+    /// Takes out every pending handler for which `pick` is true, given its
+    /// identity's fingerprint and itself.
+    pub(crate) fn take_where(&mut self, mut pick: impl FnMut(u64, &Callback) -> bool) -> Vec<Callback> {
         let mut taken = Vec::new();
         for stack in &mut self.stacks {
             for at in 0..stack.entries.len() {
                 let entry = &stack.entries[at];
-                if entry.callback.as_ref().is_some_and(|c| pick(&entry.identity, c)) {
+                if !entry.is_empty() && pick(entry.fingerprint, &entry.callback) {
                     taken.extend(stack.take(at));
                 }
             }
@@ -198,11 +226,19 @@ impl State {
 
 /// What a registry does beyond keeping and running handlers: the process
 /// registry's rules (`process.rs`), given as functions so that this module
-/// needs nothing from above it.
+/// needs nothing from above it. The two flags let a registration pass with
+/// two loads while neither rule has anything to do.
 pub(crate) struct Policy {
-    /// Brings the state up to date before each use; `whole` when the
-    /// caller needs every pending handler (a count, a scan, a run).
-    pub(crate) settle: fn(&mut State, whole: bool),
+    /// Changes when every pending registration may have to be looked at
+    /// again before the next use (a `fork()`).
+    pub(crate) epoch: &'static AtomicU64,
+    /// Brings the state up to date, under the lock: `new_epoch` when
+    /// `epoch` changed since the last call; `whole` when the caller needs
+    /// every pending handler (a count, a scan, a run). Called when either
+    /// is true.
+    pub(crate) settle: fn(&mut State, new_epoch: bool, whole: bool),
+    /// Set once registrations may be turned away; then `admits` decides.
+    pub(crate) closing: &'static AtomicBool,
     /// Whether a registration made now, from this thread, is kept.
     pub(crate) admits: fn(&RunLock) -> bool,
     /// Runs one handler.
@@ -225,18 +261,24 @@ impl Inner {
     fn state(&self, whole: bool) -> Guard<'_, State> {
         let mut state = self.state.lock();
         if let Some(policy) = self.policy {
-            (policy.settle)(&mut state, whole);
+            let epoch = policy.epoch.load(Ordering::Relaxed);
+            let new_epoch = epoch != state.epoch;
+            if new_epoch || whole {
+                state.epoch = epoch;
+                (policy.settle)(&mut state, new_epoch, whole);
+            }
         }
         state
     }
 
     #[inline]
-    pub(crate) fn insert(&self, priority: i32, identity: Identity, callback: Callback) -> Key {
-        if self.policy.is_some_and(|policy| !(policy.admits)(&self.run_lock)) {
+    pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
+        let turned_away = |policy: &Policy| policy.closing.load(Ordering::Relaxed) && !(policy.admits)(&self.run_lock);
+        if self.policy.is_some_and(turned_away) {
             drop_quietly(callback);
             return Key::nothing(priority);
         }
-        self.state(false).insert(priority, identity, callback)
+        self.state(false).insert(priority, fingerprint, callback)
     }
 
     fn remove(&self, key: Key) -> bool {
@@ -250,7 +292,8 @@ impl Inner {
     }
 
     pub(crate) fn unregister(&self, identity: Identity) -> usize {
-        let taken = self.state(true).take_where(|id, _| *id == identity);
+        let fingerprint = identity.fingerprint();
+        let taken = self.state(true).take_where(|f, callback| f == fingerprint && callback.identity() == identity);
         let n = taken.len();
         drop(taken);
         n
@@ -415,11 +458,11 @@ impl Registry {
     ///
     /// For a priority or a name, use [`Registration`](crate::Registration).
     pub fn register<F: FnOnce() + Send + 'static>(&self, f: F) -> Handle {
-        self.insert(0, Identity::of(&f), Callback::Boxed(Box::new(Plain(f))))
+        self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Plain(f))))
     }
 
-    pub(crate) fn insert(&self, priority: i32, identity: Identity, callback: Callback) -> Handle {
-        let key = self.inner.insert(priority, identity, callback);
+    pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Handle {
+        let key = self.inner.insert(priority, fingerprint, callback);
         Handle { owner: Owner::Local(Arc::downgrade(&self.inner)), key }
     }
 
