@@ -104,8 +104,10 @@ impl Stack {
     }
 
     fn pop(&mut self) -> Option<Callback> {
-        let top = self.entries.len().checked_sub(1)?;
-        self.take_tidily(top)
+        // The top entry is never empty (`tidy`).
+        let top = self.entries.pop()?;
+        self.tidy();
+        Some(top.callback)
     }
 }
 
