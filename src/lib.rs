@@ -479,8 +479,22 @@ pub mod prelude {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __register {
-    ($($args:tt)*) => {
-        $crate::__private::register_call!($crate; $($args)*)
+    () => {
+        ::core::compile_error!("`register!` needs a function: `register!(f)` or `register!(f, args...)`")
+    };
+    // Each argument is parsed here, as an expression, and passed on as one
+    // token: `(value)` or `(= key value)`.
+    ($f:expr $(, $($rest:tt)*)?) => {
+        $crate::__register!(@args ($f) [] $($($rest)*)?)
+    };
+    (@args $f:tt [$($done:tt)*]) => {
+        $crate::__private::register_call!($crate; $f $($done)*)
+    };
+    (@args $f:tt [$($done:tt)*] $key:ident = $value:expr $(, $($rest:tt)*)?) => {
+        $crate::__register!(@args $f [$($done)* (= $key $value)] $($($rest)*)?)
+    };
+    (@args $f:tt [$($done:tt)*] $value:expr $(, $($rest:tt)*)?) => {
+        $crate::__register!(@args $f [$($done)* ($value)] $($($rest)*)?)
     };
 }
 

@@ -84,7 +84,7 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
 }
 
 /// What an emptied place in a registry holds: never run, never counted.
-static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0);
+static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0, false);
 
 impl Callback {
     /// The placeholder left where a handler was taken out.
@@ -112,7 +112,7 @@ impl Callback {
 
     pub(crate) fn inherited(&self) -> bool {
         match self {
-            Callback::Static(_) => false,
+            Callback::Static(handler) => handler.inherited(),
             Callback::Boxed(handler) => handler.inherited(),
         }
     }

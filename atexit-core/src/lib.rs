@@ -58,6 +58,17 @@ pub mod __private {
         value
     }
 
+    /// What `#[atexit::handler]` implements on the marker type named after
+    /// the function, once for each number `N` of leading positional
+    /// arguments: `Struct` holds the rest, filled by keyword in `register!`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` has no parameters left to pass by keyword after {N} positional arguments",
+        label = "too many positional arguments before the keywords"
+    )]
+    pub trait Keywords<const N: usize> {
+        type Struct<'a>;
+    }
+
     /// The function that gives a function item's identity (its type), for
     /// a static handler: a function, since `TypeId::of` is not `const` on
     /// every supported Rust.

@@ -54,8 +54,9 @@ fn untaken_statics() -> Vec<&'static StaticHandler> {
 }
 
 fn forget_parents_registrations(state: &mut State) {
-    // Static handlers count as the parent's: marked taken, never taken in here.
-    drop(untaken_statics());
+    // Static handlers count as the parent's: taken in, then dropped with
+    // the parent's others unless registered `inherit_on_fork`.
+    take_in_statics(state);
     for callback in state.take_where(|_, callback| !callback.inherited()) {
         std::mem::forget(callback);
     }

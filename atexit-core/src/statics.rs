@@ -22,6 +22,8 @@ pub struct StaticHandler {
     name: &'static str,
     line: u32,
     priority: i32,
+    /// Whether a `fork()`ed child keeps it (`inherit_on_fork`).
+    inherited: bool,
     /// Whether the process registry has taken it in (changed only under
     /// the registry's lock).
     taken: AtomicBool,
@@ -42,8 +44,9 @@ impl StaticHandler {
         name: &'static str,
         line: u32,
         priority: i32,
+        inherited: bool,
     ) -> Self {
-        StaticHandler { f, identity, module, name, line, priority, taken: AtomicBool::new(false) }
+        StaticHandler { f, identity, module, name, line, priority, inherited, taken: AtomicBool::new(false) }
     }
 
     pub(crate) fn function(&self) -> fn() {
@@ -60,6 +63,10 @@ impl StaticHandler {
 
     pub(crate) fn priority(&self) -> i32 {
         self.priority
+    }
+
+    pub(crate) fn inherited(&self) -> bool {
+        self.inherited
     }
 
     /// Marks it taken; true if it was not before. Called under the process
@@ -180,13 +187,13 @@ mod tests {
     #[test]
     fn sorted_by_priority_module_line_then_name() {
         static HANDLERS: [StaticHandler; 7] = [
-            StaticHandler::new(noop, identity, "a", "a::x", 9, -1),
-            StaticHandler::new(noop, identity, "b", "b::x", 1, -1),
-            StaticHandler::new(noop, identity, "a", "a::x", 2, 0),
-            StaticHandler::new(noop, identity, "a", "a::y", 2, 0),
-            StaticHandler::new(noop, identity, "a", "a::x", 300, 0),
-            StaticHandler::new(noop, identity, "c", "c::x", 1, 0),
-            StaticHandler::new(noop, identity, "a", "a::x", 1, 7),
+            StaticHandler::new(noop, identity, "a", "a::x", 9, -1, false),
+            StaticHandler::new(noop, identity, "b", "b::x", 1, -1, false),
+            StaticHandler::new(noop, identity, "a", "a::x", 2, 0, false),
+            StaticHandler::new(noop, identity, "a", "a::y", 2, 0, false),
+            StaticHandler::new(noop, identity, "a", "a::x", 300, 0, false),
+            StaticHandler::new(noop, identity, "c", "c::x", 1, 0, false),
+            StaticHandler::new(noop, identity, "a", "a::x", 1, 7, false),
         ];
         let expected: Vec<&'static StaticHandler> = HANDLERS.iter().collect();
         for rotation in 0..expected.len() {

@@ -381,10 +381,10 @@ fn eight_threads_registering_and_unregistering() {
                     } else if i % 3 == 1 && i % 2 == 0 {
                         kept.push((i, h));
                     }
-                    if i % 10 == 9
-                        && let Some((_, h)) = kept.pop()
-                    {
-                        assert!(h.unregister());
+                    if i % 10 == 9 {
+                        if let Some((_, h)) = kept.pop() {
+                            assert!(h.unregister());
+                        }
                     }
                 }
                 kept.into_iter().map(|(i, _)| i).collect::<Vec<_>>()

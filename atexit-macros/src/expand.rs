@@ -1,73 +1,72 @@
 //! From parsed, validated input to tokens. The entry points take the raw
-//! tokens, run the stages, and on error emit the user's item unchanged next
-//! to the errors, so one mistake gives one message and the item stays usable.
+//! tokens, run the stages, and on error emit the user's item next to the
+//! errors (with whatever `register!` calls of it need), so one mistake
+//! gives one message and the item stays usable.
+//!
+//! Every expansion is also a snapshot, checked by the tests below and shown
+//! in the crate docs (`docs/expansions/`).
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
-use syn::{Expr, Ident, ItemFn, Path};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{Ident, Path, Type};
 
-use crate::args::{self, Accepted, Options, RegisterCall};
-use crate::parse::{self, Macro, Param};
+use crate::args::{Accepted, Errors, Key, Options, RegisterCall, first_span};
+use crate::parse::{Function, Macro, Param, Pattern, mentions_impl, static_lifetimes};
 use crate::validate;
 
-const REGISTER: Accepted = Accepted { macro_name: "#[atexit::register]", priority: true, name: true, krate: true };
-const HANDLER: Accepted = Accepted { macro_name: "#[atexit::handler]", priority: false, name: false, krate: false };
-const MAIN: Accepted = Accepted { macro_name: "#[atexit::main]", priority: false, name: false, krate: true };
+const REGISTER: Accepted =
+    Accepted { macro_name: "#[atexit::register]", keys: &[Key::Priority, Key::Name, Key::InheritOnFork, Key::Crate] };
+const HANDLER: Accepted = Accepted { macro_name: "#[atexit::handler]", keys: &[Key::Crate] };
+const MAIN: Accepted = Accepted { macro_name: "#[atexit::main]", keys: &[Key::Crate] };
 
 /// Parses options and item, validates, expands; on any error, the item as
-/// written plus every error.
+/// written (or its fallback) plus every error.
 fn attribute(
     which: Macro,
-    accepted: Accepted,
+    accepted: &Accepted,
     args: TokenStream,
     item: TokenStream,
-    expand: fn(&Options, &ItemFn) -> TokenStream,
+    expand: fn(&Options, &Function, TokenStream) -> TokenStream,
 ) -> TokenStream {
-    let options = args::parse_options(args, accepted);
-    let function = parse::function(which, item.clone()).and_then(|f| validate::function(which, &f).map(|()| f));
-    match (options, function) {
-        (Ok(options), Ok(f)) => expand(&options, &f),
-        (options, function) => {
-            let mut errors = args::Errors::default();
-            for error in [options.err(), function.err()].into_iter().flatten() {
+    let options = Options::parse(args, accepted);
+    let function = Function::parse(which, item.clone());
+    let valid = function.as_ref().map_err(Clone::clone).and_then(|f| validate::function(which, f));
+    match (options, valid) {
+        (Ok(options), Ok(())) => expand(&options, function.as_ref().expect("validated"), item),
+        (options, valid) => {
+            let mut errors = Errors::default();
+            for error in [options.as_ref().err().cloned(), valid.err()].into_iter().flatten() {
                 errors.push(error);
             }
-            let error = errors.finish(()).unwrap_err().into_compile_error();
-            let item = if which == Macro::Main { main_fallback(item) } else { item };
-            quote! { #item #error }
+            let error = errors.finish(()).expect_err("an error was pushed").into_compile_error();
+            let krate = options.map(|o| o.crate_path()).unwrap_or_else(|_| default_crate());
+            let fallback = match (which, function) {
+                (Macro::Main, Ok(f)) => main_fallback(&f),
+                (Macro::Handler, Ok(f)) => {
+                    let fallback = handler_fallback(&krate, &f);
+                    quote! { #item #fallback }
+                }
+                _ => item,
+            };
+            quote! { #fallback #error }
         }
     }
 }
 
-/// The item to emit next to a `#[atexit::main]` error. The user's `main` as
-/// written would add rustc's own error about `main` (async, parameters) to
-/// ours, so it is kept under another name, still type-checked, beside an
-/// empty `main`.
-fn main_fallback(item: TokenStream) -> TokenStream {
-    match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(mut f) if f.sig.ident == "main" => {
-            f.sig.ident = Ident::new("__atexit_main_with_errors", f.sig.ident.span());
-            quote! {
-                #[allow(dead_code)]
-                #f
-                fn main() {}
-            }
-        }
-        _ => item,
-    }
+fn default_crate() -> Path {
+    syn::parse_quote!(::atexit)
 }
 
 pub(crate) fn register_attribute(args: TokenStream, item: TokenStream) -> TokenStream {
-    attribute(Macro::Register, REGISTER, args, item, expand_register)
+    attribute(Macro::Register, &REGISTER, args, item, expand_register)
 }
 
 pub(crate) fn handler_attribute(args: TokenStream, item: TokenStream) -> TokenStream {
-    attribute(Macro::Handler, HANDLER, args, item, |_, f| expand_handler(f))
+    attribute(Macro::Handler, &HANDLER, args, item, expand_handler)
 }
 
 pub(crate) fn main_attribute(args: TokenStream, item: TokenStream) -> TokenStream {
-    attribute(Macro::Main, MAIN, args, item, expand_main)
+    attribute(Macro::Main, &MAIN, args, item, expand_main)
 }
 
 pub(crate) fn register_call(input: TokenStream) -> TokenStream {
@@ -85,114 +84,214 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 // Input:
 //     #[atexit::register(priority = 5, name = "flush logs")]
 //     fn flush() { ... }
-// Output:
-//     fn flush() { ... }
-//     const _: () = {
-//         static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler = ::atexit::__private::StaticHandler::new(
-//             flush,
-//             ::atexit::__private::identity_fn(&flush),
-//             ::core::module_path!(),
-//             "flush logs", // by default: concat!(module_path!(), "::", stringify!(flush))
-//             ::core::line!(),
-//             5,
-//         );
-//         ::atexit::__private::inventory::submit! {
-//             ::atexit::__private::StaticRef(&__ATEXIT_HANDLER)
-//         }
-//     };
-fn expand_register(options: &Options, f: &ItemFn) -> TokenStream {
+// Output: the function, and a static handler submitted to `inventory`,
+// inside `const _` so that no name it defines can meet the user's.
+// Snapshot: docs/expansions/register.rs.
+fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenStream {
     let krate = options.crate_path();
-    let ident = &f.sig.ident;
+    let ident = &f.ident;
     let name = match &options.name {
         Some(name) => quote!(#name),
         None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))),
     };
     let priority = match &options.priority {
-        Some(priority) => quote_spanned!(priority.span()=> #priority),
+        Some(priority) => quote_spanned!(syn::spanned::Spanned::span(priority)=> #priority),
         None => quote!(0),
     };
+    let inherited = options.inherit_on_fork.is_some();
     let line = quote_spanned!(ident.span()=> ::core::line!());
     // The function itself is the `fn()`; one of another ABI is called from
     // a closure.
-    let call = match &f.sig.abi {
+    let call = match &f.abi {
         None => quote!(#ident),
         Some(_) => quote!(|| #ident()),
     };
     quote! {
-        #f
+        #item
         const _: () = {
-            static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
+            static HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
                 #call,
                 #krate::__private::identity_fn(&#ident),
                 ::core::module_path!(),
                 #name,
                 #line,
                 #priority,
+                #inherited,
             );
             #krate::__private::inventory::submit! {
-                #krate::__private::StaticRef(&__ATEXIT_HANDLER)
+                #krate::__private::StaticRef(&HANDLER)
             }
         };
     }
 }
 
-/// The name of the struct that carries the keyword arguments of `f` when
-/// the first `positional` arguments are given by position.
-fn keywords_struct(f: &Ident, positional: usize) -> Ident {
-    format_ident!("__atexit_keywords_{}_{}", f, positional, span = f.span())
+/// How a handler's parameter is stored until exit.
+enum Stored {
+    /// `&T` (any lifetime but `'static`): the argument is cloned into
+    /// `T::Owned` when `register!` runs; the handler gets a `&T` to it.
+    Borrowed(TokenStream),
+    /// Anything else, with every lifetime `'static`: moved in as it is.
+    Moved(TokenStream),
+}
+
+impl Stored {
+    fn of(ty: &Type) -> Stored {
+        match ty {
+            Type::Reference(r) if r.mutability.is_none() && r.lifetime.as_ref().is_none_or(|l| l.ident != "static") => {
+                Stored::Borrowed(static_lifetimes(r.elem.to_token_stream()))
+            }
+            other => Stored::Moved(static_lifetimes(other.to_token_stream())),
+        }
+    }
+
+    /// The type `register!` passes: `&'a T` for a borrowed parameter.
+    fn given(&self, lifetime: &TokenStream) -> TokenStream {
+        match self {
+            Stored::Borrowed(inner) => quote!(&#lifetime #inner),
+            Stored::Moved(ty) => ty.clone(),
+        }
+    }
 }
 
 // Input:
 //     #[atexit::handler]
 //     fn goodbye(name: &str, adjective: &str) { ... }
-// Output: the function, and for each number of leading positional arguments
-// a struct with the rest as fields, which `register!` fills by keyword:
-//     fn goodbye(name: &str, adjective: &str) { ... }
-//     struct __atexit_keywords_goodbye_0 { pub name: &'static str, pub adjective: &'static str }
-//     impl __atexit_keywords_goodbye_0 {
-//         fn __call(self) { goodbye(self.name, self.adjective); }
-//     }
-//     struct __atexit_keywords_goodbye_1 { pub adjective: &'static str }
-//     impl __atexit_keywords_goodbye_1 {
-//         fn __call(self, name: &'static str) { goodbye(name, self.adjective); }
-//     }
-fn expand_handler(f: &ItemFn) -> TokenStream {
-    let vis = &f.vis;
-    let ident = &f.sig.ident;
-    let params = parse::params(f);
-    let structs = (0..params.len()).map(|positional| {
-        let (given, named): (&[Param], &[Param]) = params.split_at(positional);
-        let strukt = keywords_struct(ident, positional);
-        let given_names = given.iter().map(|p| &p.name);
-        let given_types = given.iter().map(|p| &p.ty);
-        let field_names: Vec<_> = named.iter().map(|p| &p.name).collect();
-        let field_types = named.iter().map(|p| &p.ty);
-        let call_args = given.iter().map(|p| {
-            let name = &p.name;
-            quote!(#name)
-        });
-        let field_args = field_names.iter().map(|name| quote!(self.#name));
-        let all_args = call_args.chain(field_args);
-        quote! {
-            #[doc(hidden)]
-            #[allow(non_camel_case_types, dead_code)]
-            #vis struct #strukt {
-                #(pub #field_names: #field_types,)*
-            }
+// Output: the function; a marker struct of the same name (a type, so
+// `register!` can name it; braced, so it does not clash with the function);
+// and for each number `k` of leading positional arguments, a struct with
+// the remaining parameters as fields, reached through
+// `<goodbye as Keywords<k>>::Struct`, whose `bind` takes the positional
+// arguments and returns the closure to register. Snapshot:
+// docs/expansions/handler.rs.
+fn expand_handler(options: &Options, f: &Function, item: TokenStream) -> TokenStream {
+    let handler = handler_items(&options.crate_path(), f, true);
+    quote! { #item #handler }
+}
 
-            #[allow(dead_code)]
-            impl #strukt {
-                #[doc(hidden)]
-                #vis fn __call(self, #(#given_names: #given_types),*) {
-                    #ident(#(#all_args),*);
+/// What `register!` calls of a handler need when the handler is in error:
+/// the same items, but `bind` takes anything and registers nothing, and a
+/// parameter whose type cannot be stored is left out, so that the
+/// handler's own error is the only one.
+fn handler_fallback(krate: &Path, f: &Function) -> TokenStream {
+    handler_items(krate, f, false)
+}
+
+fn handler_items(krate: &Path, f: &Function, checked: bool) -> TokenStream {
+    let ident = &f.ident;
+    let vis = &f.vis;
+    let type_generics: Vec<String> = f
+        .generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(t.ident.to_string()),
+            syn::GenericParam::Const(c) => Some(c.ident.to_string()),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let storable = |ty: &Type| {
+        let tokens = ty.to_token_stream();
+        mentions_impl(tokens.clone()).is_none() && !mentions_any(tokens, &type_generics)
+    };
+    // `None` for a parameter `register!` cannot pass by keyword (only in a fallback).
+    let params: Vec<Option<(&Ident, Stored)>> = f
+        .params()
+        .map(|Param { pattern, ty }| match pattern {
+            Pattern::Name(name) if storable(ty) => Some((name, Stored::of(ty))),
+            _ => None,
+        })
+        .collect();
+    let lifetime = quote!('a);
+    // Locals: mixed-site, so a parameter named like the function
+    // (`fn tally(tally: u32)`) cannot hide it.
+    let local = |i: usize| Ident::new(&format!("arg{i}"), Span::mixed_site());
+    let f_local = Ident::new("f", Span::mixed_site());
+    let splits = (0..params.len()).map(|k| {
+        let (given, keywords) = params.split_at(k);
+        let keywords: Vec<&(&Ident, Stored)> = keywords.iter().flatten().collect();
+        let has_lifetime = keywords.iter().any(|(_, s)| matches!(s, Stored::Borrowed(_)));
+        let generics = if has_lifetime { quote!(<#lifetime>) } else { quote!() };
+        let fields = keywords.iter().map(|(name, stored)| {
+            let ty = stored.given(&lifetime);
+            quote!(pub #name: #ty)
+        });
+        let bind = if checked {
+            let params = params.iter().flatten();
+            let positional = given.iter().flatten().enumerate().map(|(i, (_, stored))| {
+                let (name, ty) = (local(i), stored.given(&quote!()));
+                quote!(#name: #ty)
+            });
+            let bound_types = params.clone().map(|(_, stored)| match stored {
+                Stored::Borrowed(inner) => quote!(&#inner),
+                Stored::Moved(ty) => ty.clone(),
+            });
+            let sources =
+                (0..k).map(|i| local(i).into_token_stream()).chain(keywords.iter().map(|(name, _)| quote!(self.#name)));
+            let stores = params.clone().zip(sources).enumerate().map(|(i, ((_, stored), source))| {
+                let name = local(i);
+                match stored {
+                    Stored::Borrowed(inner) => {
+                        quote!(let #name = <#inner as ::std::borrow::ToOwned>::to_owned(#source);)
+                    }
+                    Stored::Moved(_) => quote!(let #name = #source;),
+                }
+            });
+            let uses = params.enumerate().map(|(i, (_, stored))| {
+                let name = local(i);
+                match stored {
+                    Stored::Borrowed(inner) => quote! {
+                        <<#inner as ::std::borrow::ToOwned>::Owned as ::core::borrow::Borrow<#inner>>::borrow(&#name)
+                    },
+                    Stored::Moved(_) => name.into_token_stream(),
+                }
+            });
+            quote! {
+                pub fn bind<F>(self, #f_local: F, #(#positional),*)
+                    -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<F>
+                where
+                    F: ::core::ops::FnOnce(#(#bound_types),*) + ::core::marker::Send + 'static,
+                {
+                    #(#stores)*
+                    move || { #f_local(#(#uses),*); }
                 }
             }
+        } else {
+            let types: Vec<Ident> = (0..k).map(|i| format_ident!("P{i}")).collect();
+            quote! {
+                pub fn bind<F, #(#types),*>(self, _: F, #(_: #types),*) -> fn() { || {} }
+            }
+        };
+        quote! {
+            const _: () = {
+                pub struct #ident #generics { #(#fields,)* }
+                impl #krate::__private::Keywords<#k> for Handler {
+                    type Struct<#lifetime> = #ident #generics;
+                }
+                impl #generics #ident #generics {
+                    #bind
+                }
+            };
         }
     });
     quote! {
-        #f
-        #(#structs)*
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+        #[allow(non_camel_case_types, dead_code)]
+        const _: () = {
+            type Handler = #ident;
+            #(#splits)*
+        };
     }
+}
+
+/// Whether `tokens` name any of `names` (a type parameter), at any depth.
+fn mentions_any(tokens: TokenStream, names: &[String]) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => names.iter().any(|n| ident == n),
+        TokenTree::Group(group) => mentions_any(group.stream(), names),
+        _ => false,
+    })
 }
 
 // Input:
@@ -205,85 +304,91 @@ fn expand_handler(f: &ItemFn) -> TokenStream {
 //     }
 // Other attributes (`#[tokio::main]`) move to the inner function, so a
 // runtime attribute below this one turns the `async fn` into a plain one.
-fn expand_main(options: &Options, f: &ItemFn) -> TokenStream {
+// Snapshot: docs/expansions/main.rs.
+fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStream {
     let krate = options.crate_path();
-    let ItemFn { attrs, vis, sig, block } = f;
-    let mut inner = sig.clone();
-    inner.ident = Ident::new("__atexit_main", Span::mixed_site());
-    let outer_ident = &sig.ident;
-    let inner_ident = &inner.ident;
+    let inner = Ident::new("__atexit_main", Span::mixed_site());
+    let (attrs, vis, outer, body) = (&f.attrs, &f.vis, &f.ident, &f.body);
+    let signature = f.signature_named(&inner);
     quote! {
-        #vis fn #outer_ident() -> ::std::process::ExitCode {
+        #vis fn #outer() -> ::std::process::ExitCode {
             #(#attrs)*
-            #inner #block
-            #krate::__private::run_main(#inner_ident)
+            #signature #body
+            #krate::__private::run_main(#inner)
         }
+    }
+}
+
+/// The item to emit next to a `#[atexit::main]` error. The user's `main` as
+/// written would add rustc's own error about `main` (async, parameters) to
+/// ours, so it is kept under another name, still type-checked, beside an
+/// empty `main`.
+fn main_fallback(f: &Function) -> TokenStream {
+    let inner = Ident::new("main_with_errors", Span::mixed_site());
+    let (attrs, body) = (&f.attrs, &f.body);
+    let signature = f.signature_named(&inner);
+    quote! {
+        #[allow(dead_code)]
+        #(#attrs)*
+        #signature #body
+        fn main() {}
     }
 }
 
 // Input:
 //     register!(goodbye, "Donny", adjective = "nice")
-// Output:
-//     {
-//         let __atexit_f = goodbye;
-//         let __atexit_arg0 = ::atexit::__private::argument("Donny");
-//         let __atexit_keywords = ::atexit::__private::argument(
-//             __atexit_keywords_goodbye_1 { adjective: "nice" },
-//         );
-//         ::atexit::__private::Registration::new(move || __atexit_keywords.__call(__atexit_arg0))
-//             .identity_of(&__atexit_f)
-//             .register()
-//     }
-// With positional arguments only, the closure calls `__atexit_f(args...)`
-// directly, so any callable works and rustc checks the count and types.
+// Output: the function, the arguments in the order written, then the
+// handler `bind` returns, registered as `goodbye`. With positional
+// arguments only, the closure calls `f(args...)` directly, so any callable
+// works and rustc checks the count and types. Snapshots:
+// docs/expansions/register_call*.rs.
 fn expand_register_call(call: &RegisterCall) -> TokenStream {
     let krate = &call.krate;
     let func = &call.func;
-    let f = Ident::new("__atexit_f", func.span().resolved_at(Span::mixed_site()));
+    let f = Ident::new("f", call.func_span.resolved_at(Span::mixed_site()));
     let arg_names: Vec<Ident> = (0..call.positional.len())
-        .map(|i| Ident::new(&format!("__atexit_arg{i}"), call.positional[i].span().resolved_at(Span::mixed_site())))
+        .map(|i| Ident::new(&format!("arg{i}"), first_span(&call.positional[i]).resolved_at(Span::mixed_site())))
         .collect();
-    let arg_values = call.positional.iter().map(|value| argument(krate, value));
-    let (keywords, handler) = if call.keywords.is_empty() {
-        (quote!(), quote_spanned!(func.span()=> move || { #f(#(#arg_names),*); }))
-    } else {
-        let Some(path) = function_path(func) else {
-            return syn::Error::new_spanned(
-                func,
-                "keyword arguments need the function by name (`register!(goodbye, name = ...)`), \
-                 marked `#[atexit::handler]`",
-            )
-            .into_compile_error();
-        };
-        let mut strukt = path.clone();
-        let last = strukt.segments.last_mut().expect("a path has a segment");
-        last.ident = keywords_struct(&last.ident, call.positional.len());
-        let keys = call.keywords.iter().map(|(key, _)| key);
-        let values = call.keywords.iter().map(|(_, value)| value);
-        let bound = Ident::new("__atexit_keywords", Span::mixed_site());
-        // The fields' types check each value, with the error on the value;
-        // `argument` checks the struct as a whole is `Send`.
-        let fill = quote_spanned!(func.span()=> #krate::__private::argument(#strukt { #(#keys: #values),* }));
-        (quote!(let #bound = #fill;), quote!(move || #bound.__call(#(#arg_names),*)))
+    let handler = Ident::new("handler", Span::mixed_site());
+    let registration = quote! {
+        #krate::__private::Registration::new(#handler).identity_of(&#f).register()
     };
+    if call.keywords.is_empty() {
+        let arg_values = call.positional.iter().map(|value| argument(krate, value));
+        // Spanned on the function, where rustc puts a wrong argument count.
+        let move_call = quote_spanned!(call.func_span=> move || { #f(#(#arg_names),*); });
+        return quote! {{
+            let #f = #func;
+            #(let #arg_names = #arg_values;)*
+            let #handler = #move_call;
+            #registration
+        }};
+    }
+    let Some(marker) = call.func_path() else {
+        return syn::Error::new(
+            call.func_span,
+            "keyword arguments need the function by name (`register!(goodbye, name = ...)`), \
+             marked `#[atexit::handler]`",
+        )
+        .into_compile_error();
+    };
+    let k = call.positional.len();
+    let keys = call.keywords.iter().map(|(key, _)| key);
+    let values = call.keywords.iter().map(|(_, value)| value);
+    let positional = &call.positional;
+    // Spanned on the function as written (the user's syntax context, like
+    // the fields'), so that rustc points there and suggests field names.
+    let keywords = quote_spanned!(call.func_span=> Keywords { #(#keys: #values),* });
     quote! {{
         let #f = #func;
-        #(let #arg_names = #arg_values;)*
-        #keywords
-        #krate::__private::Registration::new(#handler)
-            .identity_of(&#f)
-            .register()
+        #(let #arg_names = #positional;)*
+        type Keywords<'a> = <#marker as #krate::__private::Keywords<#k>>::Struct<'a>;
+        let #handler = #keywords.bind(#f, #(#arg_names),*);
+        #registration
     }}
 }
 
 /// An argument, checked to be storable until exit, with errors on its tokens.
-fn argument(krate: &Path, value: &Expr) -> TokenStream {
-    quote_spanned!(value.span()=> #krate::__private::argument(#value))
-}
-
-fn function_path(func: &Expr) -> Option<&Path> {
-    match func {
-        Expr::Path(p) if p.qself.is_none() => Some(&p.path),
-        _ => None,
-    }
+fn argument(krate: &Path, value: &TokenStream) -> TokenStream {
+    quote_spanned!(first_span(value)=> #krate::__private::argument(#value))
 }

@@ -1,113 +1,102 @@
 //! What each macro accepts. Every rule broken is reported, spanned on the
 //! tokens that break it, with what to do instead.
 
-use syn::visit::Visit;
-use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
+use quote::ToTokens;
+use syn::{ReturnType, Type};
 
 use crate::args::Errors;
-use crate::parse::Macro;
+use crate::parse::{Function, Input, Macro, Pattern, mentions_impl};
 
-pub(crate) fn function(which: Macro, f: &ItemFn) -> syn::Result<()> {
+pub(crate) fn function(which: Macro, f: &Function) -> syn::Result<()> {
     let name = which.name();
-    let sig = &f.sig;
     let mut errors = Errors::default();
-    let mut error = |tokens: &dyn quote::ToTokens, message: String| {
-        errors.push(syn::Error::new_spanned(tokens, message));
-    };
 
-    if let Some(asyncness) = &sig.asyncness {
+    if let Some(asyncness) = &f.asyncness {
         match which {
             // A runtime attribute below (`#[tokio::main]`) turns it into a plain fn.
             Macro::Main if !f.attrs.is_empty() => {}
-            Macro::Main => error(
+            Macro::Main => errors.spanned(
                 asyncness,
                 format!("`{name}` on an `async fn` needs a runtime attribute below it, such as `#[tokio::main]`"),
             ),
-            Macro::Register => error(
+            Macro::Register => errors.spanned(
                 asyncness,
                 format!("`{name}` cannot run an `async fn` at exit; make it a plain `fn` that blocks on the work"),
             ),
-            Macro::Handler => error(
+            Macro::Handler => errors.spanned(
                 asyncness,
                 format!("`{name}` cannot call an `async fn` at exit; make it a plain `fn` that blocks on the work"),
             ),
         }
     }
-    if let Some(unsafety) = &sig.unsafety {
-        error(unsafety, format!("`{name}` needs a safe function; call the unsafe code from a safe `fn`"));
+    if let Some(unsafety) = &f.unsafety {
+        errors.spanned(unsafety, format!("`{name}` needs a safe function; call the unsafe code from a safe `fn`"));
     }
-    if let Some(variadic) = &sig.variadic {
-        error(variadic, format!("`{name}` cannot take C variadic arguments"));
+    if let Some(variadic) = &f.variadic {
+        errors.spanned(variadic, format!("`{name}` cannot take C variadic arguments"));
     }
 
-    let type_generics = sig.generics.params.iter().any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
-    let any_generics = !sig.generics.params.is_empty() || sig.generics.where_clause.is_some();
+    let generics = &f.generics;
+    let type_generics = generics.params.iter().any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
+    let any_generics = !generics.params.is_empty() || generics.where_clause.is_some();
     if (which == Macro::Handler && type_generics) || (which != Macro::Handler && any_generics) {
         let fix = match which {
             Macro::Register => "register one concrete instance with `register!(f::<T>)`",
             Macro::Handler => "write a non-generic wrapper that names the types",
             Macro::Main => "remove the generic parameters",
         };
-        error(&sig.generics, format!("`{name}` cannot be used on a generic function; {fix}"));
+        let tokens: &dyn ToTokens = if generics.params.is_empty() { &generics.where_clause } else { generics };
+        errors.spanned(tokens, format!("`{name}` cannot be used on a generic function; {fix}"));
     }
 
-    for arg in &sig.inputs {
-        if let FnArg::Receiver(receiver) = arg {
-            error(receiver, format!("`{name}` applies to free functions, not to methods taking `self`"));
+    for input in &f.inputs {
+        if let Input::Receiver(receiver) = input {
+            errors.spanned(receiver, format!("`{name}` applies to free functions, not to methods taking `self`"));
         }
     }
-    let has_typed_params = sig.inputs.iter().any(|a| matches!(a, FnArg::Typed(_)));
+    let has_params = f.params().next().is_some();
     match which {
-        Macro::Register if has_typed_params => error(
-            &sig.inputs,
+        Macro::Register if has_params => errors.spanned(
+            &f.params_group.stream(),
             format!(
                 "`{name}` needs a function without parameters; \
                  mark it `#[atexit::handler]` and use `register!({}, args...)` to register it with arguments",
-                sig.ident
+                f.ident
             ),
         ),
-        Macro::Main if has_typed_params => error(&sig.inputs, format!("`{name}` needs a `main` without parameters")),
+        Macro::Main if has_params => {
+            errors.spanned(&f.params_group.stream(), format!("`{name}` needs a `main` without parameters"))
+        }
         Macro::Handler => {
-            for arg in &sig.inputs {
-                let FnArg::Typed(typed) = arg else { continue };
-                match &*typed.pat {
-                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {}
-                    pattern => error(
+            for param in f.params() {
+                if let Pattern::Other(pattern) = &param.pattern {
+                    errors.spanned(
                         pattern,
                         format!(
                             "`{name}` needs a plain name for each parameter, so `register!` can pass it by keyword"
                         ),
-                    ),
-                }
-                let mut finder = ImplTraitFinder(None);
-                finder.visit_type(&typed.ty);
-                if let Some(impl_trait) = finder.0 {
-                    error(
-                        &impl_trait,
-                        format!("`{name}` cannot take `impl Trait` parameters; name the type the handler stores"),
                     );
+                }
+                if mentions_impl(param.ty.to_token_stream()).is_some() {
+                    errors.push(syn::Error::new_spanned(
+                        &param.ty,
+                        format!("`{name}` cannot take `impl Trait` parameters; name the type the handler stores"),
+                    ));
                 }
             }
         }
         _ => {}
     }
 
-    if which == Macro::Register
-        && let ReturnType::Type(_, ty) = &sig.output
-        && !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty())
-    {
-        error(
-            &sig.output,
+    let returns_a_value = match &f.output {
+        ReturnType::Type(_, ty) => !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()),
+        ReturnType::Default => false,
+    };
+    if which == Macro::Register && returns_a_value {
+        errors.spanned(
+            &f.output,
             format!("`{name}` needs a function that returns `()`; handle the result inside the handler"),
         );
     }
     errors.finish(())
-}
-
-struct ImplTraitFinder(Option<syn::TypeImplTrait>);
-
-impl<'ast> Visit<'ast> for ImplTraitFinder {
-    fn visit_type_impl_trait(&mut self, node: &'ast syn::TypeImplTrait) {
-        self.0.get_or_insert_with(|| node.clone());
-    }
 }

@@ -129,14 +129,10 @@ pub fn check(expect: &Expect, output: &Output) -> Result<(), String> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let mut problems = Vec::new();
-    if let Some(expected) = expect.stdout
-        && stdout != expected
-    {
-        problems.push(format!("stdout was {stdout:?}, expected {expected:?}"));
+    if expect.stdout.is_some_and(|expected| stdout != expected) {
+        problems.push(format!("stdout was {stdout:?}, expected {:?}", expect.stdout.unwrap_or_default()));
     }
-    if let Some(check) = expect.check
-        && let Err(problem) = check(output)
-    {
+    if let Some(Err(problem)) = expect.check.map(|check| check(output)) {
         problems.push(problem);
     }
     let status = status_of(output);

@@ -1,0 +1,4 @@
+#[atexit::register(inherit_on_fork = true)]
+fn flush() {}
+
+fn main() {}

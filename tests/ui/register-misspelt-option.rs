@@ -1,0 +1,4 @@
+#[atexit::register(priorty = 5)]
+fn flush() {}
+
+fn main() {}
