@@ -123,13 +123,53 @@ pub(crate) fn start_deadline() {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let watchdog = std::thread::Builder::new().name("atexit-deadline".into()).spawn(move || {
-        std::thread::sleep(limit);
-        deadline_passed(limit)
-    });
-    if let Err(e) = watchdog {
+    if let Err(e) = spawn_watchdog(limit) {
         let _ = writeln!(std::io::stderr(), "atexit: no exit deadline: could not start its thread: {e}");
     }
+}
+
+fn watch(limit: Duration) -> ! {
+    std::thread::sleep(limit);
+    deadline_passed(limit)
+}
+
+/// Starts the thread that ends the process when `limit` has passed.
+///
+/// On Unix it is a plain `pthread`, not a `std::thread`: the exit hook runs
+/// after libc has destroyed the exiting thread's thread-locals, and
+/// `std::thread::spawn` of Rust 1.85 reads one of them (its spawn hooks)
+/// and panics there, so the deadline was silently lost (the test
+/// `deadline_while_the_exit_waits_for_another_threads_run` on 1.85). The
+/// watchdog needs nothing of `std::thread`: it sleeps, writes and exits.
+#[cfg(unix)]
+fn spawn_watchdog(limit: Duration) -> std::io::Result<()> {
+    static LIMIT_NANOS: AtomicU64 = AtomicU64::new(0);
+    extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
+        watch(Duration::from_nanos(LIMIT_NANOS.load(Ordering::SeqCst)))
+    }
+    LIMIT_NANOS.store(u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
+    // SAFETY: a zeroed `pthread_t` is a valid place for `pthread_create` to
+    // write to; `run` has the signature it calls, never unwinds (it ends
+    // the process) and uses no argument; default attributes.
+    let created = unsafe {
+        let mut thread: libc::pthread_t = std::mem::zeroed();
+        let rc = libc::pthread_create(&mut thread, std::ptr::null(), run, std::ptr::null_mut());
+        if rc == 0 {
+            #[cfg(target_os = "linux")]
+            libc::pthread_setname_np(thread, c"atexit-deadline".as_ptr());
+            libc::pthread_detach(thread);
+        }
+        rc
+    };
+    match created {
+        0 => Ok(()),
+        rc => Err(std::io::Error::from_raw_os_error(rc)),
+    }
+}
+
+#[cfg(not(unix))]
+fn spawn_watchdog(limit: Duration) -> std::io::Result<()> {
+    std::thread::Builder::new().name("atexit-deadline".into()).spawn(move || watch(limit)).map(drop)
 }
 
 fn deadline_passed(limit: Duration) -> ! {
