@@ -233,27 +233,13 @@ pub use atexit_core::{
 ///
 /// # Expansion
 ///
+/// The function unchanged, and a static handler submitted to `inventory`,
+/// inside `const _` so that nothing it defines can meet a name of yours.
+/// This is the snapshot the macro's tests check:
+///
 /// ```text
-/// #[atexit::register(priority = 5)]
-/// fn flush() { ... }
+#[doc = include_str!("../docs/expansions/register.rs")]
 /// ```
-/// becomes the function unchanged, plus
-/// ```text
-/// const _: () = {
-///     static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler =
-///         ::atexit::__private::StaticHandler::new(
-///             flush,                                        // what runs
-///             ::atexit::__private::identity_fn(&flush),     // what unregister(flush) matches
-///             module_path!(),                               // its place in the order
-///             concat!(module_path!(), "::", "flush"),       // its name in reports
-///             line!(),                                      // its place in the order
-///             5,                                            // its priority
-///         );
-///     ::atexit::__private::inventory::submit! {
-///         ::atexit::__private::StaticRef(&__ATEXIT_HANDLER)
-///     }
-/// };
-// ```
 ///
 /// # Misuse
 ///
@@ -298,34 +284,48 @@ pub use atexit_macros::register;
 /// ```
 ///
 /// The function is unchanged. Parameters must be plain names with concrete
-/// types (no `impl Trait`, no type parameters); references are stored as
-/// `&'static`, since the arguments live until exit.
+/// types (no `impl Trait`, no type parameters). The arguments are evaluated
+/// when `register!` runs and kept until exit, as Python keeps them:
+/// - a parameter `&T` (`&str`, `&[u8]`, `&Path`; any lifetime but
+///   `'static`) takes a borrowed argument, cloned into a `T::Owned`
+///   (`String`, `Vec<u8>`, `PathBuf`) at registration; the handler gets a
+///   `&T` to that copy. So `register!(goodbye, name = &runtime_string)`
+///   works, and later changes to `runtime_string` do not show.
+/// - a parameter `&'static T` keeps the reference itself (a `static`'s
+///   `Mutex`, say), and any other type is moved in; every lifetime inside it
+///   is `'static`.
+///
+/// Borrowed arguments are cloned when they are passed by keyword, or
+/// positionally before a keyword. A call with positional arguments only
+/// (`register!(goodbye, "Donny", "nice")`) calls the function as written,
+/// so any function works there, and its arguments must be `'static`.
+///
+/// A handler named through a re-export needs `crate = path` (as
+/// [`#[atexit::register]`](macro@register) does), since its expansion names
+/// the runtime's `Keywords` trait.
 ///
 /// # Expansion
 ///
-/// For each number of leading positional arguments, a hidden struct whose
-/// fields are the remaining parameters, which `register!` fills by keyword:
+/// The function unchanged; a type of the same name (a braced struct, which
+/// lives beside the function without clashing), which `register!` names;
+/// and for each number `N` of leading positional arguments, a struct with
+/// the remaining parameters as fields, reached only as
+/// `<goodbye as Keywords<N>>::Struct`. Its `bind` stores the arguments and
+/// returns the closure that is registered. The snapshot the tests check:
 ///
 /// ```text
-/// #[atexit::handler]
-/// fn goodbye(name: &str, adjective: &str) { ... }
+#[doc = include_str!("../docs/expansions/handler.rs")]
 /// ```
-/// becomes the function, plus
-/// ```text
-/// struct __atexit_keywords_goodbye_0 { pub name: &'static str, pub adjective: &'static str }
-/// impl __atexit_keywords_goodbye_0 {
-///     fn __call(self) { goodbye(self.name, self.adjective); }
-/// }
-/// struct __atexit_keywords_goodbye_1 { pub adjective: &'static str }
-/// impl __atexit_keywords_goodbye_1 {
-///     fn __call(self, name: &'static str) { goodbye(name, self.adjective); }
-/// }
-/// ```
-/// A misspelt keyword is then "struct `__atexit_keywords_goodbye_0` has no
-/// field named `adjectiv`", a missing one "missing field `adjective`", and a
-/// wrong type "expected `u32`, found `&str`" on the value. Calling a function
-/// without this attribute by keyword fails with "cannot find
-/// `__atexit_keywords_goodbye_0`": add `#[atexit::handler]` to it.
+///
+/// The errors name only the function and its parameters. A misspelt keyword
+/// is "struct `_::_::goodbye<'_>` has no field named `adjectiv`" with the
+/// right name suggested; a missing one "missing field `adjective`"; a wrong
+/// type "expected `u32`, found `&str`" on the value; too many positional
+/// arguments before the keywords "`goodbye` has no parameters left to pass
+/// by keyword after 2 positional arguments". A function without this
+/// attribute, called with keywords, is "expected type, found function
+/// `goodbye`": add `#[atexit::handler]` to it. (Stable Rust gives a macro no
+/// way to reword an error about a name that does not resolve.)
 #[doc(inline)]
 pub use atexit_macros::handler;
 
@@ -355,8 +355,11 @@ pub use atexit_macros::handler;
 /// status is 101. A handler calling [`exit`] sets the status. The only option
 /// is `crate = path`.
 ///
-/// With an async runtime, put it above the runtime's attribute, which then
-/// applies to the inner function:
+/// With an async runtime, either order works (both are tested with
+/// `#[tokio::main]`). Above the runtime's attribute, that attribute moves to
+/// the inner function; below it, the runtime writes a plain `fn main` that
+/// keeps `#[atexit::main]`. Either way the handlers run after the runtime
+/// has shut down, on the main thread.
 ///
 /// ```text
 /// #[atexit::main]
@@ -366,16 +369,10 @@ pub use atexit_macros::handler;
 ///
 /// # Expansion
 ///
+/// The snapshot the macro's tests check:
+///
 /// ```text
-/// #[atexit::main]
-/// fn main() -> Result<(), Error> { ... }
-/// ```
-/// becomes
-/// ```text
-/// fn main() -> ::std::process::ExitCode {
-///     fn __atexit_main() -> Result<(), Error> { ... }
-///     ::atexit::__private::run_main(__atexit_main)
-/// }
+#[doc = include_str!("../docs/expansions/main.rs")]
 /// ```
 ///
 /// ```compile_fail
@@ -417,8 +414,9 @@ pub mod prelude {
     ///   or function pointer; keywords need a function marked
     ///   [`#[atexit::handler]`](crate::handler).
     /// - `f` and the arguments are evaluated once, when `register!` runs, in
-    ///   the order written, and moved into the handler: they must be
-    ///   `Send + 'static`.
+    ///   the order written, and kept until exit: they must be `Send`, and
+    ///   `'static`, except borrowed arguments of a handler's `&T` parameters,
+    ///   which are cloned (see [`#[atexit::handler]`](crate::handler)).
     /// - [`atexit::unregister(f)`](crate::unregister) removes every
     ///   registration of `f`, whatever its arguments.
     /// - Compile errors land on the offending tokens: the argument of the
@@ -453,23 +451,21 @@ pub mod prelude {
     ///
     /// # Expansion
     ///
+    /// `macro_rules!` parses each argument as an expression, then the
+    /// procedural macro writes the call. The locals (`f`, `arg0`, `handler`)
+    /// are hygienic: no name of yours can meet them. With positional
+    /// arguments only, the function is called as written:
+    ///
     /// ```text
-    /// register!(goodbye, "Donny", adjective = "nice")
+    #[doc = include_str!("../docs/expansions/register_call_positional.rs")]
     /// ```
-    /// becomes
+    ///
+    /// With keywords, through the structs of
+    /// [`#[atexit::handler]`](crate::handler):
+    ///
     /// ```text
-    /// {
-    ///     let __atexit_f = goodbye;
-    ///     let __atexit_arg0 = ::atexit::__private::argument("Donny");
-    ///     let __atexit_keywords = ::atexit::__private::argument(
-    ///         __atexit_keywords_goodbye_1 { adjective: "nice" },
-    ///     );
-    ///     ::atexit::__private::Registration::new(move || __atexit_keywords.__call(__atexit_arg0))
-    ///         .identity_of(&__atexit_f)
-    ///         .register()
-    /// }
+    #[doc = include_str!("../docs/expansions/register_call_keywords.rs")]
     /// ```
-    /// With positional arguments only, the handler is `move || { __atexit_f(__atexit_arg0, ...); }`.
     #[doc(inline)]
     pub use crate::__register as register;
 }

@@ -176,6 +176,25 @@ fn main_with_exit_in_handler() {
     atexit::register(|| atexit::exit(4));
 }
 
+// `#[atexit::main]` with a runtime attribute, in both orders: above it, the
+// runtime's attribute moves to the inner function; below it, the runtime's
+// expansion keeps `#[atexit::main]` on the function it writes.
+#[atexit::main]
+#[tokio::main(flavor = "current_thread")]
+async fn main_async_atexit_above_tokio() {
+    atexit::register(flush_pending);
+    tokio::task::yield_now().await;
+    PENDING.with(|p| p.borrow_mut().push("atexit above tokio"));
+}
+
+#[tokio::main(flavor = "current_thread")]
+#[atexit::main]
+async fn main_async_tokio_above_atexit() {
+    atexit::register(flush_pending);
+    tokio::task::yield_now().await;
+    PENDING.with(|p| p.borrow_mut().push("tokio above atexit"));
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -270,6 +289,16 @@ fn all() -> Vec<Case> {
             expect(leak(with_statics("handler ran\n")), Code(3)),
         ),
         main_case("main_with_exit_in_handler", main_with_exit_in_handler, expect(leak(with_statics("")), Code(4))),
+        main_case(
+            "main_async_atexit_above_tokio",
+            main_async_atexit_above_tokio,
+            expect(leak(with_statics("flushing [\"atexit above tokio\"]\n")), Code(0)),
+        ),
+        main_case(
+            "main_async_tokio_above_atexit",
+            main_async_tokio_above_atexit,
+            expect(leak(with_statics("flushing [\"tokio above atexit\"]\n")), Code(0)),
+        ),
     ]
 }
 

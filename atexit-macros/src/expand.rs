@@ -208,6 +208,7 @@ fn handler_items(krate: &Path, f: &Function, checked: bool) -> TokenStream {
     let f_local = Ident::new("f", Span::mixed_site());
     let splits = (0..params.len()).map(|k| {
         let (given, keywords) = params.split_at(k);
+        let n = proc_macro2::Literal::usize_unsuffixed(k);
         let keywords: Vec<&(&Ident, Stored)> = keywords.iter().flatten().collect();
         let has_lifetime = keywords.iter().any(|(_, s)| matches!(s, Stored::Borrowed(_)));
         let generics = if has_lifetime { quote!(<#lifetime>) } else { quote!() };
@@ -264,7 +265,7 @@ fn handler_items(krate: &Path, f: &Function, checked: bool) -> TokenStream {
         quote! {
             const _: () = {
                 pub struct #ident #generics { #(#fields,)* }
-                impl #krate::__private::Keywords<#k> for Handler {
+                impl #krate::__private::Keywords<#n> for Handler {
                     type Struct<#lifetime> = #ident #generics;
                 }
                 impl #generics #ident #generics {
@@ -372,7 +373,7 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
         )
         .into_compile_error();
     };
-    let k = call.positional.len();
+    let k = proc_macro2::Literal::usize_unsuffixed(call.positional.len());
     let keys = call.keywords.iter().map(|(key, _)| key);
     let values = call.keywords.iter().map(|(_, value)| value);
     let positional = &call.positional;

@@ -15,6 +15,9 @@ mod expand;
 mod parse;
 mod validate;
 
+#[cfg(test)]
+mod snapshots;
+
 /// `#[atexit::register]`: see the `atexit` crate.
 #[proc_macro_attribute]
 pub fn register(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -1,0 +1,13 @@
+// Input:
+register!(goodbye, "Donny", times = 3)
+
+// Output:
+fn register_goodbye() -> ::atexit::Handle {
+    {
+        let f = goodbye;
+        let arg0 = "Donny";
+        type Keywords<'a> = <goodbye as ::atexit::__private::Keywords<1>>::Struct<'a>;
+        let handler = Keywords { times: 3 }.bind(f, arg0);
+        ::atexit::__private::Registration::new(handler).identity_of(&f).register()
+    }
+}
