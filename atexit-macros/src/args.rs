@@ -127,8 +127,11 @@ pub(crate) struct Options {
 
 impl Options {
     /// The path generated code reaches the runtime through.
-    pub(crate) fn crate_path(&self) -> Path {
-        self.krate.clone().unwrap_or_else(|| syn::parse_quote!(::atexit))
+    pub(crate) fn crate_path(&self) -> TokenStream {
+        match &self.krate {
+            Some(path) => path.to_token_stream(),
+            None => quote::quote!(::atexit),
+        }
     }
 
     /// Parses `key = value, flag, ...`. Every mistake is reported, not just the first.

@@ -8,7 +8,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{Ident, Path, Type};
+use syn::{Ident, Type};
 
 use crate::args::{Accepted, Errors, Key, Options, RegisterCall, first_span};
 use crate::parse::{Function, Macro, Param, Pattern, mentions_impl, static_lifetimes};
@@ -53,8 +53,8 @@ fn attribute(
     }
 }
 
-fn default_crate() -> Path {
-    syn::parse_quote!(::atexit)
+fn default_crate() -> TokenStream {
+    quote!(::atexit)
 }
 
 pub(crate) fn register_attribute(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -172,11 +172,11 @@ fn expand_handler(options: &Options, f: &Function, item: TokenStream) -> TokenSt
 /// the same items, but `bind` takes anything and registers nothing, and a
 /// parameter whose type cannot be stored is left out, so that the
 /// handler's own error is the only one.
-fn handler_fallback(krate: &Path, f: &Function) -> TokenStream {
+fn handler_fallback(krate: &TokenStream, f: &Function) -> TokenStream {
     handler_items(krate, f, false)
 }
 
-fn handler_items(krate: &Path, f: &Function, checked: bool) -> TokenStream {
+fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStream {
     let ident = &f.ident;
     let vis = &f.vis;
     let type_generics: Vec<String> = f
@@ -355,7 +355,8 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
         #krate::__private::Registration::new(#handler).identity_of(&#f).register()
     };
     if call.keywords.is_empty() {
-        let arg_values = call.positional.iter().map(|value| argument(krate, value));
+        let krate = krate.to_token_stream();
+        let arg_values = call.positional.iter().map(|value| argument(&krate, value));
         // Spanned on the function, where rustc puts a wrong argument count.
         let move_call = quote_spanned!(call.func_span=> move || { #f(#(#arg_names),*); });
         return quote! {{
@@ -390,6 +391,6 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
 }
 
 /// An argument, checked to be storable until exit, with errors on its tokens.
-fn argument(krate: &Path, value: &TokenStream) -> TokenStream {
+fn argument(krate: &TokenStream, value: &TokenStream) -> TokenStream {
     quote_spanned!(first_span(value)=> #krate::__private::argument(#value))
 }
