@@ -78,6 +78,8 @@
 //! | `std::process::exit` on Windows | **no**: it calls `ExitProcess`, which skips C `atexit` | use [`exit`] |
 //! | [`std::process::abort`], `panic = "abort"`, `SIGKILL`, `libc::_exit` | **never**: the process ends without running any code | |
 //! | a signal with no handler installed (`SIGTERM`, `SIGINT`, ...) | no: the process is killed | |
+//! | `wasm32-wasip1`: `main` returns, `std::process::exit`, [`exit`] | yes (WASI's C library runs C `atexit` functions) | the program's |
+//! | `wasm32-unknown-unknown` | no: there is no process exit; call [`run_exitfuncs`] | |
 //!
 //! Like Python, handlers do not run when the process is killed by a signal it
 //! does not handle, on a fatal error, or on `_exit`. The README's exit-path

@@ -28,7 +28,15 @@ pub(crate) fn write_stderr_now(message: &str) {
 }
 
 /// Ends the process now with `code`: no exit handler, no flush.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub(crate) fn terminate_now(code: i32) -> ! {
     // SAFETY: `_exit` ends the process; no preconditions.
     unsafe { libc::_exit(code) }
+}
+
+/// `wasm32-unknown-unknown` has no process and no C library: a trap is the
+/// only way to stop now.
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+pub(crate) fn terminate_now(_code: i32) -> ! {
+    std::process::abort()
 }

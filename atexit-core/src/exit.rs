@@ -99,10 +99,14 @@ pub(crate) fn run_exit_handlers() {
 /// is undefined, so write out C's streams as `exit` would and leave with
 /// `_exit`. (Rust's stdout was flushed and made unbuffered before libc's
 /// `exit` began.)
+#[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))] // no C exit there
 pub(crate) fn exit_with_requested_status() {
     if let Some(code) = take_requested() {
         // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.
-        unsafe { libc::fflush(std::ptr::null_mut()) };
+        #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+        unsafe {
+            libc::fflush(std::ptr::null_mut())
+        };
         terminate_now(code)
     }
 }

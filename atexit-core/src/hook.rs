@@ -48,7 +48,7 @@ fn install_once() {
     }
 }
 
-#[cfg(not(miri))]
+#[cfg(not(any(miri, all(target_family = "wasm", target_os = "unknown"))))]
 fn install_with_libc() {
     // SAFETY: `at_process_exit` is a plain `extern "C" fn()` that never
     // unwinds; `atexit` only records the pointer.
@@ -59,9 +59,12 @@ fn install_with_libc() {
 }
 
 // Miri cannot call libc's `atexit`; its tests drive registries directly.
-#[cfg(miri)]
+// `wasm32-unknown-unknown` has no C library and no process exit: nothing
+// runs the handlers there but `run_exitfuncs` (or `#[atexit::main]`).
+#[cfg(any(miri, all(target_family = "wasm", target_os = "unknown")))]
 fn install_with_libc() {}
 
+#[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))] // no C exit there
 extern "C" fn at_process_exit() {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {

@@ -85,6 +85,7 @@ fn admits(run_lock: &RunLock) -> bool {
 
 /// In a `fork()`ed child, before anything else runs there but signal
 /// handlers: this is a new generation, and no other thread's run goes on.
+#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
 pub(crate) fn forked() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
     PROCESS.run_lock.forget_other_threads();

@@ -325,6 +325,7 @@ impl Inner {
     }
 
     /// Holds the state's lock without a guard, across `fork()` (see `fork.rs`).
+    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
     pub(crate) fn lock_for_fork(&self) {
         self.state.acquire();
     }
@@ -333,6 +334,7 @@ impl Inner {
     ///
     /// # Safety
     /// Only after `lock_for_fork`, once, in the same process or its child.
+    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
     pub(crate) unsafe fn unlock_after_fork(&self) {
         // SAFETY: the caller took the lock with `lock_for_fork`.
         unsafe { self.state.release() }

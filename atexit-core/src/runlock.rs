@@ -63,6 +63,7 @@ impl RunLock {
     /// In a `fork()`ed child: a run that another thread of the parent was
     /// in will never finish here, so it no longer holds the lock. A run of
     /// the thread that forked goes on in the child and keeps it.
+    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
     pub(crate) fn forget_other_threads(&self) {
         if self.owner.load(Ordering::Relaxed) != thread_token() {
             self.depth.store(0, Ordering::Relaxed);
