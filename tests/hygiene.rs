@@ -142,6 +142,7 @@ fn borrowed_arguments_are_kept() {
     say(&format!("name is now {name}"));
 }
 
+#[cfg(unix)]
 fn inherit_on_fork_static() {
     // SAFETY: `fork` in a single-threaded test program; the child only
     // sets a flag and returns, ending as a process ends.
@@ -159,7 +160,8 @@ fn inherit_on_fork_static() {
 
 fn all() -> Vec<Case> {
     let leak = |s: String| -> &'static str { s.leak() };
-    vec![
+    #[allow(unused_mut)] // more cases on Unix
+    let mut cases = vec![
         case("only_statics", || {}, expect(STATICS, Status::Code(0))),
         case(
             "parameter_named_like_its_function",
@@ -181,12 +183,14 @@ fn all() -> Vec<Case> {
                 Status::Code(0),
             ),
         ),
-        case(
-            "inherit_on_fork_static",
-            inherit_on_fork_static,
-            expect(leak(format!("inherited static in the child\nparent after the child\n{STATICS}")), Status::Code(0)),
-        ),
-    ]
+    ];
+    #[cfg(unix)]
+    cases.push(case(
+        "inherit_on_fork_static",
+        inherit_on_fork_static,
+        expect(leak(format!("inherited static in the child\nparent after the child\n{STATICS}")), Status::Code(0)),
+    ));
+    cases
 }
 
 fn main() -> std::process::ExitCode {

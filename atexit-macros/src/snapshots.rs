@@ -14,6 +14,11 @@ fn snapshot(name: &str, input: &str, expansion: TokenStream) {
     let file: syn::File = syn::parse2(expansion.clone()).unwrap_or_else(|e| panic!("{name}: {e}\n{expansion}"));
     let text = format!("// Input:\n{input}\n\n// Output:\n{}", prettyplease::unparse(&file));
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/expansions").join(format!("{name}.rs"));
+    if !path.parent().is_some_and(|dir| dir.exists()) && std::env::var_os("ATEXIT_BLESS").is_none() {
+        // Built from the published crate: the snapshots live in the repository.
+        eprintln!("snapshot {name} not checked: docs/expansions is not beside this crate");
+        return;
+    }
     if std::env::var_os("ATEXIT_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("a directory")).expect("create docs/expansions");
         std::fs::write(&path, &text).expect("write the snapshot");
