@@ -1,10 +1,11 @@
 //! Attribute options (`#[atexit::register(priority = 5)]`), the arguments
 //! of `register!(f, a, key = b)`, and the error collector every stage uses.
 
-use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Ident, Spacing, Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::parse::{Parse, ParseStream, Parser};
-use syn::{Expr, Ident, LitStr, Path, Token};
+use syn::LitStr;
+
+use crate::parse::split_top_level;
 
 /// Collects every error of an input, so one compile shows them all.
 #[derive(Default)]
@@ -83,20 +84,19 @@ impl Accepted {
         }
     }
 
-    fn unknown(&self, path: &Path) -> syn::Error {
-        let written = path.to_token_stream().to_string().replace(' ', "");
+    fn unknown(&self, tokens: &TokenStream, written: &str) -> syn::Error {
         let nearest = self
             .keys
             .iter()
             .map(|k| k.word())
-            .filter(|word| edit_distance(word, &written) <= 2)
-            .min_by_key(|word| edit_distance(word, &written));
+            .filter(|word| edit_distance(word, written) <= 2)
+            .min_by_key(|word| edit_distance(word, written));
         let message = match nearest {
             Some(word) => format!("unknown option `{written}` in `{}`; did you mean `{word}`?", self.macro_name),
             None if self.keys.is_empty() => format!("`{}` takes no options; remove `{written}`", self.macro_name),
             None => format!("unknown option `{written}` in `{}`; it takes {}", self.macro_name, self.list()),
         };
-        syn::Error::new_spanned(path, message)
+        syn::Error::new_spanned(tokens, message)
     }
 }
 
@@ -116,65 +116,120 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The options of an attribute, each at most once.
+/// The options of an attribute, each at most once; values as written.
 #[derive(Default)]
 pub(crate) struct Options {
-    pub(crate) priority: Option<Expr>,
+    pub(crate) priority: Option<TokenStream>,
     pub(crate) name: Option<LitStr>,
-    pub(crate) krate: Option<Path>,
+    pub(crate) krate: Option<TokenStream>,
     pub(crate) inherit_on_fork: Option<Ident>,
 }
 
 impl Options {
     /// The path generated code reaches the runtime through.
     pub(crate) fn crate_path(&self) -> TokenStream {
-        match &self.krate {
-            Some(path) => path.to_token_stream(),
-            None => quote::quote!(::atexit),
-        }
+        self.krate.clone().unwrap_or_else(|| quote::quote!(::atexit))
     }
 
     /// Parses `key = value, flag, ...`. Every mistake is reported, not just the first.
     pub(crate) fn parse(tokens: TokenStream, accepted: &Accepted) -> syn::Result<Options> {
         let mut options = Options::default();
         let mut errors = Errors::default();
-        let parser = syn::meta::parser(|meta| {
-            let key = Key::ALL.into_iter().find(|k| meta.path.is_ident(k.word()) && accepted.keys.contains(k));
-            let duplicate = || {
-                let key = meta.path.to_token_stream();
-                syn::Error::new_spanned(&meta.path, format!("duplicate `{key}` option in `{}`", accepted.macro_name))
+        for option in split_top_level(tokens, ',') {
+            let parts = split_top_level(option.clone(), '=');
+            let (written, value) = match parts.as_slice() {
+                [key] => (key.clone(), None),
+                [key, value] => (key.clone(), Some(value.clone())),
+                _ => {
+                    errors.spanned(&option, "expected `key = value`".to_owned());
+                    continue;
+                }
+            };
+            let name = written.to_string().replace(' ', "");
+            let Some(key) = Key::ALL.into_iter().find(|k| k.word() == name && accepted.keys.contains(k)) else {
+                errors.push(accepted.unknown(&written, &name));
+                continue;
+            };
+            let needs_value = |value: Option<TokenStream>| {
+                value.filter(|v| !v.is_empty()).ok_or_else(|| {
+                    syn::Error::new_spanned(&written, format!("`{name}` needs a value: {}", key.usage()))
+                })
             };
             let fresh = match key {
-                Some(Key::Priority) => options.priority.replace(meta.value()?.parse()?).is_none(),
-                Some(Key::Name) => options.name.replace(meta.value()?.parse()?).is_none(),
-                Some(Key::Crate) => options.krate.replace(meta.value()?.call(Path::parse_mod_style)?).is_none(),
-                Some(Key::InheritOnFork) => {
-                    if meta.input.peek(Token![=]) {
-                        return Err(meta.error("`inherit_on_fork` takes no value; write just `inherit_on_fork`"));
+                Key::Priority => match needs_value(value) {
+                    Ok(value) => options.priority.replace(value).is_none(),
+                    Err(e) => {
+                        errors.push(e);
+                        true
                     }
-                    let ident = meta.path.get_ident().cloned();
+                },
+                Key::Name => match needs_value(value).and_then(syn::parse2::<LitStr>) {
+                    Ok(value) => options.name.replace(value).is_none(),
+                    Err(e) => {
+                        errors.push(e);
+                        true
+                    }
+                },
+                Key::Crate => match needs_value(value).and_then(|path| {
+                    is_path(&path).then_some(path).ok_or_else(|| {
+                        syn::Error::new_spanned(&written, "`crate` needs a path, such as `crate = my_lib::atexit`")
+                    })
+                }) {
+                    Ok(value) => options.krate.replace(value).is_none(),
+                    Err(e) => {
+                        errors.push(e);
+                        true
+                    }
+                },
+                Key::InheritOnFork => {
+                    if value.is_some() {
+                        errors.spanned(
+                            &written,
+                            "`inherit_on_fork` takes no value; write just `inherit_on_fork`".to_owned(),
+                        );
+                    }
+                    let ident = written.clone().into_iter().find_map(|t| match t {
+                        TokenTree::Ident(i) => Some(i),
+                        _ => None,
+                    });
                     options
                         .inherit_on_fork
                         .replace(ident.unwrap_or_else(|| Ident::new("inherit_on_fork", Span::call_site())))
                         .is_none()
                 }
-                None => {
-                    errors.push(accepted.unknown(&meta.path));
-                    // Skip the value, so the options after it are still checked.
-                    if meta.input.peek(Token![=]) {
-                        let _: Expr = meta.value()?.parse()?;
-                    }
-                    true
-                }
             };
             if !fresh {
-                errors.push(duplicate());
+                errors.spanned(&written, format!("duplicate `{name}` option in `{}`", accepted.macro_name));
             }
-            Ok(())
-        });
-        parser.parse2(tokens)?;
+        }
         errors.finish(options)
     }
+}
+
+/// A path: names joined by `::`, maybe with a leading `::` (`$crate` counts
+/// as a name).
+pub(crate) fn is_path(tokens: &TokenStream) -> bool {
+    let mut expect_name = true;
+    let mut tokens = tokens.clone().into_iter().peekable();
+    if matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':') {
+        tokens.next();
+        if !matches!(tokens.next(), Some(TokenTree::Punct(p)) if p.as_char() == ':') {
+            return false;
+        }
+    }
+    while let Some(tt) = tokens.next() {
+        match tt {
+            TokenTree::Ident(_) if expect_name => expect_name = false,
+            TokenTree::Punct(p) if !expect_name && p.as_char() == ':' && p.spacing() == Spacing::Joint => {
+                if !matches!(tokens.next(), Some(TokenTree::Punct(q)) if q.as_char() == ':') {
+                    return false;
+                }
+                expect_name = true;
+            }
+            _ => return false,
+        }
+    }
+    !expect_name
 }
 
 /// `register!(f, positional..., keyword = value...)`, as the facade's
@@ -183,7 +238,7 @@ impl Options {
 /// crate needs no expression parser. `$crate` lets generated code name the
 /// runtime through whatever path the user reached the macro by.
 pub(crate) struct RegisterCall {
-    pub(crate) krate: Path,
+    pub(crate) krate: TokenStream,
     /// The function, as written.
     pub(crate) func: TokenStream,
     pub(crate) func_span: Span,
@@ -214,22 +269,26 @@ pub(crate) fn first_span(tokens: &TokenStream) -> Span {
 
 impl RegisterCall {
     /// The function as a path, if it is one (`goodbye`, `logs::flush`).
-    pub(crate) fn func_path(&self) -> Option<Path> {
-        syn::parse2::<Path>(self.func.clone()).ok()
+    pub(crate) fn func_path(&self) -> Option<&TokenStream> {
+        is_path(&self.func).then_some(&self.func)
     }
 }
 
-impl Parse for RegisterCall {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let krate = Path::parse_mod_style(input)?;
-        let _: Token![;] = input.parse()?;
-        let func: TokenStream =
-            input.parse::<proc_macro2::Group>()?.stream().into_iter().map(unwrap_invisible).collect();
+impl RegisterCall {
+    pub(crate) fn parse(input: TokenStream) -> syn::Result<Self> {
+        let mut input = input.into_iter();
+        let krate: TokenStream =
+            input.by_ref().take_while(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ';')).collect();
+        let group = |tt: Option<TokenTree>| match tt {
+            Some(TokenTree::Group(g)) => Ok(g),
+            _ => Err(syn::Error::new(Span::call_site(), "malformed `register!` input")),
+        };
+        let func: TokenStream = group(input.next())?.stream().into_iter().map(unwrap_invisible).collect();
         let mut call =
             RegisterCall { krate, func_span: first_span(&func), func, positional: Vec::new(), keywords: Vec::new() };
         let mut errors = Errors::default();
-        while !input.is_empty() {
-            let arg = input.parse::<proc_macro2::Group>()?;
+        for tt in input {
+            let arg = group(Some(tt))?;
             let mut tokens = arg.stream().into_iter();
             let first = tokens.next();
             match first {

@@ -6,12 +6,12 @@
 //! Every expansion is also a snapshot, checked by the tests below and shown
 //! in the crate docs (`docs/expansions/`).
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::Ident;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{Ident, Type};
 
 use crate::args::{Accepted, Errors, Key, Options, RegisterCall, first_span};
-use crate::parse::{Function, Macro, Param, Pattern, mentions_impl, static_lifetimes};
+use crate::parse::{Function, Macro, Param, Pattern, borrowed_referent, mentions_any, mentions_impl, static_lifetimes};
 use crate::validate;
 
 const REGISTER: Accepted =
@@ -70,7 +70,7 @@ pub(crate) fn main_attribute(args: TokenStream, item: TokenStream) -> TokenStrea
 }
 
 pub(crate) fn register_call(input: TokenStream) -> TokenStream {
-    match syn::parse2::<RegisterCall>(input) {
+    match RegisterCall::parse(input) {
         Ok(call) => expand_register_call(&call),
         Err(error) => {
             let error = error.into_compile_error();
@@ -95,17 +95,14 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
         None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))),
     };
     let priority = match &options.priority {
-        Some(priority) => quote_spanned!(syn::spanned::Spanned::span(priority)=> #priority),
+        Some(priority) => quote_spanned!(first_span(priority)=> #priority),
         None => quote!(0),
     };
     let inherited = options.inherit_on_fork.is_some();
     let line = quote_spanned!(ident.span()=> ::core::line!());
     // The function itself is the `fn()`; one of another ABI is called from
     // a closure.
-    let call = match &f.abi {
-        None => quote!(#ident),
-        Some(_) => quote!(|| #ident()),
-    };
+    let call = if f.has_abi { quote!(|| #ident()) } else { quote!(#ident) };
     quote! {
         #item
         const _: () = {
@@ -135,12 +132,10 @@ enum Stored {
 }
 
 impl Stored {
-    fn of(ty: &Type) -> Stored {
-        match ty {
-            Type::Reference(r) if r.mutability.is_none() && r.lifetime.as_ref().is_none_or(|l| l.ident != "static") => {
-                Stored::Borrowed(static_lifetimes(r.elem.to_token_stream()))
-            }
-            other => Stored::Moved(static_lifetimes(other.to_token_stream())),
+    fn of(ty: &TokenStream) -> Stored {
+        match borrowed_referent(ty) {
+            Some(referent) => Stored::Borrowed(static_lifetimes(referent)),
+            None => Stored::Moved(static_lifetimes(ty.clone())),
         }
     }
 
@@ -179,20 +174,8 @@ fn handler_fallback(krate: &TokenStream, f: &Function) -> TokenStream {
 fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStream {
     let ident = &f.ident;
     let vis = &f.vis;
-    let type_generics: Vec<String> = f
-        .generics
-        .params
-        .iter()
-        .filter_map(|p| match p {
-            syn::GenericParam::Type(t) => Some(t.ident.to_string()),
-            syn::GenericParam::Const(c) => Some(c.ident.to_string()),
-            syn::GenericParam::Lifetime(_) => None,
-        })
-        .collect();
-    let storable = |ty: &Type| {
-        let tokens = ty.to_token_stream();
-        mentions_impl(tokens.clone()).is_none() && !mentions_any(tokens, &type_generics)
-    };
+    let type_generics = f.type_generics();
+    let storable = |ty: &TokenStream| !mentions_impl(ty.clone()) && !mentions_any(ty.clone(), &type_generics);
     // `None` for a parameter `register!` cannot pass by keyword (only in a fallback).
     let params: Vec<Option<(&Ident, Stored)>> = f
         .params()
@@ -284,15 +267,6 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
             #(#splits)*
         };
     }
-}
-
-/// Whether `tokens` name any of `names` (a type parameter), at any depth.
-fn mentions_any(tokens: TokenStream, names: &[String]) -> bool {
-    tokens.into_iter().any(|tt| match tt {
-        TokenTree::Ident(ident) => names.iter().any(|n| ident == n),
-        TokenTree::Group(group) => mentions_any(group.stream(), names),
-        _ => false,
-    })
 }
 
 // Input:

@@ -1,13 +1,13 @@
 //! The user's function, parsed into what the macros need of it.
 //!
-//! Only the signature is parsed; the body stays tokens, so the macros need
-//! `syn` without its `full` feature (which parses every expression and
-//! statement, and made `syn` the longest step of a clean build).
+//! Only the signature is looked at, a token at a time; types, the body and
+//! everything else stay tokens, emitted as written. So the macros need
+//! `syn` for its errors, literals and token types only, without its
+//! `derive` and `full` features: `syn` was the longest step of a clean
+//! build of a program that uses the macros (`scripts/compile-time.sh`).
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
-use syn::parse::ParseStream;
-use syn::{Abi, Attribute, Generics, Ident, ReturnType, Token, Type, Visibility};
 
 /// Which macro is at work, for its rules and its messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,37 +36,49 @@ impl Macro {
     }
 }
 
-/// A function item: its signature parsed, its body kept as written.
+/// A function item: what the macros check or rewrite, and the rest as written.
 pub(crate) struct Function {
-    pub(crate) attrs: Vec<Attribute>,
-    pub(crate) vis: Visibility,
-    pub(crate) constness: Option<Token![const]>,
-    pub(crate) asyncness: Option<Token![async]>,
-    pub(crate) unsafety: Option<Token![unsafe]>,
-    pub(crate) abi: Option<Abi>,
-    pub(crate) fn_token: Token![fn],
+    /// Outer attributes, each `#[...]` as written.
+    pub(crate) attrs: Vec<TokenStream>,
+    pub(crate) vis: TokenStream,
+    /// `const`, `async`, `unsafe`, `extern "C"`, as written.
+    pub(crate) qualifiers: TokenStream,
+    pub(crate) asyncness: Option<Ident>,
+    pub(crate) unsafety: Option<Ident>,
+    pub(crate) has_abi: bool,
+    pub(crate) fn_token: Ident,
     pub(crate) ident: Ident,
-    /// With the `where` clause, which comes after the output.
-    pub(crate) generics: Generics,
+    /// `<...>` as written (brackets included), and what each parameter is.
+    pub(crate) generics: TokenStream,
+    pub(crate) generic_params: Vec<GenericParam>,
     /// The parameter list as written, parentheses included.
     pub(crate) params_group: Group,
     pub(crate) inputs: Vec<Input>,
     /// `...`: a C variadic.
     pub(crate) variadic: Option<TokenStream>,
-    pub(crate) output: ReturnType,
+    /// `-> T` as written, and `T`.
+    pub(crate) arrow_output: TokenStream,
+    pub(crate) output: Option<TokenStream>,
+    pub(crate) where_clause: TokenStream,
     pub(crate) body: Group,
+}
+
+pub(crate) enum GenericParam {
+    Lifetime,
+    /// A type or const parameter, by name.
+    Named(Ident),
 }
 
 /// One entry of the parameter list.
 pub(crate) enum Input {
     /// `self`, `&self`, `mut self`, `self: Box<Self>`: as written.
     Receiver(TokenStream),
-    Typed(Box<Param>),
+    Typed(Param),
 }
 
 pub(crate) struct Param {
     pub(crate) pattern: Pattern,
-    pub(crate) ty: Type,
+    pub(crate) ty: TokenStream,
 }
 
 pub(crate) enum Pattern {
@@ -79,12 +91,106 @@ pub(crate) enum Pattern {
 impl Function {
     /// Parses `item` as a function, or says what the macro applies to.
     pub(crate) fn parse(which: Macro, item: TokenStream) -> syn::Result<Function> {
-        syn::parse::Parser::parse2(|input: ParseStream| parse_function(which, input), item)
+        let mut tokens = Cursor::new(item);
+        let mut attrs = Vec::new();
+        while tokens.is_punct('#') {
+            let pound = tokens.next_tree();
+            let group = tokens.next_tree();
+            attrs.push(pound.into_iter().chain(group).collect());
+        }
+        let mut vis = TokenStream::new();
+        if tokens.is_ident("pub") {
+            vis.extend(tokens.next_tree());
+            if let Some(TokenTree::Group(g)) = tokens.peek() {
+                if g.delimiter() == Delimiter::Parenthesis {
+                    vis.extend(tokens.next_tree());
+                }
+            }
+        }
+        let (mut qualifiers, mut asyncness, mut unsafety, mut has_abi) = (TokenStream::new(), None, None, false);
+        loop {
+            match tokens.peek() {
+                Some(TokenTree::Ident(i)) if i == "const" || i == "async" || i == "unsafe" || i == "extern" => {
+                    let keyword = i.clone();
+                    qualifiers.extend(tokens.next_tree());
+                    if keyword == "async" {
+                        asyncness = Some(keyword);
+                    } else if keyword == "unsafe" {
+                        unsafety = Some(keyword);
+                    } else if keyword == "extern" {
+                        has_abi = true;
+                        if matches!(tokens.peek(), Some(TokenTree::Literal(_))) {
+                            qualifiers.extend(tokens.next_tree());
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        let not_a_function = |span: Span| syn::Error::new(span, which.not_a_function());
+        let fn_token = match tokens.next_tree() {
+            Some(TokenTree::Ident(i)) if i == "fn" => i,
+            other => {
+                // The item's keyword (`struct`, `const`, ...), or where it should be.
+                let span =
+                    qualifiers.clone().into_iter().chain(other).next().map_or_else(Span::call_site, |t| t.span());
+                return Err(not_a_function(span));
+            }
+        };
+        let ident = match tokens.next_tree() {
+            Some(TokenTree::Ident(i)) => i,
+            other => return Err(syn::Error::new(span_of(other.as_ref(), &fn_token), "expected the function's name")),
+        };
+        let mut generics = TokenStream::new();
+        let mut generic_params = Vec::new();
+        if tokens.is_punct('<') {
+            let (list, written) = tokens.angle_bracketed();
+            generic_params = split_top_level(list, ',').into_iter().filter_map(generic_param).collect();
+            generics = written;
+        }
+        let params_group = match tokens.next_tree() {
+            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => g,
+            other => return Err(syn::Error::new(span_of(other.as_ref(), &ident), "expected the parameter list")),
+        };
+        let (inputs, variadic) = parse_inputs(params_group.stream());
+        let mut arrow_output = TokenStream::new();
+        let mut output = None;
+        if tokens.is_punct('-') {
+            arrow_output.extend(tokens.next_tree());
+            arrow_output.extend(tokens.next_tree());
+            let ty = tokens.collect_until(|t| is_ident(t, "where") || is_brace(t));
+            arrow_output.extend(ty.clone());
+            output = Some(ty);
+        }
+        let where_clause = tokens.collect_until(is_brace);
+        let body = match tokens.next_tree() {
+            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g,
+            other => return Err(syn::Error::new(span_of(other.as_ref(), &ident), "expected the function's body")),
+        };
+        Ok(Function {
+            attrs,
+            vis,
+            qualifiers,
+            asyncness,
+            unsafety,
+            has_abi,
+            fn_token,
+            ident,
+            generics,
+            generic_params,
+            params_group,
+            inputs,
+            variadic,
+            arrow_output,
+            output,
+            where_clause,
+            body,
+        })
     }
 
     pub(crate) fn params(&self) -> impl Iterator<Item = &Param> {
         self.inputs.iter().filter_map(|input| match input {
-            Input::Typed(param) => Some(&**param),
+            Input::Typed(param) => Some(param),
             Input::Receiver(_) => None,
         })
     }
@@ -92,128 +198,252 @@ impl Function {
     /// The signature with another name: qualifiers, `fn`, name, generics,
     /// parameters, output and `where` clause.
     pub(crate) fn signature_named(&self, ident: &Ident) -> TokenStream {
-        let Function { constness, asyncness, unsafety, abi, fn_token, generics, params_group, output, .. } = self;
-        let where_clause = &generics.where_clause;
-        quote! { #constness #asyncness #unsafety #abi #fn_token #ident #generics #params_group #output #where_clause }
+        let Function { qualifiers, fn_token, generics, params_group, arrow_output, where_clause, .. } = self;
+        quote! { #qualifiers #fn_token #ident #generics #params_group #arrow_output #where_clause }
+    }
+
+    /// The type and const parameters' names.
+    pub(crate) fn type_generics(&self) -> Vec<String> {
+        self.generic_params
+            .iter()
+            .filter_map(|p| match p {
+                GenericParam::Named(name) => Some(name.to_string()),
+                GenericParam::Lifetime => None,
+            })
+            .collect()
     }
 }
 
-fn parse_function(which: Macro, input: ParseStream) -> syn::Result<Function> {
-    let attrs = input.call(Attribute::parse_outer)?;
-    let vis: Visibility = input.parse()?;
-    if !starts_a_function(input) {
-        let keyword = input.cursor().token_tree().map(|(tt, _)| tt.span()).unwrap_or_else(Span::call_site);
-        return Err(syn::Error::new(keyword, which.not_a_function()));
-    }
-    let constness = input.parse()?;
-    let asyncness = input.parse()?;
-    let unsafety = input.parse()?;
-    let abi = input.parse()?;
-    let fn_token = input.parse()?;
-    let ident = input.parse()?;
-    let mut generics: Generics = input.parse()?;
-    let params_group: Group = input.parse()?;
-    let (inputs, variadic) = syn::parse::Parser::parse2(parse_inputs, params_group.stream())?;
-    let output = input.parse()?;
-    generics.where_clause = input.parse()?;
-    let body: Group = input.parse()?;
-    if body.delimiter() != Delimiter::Brace {
-        return Err(syn::Error::new(body.span(), "expected the function's body"));
-    }
-    Ok(Function {
-        attrs,
-        vis,
-        constness,
-        asyncness,
-        unsafety,
-        abi,
-        fn_token,
-        ident,
-        generics,
-        params_group,
-        inputs,
-        variadic,
-        output,
-        body,
-    })
+fn span_of(tt: Option<&TokenTree>, after: &Ident) -> Span {
+    tt.map_or_else(|| after.span(), TokenTree::span)
 }
 
-/// Whether the qualifiers ahead (`const`, `async`, `unsafe`, `extern "C"`)
-/// lead to `fn`, rather than to another item (`const X`, `unsafe impl`).
-fn starts_a_function(input: ParseStream) -> bool {
-    let ahead = input.fork();
-    let _: Option<Token![const]> = ahead.parse().ok().flatten();
-    let _: Option<Token![async]> = ahead.parse().ok().flatten();
-    let _: Option<Token![unsafe]> = ahead.parse().ok().flatten();
-    let _: Option<Abi> = ahead.parse().ok().flatten();
-    ahead.peek(Token![fn])
+fn generic_param(tokens: TokenStream) -> Option<GenericParam> {
+    let mut tokens = Cursor::new(tokens);
+    while tokens.is_punct('#') {
+        tokens.next_tree();
+        tokens.next_tree();
+    }
+    match tokens.next_tree()? {
+        TokenTree::Punct(p) if p.as_char() == '\'' => Some(GenericParam::Lifetime),
+        TokenTree::Ident(i) if i == "const" => match tokens.next_tree()? {
+            TokenTree::Ident(name) => Some(GenericParam::Named(name)),
+            _ => None,
+        },
+        TokenTree::Ident(name) => Some(GenericParam::Named(name)),
+        _ => None,
+    }
 }
 
-fn parse_inputs(input: ParseStream) -> syn::Result<(Vec<Input>, Option<TokenStream>)> {
+fn parse_inputs(list: TokenStream) -> (Vec<Input>, Option<TokenStream>) {
     let mut inputs = Vec::new();
     let mut variadic = None;
-    while !input.is_empty() {
-        let _attrs = input.call(Attribute::parse_outer)?;
-        if input.peek(Token![...]) {
-            variadic = Some(until_comma(input)?);
-        } else if is_receiver(input) {
-            inputs.push(Input::Receiver(until_comma(input)?));
+    for segment in split_top_level(list, ',') {
+        let mut tokens = Cursor::new(segment.clone());
+        while tokens.is_punct('#') {
+            tokens.next_tree();
+            tokens.next_tree();
+        }
+        let rest: Vec<TokenTree> = tokens.rest();
+        if rest.windows(3).any(|w| w.iter().all(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == '.'))) {
+            variadic = Some(segment);
+        } else if is_receiver(&rest) {
+            inputs.push(Input::Receiver(segment));
         } else {
-            let pattern = if input.peek(Token![mut]) && input.peek2(Ident) && input.peek3(Token![:]) {
-                let _: Token![mut] = input.parse()?;
-                Pattern::Name(input.parse()?)
-            } else if input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
-                Pattern::Name(input.parse()?)
-            } else {
-                Pattern::Other(until_colon(input)?)
+            let colon =
+                rest.iter().enumerate().position(|(i, t)| is_lone_colon(t) && !(i > 0 && is_joint_colon(&rest[i - 1])));
+            let (pattern, ty) = match colon {
+                Some(at) => (rest[..at].to_vec(), rest[at + 1..].iter().cloned().collect()),
+                None => (rest.clone(), TokenStream::new()),
             };
-            let _: Token![:] = input.parse()?;
-            inputs.push(Input::Typed(Box::new(Param { pattern, ty: input.parse()? })));
-        }
-        if !input.is_empty() {
-            let _: Token![,] = input.parse()?;
-        }
-    }
-    Ok((inputs, variadic))
-}
-
-fn is_receiver(input: ParseStream) -> bool {
-    let ahead = input.fork();
-    let _ = ahead.parse::<Option<Token![&]>>();
-    let _ = ahead.parse::<Option<syn::Lifetime>>();
-    let _ = ahead.parse::<Option<Token![mut]>>();
-    ahead.peek(Token![self])
-}
-
-/// The tokens up to the next `,` at this level.
-fn until_comma(input: ParseStream) -> syn::Result<TokenStream> {
-    collect_until(input, |input| input.peek(Token![,]))
-}
-
-/// The tokens up to the `:` that ends a pattern.
-fn until_colon(input: ParseStream) -> syn::Result<TokenStream> {
-    collect_until(input, |input| input.peek(Token![:]) && !input.peek(Token![::]))
-}
-
-fn collect_until(input: ParseStream, stop: fn(ParseStream) -> bool) -> syn::Result<TokenStream> {
-    let mut tokens = TokenStream::new();
-    while !input.is_empty() && !stop(input) {
-        if input.peek(Token![::]) {
-            input.parse::<Token![::]>()?.to_tokens(&mut tokens);
-        } else {
-            tokens.extend([input.parse::<TokenTree>()?]);
+            let pattern = match pattern.as_slice() {
+                [TokenTree::Ident(name)] if name != "_" => Pattern::Name(name.clone()),
+                [TokenTree::Ident(m), TokenTree::Ident(name)] if m == "mut" && name != "_" => {
+                    Pattern::Name(name.clone())
+                }
+                other => Pattern::Other(other.iter().cloned().collect()),
+            };
+            inputs.push(Input::Typed(Param { pattern, ty }));
         }
     }
-    Ok(tokens)
+    (inputs, variadic)
+}
+
+/// `self`, `mut self`, `&self`, `&'a mut self`, `self: T`.
+fn is_receiver(tokens: &[TokenTree]) -> bool {
+    let mut at = 0;
+    if matches!(tokens.get(at), Some(TokenTree::Punct(p)) if p.as_char() == '&') {
+        at += 1;
+        if matches!(tokens.get(at), Some(TokenTree::Punct(p)) if p.as_char() == '\'') {
+            at += 2;
+        }
+    }
+    if tokens.get(at).is_some_and(|t| is_ident(t, "mut")) {
+        at += 1;
+    }
+    tokens.get(at).is_some_and(|t| is_ident(t, "self"))
+}
+
+fn is_ident(tt: &TokenTree, word: &str) -> bool {
+    matches!(tt, TokenTree::Ident(i) if i == word)
+}
+
+fn is_brace(tt: &TokenTree) -> bool {
+    matches!(tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace)
+}
+
+/// A `:` that is not the first half of `::`.
+fn is_lone_colon(tt: &TokenTree) -> bool {
+    matches!(tt, TokenTree::Punct(p) if p.as_char() == ':' && p.spacing() == Spacing::Alone)
+}
+
+fn is_joint_colon(tt: &TokenTree) -> bool {
+    matches!(tt, TokenTree::Punct(p) if p.as_char() == ':' && p.spacing() == Spacing::Joint)
+}
+
+/// Splits at `separator` outside `<...>` (groups are single tokens already).
+/// An empty last part (a trailing separator) is dropped.
+pub(crate) fn split_top_level(tokens: TokenStream, separator: char) -> Vec<TokenStream> {
+    let mut parts = vec![Vec::new()];
+    let mut depth = 0usize;
+    let mut previous: Option<TokenTree> = None;
+    for tt in tokens {
+        if let TokenTree::Punct(p) = &tt {
+            let after_joint = matches!(&previous, Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint && (q.as_char() == '-' || q.as_char() == '='));
+            match p.as_char() {
+                '<' => depth += 1,
+                // `->` and `=>` are not closing brackets.
+                '>' if !after_joint => depth = depth.saturating_sub(1),
+                c if c == separator && depth == 0 => {
+                    parts.push(Vec::new());
+                    previous = Some(tt);
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        parts.last_mut().expect("one part at least").push(tt.clone());
+        previous = Some(tt);
+    }
+    if parts.last().is_some_and(Vec::is_empty) {
+        parts.pop();
+    }
+    parts.into_iter().map(|part| part.into_iter().collect()).collect()
+}
+
+/// Token trees, one at a time.
+struct Cursor {
+    tokens: Vec<TokenTree>,
+    at: usize,
+}
+
+impl Cursor {
+    fn new(tokens: TokenStream) -> Cursor {
+        Cursor { tokens: tokens.into_iter().collect(), at: 0 }
+    }
+
+    fn peek(&self) -> Option<&TokenTree> {
+        self.tokens.get(self.at)
+    }
+
+    fn next_tree(&mut self) -> Option<TokenTree> {
+        let tt = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        tt
+    }
+
+    fn is_punct(&self, c: char) -> bool {
+        matches!(self.peek(), Some(TokenTree::Punct(p)) if p.as_char() == c)
+    }
+
+    fn is_ident(&self, word: &str) -> bool {
+        self.peek().is_some_and(|t| is_ident(t, word))
+    }
+
+    fn rest(&mut self) -> Vec<TokenTree> {
+        let rest = self.tokens[self.at.min(self.tokens.len())..].to_vec();
+        self.at = self.tokens.len();
+        rest
+    }
+
+    fn collect_until(&mut self, stop: impl Fn(&TokenTree) -> bool) -> TokenStream {
+        let mut out = TokenStream::new();
+        while let Some(tt) = self.peek() {
+            if stop(tt) {
+                break;
+            }
+            out.extend(self.next_tree());
+        }
+        out
+    }
+
+    /// The tokens between `<` and its `>`, and the same with the brackets.
+    fn angle_bracketed(&mut self) -> (TokenStream, TokenStream) {
+        let open = self.next_tree();
+        let mut close = None;
+        let mut depth = 1usize;
+        let mut out = Vec::new();
+        while let Some(tt) = self.next_tree() {
+            if let TokenTree::Punct(p) = &tt {
+                let after_arrow = matches!(out.last(), Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint && (q.as_char() == '-' || q.as_char() == '='));
+                match p.as_char() {
+                    '<' => depth += 1,
+                    '>' if !after_arrow => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(tt);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(tt);
+        }
+        let written = open.into_iter().chain(out.iter().cloned()).chain(close).collect();
+        (out.into_iter().collect(), written)
+    }
 }
 
 /// Whether `tokens` contain `impl` (an `impl Trait` type) at any depth.
-pub(crate) fn mentions_impl(tokens: TokenStream) -> Option<Span> {
-    tokens.into_iter().find_map(|tt| match tt {
-        TokenTree::Ident(ident) if ident == "impl" => Some(ident.span()),
-        TokenTree::Group(group) => mentions_impl(group.stream()),
-        _ => None,
+pub(crate) fn mentions_impl(tokens: TokenStream) -> bool {
+    mentions_any(tokens, &["impl".to_owned()])
+}
+
+/// Whether `tokens` name any of `names` (a type parameter), at any depth.
+pub(crate) fn mentions_any(tokens: TokenStream, names: &[String]) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => names.iter().any(|n| ident == n),
+        TokenTree::Group(group) => mentions_any(group.stream(), names),
+        _ => false,
     })
+}
+
+/// Whether `ty` is `()`.
+pub(crate) fn is_unit(ty: &TokenStream) -> bool {
+    let mut tokens = ty.clone().into_iter();
+    matches!((tokens.next(), tokens.next()), (Some(TokenTree::Group(g)), None) if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty())
+}
+
+/// A shared reference type `&T` or `&'a T` (not `&'static T`, not `&mut T`):
+/// its `T`.
+pub(crate) fn borrowed_referent(ty: &TokenStream) -> Option<TokenStream> {
+    let tokens: Vec<TokenTree> = ty.clone().into_iter().collect();
+    let mut at = match tokens.first() {
+        // `&&T` arrives as a joint `&` then `&`: the referent is `&T`.
+        Some(TokenTree::Punct(p)) if p.as_char() == '&' => 1,
+        _ => return None,
+    };
+    if matches!(tokens.get(at), Some(TokenTree::Punct(p)) if p.as_char() == '\'') {
+        if tokens.get(at + 1).is_some_and(|t| is_ident(t, "static")) {
+            return None;
+        }
+        at += 2;
+    }
+    if tokens.get(at).is_some_and(|t| is_ident(t, "mut")) {
+        return None;
+    }
+    Some(tokens[at..].iter().cloned().collect())
 }
 
 /// `ty` with every lifetime made `'static`, for a value stored until exit:
@@ -231,10 +461,14 @@ pub(crate) fn static_lifetimes(ty: TokenStream) -> TokenStream {
             }
             TokenTree::Punct(p) if p.as_char() == '&' => {
                 let elided = !matches!(tokens.peek(), Some(TokenTree::Punct(q)) if q.as_char() == '\'');
-                let span = p.span();
-                out.push(TokenTree::Punct(p));
                 if elided {
-                    out.extend(quote::quote_spanned!(span=> 'static));
+                    // `&&T` arrives as a joint `&` then `&`: no longer joint.
+                    let mut alone = proc_macro2::Punct::new('&', Spacing::Alone);
+                    alone.set_span(p.span());
+                    out.push(TokenTree::Punct(alone));
+                    out.extend(quote::quote_spanned!(p.span()=> 'static));
+                } else {
+                    out.push(TokenTree::Punct(p));
                 }
             }
             TokenTree::Group(group) if group.delimiter() != Delimiter::Brace => {
@@ -246,4 +480,13 @@ pub(crate) fn static_lifetimes(ty: TokenStream) -> TokenStream {
         }
     }
     out.into_iter().collect()
+}
+
+impl ToTokens for Pattern {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Pattern::Name(name) => name.to_tokens(tokens),
+            Pattern::Other(other) => other.to_tokens(tokens),
+        }
+    }
 }

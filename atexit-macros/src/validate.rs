@@ -2,10 +2,9 @@
 //! tokens that break it, with what to do instead.
 
 use quote::ToTokens;
-use syn::{ReturnType, Type};
 
 use crate::args::Errors;
-use crate::parse::{Function, Input, Macro, Pattern, mentions_impl};
+use crate::parse::{Function, Input, Macro, Pattern, is_unit, mentions_impl};
 
 pub(crate) fn function(which: Macro, f: &Function) -> syn::Result<()> {
     let name = which.name();
@@ -36,16 +35,15 @@ pub(crate) fn function(which: Macro, f: &Function) -> syn::Result<()> {
         errors.spanned(variadic, format!("`{name}` cannot take C variadic arguments"));
     }
 
-    let generics = &f.generics;
-    let type_generics = generics.params.iter().any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
-    let any_generics = !generics.params.is_empty() || generics.where_clause.is_some();
+    let type_generics = !f.type_generics().is_empty();
+    let any_generics = !f.generic_params.is_empty() || !f.where_clause.is_empty();
     if (which == Macro::Handler && type_generics) || (which != Macro::Handler && any_generics) {
         let fix = match which {
             Macro::Register => "register one concrete instance with `register!(f::<T>)`",
             Macro::Handler => "write a non-generic wrapper that names the types",
             Macro::Main => "remove the generic parameters",
         };
-        let tokens: &dyn ToTokens = if generics.params.is_empty() { &generics.where_clause } else { generics };
+        let tokens: &dyn ToTokens = if f.generics.is_empty() { &f.where_clause } else { &f.generics };
         errors.spanned(tokens, format!("`{name}` cannot be used on a generic function; {fix}"));
     }
 
@@ -77,7 +75,7 @@ pub(crate) fn function(which: Macro, f: &Function) -> syn::Result<()> {
                         ),
                     );
                 }
-                if mentions_impl(param.ty.to_token_stream()).is_some() {
+                if mentions_impl(param.ty.clone()) {
                     errors.push(syn::Error::new_spanned(
                         &param.ty,
                         format!("`{name}` cannot take `impl Trait` parameters; name the type the handler stores"),
@@ -88,13 +86,10 @@ pub(crate) fn function(which: Macro, f: &Function) -> syn::Result<()> {
         _ => {}
     }
 
-    let returns_a_value = match &f.output {
-        ReturnType::Type(_, ty) => !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()),
-        ReturnType::Default => false,
-    };
+    let returns_a_value = f.output.as_ref().is_some_and(|ty| !is_unit(ty));
     if which == Macro::Register && returns_a_value {
         errors.spanned(
-            &f.output,
+            &f.arrow_output,
             format!("`{name}` needs a function that returns `()`; handle the result inside the handler"),
         );
     }
