@@ -142,6 +142,19 @@ fn borrowed_arguments_are_kept() {
     say(&format!("name is now {name}"));
 }
 
+/// A documented handler whose types have commas and arrows inside `<...>`.
+#[atexit::handler]
+#[allow(clippy::type_complexity)]
+pub(crate) fn apply(table: std::collections::HashMap<String, u32>, f: Box<dyn Fn(u32) -> u32 + Send>, key: &str) {
+    say(&format!("apply: {}", f(table[key])));
+}
+
+fn types_with_commas_and_arrows() {
+    let key = String::from("two");
+    let table = std::collections::HashMap::from([(key.clone(), 2)]);
+    register!(apply, table, f = Box::new(|x| x * 21), key = &key);
+}
+
 #[cfg(unix)]
 fn inherit_on_fork_static() {
     // SAFETY: `fork` in a single-threaded test program; the child only
@@ -182,6 +195,11 @@ fn all() -> Vec<Case> {
                 )),
                 Status::Code(0),
             ),
+        ),
+        case(
+            "types_with_commas_and_arrows",
+            types_with_commas_and_arrows,
+            expect(leak(format!("apply: 42\n{STATICS}")), Status::Code(0)),
         ),
     ];
     #[cfg(unix)]
