@@ -184,7 +184,11 @@
 //!
 //! [`atexit`]: https://docs.python.org/3/library/atexit.html
 
+// docs.rs marks what needs a feature or a platform.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(all(unix, feature = "signals"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signals"))))]
 #[doc(inline)]
 pub use atexit_core::signals;
 

@@ -17,6 +17,8 @@
 //!    and the constructor), `fork`, `signals`, `entry` (`#[atexit::main]`),
 //!    `api` (`register`, `Registration`, ...).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod api;
 mod callback;
 mod diag;
@@ -32,6 +34,7 @@ mod process;
 mod registry;
 mod runlock;
 #[cfg(all(unix, feature = "signals"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signals"))))]
 pub mod signals;
 mod statics;
 
