@@ -170,7 +170,7 @@
 //! may register, unregister, run and exit freely.
 //!
 //! The lock is a spin lock taken with one atomic instruction and given back
-//! with a plain store; a waiter spins briefly, then yields. Registering a
+//! with a plain store; a waiter spins briefly, then sleeps, longer each time. Registering a
 //! function item or a closure that captures nothing allocates nothing; a
 //! capturing closure is boxed (one allocation).
 //!
@@ -179,8 +179,20 @@
 //! A `fork()`ed child does not run the handlers its parent registered (in C
 //! and Python it runs them all, a second time), only those it registers
 //! itself and those registered with
-//! [`Registration::inherit_on_fork`]. The parent's closures are not dropped
-//! in the child either, so their destructors do not run twice.
+//! [`Registration::inherit_on_fork`] (or
+//! `#[atexit::register(inherit_on_fork)]`). The parent's closures are not
+//! dropped in the child either, so their destructors do not run twice.
+//!
+//! # Plugins
+//!
+//! A shared library (`cdylib`) built with `atexit` has its own copy of the
+//! runtime and its own registry. With glibc, its handlers, static and
+//! runtime, run when it is unloaded with `dlclose` (glibc runs a shared
+//! object's C `atexit` functions then, and forgets its fork callbacks), or
+//! at exit if it is still loaded; the host's registry is not affected. This
+//! is tested (`tests/cross_crate.rs`, `a_plugin_runs_its_handlers_at_dlclose`).
+//! Do not call [`signals::install`](signals) from a library that may be
+//! unloaded: the signal handler would point into unmapped code.
 //!
 //! [`atexit`]: https://docs.python.org/3/library/atexit.html
 

@@ -2,7 +2,8 @@
 //! `use that_crate as _;` runs at exit, in a debug and in a release build
 //! with full LTO; and the macros work through a re-export, for a crate that
 //! does not depend on `atexit` itself (`tests/fixtures/`); and a static
-//! handler submitted after a constructor used the registry still runs.
+//! handler submitted after a constructor used the registry still runs; and
+//! a plugin's handlers run when it is unloaded.
 
 #![cfg(unix)]
 
@@ -11,6 +12,12 @@ use std::process::Command;
 
 /// Builds a fixture binary with `profile` and returns its path.
 fn build_fixture(package: &str, profile: &str) -> PathBuf {
+    build_artifact(package, profile, r#""executable":""#)
+}
+
+/// Builds a fixture and returns the path that follows `key` in cargo's
+/// report of it.
+fn build_artifact(package: &str, profile: &str, key: &str) -> PathBuf {
     let output = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--profile", profile, "-p", package, "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -18,7 +25,6 @@ fn build_fixture(package: &str, profile: &str) -> PathBuf {
         .expect("run cargo");
     assert!(output.status.success(), "building the fixture failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let key = r#""executable":""#;
     let line = stdout.lines().find(|l| l.contains(key) && l.contains(package)).expect("an executable");
     let start = line.find(key).unwrap() + key.len();
     PathBuf::from(&line[start..start + line[start..].find('"').unwrap()])
@@ -65,5 +71,21 @@ fn macros_through_a_reexport() {
         // Statics in module-path order: `atexit_fixture_static_lib::hidden`
         // sorts after `atexit_fixture_reexport_bin`, so it runs first.
         "goodbye re-exporter\nstatic handler of a library ran\nstatic handler through a re-export\n"
+    );
+}
+
+/// glibc runs a shared object's C `atexit` functions when it is unloaded:
+/// a plugin built with atexit has its own runtime, whose handlers run at
+/// `dlclose`, before the host goes on; the host's run at its own exit.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_plugin_runs_its_handlers_at_dlclose() {
+    let plugin = build_artifact("atexit-fixture-plugin", "dev", r#""filenames":[""#);
+    let output =
+        Command::new(build_fixture("atexit-fixture-plugin-host", "dev")).arg(&plugin).output().expect("run the host");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "host: before dlclose\nplugin: runtime handler\nplugin: static handler\nhost: after dlclose\nhost: handler\n"
     );
 }
