@@ -29,6 +29,7 @@
 //! | `atexit._run_exitfuncs()` | [`run_exitfuncs()`](run_exitfuncs) | returns the last panic as [`HandlerPanic`] |
 //! | `sys.exit(code)` | [`exit(code)`](exit) | runs the handlers first, thread-locals alive |
 //! | | [`is_exiting()`](is_exiting) | whether the handlers are running |
+//! | | [`exit_reason()`](exit_reason) | why: `main` returned, [`exit`], `std::process::exit` and its code, a [`Signal`], a panic, an explicit run |
 //! | | [`Registration`] | priority and name |
 //! | | [`Registry`] | a registry of your own, same semantics |
 //! | `@atexit.register` on a function | [`#[atexit::register]`](macro@register) | static, from any crate, before `main` |
@@ -205,8 +206,8 @@
 pub use atexit_core::signals;
 
 pub use atexit_core::{
-    DEADLINE_EXIT_STATUS, Function, Handle, HandlerPanic, Registration, Registry, clear, exit, is_exiting, ncallbacks,
-    register, run_exitfuncs, set_deadline, unregister,
+    DEADLINE_EXIT_STATUS, ExitReason, Function, Handle, HandlerPanic, Registration, Registry, Signal, clear, exit,
+    exit_reason, is_exiting, ncallbacks, register, run_exitfuncs, set_deadline, unregister,
 };
 
 /// Registers a function to run at exit, statically: the decorator form of

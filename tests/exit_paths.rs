@@ -191,6 +191,48 @@ mod scenarios {
         PENDING.with(|p| p.borrow_mut().push("from main"));
     }
 
+    fn say_reason() {
+        say(&format!("reason {:?}", atexit::exit_reason()));
+    }
+
+    pub fn reason_main_returns() {
+        say(&format!("before {:?}", atexit::exit_reason()));
+        atexit::register(say_reason);
+    }
+
+    pub fn reason_process_exit() {
+        atexit::register(say_reason);
+        std::process::exit(7);
+    }
+
+    pub fn reason_atexit_exit() {
+        atexit::register(say_reason);
+        atexit::exit(5);
+    }
+
+    pub fn reason_panic_in_main() {
+        atexit::register(say_reason);
+        panic!("main failed");
+    }
+
+    pub fn reason_run_exitfuncs_then_exit() {
+        atexit::register(say_reason);
+        atexit::run_exitfuncs().unwrap();
+        say(&format!("after the run {:?}", atexit::exit_reason()));
+        atexit::register(say_reason);
+    }
+
+    pub fn reason_signal() {
+        atexit::signals::install().unwrap();
+        atexit::register(say_reason);
+        receive(libc::SIGTERM);
+    }
+
+    #[atexit::main]
+    pub fn reason_atexit_main_returns() {
+        atexit::register(say_reason);
+    }
+
     /// Raises `signal` at this process and waits to be ended by it.
     fn receive(signal: libc::c_int) -> ! {
         // SAFETY: sending a signal to this process; no memory is involved.
@@ -613,6 +655,25 @@ fn all() -> Vec<Case> {
     const SIGNALLED: &str = "last registered\nfirst registered\n";
     const STUCK: &str = "atexit: exit deadline of 300ms passed while handler `stuck` was running";
     vec![
+        case(
+            "reason_main_returns",
+            reason_main_returns,
+            expect("before None\nreason Some(ProcessExit(Some(0)))\n", Code(0)),
+        ),
+        case("reason_process_exit", reason_process_exit, expect("reason Some(ProcessExit(Some(7)))\n", Code(7))),
+        case("reason_atexit_exit", reason_atexit_exit, expect("reason Some(Exit(5))\n", Code(5))),
+        case("reason_panic_in_main", reason_panic_in_main, expect("reason Some(ProcessExit(Some(101)))\n", Code(101))),
+        case(
+            "reason_run_exitfuncs_then_exit",
+            reason_run_exitfuncs_then_exit,
+            expect("reason Some(RunExitfuncs)\nafter the run None\nreason Some(ProcessExit(Some(0)))\n", Code(0)),
+        ),
+        case("reason_signal", reason_signal, expect("reason Some(Signal(Terminate))\n", Signal(SIGTERM))),
+        common::main_case(
+            "reason_atexit_main_returns",
+            reason_atexit_main_returns,
+            expect("reason Some(MainReturned)\n", Code(0)),
+        ),
         case(
             "main_returns",
             main_returns,

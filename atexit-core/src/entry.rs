@@ -6,6 +6,7 @@ use std::process::{ExitCode, Termination};
 
 use crate::exit::run_exit_handlers;
 use crate::hook;
+use crate::reason::ExitReason;
 
 /// Runs `main`, then the exit handlers, and gives back the status `main`
 /// would have had. Not public API: called by `#[atexit::main]`.
@@ -20,11 +21,11 @@ pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
     match panic::catch_unwind(main) {
         Ok(value) => {
             let code = value.report();
-            run_exit_handlers();
+            run_exit_handlers(ExitReason::MainReturned);
             code
         }
         Err(payload) => {
-            run_exit_handlers();
+            run_exit_handlers(ExitReason::MainPanicked);
             panic::resume_unwind(payload)
         }
     }

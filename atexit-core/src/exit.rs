@@ -7,6 +7,7 @@ use crate::diag::terminate_now;
 use crate::observe;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::{self, PROCESS};
+use crate::reason::{self, ExitReason};
 
 const NO_REQUEST: i64 = i64::MIN;
 
@@ -25,7 +26,8 @@ fn take_requested() -> Option<i32> {
 /// exiting, the deadline's clock starts, and then (after waiting for a run
 /// that another thread may be in) every handler runs. Panics were reported
 /// as they happened; nothing is left to return them to.
-pub(crate) fn run_at_exit() {
+pub(crate) fn run_at_exit(why: ExitReason) {
+    reason::exiting_because(why);
     process::begin_exit();
     observe::start_deadline();
     if let Err(panic) = PROCESS.run() {
@@ -52,11 +54,11 @@ pub fn exit(code: i32) -> ! {
         std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
         #[cfg(not(panic = "unwind"))]
         {
-            run_at_exit();
+            run_at_exit(ExitReason::Exit(code));
             terminate_now(take_requested().unwrap_or(code))
         }
     }
-    run_at_exit();
+    run_at_exit(ExitReason::Exit(code));
     // On Unix this goes through libc's `exit`, whose hook runs whatever was
     // registered after the run above finished.
     std::process::exit(take_requested().unwrap_or(code))
@@ -71,7 +73,14 @@ pub fn exit(code: i32) -> ! {
 /// handler calls [`exit`], the run finishes and then the process
 /// exits with that code.
 pub fn run_exitfuncs() -> Result<(), HandlerPanic> {
+    let nested = PROCESS.run_lock.is_held_by_current_thread();
+    if !nested {
+        reason::explicit_run(Some(ExitReason::RunExitfuncs));
+    }
     let result = PROCESS.run();
+    if !nested {
+        reason::explicit_run(None);
+    }
     apply_requested_exit();
     result
 }
@@ -89,8 +98,8 @@ fn apply_requested_exit() {
 
 /// The exit run of `#[atexit::main]` and of the signal thread: every
 /// handler, then, if one called `exit`, the end of the process with its code.
-pub(crate) fn run_exit_handlers() {
-    run_at_exit();
+pub(crate) fn run_exit_handlers(why: ExitReason) {
+    run_at_exit(why);
     apply_requested_exit();
 }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::exit::{exit_with_requested_status, run_at_exit};
 use crate::fork;
 use crate::panic::drop_quietly;
+use crate::reason::ExitReason;
 use crate::statics::StaticRef;
 
 // The collection of static handlers is declared here, beside the
@@ -43,32 +44,63 @@ pub(crate) fn install() {
 #[cold]
 fn install_once() {
     if !INSTALLED.swap(true, Ordering::AcqRel) {
-        install_with_libc();
+        if !install_with_libc() {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
+        }
         fork::install();
     }
 }
 
-#[cfg(not(any(miri, all(target_family = "wasm", target_os = "unknown"))))]
-fn install_with_libc() {
-    // SAFETY: `at_process_exit` is a plain `extern "C" fn()` that never
-    // unwinds; `atexit` only records the pointer.
-    if unsafe { libc::atexit(at_process_exit) } != 0 {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
+/// glibc passes the exit status to functions registered with
+/// `__cxa_atexit` (as it does to `on_exit` ones): the hook is registered
+/// that way there, for [`ExitReason::ProcessExit`]'s code. With this
+/// shared object's `__dso_handle`, as C's `atexit` does, so that in a
+/// plugin it runs when the plugin is unloaded (with status 0).
+#[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+fn install_with_libc() -> bool {
+    use std::ffi::{c_int, c_void};
+    unsafe extern "C" {
+        fn __cxa_atexit(f: extern "C" fn(*mut c_void, c_int), arg: *mut c_void, dso: *mut c_void) -> c_int;
+        static __dso_handle: u8;
     }
+    extern "C" fn at_exit_with_status(_: *mut c_void, status: c_int) {
+        at_process_exit(Some(status));
+    }
+    // SAFETY: `at_exit_with_status` never unwinds and takes the arguments
+    // glibc passes; `__dso_handle` is this object's handle, only its
+    // address is used.
+    unsafe { __cxa_atexit(at_exit_with_status, std::ptr::null_mut(), (&raw const __dso_handle).cast_mut().cast()) == 0 }
+}
+
+#[cfg(not(any(
+    miri,
+    all(target_family = "wasm", target_os = "unknown"),
+    all(target_os = "linux", target_env = "gnu")
+)))]
+fn install_with_libc() -> bool {
+    extern "C" fn at_exit() {
+        at_process_exit(None);
+    }
+    // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds;
+    // `atexit` only records the pointer.
+    unsafe { libc::atexit(at_exit) == 0 }
 }
 
 // Miri cannot call libc's `atexit`; its tests drive registries directly.
 // `wasm32-unknown-unknown` has no C library and no process exit: nothing
 // runs the handlers there but `run_exitfuncs` (or `#[atexit::main]`).
 #[cfg(any(miri, all(target_family = "wasm", target_os = "unknown")))]
-fn install_with_libc() {}
+fn install_with_libc() -> bool {
+    true
+}
 
+/// The exit hook proper, given the status where libc passes it.
 #[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))] // no C exit there
-extern "C" fn at_process_exit() {
+fn at_process_exit(status: Option<i32>) {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        run_at_exit();
+        run_at_exit(ExitReason::ProcessExit(status));
         exit_with_requested_status();
     }));
     if let Err(panic) = outcome {

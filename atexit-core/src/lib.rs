@@ -31,6 +31,7 @@ mod lock;
 mod observe;
 mod panic;
 mod process;
+mod reason;
 mod registry;
 mod runlock;
 #[cfg(all(unix, feature = "signals"))]
@@ -44,6 +45,7 @@ pub use crate::identity::Function;
 pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline};
 pub use crate::panic::HandlerPanic;
 pub use crate::process::is_exiting;
+pub use crate::reason::{ExitReason, Signal, exit_reason};
 pub use crate::registry::{Handle, Registry};
 
 /// Not public API. Used by generated code.

@@ -45,6 +45,7 @@ use libc::c_int;
 
 use crate::exit::run_exit_handlers;
 use crate::process::exit_has_begun;
+use crate::reason::{ExitReason, Signal};
 
 /// The signals [`install`] handles: `SIGINT` (Ctrl-C), `SIGTERM` (`kill`,
 /// orchestrators) and `SIGHUP` (the terminal went away).
@@ -194,6 +195,6 @@ fn handle(signal: c_int) {
         // handlers and sets the status; a second signal still ends it at once.
         return;
     }
-    run_exit_handlers();
+    run_exit_handlers(ExitReason::Signal(Signal::from_number(signal)));
     die_of(signal)
 }
