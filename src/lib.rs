@@ -92,8 +92,14 @@
 //! With the `signals` feature (Unix), [`signals::install()`](signals::install)
 //! makes `SIGINT`, `SIGTERM` and `SIGHUP` run the handlers, on an ordinary
 //! thread, never inside the signal handler, and then die of that same signal,
-//! so shells and supervisors see the truth. See [`signals`] for the second
-//! signal, ignored signals, other libraries' handlers, and PID 1 in containers.
+//! so shells and supervisors see the truth. A server that drains uses
+//! [`signals::install_graceful()`](signals::install_graceful) instead: the
+//! first signal only asks for shutdown (a check, a blocking wait, or a
+//! `Future` for any executor), the program finishes its work and returns,
+//! and the handlers run then; a second signal forces the exit. Signals are
+//! named by [`Signal`], without `libc`. See [`signals`] for the second
+//! signal, ignored signals, other libraries' handlers (`ctrlc`, raw
+//! `sigaction`), and PID 1 in containers.
 //!
 //! # A deadline for the exit
 //!

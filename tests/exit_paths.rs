@@ -233,6 +233,75 @@ mod scenarios {
         atexit::register(say_reason);
     }
 
+    /// Sends `signal` to this process and returns.
+    fn send(signal: libc::c_int) {
+        // SAFETY: sending a signal to this process; no memory is involved.
+        unsafe { libc::kill(libc::getpid(), signal) };
+    }
+
+    pub fn graceful_signal_asks_and_the_program_drains() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        send(libc::SIGTERM);
+        say(&format!("shutdown requested by {:?}", shutdown.wait()));
+        say(&format!("still requested {:?}", shutdown.requested()));
+        say("drained");
+    }
+
+    pub fn graceful_second_signal_forces() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        send(libc::SIGTERM);
+        shutdown.wait();
+        say("draining");
+        receive(libc::SIGINT);
+    }
+
+    pub fn graceful_signal_during_the_handlers_ends_at_once() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| {
+            say("handler sends a second signal");
+            send(libc::SIGTERM);
+            thread::sleep(Duration::from_secs(30));
+            say("not reached");
+        });
+        send(libc::SIGTERM);
+        shutdown.wait();
+        say("drained");
+    }
+
+    pub fn graceful_future_in_tokio_select() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        thread::spawn(|| {
+            thread::sleep(Duration::from_millis(100));
+            send(libc::SIGHUP);
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            tokio::select! {
+                () = std::future::pending::<()>() => say("not reached"),
+                signal = shutdown.requested_async() => say(&format!("select saw {signal:?}")),
+            }
+        });
+        say("drained");
+    }
+
+    pub fn graceful_deadline_counts_from_the_first_signal() {
+        atexit::set_deadline(Duration::from_millis(300));
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        send(libc::SIGTERM);
+        shutdown.wait();
+        say("draining forever");
+        thread::sleep(Duration::from_secs(30));
+    }
+
+    pub fn signal_by_name_without_libc() {
+        atexit::signals::install_for(&[atexit::Signal::Quit]).unwrap();
+        atexit::register(say_reason);
+        receive(libc::SIGQUIT);
+    }
+
     /// Raises `signal` at this process and waits to be ended by it.
     fn receive(signal: libc::c_int) -> ! {
         // SAFETY: sending a signal to this process; no memory is involved.
@@ -669,6 +738,44 @@ fn all() -> Vec<Case> {
             expect("reason Some(RunExitfuncs)\nafter the run None\nreason Some(ProcessExit(Some(0)))\n", Code(0)),
         ),
         case("reason_signal", reason_signal, expect("reason Some(Signal(Terminate))\n", Signal(SIGTERM))),
+        case(
+            "signal_by_name_without_libc",
+            signal_by_name_without_libc,
+            expect("reason Some(Signal(Quit))\n", Signal(libc::SIGQUIT)),
+        ),
+        case(
+            "graceful_signal_asks_and_the_program_drains",
+            graceful_signal_asks_and_the_program_drains,
+            expect("shutdown requested by Terminate\nstill requested Some(Terminate)\ndrained\nhandler ran\n", Code(0)),
+        )
+        .row(
+            "SIGTERM after `atexit::signals::install_graceful()`: the program drains and returns",
+            "run once, when `main` returns",
+        ),
+        case(
+            "graceful_second_signal_forces",
+            graceful_second_signal_forces,
+            expect("draining\nhandler ran\n", Signal(SIGINT)),
+        )
+        .row("a second signal while it drains", "run at once, on the signal thread"),
+        case(
+            "graceful_signal_during_the_handlers_ends_at_once",
+            graceful_signal_during_the_handlers_ends_at_once,
+            expect("drained\nhandler sends a second signal\n", Signal(SIGTERM)),
+        ),
+        case(
+            "graceful_future_in_tokio_select",
+            graceful_future_in_tokio_select,
+            expect("select saw Hangup\ndrained\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "graceful_deadline_counts_from_the_first_signal",
+            graceful_deadline_counts_from_the_first_signal,
+            Expect {
+                stderr_has: &["atexit: exit deadline of 300ms passed"],
+                ..expect("draining forever\n", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
         common::main_case(
             "reason_atexit_main_returns",
             reason_atexit_main_returns,

@@ -1,4 +1,5 @@
-//! Exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, with a true exit status.
+//! Exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, with a true exit status;
+//! or, for servers that drain, a shutdown request the program waits for.
 //!
 //! Without this, a signal with no handler kills the process and no exit
 //! handler runs. With [`install`], the signal instead wakes a thread of ours,
@@ -6,6 +7,31 @@
 //! almost nothing is allowed) and then lets the same signal kill the
 //! process, so a shell sees `128 + n` and a supervisor's `waitpid` sees
 //! "killed by SIGTERM", as if nothing had been installed.
+//!
+//! Two modes, process-wide (the last call chooses):
+//!
+//! - [`install`]: the signal runs the handlers at once, on a thread of ours,
+//!   and then kills the process, as described below.
+//! - [`install_graceful`]: the first signal only **asks** for shutdown. The
+//!   program sees it through the [`Shutdown`] it got back (a check, a
+//!   blocking wait, or a `Future` that works on any executor: `tokio::select!`
+//!   on it, or `.await` it), finishes what it is doing, and ends normally:
+//!   the handlers run then, once, and the exit status is the program's. A
+//!   second signal while it drains runs the handlers at once and the process
+//!   dies of that signal; one while the handlers run ends it at once. A
+//!   deadline ([`set_deadline`](crate::set_deadline)) counts from the first
+//!   signal.
+//!
+//! ```no_run
+//! # extern crate atexit_core as atexit;
+//! let shutdown = atexit::signals::install_graceful().expect("signal handlers");
+//! atexit::register(|| eprintln!("flushed after the drain"));
+//! while shutdown.requested().is_none() {
+//!     // serve one more request
+//! #   break;
+//! }
+//! // drain, then return from main: the handlers run, status 0
+//! ```
 //!
 //! - **Once.** If the process is already exiting another way when the signal
 //!   comes, the handlers are not run again: that exit finishes. If the exit
@@ -18,7 +44,12 @@
 //! - **Others' handlers.** Built on `signal-hook-registry`, so handlers that
 //!   other libraries install the same way keep running too. A signal that is
 //!   ignored when `install` is called (as `nohup` ignores `SIGHUP`) stays
-//!   ignored.
+//!   ignored. A library that sets a raw `sigaction` afterwards (the `ctrlc`
+//!   crate does, for `SIGINT` and, with its `termination` feature, `SIGTERM`
+//!   and `SIGHUP`) replaces ours for that signal, silently: nothing can
+//!   prevent that. Use [`install_graceful`] instead of `ctrlc` (its
+//!   [`Shutdown`] is the Ctrl-C notification), or `tokio::signal`, which also
+//!   registers through `signal-hook-registry`, and keeps ours.
 //! - **Containers.** A process running as PID 1 (the first process of a
 //!   container) is not killed by a signal it has no handler for: without
 //!   `install`, `docker stop` waits out its grace period and then kills it
@@ -36,28 +67,35 @@
 //!   handler flushes it.
 
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, Read};
 use std::os::fd::FromRawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use libc::c_int;
 
 use crate::exit::run_exit_handlers;
+use crate::observe;
 use crate::process::exit_has_begun;
 use crate::reason::{ExitReason, Signal};
 
-/// The signals [`install`] handles: `SIGINT` (Ctrl-C), `SIGTERM` (`kill`,
-/// orchestrators) and `SIGHUP` (the terminal went away).
-pub const DEFAULT_SIGNALS: &[c_int] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+/// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
+/// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
+/// went away).
+pub const DEFAULT_SIGNALS: &[Signal] = &[Signal::Interrupt, Signal::Terminate, Signal::Hangup];
 
 /// The write end of the pipe that wakes the signal thread; -1 before `install`.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The process the signal thread lives in (0 before `install`); another
 /// process (a `fork()`ed child) has no thread.
 static THREAD_PID: AtomicI32 = AtomicI32::new(0);
-/// The first signal received, 0 before one.
+/// How many handled signals arrived.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Whether the first signal only asks for shutdown.
+static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// Signals whose action is registered (it survives `fork`).
 static REGISTERED: Mutex<Vec<c_int>> = Mutex::new(Vec::new());
 
@@ -76,14 +114,31 @@ pub fn install() -> io::Result<()> {
     install_for(DEFAULT_SIGNALS)
 }
 
-/// [`install`] for the signals you choose, such as `&[libc::SIGTERM]` or
-/// `&[libc::SIGTERM, libc::SIGUSR1]`.
+/// [`install`] for the signals you choose, such as
+/// `&[Signal::Terminate, Signal::Quit]`.
 ///
 /// Signals that cannot be handled (`SIGKILL`, `SIGSTOP`) or that report
-/// faults (`SIGSEGV`, `SIGILL`, `SIGFPE`) are refused with
+/// faults (`SIGSEGV`, `SIGILL`, `SIGFPE`, `SIGBUS`) are refused with
 /// `ErrorKind::InvalidInput`, and nothing is installed.
-pub fn install_for(signals: &[c_int]) -> io::Result<()> {
-    if let Some(bad) = signals.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
+pub fn install_for(signals: &[Signal]) -> io::Result<()> {
+    register(signals, false)
+}
+
+/// The first `SIGINT`, `SIGTERM` or `SIGHUP` asks for shutdown, which the
+/// program waits for through the returned [`Shutdown`]; see the
+/// [module docs](self).
+pub fn install_graceful() -> io::Result<Shutdown> {
+    install_graceful_for(DEFAULT_SIGNALS)
+}
+
+/// [`install_graceful`] for the signals you choose.
+pub fn install_graceful_for(signals: &[Signal]) -> io::Result<Shutdown> {
+    register(signals, true).map(|()| Shutdown { _private: () })
+}
+
+fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
+    let numbers: Vec<c_int> = signals.iter().map(|s| s.number()).collect();
+    if let Some(bad) = numbers.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("atexit::signals cannot handle signal {bad}: it cannot be caught or reports a fault"),
@@ -92,7 +147,8 @@ pub fn install_for(signals: &[c_int]) -> io::Result<()> {
     crate::hook::install();
     let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
     start_thread()?;
-    for &signal in signals {
+    GRACEFUL.store(graceful, Ordering::SeqCst);
+    for signal in numbers {
         if registered.contains(&signal) || is_ignored(signal) {
             continue;
         }
@@ -103,6 +159,97 @@ pub fn install_for(signals: &[c_int]) -> io::Result<()> {
         registered.push(signal);
     }
     Ok(())
+}
+
+/// A shutdown request from [`install_graceful`]: the first handled signal.
+///
+/// Cheap to clone; every clone sees the same request.
+///
+/// ```no_run
+/// # extern crate atexit_core as atexit;
+/// # async fn serve() {}
+/// # async fn example() {
+/// let shutdown = atexit::signals::install_graceful().expect("signal handlers");
+/// // With tokio: tokio::select! { _ = serve() => {}, signal = shutdown.requested_async() => { /* drain */ } }
+/// let signal = shutdown.requested_async().await;
+/// eprintln!("{signal:?}: draining");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    _private: (),
+}
+
+/// The signal that asked for shutdown (its number; 0 before one).
+static REQUESTED: AtomicI32 = AtomicI32::new(0);
+static REQUEST_LOCK: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
+static REQUEST_MADE: Condvar = Condvar::new();
+
+impl Shutdown {
+    /// The signal that asked for shutdown, if one has: does not block.
+    pub fn requested(&self) -> Option<Signal> {
+        match REQUESTED.load(Ordering::SeqCst) {
+            0 => None,
+            number => Some(Signal::from_number(number)),
+        }
+    }
+
+    /// Blocks until a signal asks for shutdown, and returns it.
+    pub fn wait(&self) -> Signal {
+        let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(signal) = self.requested() {
+                return signal;
+            }
+            wakers = REQUEST_MADE.wait(wakers).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// A future that completes when a signal asks for shutdown, on any
+    /// executor (it needs no runtime; the signal thread wakes it).
+    pub fn requested_async(&self) -> Requested {
+        Requested { _private: () }
+    }
+}
+
+/// The future of [`Shutdown::requested_async`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Requested {
+    _private: (),
+}
+
+impl Future for Requested {
+    type Output = Signal;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Signal> {
+        let shutdown = Shutdown { _private: () };
+        if let Some(signal) = shutdown.requested() {
+            return Poll::Ready(signal);
+        }
+        let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        // Looked at again under the lock the signal thread takes to wake.
+        if let Some(signal) = shutdown.requested() {
+            return Poll::Ready(signal);
+        }
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// The signal thread: the first signal in graceful mode.
+fn request_shutdown(signal: c_int) {
+    let wakers = {
+        let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        REQUESTED.store(signal, Ordering::SeqCst);
+        REQUEST_MADE.notify_all();
+        std::mem::take(&mut *wakers)
+    };
+    wakers.into_iter().for_each(Waker::wake);
+    // The deadline bounds the drain too.
+    observe::start_deadline();
 }
 
 /// Signals that cannot be caught, and faults, whose handler must not return.
@@ -145,17 +292,21 @@ fn start_thread() -> io::Result<()> {
     Ok(())
 }
 
-/// The signal handler proper: wake the thread, or die at once.
+/// The signal handler proper: wake the thread, or die at once. In
+/// graceful mode the first signal asks for shutdown and the second forces
+/// it; otherwise the first forces it. One more, or one while the handlers
+/// already run after an earlier one, ends the process at once.
 fn on_signal(signal: c_int) {
     // SAFETY: `getpid` is async-signal-safe and has no preconditions.
     let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != unsafe { libc::getpid() };
-    let second = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst).is_err();
-    if no_thread_here || second {
+    let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
+    let allowed = if GRACEFUL.load(Ordering::SeqCst) { 2 } else { 1 };
+    if no_thread_here || nth > allowed || (nth > 1 && exit_has_begun()) {
         die_of(signal);
     }
     let byte = signal as u8;
     // SAFETY: writing one byte from a live local to the pipe's write end;
-    // a full pipe (impossible: one byte per process) would just fail.
+    // a full pipe (impossible: two bytes at most per process) would just fail.
     unsafe { libc::write(WAKE_FD.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1) };
 }
 
@@ -190,6 +341,10 @@ fn wait_for_signals(mut reader: File) {
 }
 
 fn handle(signal: c_int) {
+    if GRACEFUL.load(Ordering::SeqCst) && REQUESTED.load(Ordering::SeqCst) == 0 {
+        request_shutdown(signal);
+        return;
+    }
     if exit_has_begun() {
         // The process is already exiting another way, which runs the
         // handlers and sets the status; a second signal still ends it at once.
