@@ -112,6 +112,31 @@
 //! holds stdout's lock or is blocked on a full pipe cannot hold it up.
 //! Without a deadline there is no watchdog thread and no cost.
 //!
+//! # A time limit for one handler
+//!
+//! A handler that a lock or a peer can hold up gets a time limit of its own
+//! ([`Registration::time_limit`]; every handler without one gets
+//! [`set_handler_time_limit`]'s, or `ATEXIT_HANDLER_TIME_LIMIT_MS`'s). It
+//! runs on a thread of its own; if it has not finished in time it is named
+//! on stderr and left behind, still running, and the rest of the handlers
+//! run; the process ends with the status it would have had. The deadline
+//! still bounds the whole exit.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! atexit::Registration::new(|| { /* flush a log whose lock may be held */ })
+//!     .name("flush log")
+//!     .time_limit(Duration::from_millis(200))
+//!     .register();
+//! # atexit::clear();
+//! ```
+//!
+//! The settings from the environment (`ATEXIT_TRACE`, `ATEXIT_DEADLINE_MS`,
+//! `ATEXIT_HANDLER_TIME_LIMIT_MS`) are ignored in a setuid or setgid
+//! process (`AT_SECURE` on Linux, `issetugid()` on macOS and the BSDs), as
+//! glibc ignores its own there.
+//!
 //! # Tracing the exit
 //!
 //! `ATEXIT_TRACE=1` prints each handler's name, outcome and duration on
@@ -120,7 +145,7 @@
 //! ```text
 //! atexit: trace: `my_app::flush_logs` ok in 1.203ms
 //! atexit: trace: `close db` panicked in 85.1µs
-//! atexit: trace: `upload metrics` timed out in 10.000412s
+//! atexit: trace: `upload metrics` left behind in 200.412ms
 //! ```
 //!
 //! # Panics
@@ -213,7 +238,7 @@ pub use atexit_core::signals;
 
 pub use atexit_core::{
     DEADLINE_EXIT_STATUS, ExitReason, Function, Handle, HandlerPanic, Registration, Registry, Signal, clear, exit,
-    exit_reason, is_exiting, ncallbacks, register, run_exitfuncs, set_deadline, unregister,
+    exit_reason, is_exiting, ncallbacks, register, run_exitfuncs, set_deadline, set_handler_time_limit, unregister,
 };
 
 /// Registers a function to run at exit, statically: the decorator form of

@@ -89,3 +89,36 @@ fn a_plugin_runs_its_handlers_at_dlclose() {
         "host: before dlclose\nplugin: runtime handler\nplugin: static handler\nhost: after dlclose\nhost: handler\n"
     );
 }
+
+/// `ATEXIT_TRACE` (like every setting from the environment) is ignored in a
+/// setuid process: an unprivileged caller cannot make a privileged program
+/// print its handlers' names. Needs root, to make a setuid copy owned by
+/// another user (`nobody`); says so and checks only the plain run otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn settings_from_the_environment_are_ignored_when_setuid() {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = build_fixture("atexit-fixture-wasm-probe", "dev");
+    let traced = |program: &std::path::Path| {
+        let output = Command::new(program).env("ATEXIT_TRACE", "1").output().expect("run the probe");
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).contains("atexit: trace:")
+    };
+    assert!(traced(&probe), "ATEXIT_TRACE=1 traces an ordinary process");
+    // SAFETY: `geteuid` has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the setuid half of this test cannot run");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("atexit-setuid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join("probe");
+    std::fs::copy(&probe, &copy).unwrap();
+    let nobody = 65534;
+    std::os::unix::fs::chown(&copy, Some(nobody), Some(nobody)).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let setuid_traced = traced(&copy);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!setuid_traced, "ATEXIT_TRACE=1 was obeyed by a setuid process");
+}

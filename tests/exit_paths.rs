@@ -233,6 +233,43 @@ mod scenarios {
         atexit::register(say_reason);
     }
 
+    static LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+    /// The program: the exiting thread holds the log's lock, and the
+    /// handler that flushes the log needs it.
+    fn exit_holding_the_log_lock(code: i32) {
+        STARTED.get_or_init(std::time::Instant::now);
+        atexit::register(|| {
+            let in_time = STARTED.get().unwrap().elapsed() < Duration::from_secs(1);
+            say(&format!("registered before the flush: runs, in time {in_time}"));
+        });
+        atexit::Registration::new(|| {
+            let log = LOG.lock().unwrap();
+            say(&format!("flushed {} lines", log.len()));
+        })
+        .name("flush log")
+        .time_limit(Duration::from_millis(200))
+        .register();
+        atexit::register(|| say("registered after the flush: runs first"));
+        let mut log = LOG.lock().unwrap();
+        log.push("a line".into());
+        std::process::exit(code);
+    }
+
+    pub fn time_limit_leaves_a_handler_behind() {
+        exit_holding_the_log_lock(3);
+    }
+
+    pub fn default_time_limit_from_environment() {
+        atexit::register(|| say("the others run"));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("slow").register();
+    }
+
+    pub fn time_limit_met() {
+        atexit::Registration::new(|| say("quick handler")).time_limit(Duration::from_secs(10)).register();
+    }
+
     /// Sends `signal` to this process and returns.
     fn send(signal: libc::c_int) {
         // SAFETY: sending a signal to this process; no memory is involved.
@@ -738,6 +775,31 @@ fn all() -> Vec<Case> {
             expect("reason Some(RunExitfuncs)\nafter the run None\nreason Some(ProcessExit(Some(0)))\n", Code(0)),
         ),
         case("reason_signal", reason_signal, expect("reason Some(Signal(Terminate))\n", Signal(SIGTERM))),
+        case(
+            "time_limit_leaves_a_handler_behind",
+            time_limit_leaves_a_handler_behind,
+            Expect {
+                stderr_has: &["atexit: handler `flush log` did not finish within its time limit of 200ms; left behind"],
+                ..expect(
+                    "registered after the flush: runs first\nregistered before the flush: runs, in time true\n",
+                    Code(3),
+                )
+            },
+        )
+        .row(
+            "a handler with a time limit (`Registration::time_limit`) overruns it",
+            "it is named and left behind; the rest run",
+        ),
+        case(
+            "default_time_limit_from_environment",
+            default_time_limit_from_environment,
+            Expect {
+                stderr_has: &["atexit: handler `slow` did not finish within its time limit of 100ms"],
+                ..expect("the others run\n", Code(0))
+            },
+        )
+        .env(&[("ATEXIT_HANDLER_TIME_LIMIT_MS", "100")]),
+        case("time_limit_met", time_limit_met, expect("quick handler\n", Code(0))),
         case(
             "signal_by_name_without_libc",
             signal_by_name_without_libc,

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use crate::callback::{Callback, Custom, Plain};
 use crate::hook;
@@ -85,6 +86,8 @@ pub fn clear() {
 /// - **name**: what reports and traces call the handler; by default the
 ///   function's path (`my_app::flush_logs`, `my_app::main::{{closure}}`).
 /// - **inherit_on_fork**: whether a `fork()`ed child keeps it (default: no).
+/// - **time_limit**: how long it may run before it is left behind (default:
+///   none, or the one [`set_handler_time_limit`](crate::set_handler_time_limit) gives).
 /// - **identity_of**: which function `unregister` should treat this
 ///   registration as. A closure that calls `goodbye("Donny")` can be
 ///   registered as `goodbye`, so that `unregister(goodbye)` removes it. This
@@ -96,12 +99,13 @@ pub struct Registration<F> {
     name: Option<Cow<'static, str>>,
     identity: Option<Identity>,
     inherited: bool,
+    time_limit: Option<Duration>,
 }
 
 impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// A registration of `f` at priority 0, named after its type.
     pub fn new(f: F) -> Self {
-        Registration { f, priority: 0, name: None, identity: None, inherited: false }
+        Registration { f, priority: 0, name: None, identity: None, inherited: false, time_limit: None }
     }
 
     /// Sets the priority: higher runs first.
@@ -132,6 +136,23 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
         self
     }
 
+    /// Gives the handler a time limit: if it has not finished `limit` after
+    /// it started, it is named on stderr and left behind, still running,
+    /// and the remaining handlers run; the process then ends with the status
+    /// it would have had. (The exit [deadline](crate::set_deadline) still
+    /// bounds the whole exit.) For the handler a lock or a network peer can
+    /// hold up: a flush that needs a lock the exiting thread holds, say.
+    ///
+    /// It runs on a thread of its own, started for it: it does not see the
+    /// exiting thread's thread-locals, and from there [`exit`](crate::exit)
+    /// and new registrations made while the process exits are not taken.
+    /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives a
+    /// limit to every handler without one.
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
+    }
+
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
         hook::install();
@@ -146,9 +167,10 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     }
 
     fn into_parts(self) -> (i32, u64, Callback) {
-        let Registration { f, priority, name, identity, inherited } = self;
+        let Registration { f, priority, name, identity, inherited, time_limit } = self;
         let identity = identity.unwrap_or_else(|| Identity::of(&f));
-        (priority, identity.fingerprint(), Callback::Boxed(Box::new(Custom { f, name, identity, inherited })))
+        let custom = Custom { f, name, identity, inherited, time_limit };
+        (priority, identity.fingerprint(), Callback::Boxed(Box::new(custom)))
     }
 }
 

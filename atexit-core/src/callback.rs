@@ -4,6 +4,7 @@
 use std::any::type_name;
 use std::borrow::Cow;
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
 
 use crate::identity::Identity;
 use crate::panic::HandlerPanic;
@@ -26,6 +27,10 @@ pub(crate) trait Handler: Send {
     fn identity(&self) -> Identity;
     /// Whether a `fork()`ed child keeps it.
     fn inherited(&self) -> bool;
+    /// How long it may run before it is left behind.
+    fn time_limit(&self) -> Option<Duration> {
+        None
+    }
     /// Runs it, catching a panic so that none crosses into the caller.
     fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
 }
@@ -57,6 +62,7 @@ pub(crate) struct Custom<F> {
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) identity: Identity,
     pub(crate) inherited: bool,
+    pub(crate) time_limit: Option<Duration>,
 }
 
 impl<F: FnOnce() + Send + 'static> Handler for Custom<F> {
@@ -66,6 +72,10 @@ impl<F: FnOnce() + Send + 'static> Handler for Custom<F> {
 
     fn identity(&self) -> Identity {
         self.identity
+    }
+
+    fn time_limit(&self) -> Option<Duration> {
+        self.time_limit
     }
 
     fn inherited(&self) -> bool {
@@ -110,6 +120,13 @@ impl Callback {
         }
     }
 
+    pub(crate) fn time_limit(&self) -> Option<Duration> {
+        match self {
+            Callback::Static(_) => None,
+            Callback::Boxed(handler) => handler.time_limit(),
+        }
+    }
+
     pub(crate) fn inherited(&self) -> bool {
         match self {
             Callback::Static(handler) => handler.inherited(),
@@ -140,6 +157,7 @@ mod tests {
             name: Some("n".into()),
             identity: Identity::Address(1),
             inherited: true,
+            time_limit: None,
         }));
         assert!(custom.inherited());
         let panic = custom.run().unwrap_err();

@@ -7,10 +7,12 @@
 //!
 //! 1. `identity` (what `unregister` compares), `panic` (a caught panic),
 //!    `lock` (the state's lock), `runlock` (one run at a time), `statics`
-//!    (what a `#[atexit::register]` handler is), `diag` (last words);
+//!    (what a `#[atexit::register]` handler is), `diag` (last words),
+//!    `reason` (why the handlers run), `settings` (the environment, ignored
+//!    when setuid), `thread` (the threads started at exit);
 //! 2. `callback` (a pending handler), then `registry` (order, `Handle`,
 //!    `Registry`, the run): containers that know nothing of the process;
-//! 3. `observe` (the trace and the deadline), then `process` (the process
+//! 3. `observe` (the trace, the deadline, time limits), then `process` (the process
 //!    registry and its rules: static handlers, fork, late arrivals);
 //! 4. `exit` (where an exit run starts; `exit`, `run_exitfuncs`);
 //! 5. platform hooks and the public functions: `hook` (the C `atexit` hook
@@ -34,15 +36,17 @@ mod process;
 mod reason;
 mod registry;
 mod runlock;
+mod settings;
 #[cfg(all(unix, feature = "signals"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signals"))))]
 pub mod signals;
 mod statics;
+mod thread;
 
 pub use crate::api::{Registration, clear, ncallbacks, register, unregister};
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
-pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline};
+pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
 pub use crate::panic::HandlerPanic;
 pub use crate::process::is_exiting;
 pub use crate::reason::{ExitReason, Signal, exit_reason};

@@ -10,12 +10,13 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::callback::Callback;
 use crate::diag::{terminate_now, write_stderr_now};
 use crate::panic::HandlerPanic;
+use crate::{settings, thread};
 
 /// The status the process ends with when the deadline passes, as `timeout(1)` uses.
 pub const DEADLINE_EXIT_STATUS: i32 = 124;
@@ -62,22 +63,37 @@ fn deadline() -> Option<Duration> {
 }
 
 fn deadline_from_env() -> u64 {
-    let Ok(value) = std::env::var("ATEXIT_DEADLINE_MS") else { return 0 };
-    match value.trim().parse::<u64>() {
-        Ok(ms) => ms.saturating_mul(1_000_000).min(UNSET - 1),
-        Err(_) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "atexit: ignoring ATEXIT_DEADLINE_MS={value:?}: expected whole milliseconds, such as 10000"
-            );
-            0
-        }
-    }
+    settings::millis("ATEXIT_DEADLINE_MS").map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1))
 }
 
 fn trace_on() -> bool {
     static TRACE: OnceLock<bool> = OnceLock::new();
-    *TRACE.get_or_init(|| std::env::var_os("ATEXIT_TRACE").is_some_and(|v| !v.is_empty() && v != "0"))
+    *TRACE.get_or_init(|| settings::var("ATEXIT_TRACE").is_some_and(|v| !v.is_empty() && v != "0"))
+}
+
+/// The time limit of handlers registered without one, in nanoseconds;
+/// `UNSET` until `set_handler_time_limit` or the first look at
+/// `ATEXIT_HANDLER_TIME_LIMIT_MS`; 0 is none.
+static HANDLER_LIMIT_NANOS: AtomicU64 = AtomicU64::new(UNSET);
+
+/// Gives every handler registered without a time limit of its own (see
+/// [`Registration::time_limit`](crate::Registration::time_limit)) this one;
+/// `Duration::ZERO` removes it. Without a call, the environment variable
+/// `ATEXIT_HANDLER_TIME_LIMIT_MS` (whole milliseconds) sets it.
+pub fn set_handler_time_limit(limit: Duration) {
+    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(UNSET - 1);
+    HANDLER_LIMIT_NANOS.store(nanos, Ordering::SeqCst);
+}
+
+fn default_handler_limit() -> Option<Duration> {
+    let mut nanos = HANDLER_LIMIT_NANOS.load(Ordering::SeqCst);
+    if nanos == UNSET {
+        let from_env = settings::millis("ATEXIT_HANDLER_TIME_LIMIT_MS")
+            .map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1));
+        let _ = HANDLER_LIMIT_NANOS.compare_exchange(UNSET, from_env, Ordering::SeqCst, Ordering::SeqCst);
+        nanos = HANDLER_LIMIT_NANOS.load(Ordering::SeqCst);
+    }
+    (nanos != 0).then(|| Duration::from_nanos(nanos))
 }
 
 /// The handler the process registry is running now, and since when, while
@@ -92,23 +108,65 @@ fn set_current(current: Option<(Cow<'static, str>, Instant)>) -> Option<(Cow<'st
 /// Runs one handler of the process registry, watched.
 pub(crate) fn call(callback: Callback) -> Result<(), HandlerPanic> {
     let trace = trace_on();
-    if !trace && deadline().is_none() {
+    let limit = callback.time_limit().or_else(default_handler_limit);
+    if !trace && limit.is_none() && deadline().is_none() {
         return callback.run();
     }
     let name = callback.name();
     let started = Instant::now();
     let outer = set_current(Some((name.clone(), started)));
-    let result = callback.run();
+    let outcome = match limit {
+        Some(limit) => run_limited(callback, limit, &name),
+        None => Finished(callback.run()),
+    };
     set_current(outer);
+    let (result, said) = match outcome {
+        Finished(result) => {
+            let said = match &result {
+                Ok(()) => "ok",
+                Err(panic) if panic.is_exit_request() => "called exit",
+                Err(_) => "panicked",
+            };
+            (result, said)
+        }
+        LeftBehind => (Ok(()), "left behind"),
+    };
     if trace {
-        let outcome = match &result {
-            Ok(()) => "ok",
-            Err(panic) if panic.is_exit_request() => "called exit",
-            Err(_) => "panicked",
-        };
-        let _ = writeln!(std::io::stderr(), "{}", trace_line(&name, outcome, started.elapsed()));
+        let _ = writeln!(std::io::stderr(), "{}", trace_line(&name, said, started.elapsed()));
     }
     result
+}
+
+enum Outcome {
+    Finished(Result<(), HandlerPanic>),
+    LeftBehind,
+}
+use Outcome::{Finished, LeftBehind};
+
+/// Runs `callback` on a thread of its own and waits for it at most `limit`;
+/// past that, names it on stderr and leaves it running there.
+fn run_limited(callback: Callback, limit: Duration, name: &str) -> Outcome {
+    let (done, finished) = mpsc::sync_channel(1);
+    let job = Box::new(move || {
+        let _ = done.send(callback.run());
+    });
+    if let Err((e, job)) = thread::spawn_detached(c"atexit-handler", job) {
+        let _ = writeln!(std::io::stderr(), "atexit: no time limit for `{name}`: could not start its thread: {e}");
+        // The callback is inside `job`, which sends its result to `finished`.
+        job();
+        return finished.recv().map_or(LeftBehind, Finished);
+    }
+    match finished.recv_timeout(limit) {
+        Ok(result) => Finished(result),
+        Err(mpsc::RecvTimeoutError::Disconnected) => LeftBehind,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            write_stderr_now(&format!(
+                "atexit: handler `{name}` did not finish within its time limit of {limit:?}; \
+                 left behind, the other handlers run\n"
+            ));
+            LeftBehind
+        }
+    }
 }
 
 fn trace_line(name: &str, outcome: &str, elapsed: Duration) -> String {
@@ -134,42 +192,8 @@ fn watch(limit: Duration) -> ! {
 }
 
 /// Starts the thread that ends the process when `limit` has passed.
-///
-/// On Unix it is a plain `pthread`, not a `std::thread`: the exit hook runs
-/// after libc has destroyed the exiting thread's thread-locals, and
-/// `std::thread::spawn` of Rust 1.85 reads one of them (its spawn hooks)
-/// and panics there, so the deadline was silently lost (the test
-/// `deadline_while_the_exit_waits_for_another_threads_run` on 1.85). The
-/// watchdog needs nothing of `std::thread`: it sleeps, writes and exits.
-#[cfg(unix)]
 fn spawn_watchdog(limit: Duration) -> std::io::Result<()> {
-    static LIMIT_NANOS: AtomicU64 = AtomicU64::new(0);
-    extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
-        watch(Duration::from_nanos(LIMIT_NANOS.load(Ordering::SeqCst)))
-    }
-    LIMIT_NANOS.store(u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
-    // SAFETY: a zeroed `pthread_t` is a valid place for `pthread_create` to
-    // write to; `run` has the signature it calls, never unwinds (it ends
-    // the process) and uses no argument; default attributes.
-    let created = unsafe {
-        let mut thread: libc::pthread_t = std::mem::zeroed();
-        let rc = libc::pthread_create(&mut thread, std::ptr::null(), run, std::ptr::null_mut());
-        if rc == 0 {
-            #[cfg(target_os = "linux")]
-            libc::pthread_setname_np(thread, c"atexit-deadline".as_ptr());
-            libc::pthread_detach(thread);
-        }
-        rc
-    };
-    match created {
-        0 => Ok(()),
-        rc => Err(std::io::Error::from_raw_os_error(rc)),
-    }
-}
-
-#[cfg(not(unix))]
-fn spawn_watchdog(limit: Duration) -> std::io::Result<()> {
-    std::thread::Builder::new().name("atexit-deadline".into()).spawn(move || watch(limit)).map(drop)
+    thread::spawn_detached(c"atexit-deadline", Box::new(move || watch(limit))).map_err(|(e, _)| e)
 }
 
 fn deadline_passed(limit: Duration) -> ! {

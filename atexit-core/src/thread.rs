@@ -1,0 +1,66 @@
+//! The threads the runtime starts while the process exits: the deadline's
+//! watchdog, and handlers that run with a time limit.
+//!
+//! On Unix they are plain, detached `pthread`s, not `std::thread`s: the
+//! exit hook runs after libc has destroyed the exiting thread's
+//! thread-locals, and `std::thread::spawn` of Rust 1.85 reads one of them
+//! (its spawn hooks) and panics there; the deadline was silently lost that
+//! way (the test `deadline_while_the_exit_waits_for_another_threads_run`,
+//! on 1.85). Nothing started here is ever joined.
+
+use std::ffi::CStr;
+use std::io;
+
+/// What such a thread runs.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `job` on a new detached thread named `name` (15 bytes at most),
+/// or gives it back with the error.
+#[cfg(unix)]
+pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::Error, Job)> {
+    extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
+        // SAFETY: `arg` is the `Box<Job>` that `spawn_detached` leaked for
+        // this thread alone; it is taken back once, here.
+        let job = unsafe { Box::from_raw(arg.cast::<Job>()) };
+        // No panic may unwind out of a thread's start routine.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        std::ptr::null_mut()
+    }
+    let arg = Box::into_raw(Box::new(job));
+    // SAFETY: a zeroed `pthread_t` is a valid place for `pthread_create` to
+    // write to; `start` has the signature it calls and never unwinds; `arg`
+    // stays valid until `start` takes it back, or until it is taken back
+    // below when no thread was created; `name` is NUL-terminated.
+    unsafe {
+        let mut thread: libc::pthread_t = std::mem::zeroed();
+        let rc = libc::pthread_create(&mut thread, std::ptr::null(), start, arg.cast());
+        if rc != 0 {
+            return Err((io::Error::from_raw_os_error(rc), *Box::from_raw(arg)));
+        }
+        #[cfg(target_os = "linux")]
+        libc::pthread_setname_np(thread, name.as_ptr());
+        libc::pthread_detach(thread);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = name;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::Error, Job)> {
+    use std::sync::{Arc, Mutex, PoisonError};
+    let slot = Arc::new(Mutex::new(Some(job)));
+    let theirs = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new().name(name.to_string_lossy().into_owned()).spawn(move || {
+        if let Some(job) = theirs.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            job()
+        }
+    });
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(e) => match slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            Some(job) => Err((e, job)),
+            None => Ok(()),
+        },
+    }
+}
