@@ -29,6 +29,7 @@
 //! | `atexit._run_exitfuncs()` | [`run_exitfuncs()`](run_exitfuncs) | returns the last panic as [`HandlerPanic`] |
 //! | `sys.exit(code)` | [`exit(code)`](exit) | runs the handlers first, thread-locals alive |
 //! | | [`is_exiting()`](is_exiting) | whether the handlers are running |
+//! | | `register_async(limit, \|\| async {..})` | async handlers (feature `tokio`) |
 //! | | [`exit_reason()`](exit_reason) | why: `main` returned, [`exit`], `std::process::exit` and its code, a [`Signal`], a panic, an explicit run |
 //! | | [`Registration`] | priority and name |
 //! | | [`Registry`] | a registry of your own, same semantics |
@@ -111,6 +112,15 @@
 //! Ending the process takes no lock and flushes nothing, so a handler that
 //! holds stdout's lock or is blocked on a full pipe cannot hold it up.
 //! Without a deadline there is no watchdog thread and no cost.
+//!
+//! # Async handlers
+//!
+//! With the `tokio` feature, [`register_async`] registers a closure that
+//! returns a future (flush a telemetry exporter, close a connection), with a
+//! time limit; past it the future is dropped, named on stderr, and the rest
+//! run. It keeps its place in the exit order. Under `#[atexit::main]` above
+//! `#[tokio::main]` its future runs on the application's runtime as `main`
+//! ends; on other exit paths, on a current-thread runtime built for it.
 //!
 //! # A time limit for one handler
 //!
@@ -235,6 +245,11 @@
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signals"))))]
 #[doc(inline)]
 pub use atexit_core::signals;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[doc(inline)]
+pub use atexit_core::register_async;
 
 pub use atexit_core::{
     DEADLINE_EXIT_STATUS, ExitReason, Function, Handle, HandlerPanic, Registration, Registry, Signal, clear, exit,
@@ -406,10 +421,14 @@ pub use atexit_macros::handler;
 /// is `crate = path`.
 ///
 /// With an async runtime, either order works (both are tested with
-/// `#[tokio::main]`). Above the runtime's attribute, that attribute moves to
-/// the inner function; below it, the runtime writes a plain `fn main` that
-/// keeps `#[atexit::main]`. Either way the handlers run after the runtime
-/// has shut down, on the main thread.
+/// `#[tokio::main]`). Above the runtime's attribute (the order to prefer),
+/// that attribute moves to the inner function, and the exit run is awaited
+/// at the end of `main`'s future, on the application's runtime, still
+/// running: async handlers ([`register_async`], feature `tokio`) run there,
+/// in their place in the order, and the others are called on the thread
+/// that polls `main`. Below it, the runtime writes a plain `fn main` that
+/// keeps `#[atexit::main]`, and the handlers run after the runtime has shut
+/// down (async ones on a runtime built for them).
 ///
 /// ```text
 /// #[atexit::main]

@@ -270,6 +270,27 @@ mod scenarios {
         atexit::Registration::new(|| say("quick handler")).time_limit(Duration::from_secs(10)).register();
     }
 
+    fn register_async_handlers() {
+        atexit::register(|| say("sync handler, registered first"));
+        atexit::register_async(Duration::from_secs(5), || async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            say("async handler slept and ran");
+        });
+        atexit::register_async(Duration::from_millis(50), std::future::pending::<()>);
+    }
+
+    pub fn async_handlers_at_process_exit() {
+        register_async_handlers();
+        std::process::exit(4);
+    }
+
+    pub fn async_handlers_when_exit_is_called_inside_a_runtime() {
+        register_async_handlers();
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+            std::process::exit(4);
+        });
+    }
+
     /// Sends `signal` to this process and returns.
     fn send(signal: libc::c_int) {
         // SAFETY: sending a signal to this process; no memory is involved.
@@ -800,6 +821,22 @@ fn all() -> Vec<Case> {
         )
         .env(&[("ATEXIT_HANDLER_TIME_LIMIT_MS", "100")]),
         case("time_limit_met", time_limit_met, expect("quick handler\n", Code(0))),
+        case(
+            "async_handlers_at_process_exit",
+            async_handlers_at_process_exit,
+            Expect {
+                stderr_has: &["did not finish within its time limit of 50ms; dropped"],
+                ..expect("async handler slept and ran\nsync handler, registered first\n", Code(4))
+            },
+        ),
+        case(
+            "async_handlers_when_exit_is_called_inside_a_runtime",
+            async_handlers_when_exit_is_called_inside_a_runtime,
+            Expect {
+                stderr_has: &["did not finish within its time limit of 50ms; dropped"],
+                ..expect("async handler slept and ran\nsync handler, registered first\n", Code(4))
+            },
+        ),
         case(
             "signal_by_name_without_libc",
             signal_by_name_without_libc,

@@ -195,6 +195,25 @@ async fn main_async_tokio_above_atexit() {
     PENDING.with(|p| p.borrow_mut().push("tokio above atexit"));
 }
 
+/// Async handlers on the application's runtime: one accepts a connection
+/// on a listener of that runtime (which only that runtime's driver can
+/// serve); a hung one is dropped at its limit; the order holds.
+#[atexit::main]
+#[tokio::main(flavor = "current_thread")]
+async fn main_async_handlers_on_the_application_runtime() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    atexit::register(|| say("sync handler, registered first"));
+    atexit::register_async(std::time::Duration::from_secs(5), move || async move {
+        let connect = tokio::net::TcpStream::connect(address);
+        let (accepted, connected) = tokio::join!(listener.accept(), connect);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        say(&format!("accepted on the application's runtime: {}", accepted.is_ok() && connected.is_ok()));
+    });
+    atexit::register_async(std::time::Duration::from_millis(50), std::future::pending::<()>);
+    say("main returns");
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -289,6 +308,20 @@ fn all() -> Vec<Case> {
             expect(leak(with_statics("handler ran\n")), Code(3)),
         ),
         main_case("main_with_exit_in_handler", main_with_exit_in_handler, expect(leak(with_statics("")), Code(4))),
+        main_case(
+            "main_async_handlers_on_the_application_runtime",
+            main_async_handlers_on_the_application_runtime,
+            Expect {
+                stderr_has: &["did not finish within its time limit of 50ms; dropped, the other handlers run"],
+                ..expect(
+                    leak(
+                        with_statics("accepted on the application's runtime: true\nsync handler, registered first\n")
+                            .replacen("static high\n", "main returns\nstatic high\n", 1),
+                    ),
+                    Code(0),
+                )
+            },
+        ),
         main_case(
             "main_async_atexit_above_tokio",
             main_async_atexit_above_tokio,

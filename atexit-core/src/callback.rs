@@ -3,7 +3,10 @@
 
 use std::any::type_name;
 use std::borrow::Cow;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::identity::Identity;
@@ -29,6 +32,11 @@ pub(crate) trait Handler: Send {
     fn inherited(&self) -> bool;
     /// How long it may run before it is left behind.
     fn time_limit(&self) -> Option<Duration> {
+        None
+    }
+    /// An async handler's work, as a future (taken once), for a run that
+    /// can await it; `None` for the others.
+    fn pending(&mut self) -> Option<Pending> {
         None
     }
     /// Runs it, catching a panic so that none crosses into the caller.
@@ -93,6 +101,27 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| HandlerPanic::new(name(), payload))
 }
 
+/// An async handler's work.
+pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A [`Pending`] whose panic comes back as a [`HandlerPanic`].
+pub(crate) struct Caught {
+    future: Pending,
+    name: Cow<'static, str>,
+}
+
+impl Future for Caught {
+    type Output = Result<(), HandlerPanic>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(HandlerPanic::new(self.name.clone(), payload))),
+        }
+    }
+}
+
 /// What an emptied place in a registry holds: never run, never counted.
 static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0, false);
 
@@ -118,6 +147,13 @@ impl Callback {
             Callback::Static(handler) => Cow::Borrowed(handler.name()),
             Callback::Boxed(handler) => handler.name(),
         }
+    }
+
+    /// An async handler's work, for a run that can await it.
+    pub(crate) fn pending(&mut self) -> Option<Caught> {
+        let Callback::Boxed(handler) = self else { return None };
+        let name = handler.name();
+        handler.pending().map(|future| Caught { future, name })
     }
 
     pub(crate) fn time_limit(&self) -> Option<Duration> {

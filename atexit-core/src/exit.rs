@@ -96,6 +96,29 @@ fn apply_requested_exit() {
     }
 }
 
+/// The exit run of `#[atexit::main]` on an async `main`, awaited at the end
+/// of `main`'s future, on its runtime: async handlers are awaited there, in
+/// their place in the order; the others are called as usual, on the thread
+/// that polls `main` (the main thread, under `#[tokio::main]`). Not public
+/// API: called by `#[atexit::main]`.
+#[doc(hidden)]
+pub async fn run_exit_async() {
+    reason::exiting_because(ExitReason::MainReturned);
+    process::begin_exit();
+    observe::start_deadline();
+    let mut run = PROCESS.start_run();
+    while let Some(mut callback) = run.next() {
+        let result = match callback.pending() {
+            Some(handler) => observe::call_async(callback.name(), handler).await,
+            None => run.call(callback),
+        };
+        run.record(result);
+    }
+    if let Err(panic) = run.finish() {
+        drop_quietly(panic);
+    }
+}
+
 /// The exit run of `#[atexit::main]` and of the signal thread: every
 /// handler, then, if one called `exit`, the end of the process with its code.
 pub(crate) fn run_exit_handlers(why: ExitReason) {

@@ -22,6 +22,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod callback;
 mod diag;
 mod entry;
@@ -44,6 +46,9 @@ mod statics;
 mod thread;
 
 pub use crate::api::{Registration, clear, ncallbacks, register, unregister};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use crate::asynchronous::register_async;
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
 pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
@@ -56,6 +61,7 @@ pub use crate::registry::{Handle, Registry};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::entry::run_main;
+    pub use crate::exit::run_exit_async;
     pub use crate::identity::Identity;
     pub use crate::statics::{StaticHandler, StaticRef};
     pub use inventory;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::callback::Callback;
+use crate::callback::{Callback, Caught};
 use crate::diag::{terminate_now, write_stderr_now};
 use crate::panic::HandlerPanic;
 use crate::{settings, thread};
@@ -132,6 +132,20 @@ pub(crate) fn call(callback: Callback) -> Result<(), HandlerPanic> {
         LeftBehind => (Ok(()), "left behind"),
     };
     if trace {
+        let _ = writeln!(std::io::stderr(), "{}", trace_line(&name, said, started.elapsed()));
+    }
+    result
+}
+
+/// Awaits an async handler of the process registry, watched as
+/// [`call`] watches the others (its time limit is inside it).
+pub(crate) async fn call_async(name: Cow<'static, str>, handler: Caught) -> Result<(), HandlerPanic> {
+    let started = Instant::now();
+    let outer = set_current(Some((name.clone(), started)));
+    let result = handler.await;
+    set_current(outer);
+    if trace_on() {
+        let said = if result.is_ok() { "ok" } else { "panicked" };
         let _ = writeln!(std::io::stderr(), "{}", trace_line(&name, said, started.elapsed()));
     }
     result

@@ -20,7 +20,7 @@ use crate::callback::{Callback, Plain};
 use crate::identity::{Function, Identity};
 use crate::lock::{Guard, Lock};
 use crate::panic::{HandlerPanic, drop_quietly};
-use crate::runlock::RunLock;
+use crate::runlock::{RunGuard, RunLock};
 
 /// Where a registration sits: enough to find it again.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -344,26 +344,60 @@ impl Inner {
     /// including those registered while the run goes on. Returns the last
     /// panic.
     pub(crate) fn run(&self) -> Result<(), HandlerPanic> {
-        let _run = self.run_lock.acquire();
-        let call = self.policy.map_or(Callback::run as fn(Callback) -> _, |policy| policy.call);
-        let mut whole = true;
-        let mut last = None;
-        loop {
-            let next = self.state(whole).pop_next();
-            whole = false;
-            let Some(callback) = next else { break };
-            if let Err(panic) = call(callback) {
-                if panic.is_exit_request() {
-                    drop_quietly(panic);
-                    continue;
-                }
-                panic.report();
-                if let Some(previous) = last.replace(panic) {
-                    drop_quietly(previous);
-                }
-            }
+        let mut run = self.start_run();
+        while let Some(callback) = run.next() {
+            let result = run.call(callback);
+            run.record(result);
         }
-        last.map_or(Ok(()), Err)
+        run.finish()
+    }
+
+    /// A run, one handler at a time: for [`run`](Inner::run), and for the
+    /// process's async run, which awaits the async handlers in their place.
+    pub(crate) fn start_run(&self) -> Run<'_> {
+        let guard = self.run_lock.acquire();
+        let call = self.policy.map_or(Callback::run as fn(Callback) -> _, |policy| policy.call);
+        Run { inner: self, _guard: guard, call, whole: true, last: None }
+    }
+}
+
+/// A run in progress (see [`Inner::start_run`]); it holds the run lock.
+pub(crate) struct Run<'a> {
+    inner: &'a Inner,
+    _guard: RunGuard<'a>,
+    call: fn(Callback) -> Result<(), HandlerPanic>,
+    whole: bool,
+    last: Option<HandlerPanic>,
+}
+
+impl Run<'_> {
+    /// The next handler, taken out of the registry.
+    pub(crate) fn next(&mut self) -> Option<Callback> {
+        let next = self.inner.state(self.whole).pop_next();
+        self.whole = false;
+        next
+    }
+
+    /// Calls a handler the way this registry calls them.
+    pub(crate) fn call(&self, callback: Callback) -> Result<(), HandlerPanic> {
+        (self.call)(callback)
+    }
+
+    /// A handler's outcome: a panic is reported, and the last one kept.
+    pub(crate) fn record(&mut self, result: Result<(), HandlerPanic>) {
+        let Err(panic) = result else { return };
+        if panic.is_exit_request() {
+            drop_quietly(panic);
+            return;
+        }
+        panic.report();
+        if let Some(previous) = self.last.replace(panic) {
+            drop_quietly(previous);
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<(), HandlerPanic> {
+        self.last.map_or(Ok(()), Err)
     }
 }
 

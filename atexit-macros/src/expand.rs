@@ -283,8 +283,23 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
 fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStream {
     let krate = options.crate_path();
     let inner = Ident::new("__atexit_main", Span::mixed_site());
-    let (attrs, vis, outer, body) = (&f.attrs, &f.vis, &f.ident, &f.body);
+    let (attrs, vis, outer) = (&f.attrs, &f.vis, &f.ident);
     let signature = f.signature_named(&inner);
+    let body = match &f.asyncness {
+        // On an async `main` the exit run is awaited at the end of `main`'s
+        // future, on its runtime, so async handlers run there.
+        Some(_) => {
+            let output = f.output.clone().unwrap_or_else(|| quote!(()));
+            let body = &f.body;
+            let value = Ident::new("output", Span::mixed_site());
+            quote! {{
+                let #value: #output = async move #body.await;
+                #krate::__private::run_exit_async().await;
+                #value
+            }}
+        }
+        None => f.body.to_token_stream(),
+    };
     quote! {
         #vis fn #outer() -> ::std::process::ExitCode {
             #(#attrs)*

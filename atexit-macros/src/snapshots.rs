@@ -67,6 +67,21 @@ fn main() {
 }
 
 #[test]
+fn main_async() {
+    let item = quote! {
+        #[tokio::main]
+        async fn main() {
+            serve().await;
+        }
+    };
+    snapshot(
+        "main_async",
+        "#[atexit::main]\n#[tokio::main]\nasync fn main() {\n    serve().await;\n}",
+        expand::main_attribute(TokenStream::new(), item),
+    );
+}
+
+#[test]
 fn register_call() {
     // What the facade's `register!` passes on: `$crate;`, the function,
     // then each argument, parsed by `macro_rules!`, as `(value)` or `(= key value)`.
