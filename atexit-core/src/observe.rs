@@ -9,23 +9,22 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::callback::{Callback, Caught};
 use crate::diag::{terminate_now, write_stderr_now};
 use crate::panic::HandlerPanic;
-use crate::{settings, thread};
+use crate::settings::{self, Millis};
+use crate::thread;
 
 /// The status the process ends with when the deadline passes, as `timeout(1)` uses.
 pub const DEADLINE_EXIT_STATUS: i32 = 124;
 
-const UNSET: u64 = u64::MAX;
-
-/// The deadline in nanoseconds; `UNSET` until `set_deadline` or the first
-/// look at `ATEXIT_DEADLINE_MS`; 0 is none.
-static DEADLINE_NANOS: AtomicU64 = AtomicU64::new(UNSET);
+static DEADLINE: Millis = Millis::new("ATEXIT_DEADLINE_MS");
+/// The time limit of handlers registered without one.
+static HANDLER_LIMIT: Millis = Millis::new("ATEXIT_HANDLER_TIME_LIMIT_MS");
 
 /// Bounds the exit: if the handlers have not all finished `limit` after
 /// the process started exiting, the handler still running is named on stderr
@@ -48,22 +47,11 @@ static DEADLINE_NANOS: AtomicU64 = AtomicU64::new(UNSET);
 /// thread and no cost; with one, a watchdog thread sleeps from the start of
 /// the exit. A child `fork()`ed during the exit has no watchdog.
 pub fn set_deadline(limit: Duration) {
-    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(UNSET - 1);
-    DEADLINE_NANOS.store(nanos, Ordering::SeqCst);
+    DEADLINE.set(limit);
 }
 
 fn deadline() -> Option<Duration> {
-    let mut nanos = DEADLINE_NANOS.load(Ordering::SeqCst);
-    if nanos == UNSET {
-        // A `set_deadline` in the meantime wins.
-        let _ = DEADLINE_NANOS.compare_exchange(UNSET, deadline_from_env(), Ordering::SeqCst, Ordering::SeqCst);
-        nanos = DEADLINE_NANOS.load(Ordering::SeqCst);
-    }
-    (nanos != 0).then(|| Duration::from_nanos(nanos))
-}
-
-fn deadline_from_env() -> u64 {
-    settings::millis("ATEXIT_DEADLINE_MS").map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1))
+    DEADLINE.get()
 }
 
 fn trace_on() -> bool {
@@ -71,29 +59,16 @@ fn trace_on() -> bool {
     *TRACE.get_or_init(|| settings::var("ATEXIT_TRACE").is_some_and(|v| !v.is_empty() && v != "0"))
 }
 
-/// The time limit of handlers registered without one, in nanoseconds;
-/// `UNSET` until `set_handler_time_limit` or the first look at
-/// `ATEXIT_HANDLER_TIME_LIMIT_MS`; 0 is none.
-static HANDLER_LIMIT_NANOS: AtomicU64 = AtomicU64::new(UNSET);
-
 /// Gives every handler registered without a time limit of its own (see
 /// [`Registration::time_limit`](crate::Registration::time_limit)) this one;
 /// `Duration::ZERO` removes it. Without a call, the environment variable
 /// `ATEXIT_HANDLER_TIME_LIMIT_MS` (whole milliseconds) sets it.
 pub fn set_handler_time_limit(limit: Duration) {
-    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(UNSET - 1);
-    HANDLER_LIMIT_NANOS.store(nanos, Ordering::SeqCst);
+    HANDLER_LIMIT.set(limit);
 }
 
 fn default_handler_limit() -> Option<Duration> {
-    let mut nanos = HANDLER_LIMIT_NANOS.load(Ordering::SeqCst);
-    if nanos == UNSET {
-        let from_env = settings::millis("ATEXIT_HANDLER_TIME_LIMIT_MS")
-            .map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1));
-        let _ = HANDLER_LIMIT_NANOS.compare_exchange(UNSET, from_env, Ordering::SeqCst, Ordering::SeqCst);
-        nanos = HANDLER_LIMIT_NANOS.load(Ordering::SeqCst);
-    }
-    (nanos != 0).then(|| Duration::from_nanos(nanos))
+    HANDLER_LIMIT.get()
 }
 
 /// The handler the process registry is running now, and since when, while

@@ -7,6 +7,38 @@
 //! handlers behind, or print their names.
 
 use std::ffi::OsString;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A duration set from code, or else read once from an environment
+/// variable in whole milliseconds; zero is none.
+pub(crate) struct Millis {
+    /// Nanoseconds; `UNSET` until set or read from the environment.
+    nanos: AtomicU64,
+    var: &'static str,
+}
+
+const UNSET: u64 = u64::MAX;
+
+impl Millis {
+    pub(crate) const fn new(var: &'static str) -> Millis {
+        Millis { nanos: AtomicU64::new(UNSET), var }
+    }
+
+    pub(crate) fn set(&self, value: std::time::Duration) {
+        self.nanos.store(u64::try_from(value.as_nanos()).unwrap_or(UNSET - 1), Ordering::SeqCst);
+    }
+
+    pub(crate) fn get(&self) -> Option<std::time::Duration> {
+        let mut nanos = self.nanos.load(Ordering::SeqCst);
+        if nanos == UNSET {
+            let from_env = millis(self.var).map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1));
+            // A `set` in the meantime wins.
+            let _ = self.nanos.compare_exchange(UNSET, from_env, Ordering::SeqCst, Ordering::SeqCst);
+            nanos = self.nanos.load(Ordering::SeqCst);
+        }
+        (nanos != 0).then(|| std::time::Duration::from_nanos(nanos))
+    }
+}
 
 /// The value of the setting `name`, unless unset or the process is privileged.
 pub(crate) fn var(name: &str) -> Option<OsString> {
