@@ -3,7 +3,9 @@
 # the portable exit paths (tests/portable_exits.rs, whose Windows
 # expectations are the README's Windows column), the macros at exit
 # (tests/macros.rs) and in user code (tests/hygiene.rs). Each test binary
-# runs its scenarios as child processes, as on Linux.
+# runs its scenarios as child processes, as on Linux. Then console control
+# events (tests/fixtures/console-probe): Ctrl-C sent to a console, which
+# Wine has when it runs on a terminal (here `script`'s).
 #
 #   bash scripts/windows-check.sh     (needs wine and gcc-mingw-w64-x86-64)
 set -euo pipefail
@@ -14,6 +16,7 @@ target=x86_64-pc-windows-gnu
 tests=(portable_exits macros hygiene)
 
 cargo test -q --target "$target" --no-run $(printf -- '--test %s ' "${tests[@]}")
+cargo build -q --target "$target" -p atexit-fixture-console-probe
 deps="$CARGO_TARGET_DIR/$target/debug/deps"
 # Wine 8 lacks bcryptprimitives.dll (ProcessPrng), which Rust's std imports.
 x86_64-w64-mingw32-gcc -shared -O2 -o "$deps/bcryptprimitives.dll" \
@@ -28,4 +31,23 @@ for test in "${tests[@]}"; do
         fail=1
     fi
 done
+probe="$CARGO_TARGET_DIR/$target/debug/atexit-fixture-console-probe.exe"
+cp "$deps/bcryptprimitives.dll" "$(dirname "$probe")/"
+console() { # mode, expected output, expected status (a Unix status: Windows' code & 255)
+    local out status typescript="$CARGO_TARGET_DIR/console-$1.typescript"
+    status=0
+    timeout 120 script -qec "wine $probe $1" "$typescript" >/dev/null 2>&1 || status=$?
+    out=$(tr -d '\r' < "$typescript" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -v -e '^Script started on' -e '^Script done on' -e '^$')
+    if [ "$out" == "$2" ] && [ "$status" == "$3" ]; then
+        echo "console $1 ... ok"
+    else
+        printf 'console %s ... FAILED\n  output %q (expected %q), status %s (expected %s)\n' "$1" "$out" "$2" "$status" "$3"
+        fail=1
+    fi
+}
+echo "== console control events"
+# Ctrl-C runs the handlers, then the process ends as Windows ends it:
+# STATUS_CONTROL_C_EXIT, 0xC000013A, whose low byte is 58.
+console immediate "handler ran" 58
+console graceful $'requested by Interrupt\ndrained\nhandler ran' 0
 exit $fail

@@ -78,6 +78,7 @@
 //! | a handler outlives [`set_deadline`] | the hung one is named on stderr; the rest do not | 124 |
 //! | a `fork()`ed child exits | its own and [inherited](Registration::inherit_on_fork) ones only | the child's |
 //! | `std::process::exit` on Windows | **no**: it calls `ExitProcess`, which skips C `atexit` | use [`exit`] |
+//! | Ctrl-C, Ctrl-Break, console closed, logoff, shutdown, after [`signals::install()`](signals) (Windows) | yes, on the thread Windows starts for the event | `STATUS_CONTROL_C_EXIT` |
 //! | [`std::process::abort`], `panic = "abort"`, `SIGKILL`, `libc::_exit` | **never**: the process ends without running any code | |
 //! | a signal with no handler installed (`SIGTERM`, `SIGINT`, ...) | no: the process is killed | |
 //! | `wasm32-wasip1`: `main` returns, `std::process::exit`, [`exit`] | yes (WASI's C library runs C `atexit` functions) | the program's |
@@ -90,7 +91,8 @@
 //!
 //! # Signals
 //!
-//! With the `signals` feature (Unix), [`signals::install()`](signals::install)
+//! With the `signals` feature (Unix, and Windows' console events),
+//! [`signals::install()`](signals::install)
 //! makes `SIGINT`, `SIGTERM` and `SIGHUP` run the handlers, on an ordinary
 //! thread, never inside the signal handler, and then die of that same signal,
 //! so shells and supervisors see the truth. A server that drains uses
@@ -241,8 +243,8 @@
 // docs.rs marks what needs a feature or a platform.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(all(unix, feature = "signals"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signals"))))]
+#[cfg(all(any(unix, windows), feature = "signals"))]
+#[cfg_attr(docsrs, doc(cfg(all(any(unix, windows), feature = "signals"))))]
 #[doc(inline)]
 pub use atexit_core::signals;
 

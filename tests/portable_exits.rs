@@ -118,7 +118,7 @@ fn all() -> Vec<Case> {
         case("panic_in_main", panic_in_main, expect("handler ran\n", Code(101))),
         main_case(
             "atexit_main_keeps_thread_locals",
-            || atexit_main_keeps_thread_locals(),
+            atexit_main_keeps_thread_locals,
             expect("flushing [\"from main\"]\n", Code(0)),
         ),
         case(

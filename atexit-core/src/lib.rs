@@ -39,8 +39,8 @@ mod reason;
 mod registry;
 mod runlock;
 mod settings;
-#[cfg(all(unix, feature = "signals"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "signals"))))]
+#[cfg(all(any(unix, windows), feature = "signals"))]
+#[cfg_attr(docsrs, doc(cfg(all(any(unix, windows), feature = "signals"))))]
 pub mod signals;
 mod statics;
 mod thread;

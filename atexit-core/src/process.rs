@@ -97,7 +97,7 @@ pub(crate) fn begin_exit() {
 }
 
 /// Whether an exit run has started.
-#[cfg(all(unix, feature = "signals"))]
+#[cfg(all(any(unix, windows), feature = "signals"))]
 pub(crate) fn exit_has_begun() -> bool {
     EXIT_BEGUN.load(Ordering::SeqCst)
 }

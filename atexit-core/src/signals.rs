@@ -1,6 +1,15 @@
 //! Exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, with a true exit status;
 //! or, for servers that drain, a shutdown request the program waits for.
 //!
+//! On Windows the same functions handle console control events: Ctrl-C
+//! ([`Signal::Interrupt`]), Ctrl-Break ([`Signal::Quit`]), the console
+//! window closing ([`Signal::Hangup`]), logoff and shutdown
+//! ([`Signal::Terminate`]); after the handlers the process ends as Windows'
+//! own handler ends it, with `STATUS_CONTROL_C_EXIT` (`0xC000013A`). After a
+//! close, logoff or shutdown event Windows ends the process itself a few
+//! seconds later. What follows about signal numbers, `fork`, PID 1 and
+//! other libraries' `sigaction` is Unix's.
+//!
 //! Without this, a signal with no handler kills the process and no exit
 //! handler runs. With [`install`], the signal instead wakes a thread of ours,
 //! which runs the exit handlers (never inside the signal handler, where
@@ -66,16 +75,12 @@
 //!   is printed; text after a handler's last newline is lost unless the
 //!   handler flushes it.
 
-use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read};
-use std::os::fd::FromRawFd;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
-
-use libc::c_int;
 
 use crate::exit::run_exit_handlers;
 use crate::observe;
@@ -87,17 +92,10 @@ use crate::reason::{ExitReason, Signal};
 /// went away).
 pub const DEFAULT_SIGNALS: &[Signal] = &[Signal::Interrupt, Signal::Terminate, Signal::Hangup];
 
-/// The write end of the pipe that wakes the signal thread; -1 before `install`.
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-/// The process the signal thread lives in (0 before `install`); another
-/// process (a `fork()`ed child) has no thread.
-static THREAD_PID: AtomicI32 = AtomicI32::new(0);
 /// How many handled signals arrived.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// Whether the first signal only asks for shutdown.
 static GRACEFUL: AtomicBool = AtomicBool::new(false);
-/// Signals whose action is registered (it survives `fork`).
-static REGISTERED: Mutex<Vec<c_int>> = Mutex::new(Vec::new());
 
 /// Runs the exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, then lets the
 /// signal end the process. See the [module docs](self).
@@ -137,28 +135,35 @@ pub fn install_graceful_for(signals: &[Signal]) -> io::Result<Shutdown> {
 }
 
 fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
-    let numbers: Vec<c_int> = signals.iter().map(|s| s.number()).collect();
-    if let Some(bad) = numbers.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("atexit::signals cannot handle signal {bad}: it cannot be caught or reports a fault"),
-        ));
-    }
     crate::hook::install();
-    let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
-    start_thread()?;
-    GRACEFUL.store(graceful, Ordering::SeqCst);
-    for signal in numbers {
-        if registered.contains(&signal) || is_ignored(signal) {
-            continue;
-        }
-        // SAFETY: `on_signal` only loads and stores atomics and calls
-        // `getpid`, `write`, `signal`, `raise` and `_exit`, which are
-        // async-signal-safe.
-        unsafe { signal_hook_registry::register(signal, move || on_signal(signal)) }?;
-        registered.push(signal);
+    platform::register(signals, graceful)
+}
+
+/// How many signals may arrive before the next one ends the process at
+/// once: in graceful mode the first asks for shutdown and the second
+/// forces it; otherwise the first forces it. One while the handlers
+/// already run after an earlier one ends the process at once too.
+fn may_wake_for_another() -> bool {
+    let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
+    let allowed = if GRACEFUL.load(Ordering::SeqCst) { 2 } else { 1 };
+    nth <= allowed && !(nth > 1 && exit_has_begun())
+}
+
+/// What the signal thread does with a signal: ask for shutdown (the first,
+/// in graceful mode), or run the handlers, unless an exit already runs them.
+/// Returns whether the process must now end by the signal.
+fn handle(signal: Signal) -> bool {
+    if GRACEFUL.load(Ordering::SeqCst) && REQUESTED.lock().unwrap_or_else(PoisonError::into_inner).is_none() {
+        request_shutdown(signal);
+        return false;
     }
-    Ok(())
+    if exit_has_begun() {
+        // The process is already exiting another way, which runs the
+        // handlers and sets the status; a second signal still ends it at once.
+        return false;
+    }
+    run_exit_handlers(ExitReason::Signal(signal));
+    true
 }
 
 /// A shutdown request from [`install_graceful`]: the first handled signal.
@@ -180,18 +185,16 @@ pub struct Shutdown {
     _private: (),
 }
 
-/// The signal that asked for shutdown (its number; 0 before one).
-static REQUESTED: AtomicI32 = AtomicI32::new(0);
+/// The signal that asked for shutdown.
+static REQUESTED: Mutex<Option<Signal>> = Mutex::new(None);
+/// The futures waiting for it; the lock the blocking waiters wait on.
 static REQUEST_LOCK: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
 static REQUEST_MADE: Condvar = Condvar::new();
 
 impl Shutdown {
     /// The signal that asked for shutdown, if one has: does not block.
     pub fn requested(&self) -> Option<Signal> {
-        match REQUESTED.load(Ordering::SeqCst) {
-            0 => None,
-            number => Some(Signal::from_number(number)),
-        }
+        *REQUESTED.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Blocks until a signal asks for shutdown, and returns it.
@@ -240,10 +243,10 @@ impl Future for Requested {
 }
 
 /// The signal thread: the first signal in graceful mode.
-fn request_shutdown(signal: c_int) {
+fn request_shutdown(signal: Signal) {
     let wakers = {
         let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        REQUESTED.store(signal, Ordering::SeqCst);
+        *REQUESTED.lock().unwrap_or_else(PoisonError::into_inner) = Some(signal);
         REQUEST_MADE.notify_all();
         std::mem::take(&mut *wakers)
     };
@@ -252,104 +255,144 @@ fn request_shutdown(signal: c_int) {
     observe::start_deadline();
 }
 
-/// Signals that cannot be caught, and faults, whose handler must not return.
-const FORBIDDEN: &[c_int] = &[libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE, libc::SIGBUS];
+/// Unix: signal handlers registered through `signal-hook-registry` wake a
+/// thread of ours through a pipe; the process dies by re-raising.
+#[cfg(unix)]
+mod platform {
+    use std::fs::File;
+    use std::io::{self, Read};
+    use std::os::fd::FromRawFd;
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::{Mutex, PoisonError};
 
-fn is_ignored(signal: c_int) -> bool {
-    // SAFETY: a zeroed `sigaction` is a valid out-parameter, and a null new
-    // action makes `sigaction` only read the current one.
-    unsafe {
-        let mut current: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN
-    }
-}
+    use libc::c_int;
 
-/// Starts the signal thread and its pipe, unless this process has them.
-fn start_thread() -> io::Result<()> {
-    let pid = std::process::id() as i32;
-    if THREAD_PID.load(Ordering::SeqCst) == pid {
-        return Ok(());
-    }
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let [read_fd, write_fd] = fds;
-    // SAFETY: `fcntl` on descriptors this function just created: not
-    // inherited by `exec`, and writes never block the signal handler.
-    unsafe {
-        libc::fcntl(read_fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        libc::fcntl(write_fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        libc::fcntl(write_fd, libc::F_SETFL, libc::O_NONBLOCK);
-    }
-    // SAFETY: `read_fd` is open and owned by nothing else.
-    let reader = unsafe { File::from_raw_fd(read_fd) };
-    std::thread::Builder::new().name("atexit-signals".into()).spawn(move || wait_for_signals(reader))?;
-    RECEIVED.store(0, Ordering::SeqCst);
-    WAKE_FD.store(write_fd, Ordering::SeqCst);
-    THREAD_PID.store(pid, Ordering::SeqCst);
-    Ok(())
-}
+    use super::{GRACEFUL, RECEIVED, Signal, handle, may_wake_for_another};
 
-/// The signal handler proper: wake the thread, or die at once. In
-/// graceful mode the first signal asks for shutdown and the second forces
-/// it; otherwise the first forces it. One more, or one while the handlers
-/// already run after an earlier one, ends the process at once.
-fn on_signal(signal: c_int) {
-    // SAFETY: `getpid` is async-signal-safe and has no preconditions.
-    let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != unsafe { libc::getpid() };
-    let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
-    let allowed = if GRACEFUL.load(Ordering::SeqCst) { 2 } else { 1 };
-    if no_thread_here || nth > allowed || (nth > 1 && exit_has_begun()) {
-        die_of(signal);
-    }
-    let byte = signal as u8;
-    // SAFETY: writing one byte from a live local to the pipe's write end;
-    // a full pipe (impossible: two bytes at most per process) would just fail.
-    unsafe { libc::write(WAKE_FD.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1) };
-}
+    /// The write end of the pipe that wakes the signal thread; -1 before `install`.
+    static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+    /// The process the signal thread lives in (0 before `install`); another
+    /// process (a `fork()`ed child) has no thread.
+    static THREAD_PID: AtomicI32 = AtomicI32::new(0);
+    /// Signals whose action is registered (it survives `fork`).
+    static REGISTERED: Mutex<Vec<c_int>> = Mutex::new(Vec::new());
 
-/// Ends the process by `signal`'s default action, as if never handled; if
-/// that does not end it (PID 1), exits with `128 + signal` as a shell would
-/// report it. Async-signal-safe.
-fn die_of(signal: c_int) -> ! {
-    // SAFETY: `signal`, `sigemptyset`, `sigaddset`, `pthread_sigmask`,
-    // `raise` and `_exit` are async-signal-safe; the set is a local that
-    // `sigemptyset` initialises. Inside a handler for `signal` the signal is
-    // blocked, so it is unblocked for `raise` to take effect.
-    unsafe {
-        libc::signal(signal, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, signal);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::raise(signal);
-        libc::_exit(128 + signal)
+    pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
+        let numbers: Vec<c_int> = signals.iter().map(|s| s.number()).collect();
+        if let Some(bad) = numbers.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("atexit::signals cannot handle signal {bad}: it cannot be caught or reports a fault"),
+            ));
+        }
+        let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
+        start_thread()?;
+        GRACEFUL.store(graceful, Ordering::SeqCst);
+        for signal in numbers {
+            if registered.contains(&signal) || is_ignored(signal) {
+                continue;
+            }
+            // SAFETY: `on_signal` only loads and stores atomics and calls
+            // `getpid`, `write`, `signal`, `raise` and `_exit`, which are
+            // async-signal-safe.
+            unsafe { signal_hook_registry::register(signal, move || on_signal(signal)) }?;
+            registered.push(signal);
+        }
+        Ok(())
     }
-}
 
-fn wait_for_signals(mut reader: File) {
-    let mut byte = [0u8];
-    loop {
-        match reader.read(&mut byte) {
-            Ok(1) => handle(c_int::from(byte[0])),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            _ => return,
+    /// Signals that cannot be caught, and faults, whose handler must not return.
+    const FORBIDDEN: &[c_int] =
+        &[libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE, libc::SIGBUS];
+
+    fn is_ignored(signal: c_int) -> bool {
+        // SAFETY: a zeroed `sigaction` is a valid out-parameter, and a null new
+        // action makes `sigaction` only read the current one.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN
+        }
+    }
+
+    /// Starts the signal thread and its pipe, unless this process has them.
+    fn start_thread() -> io::Result<()> {
+        let pid = std::process::id() as i32;
+        if THREAD_PID.load(Ordering::SeqCst) == pid {
+            return Ok(());
+        }
+        let mut fds = [0 as c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let [read_fd, write_fd] = fds;
+        // SAFETY: `fcntl` on descriptors this function just created: not
+        // inherited by `exec`, and writes never block the signal handler.
+        unsafe {
+            libc::fcntl(read_fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(write_fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(write_fd, libc::F_SETFL, libc::O_NONBLOCK);
+        }
+        // SAFETY: `read_fd` is open and owned by nothing else.
+        let reader = unsafe { File::from_raw_fd(read_fd) };
+        std::thread::Builder::new().name("atexit-signals".into()).spawn(move || wait_for_signals(reader))?;
+        RECEIVED.store(0, Ordering::SeqCst);
+        WAKE_FD.store(write_fd, Ordering::SeqCst);
+        THREAD_PID.store(pid, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The signal handler proper: wake the thread, or die at once.
+    fn on_signal(signal: c_int) {
+        // SAFETY: `getpid` is async-signal-safe and has no preconditions.
+        let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != unsafe { libc::getpid() };
+        if no_thread_here || !may_wake_for_another() {
+            die_of(signal);
+        }
+        let byte = signal as u8;
+        // SAFETY: writing one byte from a live local to the pipe's write end;
+        // a full pipe (impossible: two bytes at most per process) would just fail.
+        unsafe { libc::write(WAKE_FD.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1) };
+    }
+
+    /// Ends the process by `signal`'s default action, as if never handled; if
+    /// that does not end it (PID 1), exits with `128 + signal` as a shell would
+    /// report it. Async-signal-safe.
+    fn die_of(signal: c_int) -> ! {
+        // SAFETY: `signal`, `sigemptyset`, `sigaddset`, `pthread_sigmask`,
+        // `raise` and `_exit` are async-signal-safe; the set is a local that
+        // `sigemptyset` initialises. Inside a handler for `signal` the signal is
+        // blocked, so it is unblocked for `raise` to take effect.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(signal);
+            libc::_exit(128 + signal)
+        }
+    }
+
+    fn wait_for_signals(mut reader: File) {
+        let mut byte = [0u8];
+        loop {
+            match reader.read(&mut byte) {
+                Ok(1) => {
+                    let signal = c_int::from(byte[0]);
+                    if handle(Signal::from_number(signal)) {
+                        die_of(signal)
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                _ => return,
+            }
         }
     }
 }
 
-fn handle(signal: c_int) {
-    if GRACEFUL.load(Ordering::SeqCst) && REQUESTED.load(Ordering::SeqCst) == 0 {
-        request_shutdown(signal);
-        return;
-    }
-    if exit_has_begun() {
-        // The process is already exiting another way, which runs the
-        // handlers and sets the status; a second signal still ends it at once.
-        return;
-    }
-    run_exit_handlers(ExitReason::Signal(Signal::from_number(signal)));
-    die_of(signal)
-}
+/// Windows: console control events (Ctrl-C, Ctrl-Break, the console closed,
+/// logoff, shutdown), through `SetConsoleCtrlHandler`.
+#[cfg(windows)]
+#[path = "signals_windows.rs"]
+mod platform;
