@@ -345,6 +345,35 @@ mod scenarios {
         say("drained");
     }
 
+    /// The smallest executor there is: poll, park until woken.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        struct Unpark(thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            thread::park();
+        }
+    }
+
+    pub fn graceful_future_on_a_minimal_executor() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        thread::spawn(|| {
+            thread::sleep(Duration::from_millis(100));
+            send(libc::SIGINT);
+        });
+        say(&format!("woken by {:?}", block_on(shutdown.requested_async())));
+    }
+
     pub fn graceful_deadline_counts_from_the_first_signal() {
         atexit::set_deadline(Duration::from_millis(300));
         let shutdown = atexit::signals::install_graceful().unwrap();
@@ -866,6 +895,11 @@ fn all() -> Vec<Case> {
             "graceful_future_in_tokio_select",
             graceful_future_in_tokio_select,
             expect("select saw Hangup\ndrained\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "graceful_future_on_a_minimal_executor",
+            graceful_future_on_a_minimal_executor,
+            expect("woken by Interrupt\nhandler ran\n", Code(0)),
         ),
         case(
             "graceful_deadline_counts_from_the_first_signal",
