@@ -139,10 +139,11 @@ fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     platform::register(signals, graceful)
 }
 
-/// How many signals may arrive before the next one ends the process at
-/// once: in graceful mode the first asks for shutdown and the second
-/// forces it; otherwise the first forces it. One while the handlers
-/// already run after an earlier one ends the process at once too.
+/// Counts a signal that just arrived, and says whether it may wake the
+/// signal thread; if not, it ends the process at once. In graceful mode the
+/// first asks for shutdown and the second forces it; otherwise the first
+/// forces it; one more, or one while the handlers already run after an
+/// earlier one, ends the process. Async-signal-safe: atomics only.
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
     let allowed = if GRACEFUL.load(Ordering::SeqCst) { 2 } else { 1 };
