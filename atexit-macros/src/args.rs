@@ -156,31 +156,16 @@ impl Options {
                 })
             };
             let fresh = match key {
-                Key::Priority => match needs_value(value) {
-                    Ok(value) => options.priority.replace(value).is_none(),
-                    Err(e) => {
-                        errors.push(e);
-                        true
-                    }
-                },
-                Key::Name => match needs_value(value).and_then(syn::parse2::<LitStr>) {
-                    Ok(value) => options.name.replace(value).is_none(),
-                    Err(e) => {
-                        errors.push(e);
-                        true
-                    }
-                },
-                Key::Crate => match needs_value(value).and_then(|path| {
-                    is_path(&path).then_some(path).ok_or_else(|| {
-                        syn::Error::new_spanned(&written, "`crate` needs a path, such as `crate = my_lib::atexit`")
-                    })
-                }) {
-                    Ok(value) => options.krate.replace(value).is_none(),
-                    Err(e) => {
-                        errors.push(e);
-                        true
-                    }
-                },
+                Key::Priority => store(&mut options.priority, needs_value(value), &mut errors),
+                Key::Name => store(&mut options.name, needs_value(value).and_then(syn::parse2::<LitStr>), &mut errors),
+                Key::Crate => {
+                    let path = needs_value(value).and_then(|path| {
+                        is_path(&path).then_some(path).ok_or_else(|| {
+                            syn::Error::new_spanned(&written, "`crate` needs a path, such as `crate = my_lib::atexit`")
+                        })
+                    });
+                    store(&mut options.krate, path, &mut errors)
+                }
                 Key::InheritOnFork => {
                     if value.is_some() {
                         errors.spanned(
@@ -203,6 +188,18 @@ impl Options {
             }
         }
         errors.finish(options)
+    }
+}
+
+/// Stores an option's value; whether it was not given before. A value
+/// that did not parse is reported (and counts as not given before).
+fn store<T>(slot: &mut Option<T>, parsed: syn::Result<T>, errors: &mut Errors) -> bool {
+    match parsed {
+        Ok(value) => slot.replace(value).is_none(),
+        Err(e) => {
+            errors.push(e);
+            true
+        }
     }
 }
 

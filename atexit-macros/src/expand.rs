@@ -39,7 +39,7 @@ fn attribute(
                 errors.push(error);
             }
             let error = errors.finish(()).expect_err("an error was pushed").into_compile_error();
-            let krate = options.map(|o| o.crate_path()).unwrap_or_else(|_| default_crate());
+            let krate = options.unwrap_or_default().crate_path();
             let fallback = match (which, function) {
                 (Macro::Main, Ok(f)) => main_fallback(&f),
                 (Macro::Handler, Ok(f)) => {
@@ -51,10 +51,6 @@ fn attribute(
             quote! { #fallback #error }
         }
     }
-}
-
-fn default_crate() -> TokenStream {
-    quote!(::atexit)
 }
 
 pub(crate) fn register_attribute(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -301,6 +301,17 @@ fn is_joint_colon(tt: &TokenTree) -> bool {
     matches!(tt, TokenTree::Punct(p) if p.as_char() == ':' && p.spacing() == Spacing::Joint)
 }
 
+/// How `tt` changes the depth of `<...>`: a `>` of `->` or `=>` (after a
+/// joint `-` or `=`) closes nothing.
+fn angle_step(tt: &TokenTree, previous: Option<&TokenTree>) -> isize {
+    let arrow = matches!(previous, Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint && matches!(q.as_char(), '-' | '='));
+    match tt {
+        TokenTree::Punct(p) if p.as_char() == '<' => 1,
+        TokenTree::Punct(p) if p.as_char() == '>' && !arrow => -1,
+        _ => 0,
+    }
+}
+
 /// Splits at `separator` outside `<...>` (groups are single tokens already).
 /// An empty last part (a trailing separator) is dropped.
 pub(crate) fn split_top_level(tokens: TokenStream, separator: char) -> Vec<TokenStream> {
@@ -308,21 +319,12 @@ pub(crate) fn split_top_level(tokens: TokenStream, separator: char) -> Vec<Token
     let mut depth = 0usize;
     let mut previous: Option<TokenTree> = None;
     for tt in tokens {
-        if let TokenTree::Punct(p) = &tt {
-            let after_joint = matches!(&previous, Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint && (q.as_char() == '-' || q.as_char() == '='));
-            match p.as_char() {
-                '<' => depth += 1,
-                // `->` and `=>` are not closing brackets.
-                '>' if !after_joint => depth = depth.saturating_sub(1),
-                c if c == separator && depth == 0 => {
-                    parts.push(Vec::new());
-                    previous = Some(tt);
-                    continue;
-                }
-                _ => {}
-            }
+        depth = depth.saturating_add_signed(angle_step(&tt, previous.as_ref()));
+        if depth == 0 && matches!(&tt, TokenTree::Punct(p) if p.as_char() == separator) {
+            parts.push(Vec::new());
+        } else {
+            parts.last_mut().expect("one part at least").push(tt.clone());
         }
-        parts.last_mut().expect("one part at least").push(tt.clone());
         previous = Some(tt);
     }
     if parts.last().is_some_and(Vec::is_empty) {
@@ -384,19 +386,10 @@ impl Cursor {
         let mut depth = 1usize;
         let mut out = Vec::new();
         while let Some(tt) = self.next_tree() {
-            if let TokenTree::Punct(p) = &tt {
-                let after_arrow = matches!(out.last(), Some(TokenTree::Punct(q)) if q.spacing() == Spacing::Joint && (q.as_char() == '-' || q.as_char() == '='));
-                match p.as_char() {
-                    '<' => depth += 1,
-                    '>' if !after_arrow => {
-                        depth -= 1;
-                        if depth == 0 {
-                            close = Some(tt);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
+            depth = depth.saturating_add_signed(angle_step(&tt, out.last()));
+            if depth == 0 {
+                close = Some(tt);
+                break;
             }
             out.push(tt);
         }
