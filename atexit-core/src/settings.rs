@@ -28,15 +28,22 @@ impl Millis {
         self.nanos.store(u64::try_from(value.as_nanos()).unwrap_or(UNSET - 1), Ordering::SeqCst);
     }
 
+    /// Read for every handler of a run: the environment only the first time.
+    #[inline]
     pub(crate) fn get(&self) -> Option<std::time::Duration> {
-        let mut nanos = self.nanos.load(Ordering::SeqCst);
-        if nanos == UNSET {
-            let from_env = millis(self.var).map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1));
-            // A `set` in the meantime wins.
-            let _ = self.nanos.compare_exchange(UNSET, from_env, Ordering::SeqCst, Ordering::SeqCst);
-            nanos = self.nanos.load(Ordering::SeqCst);
+        match self.nanos.load(Ordering::SeqCst) {
+            0 => None,
+            UNSET => self.from_env(),
+            nanos => Some(std::time::Duration::from_nanos(nanos)),
         }
-        (nanos != 0).then(|| std::time::Duration::from_nanos(nanos))
+    }
+
+    #[cold]
+    fn from_env(&self) -> Option<std::time::Duration> {
+        let from_env = millis(self.var).map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1));
+        // A `set` in the meantime wins.
+        let _ = self.nanos.compare_exchange(UNSET, from_env, Ordering::SeqCst, Ordering::SeqCst);
+        self.get()
     }
 }
 
