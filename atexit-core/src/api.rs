@@ -25,9 +25,13 @@ use crate::registry::{Handle, Registry};
 /// atexit::register(|| println!("goodbye"));
 /// ```
 pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
+    register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Plain(f))))
+}
+
+/// Puts a handler in the process registry, the hook installed.
+pub(crate) fn register_callback(priority: i32, fingerprint: u64, callback: Callback) -> Handle {
     hook::install();
-    let key = PROCESS.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Plain(f))));
-    Handle::in_static(&PROCESS, key)
+    Handle::in_static(&PROCESS, PROCESS.insert(priority, fingerprint, callback))
 }
 
 /// Removes every pending registration of the function `f`, and returns how
@@ -155,9 +159,8 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
 
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
-        hook::install();
         let (priority, fingerprint, callback) = self.into_parts();
-        Handle::in_static(&PROCESS, PROCESS.insert(priority, fingerprint, callback))
+        register_callback(priority, fingerprint, callback)
     }
 
     /// Registers in `registry`.

@@ -13,15 +13,13 @@
 use std::any::type_name;
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::api::register_callback;
 use crate::callback::{Callback, Handler, Pending, call};
 use crate::diag::write_stderr_now;
-use crate::hook;
 use crate::identity::Identity;
 use crate::panic::HandlerPanic;
-use crate::process::PROCESS;
 use crate::registry::Handle;
 use crate::thread;
 
@@ -53,11 +51,9 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    hook::install();
     let identity = Identity::of(&f);
     let handler = AsyncHandler { f: Some(f), time_limit, identity };
-    let key = PROCESS.insert(0, identity.fingerprint(), Callback::Boxed(Box::new(handler)));
-    Handle::in_static(&PROCESS, key)
+    register_callback(0, identity.fingerprint(), Callback::Boxed(Box::new(handler)))
 }
 
 struct AsyncHandler<F> {
@@ -112,16 +108,10 @@ async fn limited(limit: Duration, future: impl Future<Output = ()>, name: Cow<'s
 /// them (`std::process::exit` inside `block_on`: tokio then panics with
 /// "The Tokio context thread-local variable has been destroyed").
 fn block_at_exit(work: Pending, limit: Duration) {
-    let (done, finished) = mpsc::sync_channel(1);
-    let job = Box::new(move || {
-        block_on(work);
-        let _ = done.send(());
-    });
-    match thread::spawn_detached(c"atexit-async", job) {
-        // Its own time limit ends it; a moment more for the runtime to stop.
-        Ok(()) => drop(finished.recv_timeout(limit + Duration::from_secs(1))),
-        Err((e, _)) => write_stderr_now(&format!("atexit: an async handler could not run: no thread: {e}\n")),
-    }
+    let no_thread =
+        |e| write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
+    // Its own time limit ends it; a moment more for the runtime to stop.
+    thread::run_within(c"atexit-async", limit + Duration::from_secs(1), move || block_on(work), no_thread);
 }
 
 fn block_on(work: Pending) {

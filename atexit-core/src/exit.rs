@@ -27,12 +27,18 @@ fn take_requested() -> Option<i32> {
 /// that another thread may be in) every handler runs. Panics were reported
 /// as they happened; nothing is left to return them to.
 pub(crate) fn run_at_exit(why: ExitReason) {
-    reason::exiting_because(why);
-    process::begin_exit();
-    observe::start_deadline();
+    begin(why);
     if let Err(panic) = PROCESS.run() {
         drop_quietly(panic);
     }
+}
+
+/// The process starts to exit, for `why`: marked as exiting, and the
+/// deadline's clock started.
+fn begin(why: ExitReason) {
+    reason::exiting_because(why);
+    process::begin_exit();
+    observe::start_deadline();
 }
 
 /// Runs the exit handlers on the calling thread, then ends the process with
@@ -103,9 +109,7 @@ fn apply_requested_exit() {
 /// API: called by `#[atexit::main]`.
 #[doc(hidden)]
 pub async fn run_exit_async() {
-    reason::exiting_because(ExitReason::MainReturned);
-    process::begin_exit();
-    observe::start_deadline();
+    begin(ExitReason::MainReturned);
     let mut run = PROCESS.start_run();
     while let Some(mut callback) = run.next() {
         let result = match callback.pending() {

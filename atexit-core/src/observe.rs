@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::callback::{Callback, Caught};
@@ -82,48 +82,60 @@ fn set_current(current: Option<(Cow<'static, str>, Instant)>) -> Option<(Cow<'st
 
 /// Runs one handler of the process registry, watched.
 pub(crate) fn call(callback: Callback) -> Result<(), HandlerPanic> {
-    let trace = trace_on();
     let limit = callback.time_limit().or_else(default_handler_limit);
-    if !trace && limit.is_none() && deadline().is_none() {
+    if !trace_on() && limit.is_none() && deadline().is_none() {
         return callback.run();
     }
-    let name = callback.name();
-    let started = Instant::now();
-    let outer = set_current(Some((name.clone(), started)));
+    let watched = Watched::start(callback.name());
     let outcome = match limit {
-        Some(limit) => run_limited(callback, limit, &name),
+        Some(limit) => run_limited(callback, limit, &watched.name),
         None => Finished(callback.run()),
     };
-    set_current(outer);
-    let (result, said) = match outcome {
-        Finished(result) => {
-            let said = match &result {
-                Ok(()) => "ok",
-                Err(panic) if panic.is_exit_request() => "called exit",
-                Err(_) => "panicked",
-            };
-            (result, said)
-        }
-        LeftBehind => (Ok(()), "left behind"),
-    };
-    if trace {
-        let _ = writeln!(std::io::stderr(), "{}", trace_line(&name, said, started.elapsed()));
-    }
-    result
+    watched.finish(outcome)
 }
 
 /// Awaits an async handler of the process registry, watched as
 /// [`call`] watches the others (its time limit is inside it).
 pub(crate) async fn call_async(name: Cow<'static, str>, handler: Caught) -> Result<(), HandlerPanic> {
-    let started = Instant::now();
-    let outer = set_current(Some((name.clone(), started)));
+    let watched = Watched::start(name);
     let result = handler.await;
-    set_current(outer);
-    if trace_on() {
-        let said = if result.is_ok() { "ok" } else { "panicked" };
-        let _ = writeln!(std::io::stderr(), "{}", trace_line(&name, said, started.elapsed()));
+    watched.finish(Finished(result))
+}
+
+/// A handler while it runs: named for the deadline, timed for the trace.
+struct Watched {
+    name: Cow<'static, str>,
+    started: Instant,
+    /// The handler whose nested run this one is in.
+    outer: Option<(Cow<'static, str>, Instant)>,
+}
+
+impl Watched {
+    fn start(name: Cow<'static, str>) -> Watched {
+        let started = Instant::now();
+        let outer = set_current(Some((name.clone(), started)));
+        Watched { name, started, outer }
     }
-    result
+
+    /// The handler has returned, or been left behind: traced, if on.
+    fn finish(self, outcome: Outcome) -> Result<(), HandlerPanic> {
+        set_current(self.outer);
+        let (result, said) = match outcome {
+            Finished(result) => {
+                let said = match &result {
+                    Ok(()) => "ok",
+                    Err(panic) if panic.is_exit_request() => "called exit",
+                    Err(_) => "panicked",
+                };
+                (result, said)
+            }
+            LeftBehind => (Ok(()), "left behind"),
+        };
+        if trace_on() {
+            let _ = writeln!(std::io::stderr(), "{}", trace_line(&self.name, said, self.started.elapsed()));
+        }
+        result
+    }
 }
 
 enum Outcome {
@@ -135,20 +147,12 @@ use Outcome::{Finished, LeftBehind};
 /// Runs `callback` on a thread of its own and waits for it at most `limit`;
 /// past that, names it on stderr and leaves it running there.
 fn run_limited(callback: Callback, limit: Duration, name: &str) -> Outcome {
-    let (done, finished) = mpsc::sync_channel(1);
-    let job = Box::new(move || {
-        let _ = done.send(callback.run());
-    });
-    if let Err((e, job)) = thread::spawn_detached(c"atexit-handler", job) {
+    let no_thread = |e| {
         let _ = writeln!(std::io::stderr(), "atexit: no time limit for `{name}`: could not start its thread: {e}");
-        // The callback is inside `job`, which sends its result to `finished`.
-        job();
-        return finished.recv().map_or(LeftBehind, Finished);
-    }
-    match finished.recv_timeout(limit) {
-        Ok(result) => Finished(result),
-        Err(mpsc::RecvTimeoutError::Disconnected) => LeftBehind,
-        Err(mpsc::RecvTimeoutError::Timeout) => {
+    };
+    match thread::run_within(c"atexit-handler", limit, move || callback.run(), no_thread) {
+        Some(result) => Finished(result),
+        None => {
             write_stderr_now(&format!(
                 "atexit: handler `{name}` did not finish within its time limit of {limit:?}; \
                  left behind, the other handlers run\n"

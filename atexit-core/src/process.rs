@@ -47,10 +47,7 @@ fn settle(state: &mut State, new_generation: bool, whole: bool) {
 
 /// The static handlers not taken in yet, each marked taken now.
 fn untaken_statics() -> Vec<&'static StaticHandler> {
-    let all = || inventory::iter::<StaticRef>.into_iter().map(|r| r.0);
-    let mut untaken = Vec::with_capacity(all().count());
-    untaken.extend(all().filter(|handler| handler.take()));
-    untaken
+    inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect()
 }
 
 fn forget_parents_registrations(state: &mut State) {

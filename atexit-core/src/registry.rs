@@ -139,7 +139,7 @@ impl State {
         if self.stacks.get(last).is_some_and(|s| s.priority == priority) {
             return &mut self.stacks[last];
         }
-        let at = match self.stacks.binary_search_by_key(&priority, |s| s.priority) {
+        let at = match self.place(priority) {
             Ok(at) => at,
             Err(at) => {
                 self.stacks.insert(at, Stack { priority, entries: Vec::new(), empty: 0 });
@@ -178,8 +178,13 @@ impl State {
         }
     }
 
+    /// Where the stack of `priority` is, or would go.
+    fn place(&self, priority: i32) -> Result<usize, usize> {
+        self.stacks.binary_search_by_key(&priority, |s| s.priority)
+    }
+
     fn remove(&mut self, key: Key) -> Option<Callback> {
-        let at = self.stacks.binary_search_by_key(&key.priority, |s| s.priority).ok()?;
+        let at = self.place(key.priority).ok()?;
         let stack = &mut self.stacks[at];
         let callback = stack.take_tidily(stack.find(key)?)?;
         self.len -= 1;
@@ -187,7 +192,7 @@ impl State {
     }
 
     fn contains(&self, key: Key) -> bool {
-        let Ok(at) = self.stacks.binary_search_by_key(&key.priority, |s| s.priority) else { return false };
+        let Ok(at) = self.place(key.priority) else { return false };
         let stack = &self.stacks[at];
         stack.find(key).is_some_and(|i| !stack.entries[i].is_empty())
     }
