@@ -33,13 +33,13 @@ impl Millis {
     pub(crate) fn get(&self) -> Option<std::time::Duration> {
         match self.nanos.load(Ordering::SeqCst) {
             0 => None,
-            UNSET => self.from_env(),
+            UNSET => self.read_env(),
             nanos => Some(std::time::Duration::from_nanos(nanos)),
         }
     }
 
     #[cold]
-    fn from_env(&self) -> Option<std::time::Duration> {
+    fn read_env(&self) -> Option<std::time::Duration> {
         let from_env = millis(self.var).map_or(0, |ms| ms.saturating_mul(1_000_000).min(UNSET - 1));
         // A `set` in the meantime wins.
         let _ = self.nanos.compare_exchange(UNSET, from_env, Ordering::SeqCst, Ordering::SeqCst);
