@@ -214,6 +214,18 @@ async fn main_async_handlers_on_the_application_runtime() {
     say("main returns");
 }
 
+/// A hostile async handler: it blocks its thread instead of awaiting, so
+/// on the application's runtime nothing can preempt it and its own time
+/// limit cannot end it; the exit deadline does, naming it.
+#[atexit::main]
+#[tokio::main(flavor = "current_thread")]
+async fn main_async_handler_blocking_its_thread() {
+    atexit::set_deadline(std::time::Duration::from_millis(300));
+    atexit::register_async(std::time::Duration::from_millis(50), || async {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -320,6 +332,16 @@ fn all() -> Vec<Case> {
                     ),
                     Code(0),
                 )
+            },
+        ),
+        main_case(
+            "main_async_handler_blocking_its_thread",
+            main_async_handler_blocking_its_thread,
+            Expect {
+                stderr_has: &[
+                    "atexit: exit deadline of 300ms passed while handler `macros::main_async_handler_blocking_its_thread",
+                ],
+                ..expect(STATICS_HIGH, Code(atexit::DEADLINE_EXIT_STATUS))
             },
         ),
         main_case(

@@ -44,7 +44,10 @@ use crate::thread;
 /// Under `#[atexit::main]` (above `#[tokio::main]`) the future runs on the
 /// application's runtime as `main` ends; on other exit paths, on a runtime
 /// built at exit, where what belonged to the application's runtime may be
-/// gone. Requires the `tokio` feature. `unregister(f)` removes it, as for any
+/// gone. A future that blocks its thread instead of awaiting cannot be
+/// ended by its time limit on the application's runtime (nothing preempts
+/// it there): the exit [deadline](crate::set_deadline) ends the process,
+/// naming it. Requires the `tokio` feature. `unregister(f)` removes it, as for any
 /// handler.
 pub fn register_async<F, Fut>(time_limit: Duration, f: F) -> Handle
 where
