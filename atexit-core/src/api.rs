@@ -97,21 +97,84 @@ pub fn clear() {
 ///   registered as `goodbye`, so that `unregister(goodbye)` removes it. This
 ///   is what `register!(goodbye, "Donny")` does.
 #[must_use = "a Registration does nothing until `.register()` is called"]
-pub struct Registration<F> {
+pub struct Registration<F, Limit = ()> {
     f: F,
     priority: i32,
     name: Option<Cow<'static, str>>,
     identity: Option<Identity>,
     inherited: bool,
-    time_limit: Option<Duration>,
+    /// `()` or, once [`time_limit`](Registration::time_limit) gave one, a `Duration`.
+    time_limit: Limit,
+}
+
+/// A registration that a local [`Registry`] takes: one without a time
+/// limit. Time limits are the process registry's (its watchdog gives up a
+/// handler that overruns and lets the exit go on); a local registry's run
+/// is the caller's own and has none, so a limit there is refused when the
+/// program is compiled rather than silently ignored.
+#[diagnostic::on_unimplemented(
+    message = "a registration with a time limit cannot go in a local `Registry`",
+    label = "this registration has a `.time_limit(..)`",
+    note = "time limits apply to the process registry: register it with `.register()`, or remove `.time_limit(..)`"
+)]
+pub trait Untimed: TimeLimit {}
+
+impl Untimed for () {}
+
+/// What a [`Registration`] knows of its time limit: `()` (none given) or a
+/// `Duration`. Sealed.
+pub trait TimeLimit: sealed::Sealed {
+    #[doc(hidden)]
+    fn get(self) -> Option<Duration>;
+}
+
+impl TimeLimit for () {
+    fn get(self) -> Option<Duration> {
+        None
+    }
+}
+
+impl TimeLimit for Duration {
+    fn get(self) -> Option<Duration> {
+        Some(self).filter(|limit| !limit.is_zero())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl Sealed for std::time::Duration {}
 }
 
 impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// A registration of `f` at priority 0, named after its type.
     pub fn new(f: F) -> Self {
-        Registration { f, priority: 0, name: None, identity: None, inherited: false, time_limit: None }
+        Registration { f, priority: 0, name: None, identity: None, inherited: false, time_limit: () }
     }
 
+    /// Gives the handler a time limit: if it has not finished `limit` after
+    /// it started, it is named on stderr and left behind, still running,
+    /// and the remaining handlers run (from a new thread); the process then
+    /// ends with the status it would have had. (The exit
+    /// [deadline](crate::set_deadline) still bounds the whole exit.) For the
+    /// handler a lock or a network peer can hold up: a flush that needs a
+    /// lock the exiting thread holds, say. `Duration::ZERO` means no limit,
+    /// as everywhere else.
+    ///
+    /// The handler runs where it would without a limit, with the same
+    /// rights: it sees the exiting thread's thread-locals where those are
+    /// alive, and [`exit`](crate::exit) and `register` inside it count.
+    /// Only the process registry has time limits: such a registration
+    /// cannot go in a local [`Registry`] (a compile error says so).
+    /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives a
+    /// limit to every handler without one.
+    pub fn time_limit(self, limit: Duration) -> Registration<F, Duration> {
+        let Registration { f, priority, name, identity, inherited, time_limit: () } = self;
+        Registration { f, priority, name, identity, inherited, time_limit: limit }
+    }
+}
+
+impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
     /// Sets the priority: higher runs first.
     pub fn priority(mut self, priority: i32) -> Self {
         self.priority = priority;
@@ -140,31 +203,18 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
         self
     }
 
-    /// Gives the handler a time limit: if it has not finished `limit` after
-    /// it started, it is named on stderr and left behind, still running,
-    /// and the remaining handlers run; the process then ends with the status
-    /// it would have had. (The exit [deadline](crate::set_deadline) still
-    /// bounds the whole exit.) For the handler a lock or a network peer can
-    /// hold up: a flush that needs a lock the exiting thread holds, say.
-    ///
-    /// It runs on a thread of its own, started for it: it does not see the
-    /// exiting thread's thread-locals, and from there [`exit`](crate::exit)
-    /// and new registrations made while the process exits are not taken.
-    /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives a
-    /// limit to every handler without one.
-    pub fn time_limit(mut self, limit: Duration) -> Self {
-        self.time_limit = Some(limit);
-        self
-    }
-
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
         let (priority, fingerprint, callback) = self.into_parts();
         register_callback(priority, fingerprint, callback)
     }
 
-    /// Registers in `registry`.
-    pub fn register_in(self, registry: &Registry) -> Handle {
+    /// Registers in `registry`. A registration with a time limit cannot:
+    /// see [`Untimed`].
+    pub fn register_in(self, registry: &Registry) -> Handle
+    where
+        Limit: Untimed,
+    {
         let (priority, fingerprint, callback) = self.into_parts();
         registry.insert(priority, fingerprint, callback)
     }
@@ -172,12 +222,13 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     fn into_parts(self) -> (i32, u64, Callback) {
         let Registration { f, priority, name, identity, inherited, time_limit } = self;
         let identity = identity.unwrap_or_else(|| Identity::of(&f));
+        let time_limit = time_limit.get();
         let custom = Custom { f, name, identity, inherited, time_limit };
         (priority, identity.fingerprint(), Callback::Boxed(Box::new(custom)))
     }
 }
 
-impl<F> fmt::Debug for Registration<F> {
+impl<F, Limit> fmt::Debug for Registration<F, Limit> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration")
             .field("priority", &self.priority)

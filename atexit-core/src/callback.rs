@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::identity::Identity;
@@ -104,24 +103,6 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
 /// An async handler's work.
 pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// A [`Pending`] whose panic comes back as a [`HandlerPanic`].
-pub(crate) struct Caught {
-    future: Pending,
-    name: Cow<'static, str>,
-}
-
-impl Future for Caught {
-    type Output = Result<(), HandlerPanic>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(HandlerPanic::new(self.name.clone(), payload))),
-        }
-    }
-}
-
 /// What an emptied place in a registry holds: never run, never counted.
 static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0, false);
 
@@ -149,11 +130,10 @@ impl Callback {
         }
     }
 
-    /// An async handler's work, for a run that can await it.
-    pub(crate) fn pending(&mut self) -> Option<Caught> {
+    /// An async handler's work (taken out), for the run to await.
+    pub(crate) fn pending(&mut self) -> Option<Pending> {
         let Callback::Boxed(handler) = self else { return None };
-        let name = handler.name();
-        handler.pending().map(|future| Caught { future, name })
+        handler.pending()
     }
 
     pub(crate) fn time_limit(&self) -> Option<Duration> {

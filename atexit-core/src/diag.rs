@@ -1,9 +1,10 @@
-//! Last words: writing to stderr where the process must not block, and
-//! ending the process at once.
+//! Last words: what the runtime writes while the process exits, and the
+//! ways it ends the process.
 //!
-//! The deadline's watchdog uses these when a handler has hung. That handler
-//! may hold the standard streams' locks, or be blocked writing to a pipe
-//! that nobody reads: so nothing here takes a lock or flushes a stream.
+//! A handler may hang holding the standard streams' locks, or be blocked
+//! writing to a pipe that nobody reads; the runtime's own messages (reports,
+//! the trace, overruns, the deadline) must not wait for it: nothing here
+//! takes a lock or flushes a stream.
 
 /// Writes `message` to file descriptor 2 if it can take it now; otherwise
 /// drops it. Takes no lock (not even stderr's).
@@ -25,6 +26,26 @@ pub(crate) fn write_stderr_now(message: &str) {
 pub(crate) fn write_stderr_now(message: &str) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(message.as_bytes());
+}
+
+/// Ends the process by `signal`'s default action, as if never handled; if
+/// that does not end it (PID 1), exits with `128 + signal` as a shell would
+/// report it. Async-signal-safe.
+#[cfg(unix)]
+pub(crate) fn die_of(signal: i32) -> ! {
+    // SAFETY: `signal`, `sigemptyset`, `sigaddset`, `pthread_sigmask`,
+    // `raise` and `_exit` are async-signal-safe; the set is a local that
+    // `sigemptyset` initialises. Inside a handler for `signal` the signal is
+    // blocked, so it is unblocked for `raise` to take effect.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+        libc::_exit(128 + signal)
+    }
 }
 
 /// Ends the process now with `code`: no exit handler, no flush.

@@ -4,7 +4,7 @@
 use std::panic;
 use std::process::{ExitCode, Termination};
 
-use crate::exit::run_exit_handlers;
+use crate::exit::{run_exit_handlers, status_of};
 use crate::hook;
 use crate::reason::ExitReason;
 
@@ -21,11 +21,12 @@ pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
     match panic::catch_unwind(main) {
         Ok(value) => {
             let code = value.report();
-            run_exit_handlers(ExitReason::MainReturned);
+            run_exit_handlers(ExitReason::MainReturned, Some(status_of(code)));
             code
         }
         Err(payload) => {
-            run_exit_handlers(ExitReason::MainPanicked);
+            // The status a panic out of `main` gives.
+            run_exit_handlers(ExitReason::MainPanicked, Some(101));
             panic::resume_unwind(payload)
         }
     }

@@ -18,20 +18,31 @@ pub(crate) fn install() {
 #[cfg(all(unix, not(miri)))]
 mod atfork {
     use crate::process::{self, PROCESS};
+    use crate::{run, watch};
 
     extern "C" fn prepare() {
         PROCESS.lock_for_fork();
+        run::lock_for_fork();
+        watch::lock_for_fork();
     }
 
     extern "C" fn parent() {
-        // SAFETY: `prepare` took the lock in this process.
-        unsafe { PROCESS.unlock_after_fork() };
+        // SAFETY: `prepare` took the three locks in this process, on this thread.
+        unsafe {
+            watch::unlock_after_fork(false);
+            run::unlock_after_fork(false);
+            PROCESS.unlock_after_fork();
+        }
     }
 
     extern "C" fn child() {
         process::forked();
-        // SAFETY: `prepare` took the lock in the parent, on this thread.
-        unsafe { PROCESS.unlock_after_fork() };
+        // SAFETY: `prepare` took the three locks in the parent, on this thread.
+        unsafe {
+            watch::unlock_after_fork(true);
+            run::unlock_after_fork(true);
+            PROCESS.unlock_after_fork();
+        }
     }
 
     pub(super) fn install() {

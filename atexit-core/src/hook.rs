@@ -7,14 +7,22 @@
 //! and `std::process::exit` from any thread. It runs the exit run once; a
 //! second caller (another thread exiting at the same moment) waits for the
 //! first run, then finds nothing left to run.
+//!
+//! By then libc has destroyed the exiting thread's thread-locals, so the
+//! handlers run on a fresh thread while the exiting one waits (none is
+//! started when nothing is registered). In a shared library, where the
+//! hook also runs when the library is unloaded, they run on the calling
+//! thread instead, each waited for: no thread of the library may outlive
+//! its unloading.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::exit::{exit_with_requested_status, run_at_exit};
+use crate::exit::{end_with_status_if_changed, run_at_exit};
 use crate::fork;
 use crate::panic::drop_quietly;
 use crate::reason::ExitReason;
+use crate::run::Place;
 use crate::statics::StaticRef;
 
 // The collection of static handlers is declared here, beside the
@@ -32,6 +40,9 @@ ctor::declarative::ctor! {
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Whether this copy of the runtime lives in a shared library rather than
+/// in the program (found when the hook is installed).
+static IN_LIBRARY: AtomicBool = AtomicBool::new(false);
 
 /// Installs the hook once.
 #[inline]
@@ -44,6 +55,7 @@ pub(crate) fn install() {
 #[cold]
 fn install_once() {
     if !INSTALLED.swap(true, Ordering::AcqRel) {
+        IN_LIBRARY.store(in_shared_library(), Ordering::Relaxed);
         if !install_with_libc() {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
@@ -95,13 +107,39 @@ fn install_with_libc() -> bool {
     true
 }
 
+/// Whether this code was loaded as part of a shared library: its image is
+/// not the one holding the program's entry point.
+#[cfg(all(target_os = "linux", not(miri)))]
+fn in_shared_library() -> bool {
+    let here = in_shared_library as *const libc::c_void;
+    // SAFETY: `getauxval` reads the auxiliary vector; `dladdr` only fills
+    // the `Dl_info`s, zeroed (null pointers) beforehand, for two addresses
+    // of mapped code.
+    unsafe {
+        let entry = libc::getauxval(libc::AT_ENTRY) as *const libc::c_void;
+        let (mut ours, mut program) = (std::mem::zeroed::<libc::Dl_info>(), std::mem::zeroed::<libc::Dl_info>());
+        libc::dladdr(here, &mut ours) != 0
+            && libc::dladdr(entry, &mut program) != 0
+            && ours.dli_fbase != program.dli_fbase
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(miri))))]
+fn in_shared_library() -> bool {
+    false
+}
+
 /// The exit hook proper, given the status where libc passes it.
 #[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))] // no C exit there
 fn at_process_exit(status: Option<i32>) {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        run_at_exit(ExitReason::ProcessExit(status));
-        exit_with_requested_status();
+        if IN_LIBRARY.load(Ordering::Relaxed) {
+            run_at_exit(ExitReason::ProcessExit(status), status, Place::Unwatched);
+        } else {
+            run_at_exit(ExitReason::ProcessExit(status), status, Place::Fresh);
+            end_with_status_if_changed(status);
+        }
     }));
     if let Err(panic) = outcome {
         drop_quietly(panic);

@@ -32,11 +32,11 @@ mod fork;
 mod hook;
 mod identity;
 mod lock;
-mod observe;
 mod panic;
 mod process;
 mod reason;
 mod registry;
+mod run;
 mod runlock;
 mod settings;
 #[cfg(all(any(unix, windows), feature = "signals"))]
@@ -44,18 +44,19 @@ mod settings;
 pub mod signals;
 mod statics;
 mod thread;
+mod watch;
 
-pub use crate::api::{Registration, clear, ncallbacks, register, unregister};
+pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, register, unregister};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use crate::asynchronous::register_async;
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
-pub use crate::observe::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
 pub use crate::panic::HandlerPanic;
-pub use crate::process::is_exiting;
 pub use crate::reason::{ExitReason, Signal, exit_reason};
 pub use crate::registry::{Handle, Registry};
+pub use crate::run::is_exiting;
+pub use crate::watch::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
 
 /// Not public API. Used by generated code.
 #[doc(hidden)]

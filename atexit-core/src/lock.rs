@@ -69,6 +69,15 @@ impl<T> Lock<T> {
         }
     }
 
+    /// A guard for the lock taken with [`acquire`](Lock::acquire): it
+    /// releases the lock when dropped.
+    ///
+    /// # Safety
+    /// The caller took the lock with `acquire` and holds no guard of it.
+    pub(crate) unsafe fn adopt(&self) -> Guard<'_, T> {
+        Guard { lock: self }
+    }
+
     /// Gives back a lock taken with [`acquire`](Lock::acquire).
     ///
     /// # Safety

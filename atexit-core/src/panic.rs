@@ -3,8 +3,9 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
+
+use crate::diag::write_stderr_now;
 
 /// A panic raised by an exit handler and caught by the runtime.
 ///
@@ -67,7 +68,7 @@ impl HandlerPanic {
     /// Writes the one-line report every caught panic gets on stderr. A closed
     /// stderr must not turn a report into a second panic, so errors are ignored.
     pub(crate) fn report(&self) {
-        let _ = writeln!(std::io::stderr(), "atexit: {self}");
+        write_stderr_now(&format!("atexit: {self}\n"));
     }
 }
 

@@ -19,14 +19,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::callback::Callback;
-use crate::observe;
 use crate::registry::{Inner, Policy, State};
-use crate::runlock::RunLock;
+use crate::run;
 use crate::statics::{self, StaticHandler, StaticRef};
 
 pub(crate) static PROCESS: Inner = Inner::new(Some(&POLICY));
 
-static POLICY: Policy = Policy { epoch: &GENERATION, settle, closing: &EXIT_BEGUN, admits, call: observe::call };
+static POLICY: Policy = Policy { epoch: &GENERATION, settle, closing: &EXIT_BEGUN, admits };
 
 /// How many `fork()`s lie between the first process and this one.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -75,9 +74,10 @@ fn take_in_statics(state: &mut State) {
     state.insert_oldest(handlers.into_iter().map(|h| (h.priority(), h.identity().fingerprint(), Callback::Static(h))));
 }
 
-/// Once the exit has begun (checked by the registry first).
-fn admits(run_lock: &RunLock) -> bool {
-    !run_lock.is_held() || run_lock.is_held_by_current_thread()
+/// Once the exit has begun (checked by the registry first): a registration
+/// is kept when no run is going on, or when the thread acts for the run.
+fn admits() -> bool {
+    !run::is_exiting() || run::acts_for_run()
 }
 
 /// In a `fork()`ed child, before anything else runs there but signal
@@ -85,7 +85,6 @@ fn admits(run_lock: &RunLock) -> bool {
 #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
 pub(crate) fn forked() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
-    PROCESS.run_lock.forget_other_threads();
 }
 
 /// The process is on its way out: an exit run is starting.
@@ -97,10 +96,4 @@ pub(crate) fn begin_exit() {
 #[cfg(all(any(unix, windows), feature = "signals"))]
 pub(crate) fn exit_has_begun() -> bool {
     EXIT_BEGUN.load(Ordering::SeqCst)
-}
-
-/// Whether the process registry's handlers are running now (at exit or in
-/// [`run_exitfuncs`](crate::run_exitfuncs)), on any thread.
-pub fn is_exiting() -> bool {
-    PROCESS.run_lock.is_held()
 }

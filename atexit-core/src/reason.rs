@@ -71,12 +71,29 @@ impl Signal {
     }
 }
 
-/// The reason of the run going on now: the exit's, once one began (the
-/// first exit path wins a race), else an explicit run's while it runs.
-static REASON: Mutex<(Option<ExitReason>, Option<ExitReason>)> = Mutex::new((None, None));
+/// How the process is exiting, once it is: the first exit decides, until
+/// a handler asks for another status (see [`begin`]).
+struct Exiting {
+    reason: Option<ExitReason>,
+    /// The status the process ends with, where known: `None` for a signal
+    /// (the process dies of it) and for C's `exit` where libc does not say.
+    status: Option<i32>,
+    /// The reason of an explicit run going on now.
+    explicit: Option<ExitReason>,
+}
+
+static EXITING: Mutex<Exiting> = Mutex::new(Exiting { reason: None, status: None, explicit: None });
+
+fn exiting() -> std::sync::MutexGuard<'static, Exiting> {
+    EXITING.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Why the handlers are running, for a handler to read: `None` when no run
 /// is going on.
+///
+/// What it says is how the process will end: once a handler calls
+/// [`exit(n)`](crate::exit), later handlers read `Exit(n)`, the status the
+/// process then ends with.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -90,17 +107,54 @@ static REASON: Mutex<(Option<ExitReason>, Option<ExitReason>)> = Mutex::new((Non
 /// # atexit::clear();
 /// ```
 pub fn exit_reason() -> Option<ExitReason> {
-    let reasons = REASON.lock().unwrap_or_else(PoisonError::into_inner);
-    reasons.0.or(reasons.1)
+    let exiting = exiting();
+    exiting.reason.or(exiting.explicit)
 }
 
-/// The process is starting to exit, for `reason`; a reason already set by an
-/// exit that began first stays.
-pub(crate) fn exiting_because(reason: ExitReason) {
-    REASON.lock().unwrap_or_else(PoisonError::into_inner).0.get_or_insert(reason);
+impl ExitReason {
+    /// Whether this is a call that names a status (`exit`), rather than
+    /// `main` ending or a signal.
+    fn is_exit_call(self) -> bool {
+        matches!(self, ExitReason::Exit(_) | ExitReason::ProcessExit(_))
+    }
+}
+
+/// An exit begins, or is asked for during one, for `reason` and with
+/// `status`. The first one decides how the process ends, with two
+/// exceptions: a handler of the run (`by_handler`) that calls an exit
+/// asks for its status, and an exit call made while `main`'s end or a
+/// signal runs the handlers decides the status, as a call that cannot be
+/// refused. Another exit racing the first changes nothing: the handlers
+/// read what the process ends with.
+pub(crate) fn begin(reason: ExitReason, status: Option<i32>, by_handler: bool) {
+    let mut exiting = exiting();
+    let replaces = match exiting.reason {
+        None => true,
+        Some(first) => reason.is_exit_call() && (by_handler || !first.is_exit_call()),
+    };
+    if replaces {
+        exiting.reason = Some(reason);
+        exiting.status = status;
+    }
+}
+
+/// The status the process ends with, if the exit has one (a signal's
+/// exit has none: the process dies of the signal).
+pub(crate) fn status() -> Option<i32> {
+    let exiting = exiting();
+    exiting.reason.and(exiting.status)
+}
+
+/// The signal the process is to die of, unless a handler asked for a status.
+#[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
+pub(crate) fn signal() -> Option<Signal> {
+    match exiting().reason {
+        Some(ExitReason::Signal(signal)) => Some(signal),
+        _ => None,
+    }
 }
 
 /// An explicit run starts (`Some`) or ends (`None`).
 pub(crate) fn explicit_run(reason: Option<ExitReason>) {
-    REASON.lock().unwrap_or_else(PoisonError::into_inner).1 = reason;
+    exiting().explicit = reason;
 }

@@ -20,7 +20,7 @@ use crate::callback::{Callback, Plain};
 use crate::identity::{Function, Identity};
 use crate::lock::{Guard, Lock};
 use crate::panic::{HandlerPanic, drop_quietly};
-use crate::runlock::{RunGuard, RunLock};
+use crate::runlock::RunLock;
 
 /// Where a registration sits: enough to find it again.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -247,15 +247,13 @@ pub(crate) struct Policy {
     /// Set once registrations may be turned away; then `admits` decides.
     pub(crate) closing: &'static AtomicBool,
     /// Whether a registration made now, from this thread, is kept.
-    pub(crate) admits: fn(&RunLock) -> bool,
-    /// Runs one handler.
-    pub(crate) call: fn(Callback) -> Result<(), HandlerPanic>,
+    pub(crate) admits: fn() -> bool,
 }
 
 /// The shared state behind a [`Registry`] and its [`Handle`]s.
 pub(crate) struct Inner {
     state: Lock<State>,
-    pub(crate) run_lock: RunLock,
+    run_lock: RunLock,
     policy: Option<&'static Policy>,
 }
 
@@ -280,7 +278,7 @@ impl Inner {
 
     #[inline]
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
-        let turned_away = |policy: &Policy| policy.closing.load(Ordering::Relaxed) && !(policy.admits)(&self.run_lock);
+        let turned_away = |policy: &Policy| policy.closing.load(Ordering::Relaxed) && !(policy.admits)();
         if self.policy.is_some_and(turned_away) {
             drop_quietly(callback);
             return Key::nothing(priority);
@@ -345,64 +343,26 @@ impl Inner {
         unsafe { self.state.release() }
     }
 
+    /// Takes the next handler out, in exit order. `whole`: at the start of
+    /// a run, when the policy may have handlers to take in first.
+    pub(crate) fn pop(&self, whole: bool) -> Option<Callback> {
+        self.state(whole).pop_next()
+    }
+
     /// Runs every pending handler, in order, each once, until none is left,
     /// including those registered while the run goes on. Returns the last
-    /// panic.
-    pub(crate) fn run(&self) -> Result<(), HandlerPanic> {
-        let mut run = self.start_run();
-        while let Some(callback) = run.next() {
-            let result = run.call(callback);
-            run.record(result);
+    /// panic. (A local registry's run; the process registry's is `run.rs`.)
+    fn run(&self) -> Result<(), HandlerPanic> {
+        let _run = self.run_lock.acquire();
+        let mut last = None;
+        while let Some(callback) = self.pop(false) {
+            let Err(panic) = callback.run() else { continue };
+            panic.report();
+            if let Some(previous) = last.replace(panic) {
+                drop_quietly(previous);
+            }
         }
-        run.finish()
-    }
-
-    /// A run, one handler at a time: for [`run`](Inner::run), and for the
-    /// process's async run, which awaits the async handlers in their place.
-    pub(crate) fn start_run(&self) -> Run<'_> {
-        let guard = self.run_lock.acquire();
-        let call = self.policy.map_or(Callback::run as fn(Callback) -> _, |policy| policy.call);
-        Run { inner: self, _guard: guard, call, whole: true, last: None }
-    }
-}
-
-/// A run in progress (see [`Inner::start_run`]); it holds the run lock.
-pub(crate) struct Run<'a> {
-    inner: &'a Inner,
-    _guard: RunGuard<'a>,
-    call: fn(Callback) -> Result<(), HandlerPanic>,
-    whole: bool,
-    last: Option<HandlerPanic>,
-}
-
-impl Run<'_> {
-    /// The next handler, taken out of the registry.
-    pub(crate) fn next(&mut self) -> Option<Callback> {
-        let next = self.inner.state(self.whole).pop_next();
-        self.whole = false;
-        next
-    }
-
-    /// Calls a handler the way this registry calls them.
-    pub(crate) fn call(&self, callback: Callback) -> Result<(), HandlerPanic> {
-        (self.call)(callback)
-    }
-
-    /// A handler's outcome: a panic is reported, and the last one kept.
-    pub(crate) fn record(&mut self, result: Result<(), HandlerPanic>) {
-        let Err(panic) = result else { return };
-        if panic.is_exit_request() {
-            drop_quietly(panic);
-            return;
-        }
-        panic.report();
-        if let Some(previous) = self.last.replace(panic) {
-            drop_quietly(previous);
-        }
-    }
-
-    pub(crate) fn finish(self) -> Result<(), HandlerPanic> {
-        self.last.map_or(Ok(()), Err)
+        last.map_or(Ok(()), Err)
     }
 }
 

@@ -59,27 +59,6 @@ impl RunLock {
         self.depth.fetch_add(1, Ordering::Relaxed);
         RunGuard { lock: self }
     }
-
-    /// In a `fork()`ed child: a run that another thread of the parent was
-    /// in will never finish here, so it no longer holds the lock. A run of
-    /// the thread that forked goes on in the child and keeps it.
-    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
-    pub(crate) fn forget_other_threads(&self) {
-        if self.owner.load(Ordering::Relaxed) != thread_token() {
-            self.depth.store(0, Ordering::Relaxed);
-            self.owner.store(0, Ordering::Release);
-        }
-    }
-
-    /// Whether any thread is in a run.
-    pub(crate) fn is_held(&self) -> bool {
-        self.owner.load(Ordering::Acquire) != 0
-    }
-
-    /// Whether the calling thread is in a run.
-    pub(crate) fn is_held_by_current_thread(&self) -> bool {
-        self.owner.load(Ordering::Acquire) == thread_token()
-    }
 }
 
 impl Drop for RunGuard<'_> {
@@ -99,19 +78,17 @@ mod tests {
         let lock = RunLock::new();
         let outer = lock.acquire();
         let inner = lock.acquire();
-        assert!(lock.is_held_by_current_thread());
-        std::thread::scope(|s| {
-            s.spawn(|| assert!(lock.is_held() && !lock.is_held_by_current_thread()));
-        });
-        drop(inner);
-        assert!(lock.is_held());
-        drop(outer);
-        assert!(!lock.is_held());
+        let other = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|s| {
             s.spawn(|| {
                 let _run = lock.acquire();
-                assert!(lock.is_held_by_current_thread());
+                other.store(true, std::sync::atomic::Ordering::SeqCst);
             });
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(!other.load(std::sync::atomic::Ordering::SeqCst), "another thread entered a held run");
+            drop(inner);
+            drop(outer);
         });
+        assert!(other.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

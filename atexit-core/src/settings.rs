@@ -24,8 +24,10 @@ impl Millis {
         Millis { nanos: AtomicU64::new(UNSET), var }
     }
 
+    /// Sets it from code; a value too long to be told from "unset" is the
+    /// longest that can be, which never passes either.
     pub(crate) fn set(&self, value: std::time::Duration) {
-        self.nanos.store(u64::try_from(value.as_nanos()).unwrap_or(UNSET - 1), Ordering::SeqCst);
+        self.nanos.store(u64::try_from(value.as_nanos()).unwrap_or(UNSET).min(UNSET - 1), Ordering::SeqCst);
     }
 
     /// Read for every handler of a run: the environment only the first time.

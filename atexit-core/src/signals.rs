@@ -83,9 +83,9 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use crate::exit::run_exit_handlers;
-use crate::observe;
 use crate::process::exit_has_begun;
 use crate::reason::{ExitReason, Signal};
+use crate::watch;
 
 /// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
 /// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
@@ -163,7 +163,7 @@ fn handle(signal: Signal) -> bool {
         // handlers and sets the status; a second signal still ends it at once.
         return false;
     }
-    run_exit_handlers(ExitReason::Signal(signal));
+    run_exit_handlers(ExitReason::Signal(signal), None);
     true
 }
 
@@ -253,7 +253,7 @@ fn request_shutdown(signal: Signal) {
     };
     wakers.into_iter().for_each(Waker::wake);
     // The deadline bounds the drain too.
-    observe::start_deadline();
+    watch::start_deadline();
 }
 
 /// Unix: signal handlers registered through `signal-hook-registry` wake a
@@ -269,6 +269,7 @@ mod platform {
     use libc::c_int;
 
     use super::{GRACEFUL, RECEIVED, Signal, handle, may_wake_for_another};
+    use crate::diag::die_of;
 
     /// The write end of the pipe that wakes the signal thread; -1 before `install`.
     static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -354,25 +355,6 @@ mod platform {
         // SAFETY: writing one byte from a live local to the pipe's write end;
         // a full pipe (impossible: two bytes at most per process) would just fail.
         unsafe { libc::write(WAKE_FD.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1) };
-    }
-
-    /// Ends the process by `signal`'s default action, as if never handled; if
-    /// that does not end it (PID 1), exits with `128 + signal` as a shell would
-    /// report it. Async-signal-safe.
-    fn die_of(signal: c_int) -> ! {
-        // SAFETY: `signal`, `sigemptyset`, `sigaddset`, `pthread_sigmask`,
-        // `raise` and `_exit` are async-signal-safe; the set is a local that
-        // `sigemptyset` initialises. Inside a handler for `signal` the signal is
-        // blocked, so it is unblocked for `raise` to take effect.
-        unsafe {
-            libc::signal(signal, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, signal);
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::raise(signal);
-            libc::_exit(128 + signal)
-        }
     }
 
     fn wait_for_signals(mut reader: File) {

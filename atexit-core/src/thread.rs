@@ -10,8 +10,6 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::sync::mpsc;
-use std::time::Duration;
 
 /// What such a thread runs.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -64,26 +62,5 @@ pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::E
             Some(job) => Err((e, job)),
             None => Ok(()),
         },
-    }
-}
-
-/// Runs `work` on a thread of its own named `name` and waits at most
-/// `limit` for what it returns: `None` past that (it goes on running there,
-/// and what it returns is dropped). If no thread can start, `no_thread`
-/// is told why and `work` runs here, without a limit.
-pub(crate) fn run_within<T: Send + 'static>(
-    name: &'static CStr,
-    limit: Duration,
-    work: impl FnOnce() -> T + Send + 'static,
-    no_thread: impl FnOnce(io::Error),
-) -> Option<T> {
-    let (done, finished) = mpsc::sync_channel(1);
-    match spawn_detached(name, Box::new(move || drop(done.send(work())))) {
-        Ok(()) => finished.recv_timeout(limit).ok(),
-        Err((e, job)) => {
-            no_thread(e);
-            job();
-            finished.recv().ok()
-        }
     }
 }

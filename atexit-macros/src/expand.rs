@@ -280,7 +280,7 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
     let krate = options.crate_path();
     let inner = Ident::new("__atexit_main", Span::mixed_site());
     let (attrs, vis, outer) = (&f.attrs, &f.vis, &f.ident);
-    let signature = f.signature_named(&inner);
+    let mut signature = f.signature_named(&inner);
     let body = match &f.asyncness {
         // On an async `main` the exit run is awaited at the end of `main`'s
         // future, on its runtime, so async handlers run there.
@@ -288,10 +288,14 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
             let output = f.output.clone().unwrap_or_else(|| quote!(()));
             let body = &f.body;
             let value = Ident::new("output", Span::mixed_site());
+            let code = Ident::new("code", Span::mixed_site());
+            // `main`'s value is reported before the run, which needs its status.
+            signature = f.signature_returning(&inner, quote!(-> ::std::process::ExitCode));
             quote! {{
                 let #value: #output = async move #body.await;
-                #krate::__private::run_exit_async().await;
-                #value
+                let #code = ::std::process::Termination::report(#value);
+                #krate::__private::run_exit_async(#code).await;
+                #code
             }}
         }
         None => f.body.to_token_stream(),

@@ -198,7 +198,12 @@ impl Function {
     /// The signature with another name: qualifiers, `fn`, name, generics,
     /// parameters, output and `where` clause.
     pub(crate) fn signature_named(&self, ident: &Ident) -> TokenStream {
-        let Function { qualifiers, fn_token, generics, params_group, arrow_output, where_clause, .. } = self;
+        self.signature_returning(ident, self.arrow_output.clone())
+    }
+
+    /// The signature, named `ident`, with another `-> Output`.
+    pub(crate) fn signature_returning(&self, ident: &Ident, arrow_output: TokenStream) -> TokenStream {
+        let Function { qualifiers, fn_token, generics, params_group, where_clause, .. } = self;
         quote! { #qualifiers #fn_token #ident #generics #params_group #arrow_output #where_clause }
     }
 

@@ -1,0 +1,485 @@
+//! The run of the process registry: one at a time, and the threads that act
+//! for it.
+//!
+//! A run (the exit's, or an explicit `run_exitfuncs`) takes the handlers out
+//! one by one and calls each. Its rights belong to the run, not to a thread:
+//! the thread that holds the run's *lease* acts for it, and only that
+//! thread. What it does counts for the run: a handler it runs may register
+//! (the new handler runs next), call `exit(n)` (the status becomes `n`),
+//! or start a nested run (it goes on from there). The lease moves when
+//! the run goes on from another thread:
+//! - **a fresh thread**, for the whole run, when the exiting thread's
+//!   thread-locals are gone (C's `exit` destroys them before its hooks run);
+//! - **a runtime thread**, for the time an async handler runs there;
+//! - **a continuation**, when a handler overruns its time limit while
+//!   blocking the thread that held the lease: that thread is left behind
+//!   with its handler, no longer acting for the run, and the rest of the run
+//!   goes on from a new thread.
+//!
+//! Whoever holds the lease when no handler is left finishes what the thread
+//! that handed it over waits for: the run itself, or that thread's turn.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::callback::{Callback, Pending};
+use crate::diag::write_stderr_now;
+use crate::lock::Lock;
+use crate::panic::{HandlerPanic, drop_quietly};
+use crate::process::PROCESS;
+use crate::thread;
+use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
+
+/// The lease that acts for the run now; 0 when no run is going on.
+static LEASE: AtomicU64 = AtomicU64::new(0);
+static LAST_LEASE: AtomicU64 = AtomicU64::new(0);
+/// Runs started, and the number of the last one finished.
+static STARTED: AtomicU64 = AtomicU64::new(0);
+static FINISHED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    // The lease this thread holds, if any. `const` and without destructor:
+    // usable while the thread's thread-locals are torn down.
+    static ACTING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// What the holder of the lease does when no handler is left, innermost last.
+#[derive(Clone, Copy, Debug)]
+enum Then {
+    /// Finish run number `run`. `starter_drains`: the thread that started
+    /// it runs its handlers itself (if it is left behind, whoever finishes
+    /// ends the process, as it would have).
+    Finish { run: u64, starter_drains: bool },
+    /// Hand the lease back to the thread that holds this one, which waits.
+    Return(u64),
+}
+
+struct State {
+    then: Vec<Then>,
+    /// The last panic of the run, from handlers run by threads other than
+    /// the one that started it.
+    last: Option<HandlerPanic>,
+}
+
+static STATE: Lock<State> = Lock::new(State { then: Vec::new(), last: None });
+
+fn new_lease() -> u64 {
+    LAST_LEASE.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// Whether the calling thread acts for the run going on.
+pub(crate) fn acts_for_run() -> bool {
+    let lease = ACTING.with(Cell::get);
+    lease != 0 && lease == LEASE.load(Ordering::Acquire)
+}
+
+/// Where a run's handlers run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Place {
+    /// On the calling thread, whose thread-locals are alive.
+    Here,
+    /// On a new thread: the calling thread's thread-locals are gone.
+    Fresh,
+    /// On the calling thread, each handler waited for, none watched: a
+    /// shared library's copy of the runtime, run as it is unloaded (no
+    /// code of it may run once the unloading returns).
+    Unwatched,
+}
+
+/// Runs the process registry's handlers, each once, until none is left,
+/// and returns the last panic. Called by a thread that acts for a run (from
+/// inside a handler), it goes on with that run.
+pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
+    let result = if acts_for_run() { go_on(place) } else { start(place) };
+    result.map_or(Ok(()), Err)
+}
+
+/// Takes the lease of a new run, once no other run is going on, and says
+/// what finishes it. Returns the lease and the run's number.
+fn claim(starter_drains: bool) -> (u64, u64) {
+    let lease = new_lease();
+    wait_until(|| LEASE.compare_exchange(0, lease, Ordering::AcqRel, Ordering::Relaxed).is_ok());
+    let run = STARTED.fetch_add(1, Ordering::Relaxed) + 1;
+    STATE.lock().then.push(Then::Finish { run, starter_drains });
+    (lease, run)
+}
+
+/// The end of a run for the thread that started it: once it is finished
+/// (by this thread or another), its last panic.
+fn outcome(run: u64) -> Option<HandlerPanic> {
+    wait_until(|| FINISHED.load(Ordering::Acquire) >= run);
+    STATE.lock().last.take()
+}
+
+/// A new run: waits for one that another thread is in, then runs.
+fn start(place: Place) -> Option<HandlerPanic> {
+    let fresh = place == Place::Fresh && PROCESS.len() > 0;
+    let (lease, run) = claim(!fresh);
+    if fresh {
+        hand_over(lease);
+    } else {
+        let previous = ACTING.with(|a| a.replace(lease));
+        let last = drain(lease, place);
+        ACTING.with(|a| a.set(previous));
+        keep_last(last);
+        finish_turn(lease);
+    }
+    outcome(run)
+}
+
+/// Inside a handler of the run: the rest runs now, from here, or from a
+/// fresh thread if this one's thread-locals are gone.
+fn go_on(place: Place) -> Option<HandlerPanic> {
+    let lease = ACTING.with(Cell::get);
+    if place == Place::Fresh {
+        if PROCESS.len() == 0 {
+            return None;
+        }
+        STATE.lock().then.push(Then::Return(lease));
+        hand_over(lease);
+        return None;
+    }
+    let last = drain(lease, place);
+    if LEASE.load(Ordering::Acquire) != lease {
+        // Left behind: what it ran counts for the run.
+        keep_last(last);
+        return None;
+    }
+    last
+}
+
+/// Hands the lease over to a fresh thread, which drains and then does what
+/// `STATE.then` says, and waits until the run is done with this thread's
+/// turn: its lease back, or the run finished.
+fn hand_over(lease: u64) {
+    let fresh = new_lease();
+    LEASE.store(fresh, Ordering::Release);
+    if let Err((e, job)) = thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(fresh, false))) {
+        write_stderr_now(&format!("atexit: the handlers run on the exiting thread: no thread: {e}\n"));
+        job();
+    }
+    let run = STARTED.load(Ordering::Relaxed);
+    wait_until(|| LEASE.load(Ordering::Acquire) == lease || FINISHED.load(Ordering::Acquire) >= run);
+}
+
+/// Drains as `lease` on this thread, then, if it still holds the lease,
+/// does what is next. A continuation (`moved_on`) finishing a run whose
+/// starter was left behind ends the process as the exit would have.
+fn drain_then(lease: u64, moved_on: bool) {
+    ACTING.with(|a| a.set(lease));
+    let last = drain(lease, Place::Here);
+    keep_last(last);
+    let then = finish_turn(lease);
+    if moved_on && matches!(then, Some(Then::Finish { starter_drains: true, .. })) {
+        end_for_left_behind_starter();
+    }
+}
+
+/// The last panic, kept for the thread that waits for the run.
+fn keep_last(last: Option<HandlerPanic>) {
+    if let Some(panic) = last {
+        if let Some(previous) = STATE.lock().last.replace(panic) {
+            drop_quietly(previous);
+        }
+    }
+}
+
+/// No handler is left: the holder of `lease`, if it still holds it, does
+/// what is next.
+fn finish_turn(lease: u64) -> Option<Then> {
+    if LEASE.load(Ordering::Acquire) != lease {
+        return None;
+    }
+    let mut state = STATE.lock();
+    let then = state.then.pop();
+    match then {
+        Some(Then::Return(to)) => LEASE.store(to, Ordering::Release),
+        Some(Then::Finish { run, .. }) => {
+            FINISHED.store(run, Ordering::Release);
+            LEASE.store(0, Ordering::Release);
+        }
+        None => LEASE.store(0, Ordering::Release),
+    }
+    then
+}
+
+/// The thread that started an exit run was left behind in a handler, and
+/// the run has finished elsewhere: the process ends now, as that thread
+/// would have ended it. (Not for an explicit run: its caller returns when
+/// its handler does.)
+fn end_for_left_behind_starter() {
+    match (crate::reason::status(), crate::reason::signal()) {
+        #[cfg(unix)]
+        (None, Some(signal)) => crate::diag::die_of(signal.number()),
+        (Some(code), _) => std::process::exit(code),
+        _ => {}
+    }
+}
+
+/// Calls handlers while this thread holds `lease`, until none is left or
+/// the run goes on without this thread. Returns the last panic.
+fn drain(lease: u64, place: Place) -> Option<HandlerPanic> {
+    let mut last = None;
+    let mut whole = true;
+    while LEASE.load(Ordering::Acquire) == lease {
+        let Some(callback) = PROCESS.pop(std::mem::take(&mut whole)) else { break };
+        let Some(result) = call(callback, lease, place) else { break };
+        record(&mut last, result);
+    }
+    last
+}
+
+/// A handler's outcome: a panic is reported, and the last one kept.
+fn record(last: &mut Option<HandlerPanic>, result: Result<(), HandlerPanic>) {
+    let Err(panic) = result else { return };
+    if panic.is_exit_request() {
+        drop_quietly(panic);
+        return;
+    }
+    panic.report();
+    if let Some(previous) = last.replace(panic) {
+        drop_quietly(previous);
+    }
+}
+
+fn ended(result: &Result<(), HandlerPanic>) -> Ended {
+    match result {
+        Ok(()) => Ended::Ok,
+        Err(panic) if panic.is_exit_request() => Ended::CalledExit,
+        Err(_) => Ended::Panicked,
+    }
+}
+
+/// Calls one handler for the run, as `lease`. `None` when the run went on
+/// without this thread meanwhile (the handler overran its limit).
+fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
+    let limit = match place {
+        Place::Unwatched => None,
+        _ => callback.time_limit().or_else(watch::default_limit),
+    };
+    if let Some(work) = callback.pending() {
+        return call_async(callback.name(), work, limit, lease, place);
+    }
+    let ticket = watch::open(|| callback.name(), limit, OnOverrun::MoveOn, move || move_on(lease));
+    let result = callback.run();
+    if watch::close(ticket, ended(&result)) {
+        // Left behind: a panic still says whose it was.
+        if let Err(panic) = result {
+            record(&mut None, Err(panic));
+        }
+        return None;
+    }
+    Some(result)
+}
+
+/// From the watchdog: the holder of `from` is left behind in a handler; the
+/// run goes on from a new thread.
+fn move_on(from: u64) {
+    let to = new_lease();
+    if LEASE.compare_exchange(from, to, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        return;
+    }
+    if let Err((e, _)) = thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(to, true))) {
+        write_stderr_now(&format!("atexit: the other handlers cannot run: no thread: {e}\n"));
+    }
+}
+
+fn wait_until(done: impl Fn() -> bool) {
+    let mut pause = Duration::from_micros(1);
+    while !done() {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(1));
+    }
+}
+
+/// An async handler's future, polled as acting for the run with `lease`
+/// (whatever thread polls it), with its panic caught and named, and dropped
+/// once its ticket says it overran.
+pub(crate) struct Watched {
+    future: Pending,
+    name: Cow<'static, str>,
+    ticket: Ticket,
+    lease: u64,
+}
+
+impl Future for Watched {
+    type Output = (Result<(), HandlerPanic>, Ended);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if watch::fate(self.ticket) != Fate::Running {
+            return Poll::Ready((Ok(()), Ended::Dropped));
+        }
+        watch::set_waker(self.ticket, cx.waker());
+        let previous = ACTING.with(|a| a.replace(self.lease));
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx)));
+        ACTING.with(|a| a.set(previous));
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(())) => Ok(()),
+            Err(payload) => Err(HandlerPanic::new(self.name.clone(), payload)),
+        };
+        let how = ended(&result);
+        Poll::Ready((result, how))
+    }
+}
+
+/// An async handler in a run that cannot await: its future runs on a
+/// runtime built for it on a thread of its own (the run's thread may be
+/// inside a runtime, or past the end of its thread-locals), which holds
+/// the lease meanwhile; this thread waits, and gives it up if it overruns.
+/// In a shared library being unloaded, it runs here instead.
+fn call_async(
+    name: Cow<'static, str>,
+    work: Pending,
+    limit: Option<Duration>,
+    lease: u64,
+    place: Place,
+) -> Option<Result<(), HandlerPanic>> {
+    if place == Place::Unwatched {
+        let watched = Watched { future: work, name, ticket: Ticket::NONE, lease };
+        return Some(block_on(watched).0);
+    }
+    let helper = new_lease();
+    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || {});
+    let watched = Watched { future: work, name, ticket, lease: helper };
+    let outcome: Arc<Lock<Option<(Result<(), HandlerPanic>, Ended)>>> = Arc::new(Lock::new(None));
+    let theirs = Arc::clone(&outcome);
+    LEASE.store(helper, Ordering::Release);
+    let job = Box::new(move || {
+        let result = block_on(watched);
+        *theirs.lock() = Some(result);
+    });
+    if let Err((e, job)) = thread::spawn_detached(c"atexit-async", job) {
+        write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
+        job();
+    }
+    wait_until(|| {
+        outcome.lock().is_some()
+            || matches!(watch::fate(ticket), Fate::Overran(since) if since.elapsed() >= watch::CANCEL_GRACE)
+    });
+    let finished = outcome.lock().take();
+    // The lease back, unless the run went on without this thread.
+    if LEASE.compare_exchange(helper, lease, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        watch::close(ticket, Ended::Ok);
+        return None;
+    }
+    match finished {
+        Some((result, how)) => {
+            watch::close(ticket, how);
+            Some(result)
+        }
+        None => {
+            watch::give_up(ticket);
+            watch::close(ticket, Ended::Dropped);
+            Some(Ok(()))
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+fn block_on(watched: Watched) -> (Result<(), HandlerPanic>, Ended) {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(watched),
+        Err(e) => {
+            write_stderr_now(&format!("atexit: an async handler could not run: no runtime: {e}\n"));
+            (Ok(()), Ended::Ok)
+        }
+    }
+}
+
+#[cfg(not(feature = "tokio"))]
+fn block_on(watched: Watched) -> (Result<(), HandlerPanic>, Ended) {
+    // Without the feature no async handler can be registered.
+    drop(watched);
+    (Ok(()), Ended::Ok)
+}
+
+/// The run of `#[atexit::main]` on an async `main`: as [`run`], but an async
+/// handler is awaited here, in its place, on the application's runtime; if
+/// it overruns its limit it is woken to be dropped, and if it blocks its
+/// thread instead, the run goes on from a new thread.
+pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
+    if acts_for_run() {
+        return run(Place::Here);
+    }
+    let (lease, run) = claim(true);
+    let previous = ACTING.with(|a| a.replace(lease));
+    let mut last = None;
+    let mut whole = true;
+    while LEASE.load(Ordering::Acquire) == lease {
+        let Some(mut callback) = PROCESS.pop(std::mem::take(&mut whole)) else { break };
+        let result = match callback.pending() {
+            Some(work) => {
+                let name = callback.name();
+                let limit = callback.time_limit();
+                let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on(lease));
+                let (result, how) = Watched { future: work, name, ticket, lease }.await;
+                if watch::close(ticket, how) {
+                    break;
+                }
+                result
+            }
+            None => match call(callback, lease, Place::Here) {
+                Some(result) => result,
+                None => break,
+            },
+        };
+        record(&mut last, result);
+    }
+    ACTING.with(|a| a.set(previous));
+    keep_last(last);
+    finish_turn(lease);
+    outcome(run).map_or(Ok(()), Err)
+}
+
+/// In a `fork()`ed child: a run that another thread of the parent was in
+/// will never finish here; one the forking thread acts for goes on.
+#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+pub(crate) fn forked() {
+    if !acts_for_run() {
+        LEASE.store(0, Ordering::Release);
+        FINISHED.store(STARTED.load(Ordering::Relaxed), Ordering::Release);
+    }
+}
+
+/// Holds the state's lock across `fork()` (see `fork.rs`).
+#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+pub(crate) fn lock_for_fork() {
+    STATE.acquire();
+}
+
+/// Releases the lock taken by [`lock_for_fork`]; in a child whose run will
+/// not go on, forgets what that run was to do.
+///
+/// # Safety
+/// Only once after `lock_for_fork`, in the process that took it or its child.
+#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+pub(crate) unsafe fn unlock_after_fork(child: bool) {
+    // SAFETY: this thread (in the child, its copy) took the lock in
+    // `lock_for_fork` and holds no guard of it, as the caller promises.
+    let mut state = unsafe { STATE.adopt() };
+    if child && !acts_for_run() {
+        state.then.clear();
+        forked();
+    }
+}
+
+/// Whether the process registry's handlers are running now (at exit or in
+/// [`run_exitfuncs`](crate::run_exitfuncs)), on any thread.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// atexit::register(|| assert!(atexit::is_exiting()));
+/// assert!(!atexit::is_exiting());
+/// # atexit::run_exitfuncs().unwrap();
+/// ```
+pub fn is_exiting() -> bool {
+    LEASE.load(Ordering::Acquire) != 0
+}

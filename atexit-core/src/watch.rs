@@ -1,0 +1,422 @@
+//! Watching the handlers of the process registry: the trace
+//! (`ATEXIT_TRACE=1`), handlers' time limits and the exit deadline, served
+//! by one watchdog thread.
+//!
+//! The thread that runs a handler opens a [`Ticket`] for it and closes it
+//! when the handler returns. With no trace, no time limit and no deadline
+//! started, a ticket is nothing. Otherwise the handler is recorded (so the
+//! deadline can name the one running), and the watchdog, started the first
+//! time a limit or the deadline needs it, wakes when the next limit passes:
+//! - a handler over its time limit is named on stderr and given up: one
+//!   that blocks the thread its run goes on from is left there, and the run
+//!   goes on elsewhere (as its ticket says); an async one is woken to be
+//!   dropped, and left behind as well if it does not come back;
+//! - when the deadline passes, the handler running is named and the process
+//!   ends at once with [`DEADLINE_EXIT_STATUS`].
+
+use std::borrow::Cow;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::diag::{terminate_now, write_stderr_now};
+use crate::lock::Lock;
+use crate::settings::{self, Millis};
+use crate::thread;
+
+/// The status the process ends with when the deadline passes, as `timeout(1)` uses.
+pub const DEADLINE_EXIT_STATUS: i32 = 124;
+
+static DEADLINE: Millis = Millis::new("ATEXIT_DEADLINE_MS");
+/// The time limit of handlers registered without one.
+static HANDLER_LIMIT: Millis = Millis::new("ATEXIT_HANDLER_TIME_LIMIT_MS");
+
+/// How long an async handler over its limit has, once woken to be dropped,
+/// to come back before its run goes on without it.
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
+
+/// Bounds the exit: if the handlers have not all finished `limit` after
+/// the process started exiting, the handler still running is named on stderr
+/// and the process ends at once with status [`DEADLINE_EXIT_STATUS`] (124).
+///
+/// Orchestrators give a process a grace period between `SIGTERM` and
+/// `SIGKILL` (10 s to 30 s): a deadline inside it turns a hung handler into a
+/// named, diagnosable exit instead of an anonymous kill. `Duration::ZERO`
+/// removes the deadline; a duration too long to matter (`Duration::MAX`) is
+/// a deadline that never passes. Without a call, the environment variable
+/// `ATEXIT_DEADLINE_MS` (whole milliseconds) sets it.
+///
+/// The clock starts when the process starts exiting (the exit hook,
+/// [`exit`](crate::exit), `#[atexit::main]`, a handled signal), before it
+/// waits for a run that another thread is in, and it is not stopped: it
+/// bounds the rest of the exit too. An explicit
+/// [`run_exitfuncs`](crate::run_exitfuncs) starts no clock, but a handler
+/// it runs is named if the deadline passes while it runs. Ending the process
+/// takes no lock and flushes nothing, so a handler holding stdout's lock, or
+/// blocked on a full pipe, cannot hold it up. Without a deadline there is no
+/// thread and no cost; with one, a watchdog thread sleeps from the start of
+/// the exit. A child `fork()`ed during the exit has no deadline; a shared
+/// library's handlers, run when it is unloaded, have none either.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use std::time::Duration;
+///
+/// // Inside Kubernetes' default 30 s grace period, with room to spare.
+/// atexit::set_deadline(Duration::from_secs(20));
+/// ```
+pub fn set_deadline(limit: Duration) {
+    DEADLINE.set(limit);
+}
+
+/// Gives every handler registered without a time limit of its own (see
+/// [`Registration::time_limit`](crate::Registration::time_limit)) this one;
+/// `Duration::ZERO` removes it. Without a call, the environment variable
+/// `ATEXIT_HANDLER_TIME_LIMIT_MS` (whole milliseconds) sets it.
+///
+/// A time limit moves no handler: each still runs where the others do (so
+/// it sees the exiting thread's thread-locals where they are alive); only
+/// one that overruns is left behind, and the rest run on a new thread.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use std::time::Duration;
+///
+/// atexit::set_handler_time_limit(Duration::from_secs(2));
+/// ```
+pub fn set_handler_time_limit(limit: Duration) {
+    HANDLER_LIMIT.set(limit);
+}
+
+/// The time limit of a handler registered without one.
+pub(crate) fn default_limit() -> Option<Duration> {
+    HANDLER_LIMIT.get()
+}
+
+fn trace_on() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| settings::var("ATEXIT_TRACE").is_some_and(|v| !v.is_empty() && v != "0"))
+}
+
+/// What becomes of a handler, and of its run, when it overruns its limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnOverrun {
+    /// It blocks the thread its run goes on from: left there, and the run
+    /// goes on elsewhere at once.
+    MoveOn,
+    /// An async handler its run awaits: woken to be dropped; if it is not
+    /// back within [`CANCEL_GRACE`], as `MoveOn`.
+    Cancel,
+    /// Its run waits for it from another thread, which looks at its fate.
+    Tell,
+}
+
+/// Where a watched handler stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Fate {
+    Running,
+    /// Over its time limit, since then.
+    Overran(Instant),
+    /// Given up: its run went on without it.
+    LeftBehind,
+}
+
+/// A handler being watched: 0 when it is not.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket(u64);
+
+impl Ticket {
+    /// A handler that is not watched.
+    pub(crate) const NONE: Ticket = Ticket(0);
+}
+
+struct Watched {
+    ticket: u64,
+    name: Cow<'static, str>,
+    started: Instant,
+    limit: Duration,
+    /// When its limit passes; `None` without one (or one too long to pass).
+    until: Option<Instant>,
+    on_overrun: OnOverrun,
+    fate: Fate,
+    waker: Option<Waker>,
+    /// How its run goes on without it, once it is left behind.
+    move_on: Option<Box<dyn FnOnce() + Send>>,
+}
+
+struct Watch {
+    /// Innermost last: a nested run's handler runs inside another's.
+    handlers: Vec<Watched>,
+    /// When the deadline passes, and its length.
+    deadline: Option<(Instant, Duration)>,
+    deadline_started: bool,
+    last_ticket: u64,
+    /// The watchdog, to wake when there is something new to watch, and the
+    /// process it runs in (a `fork()`ed child has none).
+    watchdog: Option<(std::thread::Thread, u32)>,
+}
+
+/// A spin lock, held for a few steps at a time, so that `fork()` can hold
+/// it across (see `fork.rs`).
+static WATCH: Lock<Watch> =
+    Lock::new(Watch { handlers: Vec::new(), deadline: None, deadline_started: false, last_ticket: 0, watchdog: None });
+
+/// Opens the ticket of a handler about to run, with its time limit (zero:
+/// none) and what its run does if it is left behind.
+pub(crate) fn open(
+    name: impl FnOnce() -> Cow<'static, str>,
+    limit: Option<Duration>,
+    on_overrun: OnOverrun,
+    move_on: impl FnOnce() + Send + 'static,
+) -> Ticket {
+    let limit = limit.filter(|l| !l.is_zero());
+    if limit.is_none() && !trace_on() && !has_deadline() {
+        return Ticket(0);
+    }
+    let started = Instant::now();
+    let mut watch = WATCH.lock();
+    watch.last_ticket += 1;
+    let ticket = watch.last_ticket;
+    watch.handlers.push(Watched {
+        ticket,
+        name: name(),
+        started,
+        limit: limit.unwrap_or_default(),
+        until: limit.and_then(|l| started.checked_add(l)),
+        on_overrun,
+        fate: Fate::Running,
+        waker: None,
+        move_on: Some(Box::new(move_on)),
+    });
+    if limit.is_some() {
+        wake_watchdog(&mut watch);
+    }
+    Ticket(ticket)
+}
+
+/// Whether a deadline is set: a handler that an explicit run calls then is
+/// watched too, in case the deadline passes while it runs.
+fn has_deadline() -> bool {
+    DEADLINE.get().is_some()
+}
+
+/// Where the handler stands now.
+pub(crate) fn fate(ticket: Ticket) -> Fate {
+    if ticket.0 == 0 {
+        return Fate::Running;
+    }
+    let watch = WATCH.lock();
+    watch.handlers.iter().find(|w| w.ticket == ticket.0).map_or(Fate::Running, |w| w.fate)
+}
+
+/// What wakes an async handler when it is to be dropped.
+pub(crate) fn set_waker(ticket: Ticket, waker: &Waker) {
+    if ticket.0 == 0 {
+        return;
+    }
+    let mut watch = WATCH.lock();
+    if let Some(watched) = watch.handlers.iter_mut().find(|w| w.ticket == ticket.0) {
+        if !watched.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            watched.waker = Some(waker.clone());
+        }
+    }
+}
+
+/// How a handler ended, as the trace says it.
+pub(crate) enum Ended {
+    Ok,
+    Panicked,
+    CalledExit,
+    /// An async handler dropped at its limit.
+    Dropped,
+}
+
+/// Closes the ticket: the handler returned (`how`), or was given up while
+/// it ran. Returns whether its run went on without it.
+pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
+    if ticket.0 == 0 {
+        return false;
+    }
+    let watched = {
+        let mut watch = WATCH.lock();
+        let Some(at) = watch.handlers.iter().position(|w| w.ticket == ticket.0) else { return false };
+        watch.handlers.remove(at)
+    };
+    let said = match (watched.fate, how) {
+        (Fate::LeftBehind, _) => return true,
+        (Fate::Overran(_), _) | (_, Ended::Dropped) => "dropped at its time limit",
+        (_, Ended::Ok) => "ok",
+        (_, Ended::Panicked) => "panicked",
+        (_, Ended::CalledExit) => "called exit",
+    };
+    trace(&watched.name, said, watched.started.elapsed());
+    drop(watched.move_on);
+    false
+}
+
+/// Gives the handler up from the thread that waits for it (`Tell`): its run
+/// goes on from there. Returns false if it is no longer watched.
+pub(crate) fn give_up(ticket: Ticket) {
+    if ticket.0 == 0 {
+        return;
+    }
+    let mut watch = WATCH.lock();
+    if let Some(watched) = watch.handlers.iter_mut().find(|w| w.ticket == ticket.0) {
+        watched.fate = Fate::LeftBehind;
+        let (name, started) = (watched.name.clone(), watched.started);
+        drop(watch);
+        trace(&name, "left behind", started.elapsed());
+    }
+}
+
+fn trace(name: &str, said: &str, elapsed: Duration) {
+    if trace_on() {
+        write_stderr_now(&trace_line(name, said, elapsed));
+    }
+}
+
+fn trace_line(name: &str, said: &str, elapsed: Duration) -> String {
+    format!("atexit: trace: `{name}` {said} in {elapsed:?}\n")
+}
+
+/// Starts the deadline's clock, once, if there is a deadline: the process
+/// is beginning to exit.
+pub(crate) fn start_deadline() {
+    let Some(limit) = DEADLINE.get() else { return };
+    let mut watch = WATCH.lock();
+    if watch.deadline_started {
+        return;
+    }
+    watch.deadline_started = true;
+    watch.deadline = Instant::now().checked_add(limit).map(|at| (at, limit));
+    if watch.deadline.is_some() {
+        wake_watchdog(&mut watch);
+    }
+}
+
+/// Wakes the watchdog, or starts it if this process has none.
+fn wake_watchdog(watch: &mut Watch) {
+    match &watch.watchdog {
+        Some((thread, pid)) if *pid == std::process::id() => thread.unpark(),
+        _ => {
+            watch.watchdog = None;
+            if let Err((e, _)) = thread::spawn_detached(c"atexit-watchdog", Box::new(watchdog)) {
+                write_stderr_now(&format!("atexit: no time limit and no deadline: could not start a thread: {e}\n"));
+            }
+        }
+    }
+}
+
+/// What the watchdog does, outside the lock, after a look.
+enum Act {
+    Overran { name: Cow<'static, str>, limit: Duration, started: Instant, on_overrun: OnOverrun },
+    Wake(Waker),
+    MoveOn { name: Cow<'static, str>, started: Instant, move_on: Box<dyn FnOnce() + Send> },
+}
+
+fn watchdog() {
+    WATCH.lock().watchdog = Some((std::thread::current(), std::process::id()));
+    loop {
+        let now = Instant::now();
+        let mut acts = Vec::new();
+        let mut next: Option<Instant> = None;
+        let mut watch = WATCH.lock();
+        if let Some((at, limit)) = watch.deadline {
+            if now >= at {
+                let running = watch.handlers.last().map(|w| (w.name.clone(), w.started));
+                drop(watch);
+                deadline_passed(limit, running);
+            }
+            next = Some(at);
+        }
+        for watched in &mut watch.handlers {
+            let Some(until) = watched.until else { continue };
+            if watched.fate == Fate::Running {
+                if now < until {
+                    next = Some(next.map_or(until, |n| n.min(until)));
+                    continue;
+                }
+                watched.fate = Fate::Overran(now);
+                let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
+                acts.push(Act::Overran { name, limit, started, on_overrun: watched.on_overrun });
+                acts.extend(watched.waker.take().map(Act::Wake));
+            }
+            let Fate::Overran(since) = watched.fate else { continue };
+            let gives_up_at = match watched.on_overrun {
+                OnOverrun::MoveOn => since,
+                OnOverrun::Cancel => since + CANCEL_GRACE,
+                OnOverrun::Tell => continue,
+            };
+            if now < gives_up_at {
+                next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
+            } else if let Some(move_on) = watched.move_on.take() {
+                watched.fate = Fate::LeftBehind;
+                acts.push(Act::MoveOn { name: watched.name.clone(), started: watched.started, move_on });
+            }
+        }
+        drop(watch);
+        if !acts.is_empty() {
+            for act in acts {
+                match act {
+                    Act::Overran { name, limit, started, on_overrun } => {
+                        trace(&name, "timed out", started.elapsed());
+                        let what = match on_overrun {
+                            OnOverrun::MoveOn => "left behind",
+                            OnOverrun::Cancel | OnOverrun::Tell => "dropped",
+                        };
+                        write_stderr_now(&format!(
+                            "atexit: handler `{name}` did not finish within its time limit of {limit:?}; \
+                             {what}, the other handlers run\n"
+                        ));
+                    }
+                    Act::Wake(waker) => waker.wake(),
+                    Act::MoveOn { name, started, move_on } => {
+                        trace(&name, "left behind", started.elapsed());
+                        move_on();
+                    }
+                }
+            }
+            continue;
+        }
+        match next {
+            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None => std::thread::park(),
+        }
+    }
+}
+
+fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)>) -> ! {
+    let mut message = String::new();
+    if let Some((name, since)) = &running {
+        if trace_on() {
+            message.push_str(&trace_line(name, "timed out", since.elapsed()));
+        }
+        message.push_str(&format!("atexit: exit deadline of {limit:?} passed while handler `{name}` was running"));
+    } else {
+        message.push_str(&format!("atexit: exit deadline of {limit:?} passed"));
+    }
+    message.push_str(&format!("; ending the process with status {DEADLINE_EXIT_STATUS}\n"));
+    write_stderr_now(&message);
+    terminate_now(DEADLINE_EXIT_STATUS)
+}
+
+/// Holds the lock across `fork()` (see `fork.rs`).
+#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+pub(crate) fn lock_for_fork() {
+    WATCH.acquire();
+}
+
+/// After `fork()`, in the parent and in the child: the lock taken by
+/// [`lock_for_fork`] is released; a child has no watchdog and no deadline.
+///
+/// # Safety
+/// Only once after `lock_for_fork`, in the process that took it or its child.
+#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+pub(crate) unsafe fn unlock_after_fork(child: bool) {
+    // SAFETY: this thread (in the child, its copy) took the lock in
+    // `lock_for_fork` and holds no guard of it, as the caller promises.
+    let mut watch = unsafe { WATCH.adopt() };
+    if child {
+        watch.watchdog = None;
+        watch.deadline = None;
+    }
+}
