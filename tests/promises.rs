@@ -6,8 +6,8 @@
 //! async off and on the application's runtime), on each exit path where
 //! that way applies. A cell is the scenario `grid/WAY/PATH/PROMISE`: the
 //! child decodes it from that name and builds its handlers; the parent
-//! computes what the cell must show with one function, [`unix::expected`],
-//! from the rules of the promise. The README's promise table is the list of
+//! computes what the cell must show with one function, `expected`, from
+//! the rules of the promise. The README's promise table is the list of
 //! cells, checked when every cell passed.
 //!
 //! **The numbered cases** of the issue, `caseNN_...`, each a scenario of its
