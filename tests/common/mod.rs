@@ -253,7 +253,7 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
         }
     }
     if filters.is_empty() && failed == 0 && cases.iter().any(|c| c.row.is_some()) {
-        match check_readme_table(&cases) {
+        match check_readme_table(EXIT_MATRIX_BEGIN, EXIT_MATRIX_END, &exit_path_table(&cases)) {
             Ok(()) => {
                 passed += 1;
                 println!("exit path table in README.md ... ok");
@@ -268,31 +268,41 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-const TABLE_BEGIN: &str = "<!-- exit-matrix:begin (written by tests/exit_paths.rs; ATEXIT_BLESS=1 rewrites it) -->\n";
-const TABLE_END: &str = "<!-- exit-matrix:end -->";
+const EXIT_MATRIX_BEGIN: &str =
+    "<!-- exit-matrix:begin (written by tests/exit_paths.rs; ATEXIT_BLESS=1 rewrites it) -->\n";
+const EXIT_MATRIX_END: &str = "<!-- exit-matrix:end -->";
 
-/// The README's exit-path table is this run's result: every row is a case
-/// that just passed, so the table cannot drift from the truth.
-fn check_readme_table(cases: &[Case]) -> Result<(), String> {
+/// The exit-path table: one row for each case that proves one.
+fn exit_path_table(cases: &[Case]) -> String {
     let mut table = String::from("| Exit path | Exit handlers | Exit status |\n|---|---|---|\n");
     for case in cases {
         if let Some((path, handlers)) = case.row {
             table.push_str(&format!("| {path} | {handlers} | {} |\n", case.expect.status.describe()));
         }
     }
+    table
+}
+
+/// A table of README.md, the text between the line `begin` (with its
+/// newline) and `end`, is `table`: what this run's cases just proved, so
+/// that it cannot drift from the truth. With `ATEXIT_BLESS` set, a table
+/// that differs is rewritten instead. Call it only when every case passed.
+pub fn check_readme_table(begin: &str, end: &str, table: &str) -> Result<(), String> {
     let readme_path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(readme_path).map_err(|e| format!("reading README.md: {e}"))?;
-    let begin = readme.find(TABLE_BEGIN).ok_or("README.md lacks the exit-matrix:begin marker")? + TABLE_BEGIN.len();
-    let end = begin + readme[begin..].find(TABLE_END).ok_or("README.md lacks the exit-matrix:end marker")?;
-    if readme[begin..end] == table {
+    let start =
+        readme.find(begin).ok_or_else(|| format!("README.md lacks the marker {:?}", begin.trim_end()))? + begin.len();
+    let stop = start + readme[start..].find(end).ok_or_else(|| format!("README.md lacks the marker {end:?}"))?;
+    if readme[start..stop] == *table {
         return Ok(());
     }
     if std::env::var_os("ATEXIT_BLESS").is_some() {
-        let updated = format!("{}{table}{}", &readme[..begin], &readme[end..]);
+        let updated = format!("{}{table}{}", &readme[..start], &readme[stop..]);
         std::fs::write(readme_path, updated).map_err(|e| format!("writing README.md: {e}"))?;
         return Ok(());
     }
     Err(format!(
-        "README.md's exit-path table differs from what the cases prove; rerun with ATEXIT_BLESS=1 to write it:\n{table}"
+        "README.md's table after {:?} differs from what the cases prove; rerun with ATEXIT_BLESS=1 to write it:\n{table}",
+        begin.trim_end()
     ))
 }
