@@ -1,6 +1,7 @@
 //! The exit paths: where an exit run starts, [`exit`], [`run_exitfuncs`],
 //! and how the process ends once its handlers have run.
 
+use crate::lease;
 use crate::panic::drop_quietly;
 use crate::process;
 use crate::reason::{self, ExitReason};
@@ -13,7 +14,7 @@ use crate::watch;
 /// run that another thread may be in, every handler runs. Panics were
 /// reported as they happened; nothing is left to return them to.
 pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
-    reason::begin(why, status, run::acts_for_run());
+    reason::begin(why, status, lease::acts_for_run());
     process::begin_exit();
     if place != Place::Unwatched {
         watch::start_deadline();
@@ -50,7 +51,7 @@ pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
 /// }
 /// ```
 pub fn exit(code: i32) -> ! {
-    if run::acts_for_run() {
+    if lease::acts_for_run() {
         reason::begin(ExitReason::Exit(code), Some(code), true);
         #[cfg(panic = "unwind")]
         std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
@@ -85,7 +86,7 @@ pub fn exit(code: i32) -> ! {
 /// # Ok::<(), atexit::HandlerPanic>(())
 /// ```
 pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
-    if run::acts_for_run() {
+    if lease::acts_for_run() {
         return run::run(Place::Here);
     }
     reason::explicit_run(Some(ExitReason::RunExitfuncs));
@@ -106,7 +107,7 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
 /// `#[atexit::main]`.
 #[doc(hidden)]
 pub async fn run_exit_async(status: std::process::ExitCode) {
-    reason::begin(ExitReason::MainReturned, Some(status_of(status)), run::acts_for_run());
+    reason::begin(ExitReason::MainReturned, Some(status_of(status)), lease::acts_for_run());
     process::begin_exit();
     watch::start_deadline();
     if let Err(panic) = run::run_async().await {

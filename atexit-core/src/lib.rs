@@ -31,6 +31,7 @@ mod exit;
 mod fork;
 mod hook;
 mod identity;
+mod lease;
 mod lock;
 mod panic;
 mod process;
@@ -52,10 +53,10 @@ pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, regist
 pub use crate::asynchronous::register_async;
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
+pub use crate::lease::is_exiting;
 pub use crate::panic::HandlerPanic;
 pub use crate::reason::{ExitReason, Signal, exit_reason};
 pub use crate::registry::{Handle, Registry};
-pub use crate::run::is_exiting;
 pub use crate::watch::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
 
 /// Not public API. Used by generated code.

@@ -19,8 +19,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::callback::Callback;
+use crate::lease;
 use crate::registry::{Inner, Policy, State};
-use crate::run;
 use crate::statics::{self, StaticHandler, StaticRef};
 
 pub(crate) static PROCESS: Inner = Inner::new(Some(&POLICY));
@@ -77,7 +77,7 @@ fn take_in_statics(state: &mut State) {
 /// Once the exit has begun (checked by the registry first): a registration
 /// is kept when no run is going on, or when the thread acts for the run.
 fn admits() -> bool {
-    !run::is_exiting() || run::acts_for_run()
+    !lease::is_exiting() || lease::acts_for_run()
 }
 
 /// In a `fork()`ed child, before anything else runs there but signal

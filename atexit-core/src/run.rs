@@ -20,7 +20,6 @@
 //! that handed it over waits for: the run itself, or that thread's turn.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
@@ -31,24 +30,16 @@ use std::time::Duration;
 
 use crate::callback::{Callback, Pending};
 use crate::diag::write_stderr_now;
+use crate::lease;
 use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
 use crate::thread;
 use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
 
-/// The lease that acts for the run now; 0 when no run is going on.
-static LEASE: AtomicU64 = AtomicU64::new(0);
-static LAST_LEASE: AtomicU64 = AtomicU64::new(0);
 /// Runs started, and the number of the last one finished.
 static STARTED: AtomicU64 = AtomicU64::new(0);
 static FINISHED: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    // The lease this thread holds, if any. `const` and without destructor:
-    // usable while the thread's thread-locals are torn down.
-    static ACTING: Cell<u64> = const { Cell::new(0) };
-}
 
 /// What the holder of the lease does when no handler is left, innermost last.
 #[derive(Clone, Copy, Debug)]
@@ -70,16 +61,6 @@ struct State {
 
 static STATE: Lock<State> = Lock::new(State { then: Vec::new(), last: None });
 
-fn new_lease() -> u64 {
-    LAST_LEASE.fetch_add(1, Ordering::Relaxed) + 1
-}
-
-/// Whether the calling thread acts for the run going on.
-pub(crate) fn acts_for_run() -> bool {
-    let lease = ACTING.with(Cell::get);
-    lease != 0 && lease == LEASE.load(Ordering::Acquire)
-}
-
 /// Where a run's handlers run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Place {
@@ -97,15 +78,15 @@ pub(crate) enum Place {
 /// and returns the last panic. Called by a thread that acts for a run (from
 /// inside a handler), it goes on with that run.
 pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
-    let result = if acts_for_run() { go_on(place) } else { start(place) };
+    let result = if lease::acts_for_run() { go_on(place) } else { start(place) };
     result.map_or(Ok(()), Err)
 }
 
 /// Takes the lease of a new run, once no other run is going on, and says
 /// what finishes it. Returns the lease and the run's number.
 fn claim(starter_drains: bool) -> (u64, u64) {
-    let lease = new_lease();
-    wait_until(|| LEASE.compare_exchange(0, lease, Ordering::AcqRel, Ordering::Relaxed).is_ok());
+    let lease = lease::new_lease();
+    wait_until(|| lease::pass(0, lease));
     let run = STARTED.fetch_add(1, Ordering::Relaxed) + 1;
     STATE.lock().then.push(Then::Finish { run, starter_drains });
     (lease, run)
@@ -125,9 +106,9 @@ fn start(place: Place) -> Option<HandlerPanic> {
     if fresh {
         hand_over(lease);
     } else {
-        let previous = ACTING.with(|a| a.replace(lease));
+        let previous = lease::hold(lease);
         let last = drain(lease, place);
-        ACTING.with(|a| a.set(previous));
+        lease::hold(previous);
         keep_last(last);
         finish_turn(lease);
     }
@@ -137,7 +118,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
 /// Inside a handler of the run: the rest runs now, from here, or from a
 /// fresh thread if this one's thread-locals are gone.
 fn go_on(place: Place) -> Option<HandlerPanic> {
-    let lease = ACTING.with(Cell::get);
+    let lease = lease::held();
     if place == Place::Fresh {
         if PROCESS.len() == 0 {
             return None;
@@ -147,7 +128,7 @@ fn go_on(place: Place) -> Option<HandlerPanic> {
         return None;
     }
     let last = drain(lease, place);
-    if LEASE.load(Ordering::Acquire) != lease {
+    if lease::current() != lease {
         // Left behind: what it ran counts for the run.
         keep_last(last);
         return None;
@@ -159,21 +140,21 @@ fn go_on(place: Place) -> Option<HandlerPanic> {
 /// `STATE.then` says, and waits until the run is done with this thread's
 /// turn: its lease back, or the run finished.
 fn hand_over(lease: u64) {
-    let fresh = new_lease();
-    LEASE.store(fresh, Ordering::Release);
+    let fresh = lease::new_lease();
+    lease::set(fresh);
     if let Err((e, job)) = thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(fresh, false))) {
         write_stderr_now(&format!("atexit: the handlers run on the exiting thread: no thread: {e}\n"));
         job();
     }
     let run = STARTED.load(Ordering::Relaxed);
-    wait_until(|| LEASE.load(Ordering::Acquire) == lease || FINISHED.load(Ordering::Acquire) >= run);
+    wait_until(|| lease::current() == lease || FINISHED.load(Ordering::Acquire) >= run);
 }
 
 /// Drains as `lease` on this thread, then, if it still holds the lease,
 /// does what is next. A continuation (`moved_on`) finishing a run whose
 /// starter was left behind ends the process as the exit would have.
 fn drain_then(lease: u64, moved_on: bool) {
-    ACTING.with(|a| a.set(lease));
+    lease::hold(lease);
     let last = drain(lease, Place::Here);
     keep_last(last);
     let then = finish_turn(lease);
@@ -194,18 +175,18 @@ fn keep_last(last: Option<HandlerPanic>) {
 /// No handler is left: the holder of `lease`, if it still holds it, does
 /// what is next.
 fn finish_turn(lease: u64) -> Option<Then> {
-    if LEASE.load(Ordering::Acquire) != lease {
+    if lease::current() != lease {
         return None;
     }
     let mut state = STATE.lock();
     let then = state.then.pop();
     match then {
-        Some(Then::Return(to)) => LEASE.store(to, Ordering::Release),
+        Some(Then::Return(to)) => lease::set(to),
         Some(Then::Finish { run, .. }) => {
             FINISHED.store(run, Ordering::Release);
-            LEASE.store(0, Ordering::Release);
+            lease::set(0);
         }
-        None => LEASE.store(0, Ordering::Release),
+        None => lease::set(0),
     }
     then
 }
@@ -228,7 +209,7 @@ fn end_for_left_behind_starter() {
 fn drain(lease: u64, place: Place) -> Option<HandlerPanic> {
     let mut last = None;
     let mut whole = true;
-    while LEASE.load(Ordering::Acquire) == lease {
+    while lease::current() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut whole)) else { break };
         let Some(result) = call(callback, lease, place) else { break };
         record(&mut last, result);
@@ -282,8 +263,8 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
 /// From the watchdog: the holder of `from` is left behind in a handler; the
 /// run goes on from a new thread.
 fn move_on(from: u64) {
-    let to = new_lease();
-    if LEASE.compare_exchange(from, to, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+    let to = lease::new_lease();
+    if !lease::pass(from, to) {
         return;
     }
     if let Err((e, _)) = thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(to, true))) {
@@ -317,9 +298,9 @@ impl Future for Watched {
             return Poll::Ready((Ok(()), Ended::Dropped));
         }
         watch::set_waker(self.ticket, cx.waker());
-        let previous = ACTING.with(|a| a.replace(self.lease));
+        let previous = lease::hold(self.lease);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx)));
-        ACTING.with(|a| a.set(previous));
+        lease::hold(previous);
         let result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(())) => Ok(()),
@@ -346,12 +327,12 @@ fn call_async(
         let watched = Watched { future: work, name, ticket: Ticket::NONE, lease };
         return Some(block_on(watched).0);
     }
-    let helper = new_lease();
+    let helper = lease::new_lease();
     let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || {});
     let watched = Watched { future: work, name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<(Result<(), HandlerPanic>, Ended)>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
-    LEASE.store(helper, Ordering::Release);
+    lease::set(helper);
     let job = Box::new(move || {
         let result = block_on(watched);
         *theirs.lock() = Some(result);
@@ -366,7 +347,7 @@ fn call_async(
     });
     let finished = outcome.lock().take();
     // The lease back, unless the run went on without this thread.
-    if LEASE.compare_exchange(helper, lease, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+    if !lease::pass(helper, lease) {
         watch::close(ticket, Ended::Ok);
         return None;
     }
@@ -406,14 +387,14 @@ fn block_on(watched: Watched) -> (Result<(), HandlerPanic>, Ended) {
 /// it overruns its limit it is woken to be dropped, and if it blocks its
 /// thread instead, the run goes on from a new thread.
 pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
-    if acts_for_run() {
+    if lease::acts_for_run() {
         return run(Place::Here);
     }
     let (lease, run) = claim(true);
-    let previous = ACTING.with(|a| a.replace(lease));
+    let previous = lease::hold(lease);
     let mut last = None;
     let mut whole = true;
-    while LEASE.load(Ordering::Acquire) == lease {
+    while lease::current() == lease {
         let Some(mut callback) = PROCESS.pop(std::mem::take(&mut whole)) else { break };
         let result = match callback.pending() {
             Some(work) => {
@@ -433,7 +414,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         };
         record(&mut last, result);
     }
-    ACTING.with(|a| a.set(previous));
+    lease::hold(previous);
     keep_last(last);
     finish_turn(lease);
     outcome(run).map_or(Ok(()), Err)
@@ -443,8 +424,8 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
 /// will never finish here; one the forking thread acts for goes on.
 #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
 pub(crate) fn forked() {
-    if !acts_for_run() {
-        LEASE.store(0, Ordering::Release);
+    if !lease::acts_for_run() {
+        lease::set(0);
         FINISHED.store(STARTED.load(Ordering::Relaxed), Ordering::Release);
     }
 }
@@ -465,21 +446,8 @@ pub(crate) unsafe fn unlock_after_fork(child: bool) {
     // SAFETY: this thread (in the child, its copy) took the lock in
     // `lock_for_fork` and holds no guard of it, as the caller promises.
     let mut state = unsafe { STATE.adopt() };
-    if child && !acts_for_run() {
+    if child && !lease::acts_for_run() {
         state.then.clear();
         forked();
     }
-}
-
-/// Whether the process registry's handlers are running now (at exit or in
-/// [`run_exitfuncs`](crate::run_exitfuncs)), on any thread.
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// atexit::register(|| assert!(atexit::is_exiting()));
-/// assert!(!atexit::is_exiting());
-/// # atexit::run_exitfuncs().unwrap();
-/// ```
-pub fn is_exiting() -> bool {
-    LEASE.load(Ordering::Acquire) != 0
 }
