@@ -490,6 +490,8 @@ pub mod prelude {
     ///   which are cloned (see [`#[atexit::handler]`](crate::handler)).
     /// - [`atexit::unregister(f)`](crate::unregister) removes every
     ///   registration of `f`, whatever its arguments.
+    /// - Panic reports and `ATEXIT_TRACE` name the handler after `f`, by its
+    ///   path (`my_app::goodbye`), as they name `atexit::register(f)`.
     /// - Compile errors land on the offending tokens: the argument of the
     ///   wrong type, the unknown keyword, the extra argument.
     ///

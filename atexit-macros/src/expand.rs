@@ -324,9 +324,9 @@ fn main_fallback(f: &Function) -> TokenStream {
 // Input:
 //     register!(goodbye, "Donny", adjective = "nice")
 // Output: the function, the arguments in the order written, then the
-// handler `bind` returns, registered as `goodbye`. With positional
-// arguments only, the closure calls `f(args...)` directly, so any callable
-// works and rustc checks the count and types. Snapshots:
+// handler `bind` returns, registered as `goodbye` and named after it. With
+// positional arguments only, the closure calls `f(args...)` directly, so
+// any callable works and rustc checks the count and types. Snapshots:
 // docs/expansions/register_call*.rs.
 fn expand_register_call(call: &RegisterCall) -> TokenStream {
     let krate = &call.krate;
@@ -336,8 +336,13 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
         .map(|i| Ident::new(&format!("arg{i}"), first_span(&call.positional[i]).resolved_at(Span::mixed_site())))
         .collect();
     let handler = Ident::new("handler", Span::mixed_site());
+    // Named after `f`, as `atexit::register(f)` names it, not after the
+    // closure that calls it.
     let registration = quote! {
-        #krate::__private::Registration::new(#handler).identity_of(&#f).register()
+        #krate::__private::Registration::new(#handler)
+            .name(::core::any::type_name_of_val(&#f))
+            .identity_of(&#f)
+            .register()
     };
     if call.keywords.is_empty() {
         let krate = krate.to_token_stream();
