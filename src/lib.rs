@@ -378,7 +378,10 @@ pub use atexit_macros::register;
 /// and for each number `N` of leading positional arguments, a struct with
 /// the remaining parameters as fields, reached only as
 /// `<goodbye as Keywords<N>>::Struct`. Its `bind` stores the arguments and
-/// returns the closure that is registered. The snapshot the tests check:
+/// returns the closure that is registered. The other names it defines,
+/// inside `const _` (a type alias, `bind`'s type parameter), start with
+/// `__atexit_`, so that your own types (a `Handler`, an `F`) keep their
+/// meaning in the parameters' types. The snapshot the tests check:
 ///
 /// ```text
 #[doc = include_str!("../docs/expansions/handler.rs")]
@@ -526,7 +529,9 @@ pub mod prelude {
     ///
     /// `macro_rules!` parses each argument as an expression, then the
     /// procedural macro writes the call. The locals (`f`, `arg0`, `handler`)
-    /// are hygienic: no name of yours can meet them. With positional
+    /// are hygienic: no name of yours can meet them; the one item, the
+    /// alias `__atexit_Keywords`, has a name no user writes, so the
+    /// arguments mean what they mean where you write them. With positional
     /// arguments only, the function is called as written:
     ///
     /// ```text

@@ -35,8 +35,13 @@ fn META() -> &'static str {
 static HANDLER: &str = "user handler";
 #[allow(dead_code)]
 struct Keywords;
+impl Keywords {
+    const NAME: &'static str = "Keywords::NAME";
+}
 #[allow(dead_code)]
 type Handler = u8;
+/// A user type named like a generic parameter.
+struct F(u16);
 #[allow(dead_code)]
 struct StaticHandler;
 #[allow(dead_code)]
@@ -96,6 +101,7 @@ fn inherited_static() {
 
 // `hygiene::renamed` sorts after `hygiene`, so it runs first.
 const STATICS: &str = "static through a renamed import\n\
+                       static named HANDLER\n\
                        inherited static in the parent\n\
                        generated generated_b\n\
                        generated generated_a\n\
@@ -104,6 +110,56 @@ const STATICS: &str = "static through a renamed import\n\
 #[atexit::handler]
 fn tally(tally: u32, count: u32) {
     say(&format!("tally {tally}, count {count}"));
+}
+
+// Parameters of the user's own types named `Handler` and `F`, like the
+// expansion's own names for the marker and for `bind`'s function.
+#[atexit::handler]
+fn close(handler: Handler, code: F) {
+    say(&format!("close handler {handler}, code {}", code.0));
+}
+
+fn parameters_of_types_named_like_generated_ones() {
+    register!(close, 7, F(8));
+    register!(close, 5, code = F(6));
+    register!(close, code = F(4), handler = 3);
+}
+
+/// Functions named like the items the expansions define.
+#[allow(non_snake_case)]
+mod functions_named_like_generated_items {
+    use atexit::prelude::register;
+
+    use super::say;
+
+    #[atexit::register]
+    pub fn HANDLER() {
+        say("static named HANDLER");
+    }
+
+    #[atexit::handler]
+    pub fn Handler(value: u8) {
+        say(&format!("handler named Handler, {value}"));
+    }
+
+    #[atexit::handler]
+    pub fn Keywords(value: u8) {
+        say(&format!("handler named Keywords, {value}"));
+    }
+
+    pub fn register_them() {
+        register!(Handler, 1);
+        register!(Handler, value = 2);
+        register!(Keywords, value = 3);
+    }
+}
+
+/// A keyword value naming the user's own `Keywords`: evaluated where it is
+/// written, not inside the expansion.
+fn keyword_value_naming_user_keywords() {
+    register!(goodbye, name = Keywords::NAME, adjective = "nice");
+    register!(goodbye, Keywords::NAME, adjective = "kind");
+    functions_named_like_generated_items::register_them();
 }
 
 fn parameter_named_like_its_function() {
@@ -192,6 +248,28 @@ fn all() -> Vec<Case> {
                      bytes: 6\n\
                      Goodbye Donny, it was nice too to meet you.\n\
                      Goodbye Donny, it was nice to meet you.\n{STATICS}"
+                )),
+                Status::Code(0),
+            ),
+        ),
+        case(
+            "parameters_of_types_named_like_generated_ones",
+            parameters_of_types_named_like_generated_ones,
+            expect(
+                leak(format!("close handler 3, code 4\nclose handler 5, code 6\nclose handler 7, code 8\n{STATICS}")),
+                Status::Code(0),
+            ),
+        ),
+        case(
+            "keyword_value_naming_user_keywords",
+            keyword_value_naming_user_keywords,
+            expect(
+                leak(format!(
+                    "handler named Keywords, 3\n\
+                     handler named Handler, 2\n\
+                     handler named Handler, 1\n\
+                     Goodbye Keywords::NAME, it was kind to meet you.\n\
+                     Goodbye Keywords::NAME, it was nice to meet you.\n{STATICS}"
                 )),
                 Status::Code(0),
             ),

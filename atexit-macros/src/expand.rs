@@ -102,7 +102,7 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
     quote! {
         #item
         const _: () = {
-            static HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
+            static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
                 #call,
                 #krate::__private::identity_fn(&#ident),
                 ::core::module_path!(),
@@ -112,7 +112,7 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
                 #inherited,
             );
             #krate::__private::inventory::submit! {
-                #krate::__private::StaticRef(&HANDLER)
+                #krate::__private::StaticRef(&__ATEXIT_HANDLER)
             }
         };
     }
@@ -181,6 +181,8 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
         })
         .collect();
     let lifetime = quote!('a);
+    // Items and generic parameters are not hygienic: names no user writes.
+    let function_type = Ident::new("__atexit_F", Span::call_site());
     // Locals: mixed-site, so a parameter named like the function
     // (`fn tally(tally: u32)`) cannot hide it.
     let local = |i: usize| Ident::new(&format!("arg{i}"), Span::mixed_site());
@@ -226,25 +228,25 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
                 }
             });
             quote! {
-                pub fn bind<F>(self, #f_local: F, #(#positional),*)
-                    -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<F>
+                pub fn bind<#function_type>(self, #f_local: #function_type, #(#positional),*)
+                    -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<#function_type>
                 where
-                    F: ::core::ops::FnOnce(#(#bound_types),*) + ::core::marker::Send + 'static,
+                    #function_type: ::core::ops::FnOnce(#(#bound_types),*) + ::core::marker::Send + 'static,
                 {
                     #(#stores)*
                     move || { #f_local(#(#uses),*); }
                 }
             }
         } else {
-            let types: Vec<Ident> = (0..k).map(|i| format_ident!("P{i}")).collect();
+            let types: Vec<Ident> = (0..k).map(|i| format_ident!("__atexit_P{i}")).collect();
             quote! {
-                pub fn bind<F, #(#types),*>(self, _: F, #(_: #types),*) -> fn() { || {} }
+                pub fn bind<#function_type, #(#types),*>(self, _: #function_type, #(_: #types),*) -> fn() { || {} }
             }
         };
         quote! {
             const _: () = {
                 pub struct #ident #generics { #(#fields,)* }
-                impl #krate::__private::Keywords<#n> for Handler {
+                impl #krate::__private::Keywords<#n> for __atexit_Handler {
                     type Struct<#lifetime> = #ident #generics;
                 }
                 impl #generics #ident #generics {
@@ -259,7 +261,7 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
         #vis struct #ident {}
         #[allow(non_camel_case_types, dead_code)]
         const _: () = {
-            type Handler = #ident;
+            type __atexit_Handler = #ident;
             #(#splits)*
         };
     }
@@ -326,7 +328,9 @@ fn main_fallback(f: &Function) -> TokenStream {
 // Output: the function, the arguments in the order written, then the
 // handler `bind` returns, registered as `goodbye` and named after it. With
 // positional arguments only, the closure calls `f(args...)` directly, so
-// any callable works and rustc checks the count and types. Snapshots:
+// any callable works and rustc checks the count and types. Locals are
+// hygienic and the one item has a name no user writes, so the arguments
+// mean what they mean where they are written. Snapshots:
 // docs/expansions/register_call*.rs.
 fn expand_register_call(call: &RegisterCall) -> TokenStream {
     let krate = &call.krate;
@@ -368,13 +372,21 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
     let keys = call.keywords.iter().map(|(key, _)| key);
     let values = call.keywords.iter().map(|(_, value)| value);
     let positional = &call.positional;
-    // Spanned on the function as written (the user's syntax context, like
-    // the fields'), so that rustc points there and suggests field names.
-    let keywords = quote_spanned!(call.func_span=> Keywords { #(#keys: #values),* });
+    // The values are written in the struct literal, so that each field's
+    // type guides their inference (a closure's parameter types, `&String`
+    // to `&str`). The literal names its type through an alias, as it cannot
+    // start with `<goodbye as Keywords<1>>` on stable Rust
+    // (`more_qualified_paths`, rust-lang/rust#86935). The alias, the one
+    // item the values can see, has a name no user writes. It is spanned on
+    // the function as written (the user's syntax context, like the
+    // fields'), so that rustc points there and suggests field names.
+    let alias = Ident::new("__atexit_Keywords", call.func_span);
+    let keywords = quote_spanned!(call.func_span=> #alias { #(#keys: #values),* });
     quote! {{
         let #f = #func;
         #(let #arg_names = #positional;)*
-        type Keywords<'a> = <#marker as #krate::__private::Keywords<#k>>::Struct<'a>;
+        #[allow(non_camel_case_types)]
+        type #alias<'a> = <#marker as #krate::__private::Keywords<#k>>::Struct<'a>;
         let #handler = #keywords.bind(#f, #(#arg_names),*);
         #registration
     }}
