@@ -288,7 +288,41 @@ pub use atexit_core::{
 ///   (default 0).
 /// - `name = "..."`: the name in panic reports and traces (default: the
 ///   function's path, `my_crate::module::flush_logs`).
+/// - `inherit_on_fork`: a `fork()`ed child keeps the handler (see
+///   [`Registration::inherit_on_fork`]).
+/// - `Self = Type`: the function is an associated function of `Type`, in
+///   its `impl` block (below).
 /// - `crate = path`: where the `atexit` crate is, for crates that re-export it.
+///
+/// # In an `impl` block
+///
+/// An attribute sees the function, not the `impl` block around it, so an
+/// associated function names its type with `Self = Type`:
+///
+/// ```
+/// struct Database;
+///
+/// impl Database {
+///     #[atexit::register(Self = Database)]
+///     fn close_all() {
+///         // runs at exit, named `my_crate::Database::close_all`
+///     }
+/// }
+/// # fn main() {
+/// # Database::close_all();
+/// assert_eq!(atexit::unregister(Database::close_all), 1);
+/// # }
+/// ```
+///
+/// `Type` is a path (for `impl Pool<u8>`, name `Pool<u8>` with a `type`
+/// alias), and must be the `impl` block's own type: another is an error on
+/// the option, "expected `PhantomData<Database>`, found
+/// `PhantomData<Cache>`". In an inherent `impl` only: a trait's `impl`
+/// cannot hold the associated constant the handler is defined in. Without
+/// the option, rustc's own errors are all there is, since no macro sees
+/// where it is: "`const` items in this context need a name" on the
+/// attribute and "cannot find value `close_all` in this scope". Add
+/// `Self = Type`.
 ///
 /// # Order
 ///
@@ -306,6 +340,14 @@ pub use atexit_core::{
 ///
 /// ```text
 #[doc = include_str!("../docs/expansions/register.rs")]
+/// ```
+///
+/// In an `impl` block, `const _` is not allowed and an item nested in a
+/// constant cannot name `Self`: the handler is defined in a hidden
+/// associated constant, and reaches the function through the type given:
+///
+/// ```text
+#[doc = include_str!("../docs/expansions/register_associated.rs")]
 /// ```
 ///
 /// # Misuse

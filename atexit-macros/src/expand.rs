@@ -14,8 +14,10 @@ use crate::args::{Accepted, Errors, Key, Options, RegisterCall, first_span};
 use crate::parse::{Function, Macro, Param, Pattern, borrowed_referent, mentions_any, mentions_impl, static_lifetimes};
 use crate::validate;
 
-const REGISTER: Accepted =
-    Accepted { macro_name: "#[atexit::register]", keys: &[Key::Priority, Key::Name, Key::InheritOnFork, Key::Crate] };
+const REGISTER: Accepted = Accepted {
+    macro_name: "#[atexit::register]",
+    keys: &[Key::Priority, Key::Name, Key::InheritOnFork, Key::SelfType, Key::Crate],
+};
 const HANDLER: Accepted = Accepted { macro_name: "#[atexit::handler]", keys: &[Key::Crate] };
 const MAIN: Accepted = Accepted { macro_name: "#[atexit::main]", keys: &[Key::Crate] };
 
@@ -83,12 +85,22 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 // Output: the function, and a static handler submitted to `inventory`,
 // inside `const _` so that no name it defines can meet the user's.
 // Snapshot: docs/expansions/register.rs.
+//
+// With `Self = Database`, in an `impl` block, where `const _` is not
+// allowed and a nested item cannot name `Self`: the handler in an
+// associated const named after the function, reaching it through the type
+// given, which is checked to be `Self`. Snapshot:
+// docs/expansions/register_associated.rs.
 fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenStream {
     let krate = options.crate_path();
     let ident = &f.ident;
+    let (function, path) = match &options.self_type {
+        Some((_, ty)) => (quote!(<#ty>::#ident), format!("{}::{ident}", ty.to_string().replace(' ', ""))),
+        None => (quote!(#ident), ident.to_string()),
+    };
     let name = match &options.name {
         Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #path)),
     };
     let priority = match &options.priority {
         Some(priority) => quote_spanned!(first_span(priority)=> #priority),
@@ -98,22 +110,39 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
     let line = quote_spanned!(ident.span()=> ::core::line!());
     // The function itself is the `fn()`; one of another ABI is called from
     // a closure.
-    let call = if f.has_abi { quote!(|| #ident()) } else { quote!(#ident) };
+    let call = if f.has_abi { quote!(|| #function()) } else { function.clone() };
+    let registration = quote! {
+        static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
+            #call,
+            #krate::__private::identity_fn(&#function),
+            ::core::module_path!(),
+            #name,
+            #line,
+            #priority,
+            #inherited,
+        );
+        #krate::__private::inventory::submit! {
+            #krate::__private::StaticRef(&__ATEXIT_HANDLER)
+        }
+    };
+    let Some((self_token, ty)) = &options.self_type else {
+        return quote! {
+            #item
+            const _: () = { #registration };
+        };
+    };
+    let constant = format_ident!("__atexit_register_{}", ident);
+    // `Self = Type` must be the impl's type: an error on the option if not
+    // ("expected `PhantomData<Database>`, found `PhantomData<Cache>`").
+    let self_type = quote_spanned!(self_token.span()=> ::core::marker::PhantomData<Self>);
+    let given = quote_spanned!(first_span(ty)=> ::core::marker::PhantomData::<#ty>);
     quote! {
         #item
-        const _: () = {
-            static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
-                #call,
-                #krate::__private::identity_fn(&#ident),
-                ::core::module_path!(),
-                #name,
-                #line,
-                #priority,
-                #inherited,
-            );
-            #krate::__private::inventory::submit! {
-                #krate::__private::StaticRef(&__ATEXIT_HANDLER)
-            }
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        const #constant: () = {
+            let _: #self_type = #given;
+            #registration
         };
     }
 }
