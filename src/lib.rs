@@ -289,7 +289,41 @@ pub use atexit_core::{
 ///   (default 0).
 /// - `name = "..."`: the name in panic reports and traces (default: the
 ///   function's path, `my_crate::module::flush_logs`).
+/// - `inherit_on_fork`: a `fork()`ed child keeps the handler (see
+///   [`Registration::inherit_on_fork`]).
+/// - `Self = Type`: the function is an associated function of `Type`, in
+///   its `impl` block (below).
 /// - `crate = path`: where the `atexit` crate is, for crates that re-export it.
+///
+/// # In an `impl` block
+///
+/// An attribute sees the function, not the `impl` block around it, so an
+/// associated function names its type with `Self = Type`:
+///
+/// ```
+/// struct Database;
+///
+/// impl Database {
+///     #[atexit::register(Self = Database)]
+///     fn close_all() {
+///         // runs at exit, named `my_crate::Database::close_all`
+///     }
+/// }
+/// # fn main() {
+/// # Database::close_all();
+/// assert_eq!(atexit::unregister(Database::close_all), 1);
+/// # }
+/// ```
+///
+/// `Type` is a path (for `impl Pool<u8>`, name `Pool<u8>` with a `type`
+/// alias), and must be the `impl` block's own type: another is an error on
+/// the option, "expected `PhantomData<Database>`, found
+/// `PhantomData<Cache>`". In an inherent `impl` only: a trait's `impl`
+/// cannot hold the associated constant the handler is defined in. Without
+/// the option, rustc's own errors are all there is, since no macro sees
+/// where it is: "`const` items in this context need a name" on the
+/// attribute and "cannot find value `close_all` in this scope". Add
+/// `Self = Type`.
 ///
 /// # Order
 ///
@@ -307,6 +341,14 @@ pub use atexit_core::{
 ///
 /// ```text
 #[doc = include_str!("../docs/expansions/register.rs")]
+/// ```
+///
+/// In an `impl` block, `const _` is not allowed and an item nested in a
+/// constant cannot name `Self`: the handler is defined in a hidden
+/// associated constant, and reaches the function through the type given:
+///
+/// ```text
+#[doc = include_str!("../docs/expansions/register_associated.rs")]
 /// ```
 ///
 /// # Misuse
@@ -328,6 +370,34 @@ pub use atexit_core::{
 /// #[atexit::register] // error: cannot run an `async fn` at exit
 /// async fn flush() {}
 /// # fn main() {}
+/// ```
+///
+/// # `register!(f, args...)` is in the prelude
+///
+/// To register a function with arguments, as Python's
+/// `atexit.register(f, *args, **kwargs)`, use the function-like macro
+/// [`atexit::prelude::register!`](prelude::register), brought into scope
+/// with `use atexit::prelude::*;`. It cannot be reached as
+/// `atexit::register!`: this attribute holds that name in Rust's one
+/// namespace for macros, and rustc answers "expected macro, found attribute
+/// macro `atexit::register`" before any macro runs:
+///
+/// ```compile_fail
+/// #[atexit::handler]
+/// fn goodbye(name: &str) {}
+/// # fn main() {
+/// atexit::register!(goodbye, "Donny"); // error: expected macro, found attribute macro
+/// # }
+/// ```
+///
+/// ```
+/// use atexit::prelude::*;
+/// # #[atexit::handler]
+/// # fn goodbye(name: &str) {}
+/// # fn main() {
+/// register!(goodbye, "Donny");
+/// # atexit::clear();
+/// # }
 /// ```
 #[doc(inline)]
 pub use atexit_macros::register;
@@ -375,11 +445,14 @@ pub use atexit_macros::register;
 /// # Expansion
 ///
 /// The function unchanged; a type of the same name (a braced struct, which
-/// lives beside the function without clashing), which `register!` names;
-/// and for each number `N` of leading positional arguments, a struct with
-/// the remaining parameters as fields, reached only as
-/// `<goodbye as Keywords<N>>::Struct`. Its `bind` stores the arguments and
-/// returns the closure that is registered. The snapshot the tests check:
+/// `register!` names); and for each number `N` of leading positional
+/// arguments, a struct with the remaining parameters as fields, reached
+/// only as `<goodbye as Keywords<N>>::Struct`. Its `bind` stores the
+/// arguments and returns the closure that is registered. The other names
+/// it defines, inside `const _` (a type alias, `bind`'s type parameter),
+/// start with `__atexit_`, so that your own types (a `Handler`, an `F`)
+/// keep their meaning in the parameters' types. The snapshot the tests
+/// check:
 ///
 /// ```text
 #[doc = include_str!("../docs/expansions/handler.rs")]
@@ -394,6 +467,29 @@ pub use atexit_macros::register;
 /// attribute, called with keywords, is "expected type, found function
 /// `goodbye`": add `#[atexit::handler]` to it. (Stable Rust gives a macro no
 /// way to reword an error about a name that does not resolve.)
+///
+/// # The type shares the function's name
+///
+/// The function is in the value namespace and its type in the type
+/// namespace, beside modules, structs, enums, traits and type aliases. So a
+/// module (or any of those) of the same name in the same module clashes
+/// with the type: "the name `cleanup` is defined multiple times", with
+/// "`cleanup` redefined here" on `#[atexit::handler]`. `register!` finds
+/// the type under the name and path of the function (through `use` and
+/// re-exports too), so no other namespace can hold it. Rename the module or
+/// the function, or move one of them into another module:
+///
+/// ```compile_fail
+/// mod cleanup {}
+///
+/// #[atexit::handler] // error: the name `cleanup` is defined multiple times
+/// fn cleanup(path: &str) {}
+/// # fn main() {}
+/// ```
+///
+/// An attribute in an `impl` block sees only the function, and a type
+/// cannot be defined there: put the handler in a module, as a free
+/// function.
 #[doc(inline)]
 pub use atexit_macros::handler;
 
@@ -457,8 +553,10 @@ pub use atexit_macros::main;
 /// What most programs need in scope: the [`register!`](prelude::register) macro.
 ///
 /// It cannot live at `atexit::register`, which is the function and the
-/// attribute: Rust has one namespace for macros, shared by attributes and
-/// function-like macros.
+/// attribute ([`#[atexit::register]`](macro@crate::register)): Rust has one
+/// namespace for macros, shared by attributes and function-like macros, so
+/// `atexit::register!(..)` is rustc's "expected macro, found attribute
+/// macro". Import this one: `use atexit::prelude::*;`.
 pub mod prelude {
     /// Registers a function with arguments, positional or by keyword, as
     /// Python's `atexit.register(func, *args, **kwargs)`; returns a
@@ -491,6 +589,13 @@ pub mod prelude {
     ///   which are cloned (see [`#[atexit::handler]`](crate::handler)).
     /// - [`atexit::unregister(f)`](crate::unregister) removes every
     ///   registration of `f`, whatever its arguments.
+    /// - Panic reports and `ATEXIT_TRACE` name the handler after `f`, by its
+    ///   path (`my_app::goodbye`), as they name `atexit::register(f)`.
+    /// - Not to be confused with the attribute
+    ///   [`#[atexit::register]`](macro@crate::register), for a function
+    ///   without parameters, registered before `main`. This macro is only
+    ///   here: `atexit::register!(..)` is an error ("expected macro, found
+    ///   attribute macro"), since the attribute holds that name.
     /// - Compile errors land on the offending tokens: the argument of the
     ///   wrong type, the unknown keyword, the extra argument.
     ///
@@ -525,7 +630,9 @@ pub mod prelude {
     ///
     /// `macro_rules!` parses each argument as an expression, then the
     /// procedural macro writes the call. The locals (`f`, `arg0`, `handler`)
-    /// are hygienic: no name of yours can meet them. With positional
+    /// are hygienic: no name of yours can meet them; the one item, the
+    /// alias `__atexit_Keywords`, has a name no user writes, so the
+    /// arguments mean what they mean where you write them. With positional
     /// arguments only, the function is called as written:
     ///
     /// ```text

@@ -129,6 +129,19 @@ fn unregister_removes_every_register_call() {
     say(&format!("kept pending {}", kept.is_pending()));
 }
 
+#[atexit::handler]
+fn failing(reason: &str, code: u32) {
+    panic!("{reason} {code}");
+}
+
+/// A handler `register!` binds arguments to is reported under the path of
+/// the function it calls, as `atexit::register(failing)` would be.
+fn register_bang_handlers_are_named_after_their_function() {
+    register!(failing, "positional", 1);
+    register!(failing, reason = "by keyword", code = 2);
+    register!(failing, "positional", code = 3);
+}
+
 fn register_bang_with_closures_and_no_arguments() {
     register!(|| say("closure, no arguments"));
     register!(|a: i32, b: i32| say(&format!("closure {a} + {b} = {}", a + b)), 2, 3);
@@ -286,6 +299,18 @@ fn all() -> Vec<Case> {
                 )),
                 Code(0),
             ),
+        ),
+        case(
+            "register_bang_handlers_are_named_after_their_function",
+            register_bang_handlers_are_named_after_their_function,
+            Expect {
+                stderr_has: &[
+                    "atexit: exit handler `macros::failing` panicked: positional 3",
+                    "atexit: exit handler `macros::failing` panicked: by keyword 2",
+                    "atexit: exit handler `macros::failing` panicked: positional 1",
+                ],
+                ..expect(leak(with_statics("")), Code(0))
+            },
         ),
         case(
             "register_bang_with_closures_and_no_arguments",

@@ -40,10 +40,13 @@ pub(crate) enum Key {
     Name,
     Crate,
     InheritOnFork,
+    /// `Self = Type`: the type of the `impl` block the function is in,
+    /// which an attribute cannot see.
+    SelfType,
 }
 
 impl Key {
-    const ALL: [Key; 4] = [Key::Priority, Key::Name, Key::Crate, Key::InheritOnFork];
+    const ALL: [Key; 5] = [Key::Priority, Key::Name, Key::Crate, Key::InheritOnFork, Key::SelfType];
 
     fn word(self) -> &'static str {
         match self {
@@ -51,6 +54,7 @@ impl Key {
             Key::Name => "name",
             Key::Crate => "crate",
             Key::InheritOnFork => "inherit_on_fork",
+            Key::SelfType => "Self",
         }
     }
 
@@ -60,6 +64,7 @@ impl Key {
             Key::Name => "`name = \"...\"`",
             Key::Crate => "`crate = path`",
             Key::InheritOnFork => "`inherit_on_fork`",
+            Key::SelfType => "`Self = Type` (in an `impl` block)",
         }
     }
 }
@@ -123,6 +128,8 @@ pub(crate) struct Options {
     pub(crate) name: Option<LitStr>,
     pub(crate) krate: Option<TokenStream>,
     pub(crate) inherit_on_fork: Option<Ident>,
+    /// `Self = Type`: the `Self` token as written, and the type, a path.
+    pub(crate) self_type: Option<(Ident, TokenStream)>,
 }
 
 impl Options {
@@ -166,6 +173,19 @@ impl Options {
                     });
                     store(&mut options.krate, path, &mut errors)
                 }
+                Key::SelfType => {
+                    let ty = needs_value(value).and_then(|ty| {
+                        is_path(&ty).then_some(ty).ok_or_else(|| {
+                            syn::Error::new_spanned(
+                                &written,
+                                "`Self` needs the path of the `impl` block's type, such as `Self = Database`; \
+                                 for a type with generic arguments, name it with a `type` alias",
+                            )
+                        })
+                    });
+                    let token = first_ident(&written);
+                    store(&mut options.self_type, ty.map(|ty| (token, ty)), &mut errors)
+                }
                 Key::InheritOnFork => {
                     if value.is_some() {
                         errors.spanned(
@@ -173,14 +193,7 @@ impl Options {
                             "`inherit_on_fork` takes no value; write just `inherit_on_fork`".to_owned(),
                         );
                     }
-                    let ident = written.clone().into_iter().find_map(|t| match t {
-                        TokenTree::Ident(i) => Some(i),
-                        _ => None,
-                    });
-                    options
-                        .inherit_on_fork
-                        .replace(ident.unwrap_or_else(|| Ident::new("inherit_on_fork", Span::call_site())))
-                        .is_none()
+                    options.inherit_on_fork.replace(first_ident(&written)).is_none()
                 }
             };
             if !fresh {
@@ -189,6 +202,15 @@ impl Options {
         }
         errors.finish(options)
     }
+}
+
+/// The option's name as written (for its span).
+fn first_ident(written: &TokenStream) -> Ident {
+    let ident = written.clone().into_iter().find_map(|t| match t {
+        TokenTree::Ident(i) => Some(i),
+        _ => None,
+    });
+    ident.unwrap_or_else(|| Ident::new("option", Span::call_site()))
 }
 
 /// Stores an option's value; whether it was not given before. A value

@@ -14,8 +14,10 @@ use crate::args::{Accepted, Errors, Key, Options, RegisterCall, first_span};
 use crate::parse::{Function, Macro, Param, Pattern, borrowed_referent, mentions_any, mentions_impl, static_lifetimes};
 use crate::validate;
 
-const REGISTER: Accepted =
-    Accepted { macro_name: "#[atexit::register]", keys: &[Key::Priority, Key::Name, Key::InheritOnFork, Key::Crate] };
+const REGISTER: Accepted = Accepted {
+    macro_name: "#[atexit::register]",
+    keys: &[Key::Priority, Key::Name, Key::InheritOnFork, Key::SelfType, Key::Crate],
+};
 const HANDLER: Accepted = Accepted { macro_name: "#[atexit::handler]", keys: &[Key::Crate] };
 const MAIN: Accepted = Accepted { macro_name: "#[atexit::main]", keys: &[Key::Crate] };
 
@@ -83,12 +85,22 @@ pub(crate) fn register_call(input: TokenStream) -> TokenStream {
 // Output: the function, and a static handler submitted to `inventory`,
 // inside `const _` so that no name it defines can meet the user's.
 // Snapshot: docs/expansions/register.rs.
+//
+// With `Self = Database`, in an `impl` block, where `const _` is not
+// allowed and a nested item cannot name `Self`: the handler in an
+// associated const named after the function, reaching it through the type
+// given, which is checked to be `Self`. Snapshot:
+// docs/expansions/register_associated.rs.
 fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenStream {
     let krate = options.crate_path();
     let ident = &f.ident;
+    let (function, path) = match &options.self_type {
+        Some((_, ty)) => (quote!(<#ty>::#ident), format!("{}::{ident}", ty.to_string().replace(' ', ""))),
+        None => (quote!(#ident), ident.to_string()),
+    };
     let name = match &options.name {
         Some(name) => quote!(#name),
-        None => quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident))),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #path)),
     };
     let priority = match &options.priority {
         Some(priority) => quote_spanned!(first_span(priority)=> #priority),
@@ -98,22 +110,39 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
     let line = quote_spanned!(ident.span()=> ::core::line!());
     // The function itself is the `fn()`; one of another ABI is called from
     // a closure.
-    let call = if f.has_abi { quote!(|| #ident()) } else { quote!(#ident) };
+    let call = if f.has_abi { quote!(|| #function()) } else { function.clone() };
+    let registration = quote! {
+        static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
+            #call,
+            #krate::__private::identity_fn(&#function),
+            ::core::module_path!(),
+            #name,
+            #line,
+            #priority,
+            #inherited,
+        );
+        #krate::__private::inventory::submit! {
+            #krate::__private::StaticRef(&__ATEXIT_HANDLER)
+        }
+    };
+    let Some((self_token, ty)) = &options.self_type else {
+        return quote! {
+            #item
+            const _: () = { #registration };
+        };
+    };
+    let constant = format_ident!("__atexit_register_{}", ident);
+    // `Self = Type` must be the impl's type: an error on the option if not
+    // ("expected `PhantomData<Database>`, found `PhantomData<Cache>`").
+    let self_type = quote_spanned!(self_token.span()=> ::core::marker::PhantomData<Self>);
+    let given = quote_spanned!(first_span(ty)=> ::core::marker::PhantomData::<#ty>);
     quote! {
         #item
-        const _: () = {
-            static HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
-                #call,
-                #krate::__private::identity_fn(&#ident),
-                ::core::module_path!(),
-                #name,
-                #line,
-                #priority,
-                #inherited,
-            );
-            #krate::__private::inventory::submit! {
-                #krate::__private::StaticRef(&HANDLER)
-            }
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        const #constant: () = {
+            let _: #self_type = #given;
+            #registration
         };
     }
 }
@@ -181,6 +210,8 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
         })
         .collect();
     let lifetime = quote!('a);
+    // Items and generic parameters are not hygienic: names no user writes.
+    let function_type = Ident::new("__atexit_F", Span::call_site());
     // Locals: mixed-site, so a parameter named like the function
     // (`fn tally(tally: u32)`) cannot hide it.
     let local = |i: usize| Ident::new(&format!("arg{i}"), Span::mixed_site());
@@ -226,25 +257,25 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
                 }
             });
             quote! {
-                pub fn bind<F>(self, #f_local: F, #(#positional),*)
-                    -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<F>
+                pub fn bind<#function_type>(self, #f_local: #function_type, #(#positional),*)
+                    -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<#function_type>
                 where
-                    F: ::core::ops::FnOnce(#(#bound_types),*) + ::core::marker::Send + 'static,
+                    #function_type: ::core::ops::FnOnce(#(#bound_types),*) + ::core::marker::Send + 'static,
                 {
                     #(#stores)*
                     move || { #f_local(#(#uses),*); }
                 }
             }
         } else {
-            let types: Vec<Ident> = (0..k).map(|i| format_ident!("P{i}")).collect();
+            let types: Vec<Ident> = (0..k).map(|i| format_ident!("__atexit_P{i}")).collect();
             quote! {
-                pub fn bind<F, #(#types),*>(self, _: F, #(_: #types),*) -> fn() { || {} }
+                pub fn bind<#function_type, #(#types),*>(self, _: #function_type, #(_: #types),*) -> fn() { || {} }
             }
         };
         quote! {
             const _: () = {
                 pub struct #ident #generics { #(#fields,)* }
-                impl #krate::__private::Keywords<#n> for Handler {
+                impl #krate::__private::Keywords<#n> for __atexit_Handler {
                     type Struct<#lifetime> = #ident #generics;
                 }
                 impl #generics #ident #generics {
@@ -259,7 +290,7 @@ fn handler_items(krate: &TokenStream, f: &Function, checked: bool) -> TokenStrea
         #vis struct #ident {}
         #[allow(non_camel_case_types, dead_code)]
         const _: () = {
-            type Handler = #ident;
+            type __atexit_Handler = #ident;
             #(#splits)*
         };
     }
@@ -328,9 +359,11 @@ fn main_fallback(f: &Function) -> TokenStream {
 // Input:
 //     register!(goodbye, "Donny", adjective = "nice")
 // Output: the function, the arguments in the order written, then the
-// handler `bind` returns, registered as `goodbye`. With positional
-// arguments only, the closure calls `f(args...)` directly, so any callable
-// works and rustc checks the count and types. Snapshots:
+// handler `bind` returns, registered as `goodbye` and named after it. With
+// positional arguments only, the closure calls `f(args...)` directly, so
+// any callable works and rustc checks the count and types. Locals are
+// hygienic and the one item has a name no user writes, so the arguments
+// mean what they mean where they are written. Snapshots:
 // docs/expansions/register_call*.rs.
 fn expand_register_call(call: &RegisterCall) -> TokenStream {
     let krate = &call.krate;
@@ -340,8 +373,13 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
         .map(|i| Ident::new(&format!("arg{i}"), first_span(&call.positional[i]).resolved_at(Span::mixed_site())))
         .collect();
     let handler = Ident::new("handler", Span::mixed_site());
+    // Named after `f`, as `atexit::register(f)` names it, not after the
+    // closure that calls it.
     let registration = quote! {
-        #krate::__private::Registration::new(#handler).identity_of(&#f).register()
+        #krate::__private::Registration::new(#handler)
+            .name(::core::any::type_name_of_val(&#f))
+            .identity_of(&#f)
+            .register()
     };
     if call.keywords.is_empty() {
         let krate = krate.to_token_stream();
@@ -367,13 +405,21 @@ fn expand_register_call(call: &RegisterCall) -> TokenStream {
     let keys = call.keywords.iter().map(|(key, _)| key);
     let values = call.keywords.iter().map(|(_, value)| value);
     let positional = &call.positional;
-    // Spanned on the function as written (the user's syntax context, like
-    // the fields'), so that rustc points there and suggests field names.
-    let keywords = quote_spanned!(call.func_span=> Keywords { #(#keys: #values),* });
+    // The values are written in the struct literal, so that each field's
+    // type guides their inference (a closure's parameter types, `&String`
+    // to `&str`). The literal names its type through an alias, as it cannot
+    // start with `<goodbye as Keywords<1>>` on stable Rust
+    // (`more_qualified_paths`, rust-lang/rust#86935). The alias, the one
+    // item the values can see, has a name no user writes. It is spanned on
+    // the function as written (the user's syntax context, like the
+    // fields'), so that rustc points there and suggests field names.
+    let alias = Ident::new("__atexit_Keywords", call.func_span);
+    let keywords = quote_spanned!(call.func_span=> #alias { #(#keys: #values),* });
     quote! {{
         let #f = #func;
         #(let #arg_names = #positional;)*
-        type Keywords<'a> = <#marker as #krate::__private::Keywords<#k>>::Struct<'a>;
+        #[allow(non_camel_case_types)]
+        type #alias<'a> = <#marker as #krate::__private::Keywords<#k>>::Struct<'a>;
         let #handler = #keywords.bind(#f, #(#arg_names),*);
         #registration
     }}

@@ -43,6 +43,16 @@ fn register() {
 }
 
 #[test]
+fn register_associated() {
+    let item = quote! { fn close_all() { Self::flush_pool(); } };
+    snapshot(
+        "register_associated",
+        "impl Database {\n    #[atexit::register(Self = Database)]\n    fn close_all() { Self::flush_pool(); }\n}",
+        in_an_impl(expand::register_attribute(quote!(Self = Database), item)),
+    );
+}
+
+#[test]
 fn handler() {
     let item = quote! {
         fn goodbye(name: &str, times: u32) {
@@ -95,6 +105,11 @@ fn register_call() {
         "register!(goodbye, \"Donny\", times = 3)",
         in_a_function(expand::register_call(quote!(::atexit; (goodbye) ("Donny") (= times 3)))),
     );
+}
+
+/// Associated items, in an `impl` block, so they print as a file.
+fn in_an_impl(items: TokenStream) -> TokenStream {
+    quote! { impl Database { #items } }
 }
 
 /// An expression, as the body of a function, so it prints as a file.

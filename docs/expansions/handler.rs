@@ -13,22 +13,24 @@ fn goodbye(name: &str, times: u32) {
 struct goodbye {}
 #[allow(non_camel_case_types, dead_code)]
 const _: () = {
-    type Handler = goodbye;
+    type __atexit_Handler = goodbye;
     const _: () = {
         pub struct goodbye<'a> {
             pub name: &'a str,
             pub times: u32,
         }
-        impl ::atexit::__private::Keywords<0> for Handler {
+        impl ::atexit::__private::Keywords<0> for __atexit_Handler {
             type Struct<'a> = goodbye<'a>;
         }
         impl<'a> goodbye<'a> {
-            pub fn bind<F>(
+            pub fn bind<__atexit_F>(
                 self,
-                f: F,
-            ) -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<F>
+                f: __atexit_F,
+            ) -> impl ::core::ops::FnOnce(
+            ) + ::core::marker::Send + 'static + use<__atexit_F>
             where
-                F: ::core::ops::FnOnce(&str, u32) + ::core::marker::Send + 'static,
+                __atexit_F: ::core::ops::FnOnce(&str, u32) + ::core::marker::Send
+                    + 'static,
             {
                 let arg0 = <str as ::std::borrow::ToOwned>::to_owned(self.name);
                 let arg1 = self.times;
@@ -47,17 +49,19 @@ const _: () = {
         pub struct goodbye {
             pub times: u32,
         }
-        impl ::atexit::__private::Keywords<1> for Handler {
+        impl ::atexit::__private::Keywords<1> for __atexit_Handler {
             type Struct<'a> = goodbye;
         }
         impl goodbye {
-            pub fn bind<F>(
+            pub fn bind<__atexit_F>(
                 self,
-                f: F,
+                f: __atexit_F,
                 arg0: &str,
-            ) -> impl ::core::ops::FnOnce() + ::core::marker::Send + 'static + use<F>
+            ) -> impl ::core::ops::FnOnce(
+            ) + ::core::marker::Send + 'static + use<__atexit_F>
             where
-                F: ::core::ops::FnOnce(&str, u32) + ::core::marker::Send + 'static,
+                __atexit_F: ::core::ops::FnOnce(&str, u32) + ::core::marker::Send
+                    + 'static,
             {
                 let arg0 = <str as ::std::borrow::ToOwned>::to_owned(arg0);
                 let arg1 = self.times;

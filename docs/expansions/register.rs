@@ -7,7 +7,7 @@ fn flush() {
     save_state();
 }
 const _: () = {
-    static HANDLER: ::atexit::__private::StaticHandler = ::atexit::__private::StaticHandler::new(
+    static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler = ::atexit::__private::StaticHandler::new(
         flush,
         ::atexit::__private::identity_fn(&flush),
         ::core::module_path!(),
@@ -17,6 +17,6 @@ const _: () = {
         false,
     );
     ::atexit::__private::inventory::submit! {
-        ::atexit::__private::StaticRef(& HANDLER)
+        ::atexit::__private::StaticRef(& __ATEXIT_HANDLER)
     }
 };

@@ -6,8 +6,14 @@ fn register_goodbye() -> ::atexit::Handle {
     {
         let f = goodbye;
         let arg0 = "Donny";
-        type Keywords<'a> = <goodbye as ::atexit::__private::Keywords<1>>::Struct<'a>;
-        let handler = Keywords { times: 3 }.bind(f, arg0);
-        ::atexit::__private::Registration::new(handler).identity_of(&f).register()
+        #[allow(non_camel_case_types)]
+        type __atexit_Keywords<'a> = <goodbye as ::atexit::__private::Keywords<
+            1,
+        >>::Struct<'a>;
+        let handler = __atexit_Keywords { times: 3 }.bind(f, arg0);
+        ::atexit::__private::Registration::new(handler)
+            .name(::core::any::type_name_of_val(&f))
+            .identity_of(&f)
+            .register()
     }
 }

@@ -10,6 +10,9 @@ fn register_goodbye() -> ::atexit::Handle {
         let handler = move || {
             f(arg0, arg1);
         };
-        ::atexit::__private::Registration::new(handler).identity_of(&f).register()
+        ::atexit::__private::Registration::new(handler)
+            .name(::core::any::type_name_of_val(&f))
+            .identity_of(&f)
+            .register()
     }
 }
