@@ -77,17 +77,35 @@ fn macros_through_a_reexport() {
 /// glibc runs a shared object's C `atexit` functions when it is unloaded:
 /// a plugin built with atexit has its own runtime, whose handlers run at
 /// `dlclose`, before the host goes on; the host's run at its own exit.
+///
+/// However its handler runs (a time limit kept or overrun, async, one that
+/// calls `atexit::exit`, a deadline from the environment), it runs on the
+/// unloading thread and is waited for: no code of the plugin runs after
+/// `dlclose` returns (the host would crash), no watchdog ends the host, and
+/// `exit` inside ends only that handler.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn a_plugin_runs_its_handlers_at_dlclose() {
     let plugin = build_artifact("atexit-fixture-plugin", "dev", r#""filenames":[""#);
-    let output =
-        Command::new(build_fixture("atexit-fixture-plugin-host", "dev")).arg(&plugin).output().expect("run the host");
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "host: before dlclose\nplugin: runtime handler\nplugin: static handler\nhost: after dlclose\nhost: handler\n"
-    );
+    let host = build_fixture("atexit-fixture-plugin-host", "dev");
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        ("plain", &[], ""),
+        ("limited", &[], "plugin: limited handler\n"),
+        ("overrun", &[], "plugin: slow handler done\n"),
+        ("overrun", &[("ATEXIT_DEADLINE_MS", "50")], "plugin: slow handler done\n"),
+        ("async", &[], "plugin: async handler\n"),
+        ("exit", &[], ""),
+    ];
+    for (kind, env, first) in cases {
+        let output =
+            Command::new(&host).arg(&plugin).arg(kind).envs(env.iter().copied()).output().expect("run the host");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let expected = format!(
+            "host: before dlclose\nplugin: runtime handler\n{first}plugin: static handler\nhost: after dlclose\nhost: alive\nhost: handler\n"
+        );
+        assert_eq!((output.status.code(), &*stdout), (Some(0), &*expected), "{kind} {env:?}: {output:?}");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("time limit"), "{kind}: {output:?}");
+    }
 }
 
 /// `ATEXIT_TRACE` (like every setting from the environment) is ignored in a

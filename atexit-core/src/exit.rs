@@ -73,7 +73,7 @@ pub fn exit(code: i32) -> ! {
 /// # Errors
 ///
 /// A panicking handler is reported on stderr with its name, and the rest still
-/// run; the **last** panic is returned (use [`HandlerPanic::resume`] to
+/// run; the **last** panic is returned (use [`HandlerPanic::resume`](crate::HandlerPanic::resume) to
 /// re-raise it). Handlers registered afterwards run at exit as usual. If a
 /// handler calls [`exit`], the run finishes and then the process
 /// exits with that code.

@@ -24,8 +24,8 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::callback::{Callback, Pending};
@@ -290,8 +290,11 @@ pub(crate) struct Watched {
     lease: u64,
 }
 
+/// What an async handler's future came to, and how the trace says it.
+type Outcome = (Result<(), HandlerPanic>, Ended);
+
 impl Future for Watched {
-    type Output = (Result<(), HandlerPanic>, Ended);
+    type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if watch::fate(self.ticket) != Fate::Running {
@@ -325,12 +328,12 @@ fn call_async(
 ) -> Option<Result<(), HandlerPanic>> {
     if place == Place::Unwatched {
         let watched = Watched { future: work, name, ticket: Ticket::NONE, lease };
-        return Some(block_on(watched).0);
+        return Some(poll_here(watched).0);
     }
     let helper = lease::new_lease();
     let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || {});
     let watched = Watched { future: work, name, ticket, lease: helper };
-    let outcome: Arc<Lock<Option<(Result<(), HandlerPanic>, Ended)>>> = Arc::new(Lock::new(None));
+    let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
     lease::set(helper);
     let job = Box::new(move || {
@@ -364,8 +367,33 @@ fn call_async(
     }
 }
 
+/// Polls an async handler to its end on this thread, with no runtime: in a
+/// shared library being unloaded, which must leave nothing behind (a
+/// runtime's thread-locals would be torn down after the library is gone,
+/// running its code then). A future that needs a runtime's timers or
+/// sockets panics there, and is reported.
+fn poll_here(watched: Watched) -> Outcome {
+    struct Woken(AtomicBool);
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let woken = Arc::new(Woken(AtomicBool::new(true)));
+    let waker = Waker::from(Arc::clone(&woken));
+    let mut context = Context::from_waker(&waker);
+    let mut watched = std::pin::pin!(watched);
+    loop {
+        if !woken.0.swap(false, Ordering::AcqRel) {
+            std::thread::sleep(Duration::from_millis(1));
+        } else if let Poll::Ready(outcome) = watched.as_mut().poll(&mut context) {
+            return outcome;
+        }
+    }
+}
+
 #[cfg(feature = "tokio")]
-fn block_on(watched: Watched) -> (Result<(), HandlerPanic>, Ended) {
+fn block_on(watched: Watched) -> Outcome {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(watched),
         Err(e) => {
@@ -376,7 +404,7 @@ fn block_on(watched: Watched) -> (Result<(), HandlerPanic>, Ended) {
 }
 
 #[cfg(not(feature = "tokio"))]
-fn block_on(watched: Watched) -> (Result<(), HandlerPanic>, Ended) {
+fn block_on(watched: Watched) -> Outcome {
     // Without the feature no async handler can be registered.
     drop(watched);
     (Ok(()), Ended::Ok)

@@ -8,13 +8,14 @@ async fn main() {
 // Output:
 fn main() -> ::std::process::ExitCode {
     #[tokio::main]
-    async fn __atexit_main() {
+    async fn __atexit_main() -> ::std::process::ExitCode {
         let output: () = async move {
             serve().await;
         }
             .await;
-        ::atexit::__private::run_exit_async().await;
-        output
+        let code = ::std::process::Termination::report(output);
+        ::atexit::__private::run_exit_async(code).await;
+        code
     }
     ::atexit::__private::run_main(__atexit_main)
 }
