@@ -88,7 +88,9 @@ fn macros_through_a_reexport() {
 fn a_plugin_runs_its_handlers_at_dlclose() {
     let plugin = build_artifact("atexit-fixture-plugin", "dev", r#""filenames":[""#);
     let host = build_fixture("atexit-fixture-plugin-host", "dev");
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    // The kind of handler, the host's environment, what it prints.
+    type Case = (&'static str, &'static [(&'static str, &'static str)], &'static str);
+    let cases: &[Case] = &[
         ("plain", &[], ""),
         ("limited", &[], "plugin: limited handler\n"),
         ("overrun", &[], "plugin: slow handler done\n"),
