@@ -31,7 +31,7 @@ pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
 /// Puts a handler in the process registry, the hook installed.
 pub(crate) fn register_callback(priority: i32, fingerprint: u64, callback: Callback) -> Handle {
     hook::install();
-    Handle::in_static(&PROCESS, PROCESS.insert(priority, fingerprint, callback))
+    Handle::in_process(&PROCESS, PROCESS.insert(priority, fingerprint, callback))
 }
 
 /// Removes every pending registration of the function `f`, and returns how

@@ -11,15 +11,16 @@
 #[cfg(unix)]
 pub(crate) fn write_stderr_now(message: &str) {
     let mut ready = libc::pollfd { fd: 2, events: libc::POLLOUT, revents: 0 };
-    // SAFETY: `poll` reads and writes the one `pollfd` it is given.
-    if unsafe { libc::poll(&mut ready, 1, 0) } != 1 || ready.revents & libc::POLLOUT == 0 {
-        return;
-    }
     // A pipe that polls writable takes a write of up to PIPE_BUF bytes at
     // once; a longer message may be cut short rather than block.
     let bytes = message.as_bytes();
-    // SAFETY: writes from a live buffer of `bytes.len()` bytes.
-    unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+    // SAFETY: `poll` reads and writes the one `pollfd` it is given; `write`
+    // reads a live buffer of `bytes.len()` bytes.
+    unsafe {
+        if libc::poll(&mut ready, 1, 0) == 1 && ready.revents & libc::POLLOUT != 0 {
+            libc::write(2, bytes.as_ptr().cast(), bytes.len());
+        }
+    }
 }
 
 #[cfg(not(unix))]

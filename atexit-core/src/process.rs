@@ -1,7 +1,7 @@
 //! The process registry: the one `atexit::register` fills and the exit runs.
 //!
-//! A [`Registry`](crate::Registry) with three rules of the process's own,
-//! given to it as its [`Policy`]:
+//! A [`State`] of pending handlers, as a [`Registry`](crate::Registry)
+//! keeps, with three rules of the process's own:
 //! - **Static handlers** (`#[atexit::register]`) are taken in when the
 //!   registry is first needed whole (a count, `unregister`, `clear`, a run),
 //!   below every runtime registration, so that they count as registered when
@@ -19,28 +19,136 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::callback::Callback;
+use crate::identity::Identity;
 use crate::lease;
-use crate::registry::{Inner, Policy, State};
+use crate::lock::{Guard, Lock};
+use crate::registry::{Key, Registrations, State, emptied};
 use crate::statics::{self, StaticHandler, StaticRef};
 
-pub(crate) static PROCESS: Inner = Inner::new(Some(&POLICY));
+/// The process registry.
+pub(crate) static PROCESS: Process =
+    Process { state: Lock::new(Settled { registrations: State::new(), generation: 0, statics_taken: false }) };
 
-static POLICY: Policy = Policy { epoch: &GENERATION, settle, closing: &EXIT_BEGUN, admits };
+pub(crate) struct Process {
+    state: Lock<Settled>,
+}
+
+/// The pending handlers, and what was done to keep them up to date.
+struct Settled {
+    registrations: State,
+    /// The `fork()` generation they belong to.
+    generation: u64,
+    /// Whether static handlers were taken in before.
+    statics_taken: bool,
+}
 
 /// How many `fork()`s lie between the first process and this one.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Whether static handlers were taken in before (read and written only
-/// under `PROCESS`'s lock).
-static STATICS_TAKEN: AtomicBool = AtomicBool::new(false);
-
+/// Set when the exit begins: registrations may be turned away from then on.
 static EXIT_BEGUN: AtomicBool = AtomicBool::new(false);
 
-fn settle(state: &mut State, new_generation: bool, whole: bool) {
-    if new_generation {
-        forget_parents_registrations(state);
+impl Process {
+    /// The state, brought up to date: the parent's registrations dropped
+    /// in a new `fork()` generation; static handlers taken in when the
+    /// caller needs every pending handler (`whole`: a count, a scan, a run).
+    #[inline]
+    fn state(&self, whole: bool) -> Guard<'_, Settled> {
+        let mut state = self.state.lock();
+        let generation = GENERATION.load(Ordering::Relaxed);
+        if generation != state.generation {
+            state.generation = generation;
+            state.forget_parents_registrations();
+        }
+        if whole {
+            state.take_in_statics();
+        }
+        state
     }
-    if whole {
-        take_in_statics(state);
+
+    /// Registers, unless the exit has begun and the caller does not act
+    /// for its run (a late arrival, dropped).
+    #[inline]
+    pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
+        if EXIT_BEGUN.load(Ordering::Relaxed) && lease::is_exiting() && !lease::acts_for_run() {
+            crate::panic::drop_quietly(callback);
+            return Key::nothing(priority);
+        }
+        self.state(false).registrations.insert(priority, fingerprint, callback)
+    }
+
+    pub(crate) fn unregister(&self, identity: Identity) -> usize {
+        let taken = self.state(true).registrations.take_identity(identity);
+        taken.len()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.state(true).registrations.len()
+    }
+
+    /// Drops every pending handler, static ones included.
+    pub(crate) fn clear(&self) {
+        let taken = emptied(self.state(true).registrations.take_all());
+        self.state(false).registrations.keep_memory(taken);
+    }
+
+    /// Takes the next handler out, in exit order (`whole` at the start of a run).
+    pub(crate) fn pop(&self, whole: bool) -> Option<Callback> {
+        self.state(whole).registrations.pop_next()
+    }
+
+    /// Holds the lock without a guard, across `fork()` (see `fork.rs`).
+    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+    pub(crate) fn lock_for_fork(&self) {
+        self.state.acquire();
+    }
+
+    /// Releases the lock taken by [`lock_for_fork`](Process::lock_for_fork).
+    ///
+    /// # Safety
+    /// Only after `lock_for_fork`, once, in the same process or its child.
+    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+    pub(crate) unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller took the lock with `lock_for_fork`.
+        unsafe { self.state.release() }
+    }
+}
+
+impl Registrations for Process {
+    fn remove(&self, key: Key) -> bool {
+        let taken = self.state(false).registrations.remove(key);
+        taken.map(drop).is_some()
+    }
+
+    fn contains(&self, key: Key) -> bool {
+        self.state(false).registrations.contains(key)
+    }
+}
+
+impl Settled {
+    fn forget_parents_registrations(&mut self) {
+        // Static handlers count as the parent's: taken in, then dropped with
+        // the parent's others unless registered `inherit_on_fork`.
+        self.take_in_statics();
+        for callback in self.registrations.take_where(|_, callback| !callback.inherited()) {
+            std::mem::forget(callback);
+        }
+    }
+
+    fn take_in_statics(&mut self) {
+        let mut handlers = untaken_statics();
+        if handlers.is_empty() {
+            return;
+        }
+        if std::mem::replace(&mut self.statics_taken, true) {
+            for callback in self.registrations.take_where(|_, callback| matches!(callback, Callback::Static(_))) {
+                if let Callback::Static(handler) = callback {
+                    handlers.push(handler);
+                }
+            }
+        }
+        statics::sort(&mut handlers);
+        let handlers = handlers.into_iter().map(|h| (h.priority(), h.identity().fingerprint(), Callback::Static(h)));
+        self.registrations.insert_oldest(handlers);
     }
 }
 
@@ -49,39 +157,8 @@ fn untaken_statics() -> Vec<&'static StaticHandler> {
     inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect()
 }
 
-fn forget_parents_registrations(state: &mut State) {
-    // Static handlers count as the parent's: taken in, then dropped with
-    // the parent's others unless registered `inherit_on_fork`.
-    take_in_statics(state);
-    for callback in state.take_where(|_, callback| !callback.inherited()) {
-        std::mem::forget(callback);
-    }
-}
-
-fn take_in_statics(state: &mut State) {
-    let mut handlers = untaken_statics();
-    if handlers.is_empty() {
-        return;
-    }
-    if STATICS_TAKEN.swap(true, Ordering::Relaxed) {
-        for callback in state.take_where(|_, callback| matches!(callback, Callback::Static(_))) {
-            if let Callback::Static(handler) = callback {
-                handlers.push(handler);
-            }
-        }
-    }
-    statics::sort(&mut handlers);
-    state.insert_oldest(handlers.into_iter().map(|h| (h.priority(), h.identity().fingerprint(), Callback::Static(h))));
-}
-
-/// Once the exit has begun (checked by the registry first): a registration
-/// is kept when no run is going on, or when the thread acts for the run.
-fn admits() -> bool {
-    !lease::is_exiting() || lease::acts_for_run()
-}
-
 /// In a `fork()`ed child, before anything else runs there but signal
-/// handlers: this is a new generation, and no other thread's run goes on.
+/// handlers: this is a new generation.
 #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
 pub(crate) fn forked() {
     GENERATION.fetch_add(1, Ordering::Relaxed);

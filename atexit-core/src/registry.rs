@@ -10,15 +10,14 @@
 //! entry was, which is still right unless a compaction moved it.
 //!
 //! This module knows nothing of the process: the process registry
-//! (`process.rs`) gives its own [`Policy`] for what only it does.
+//! (`process.rs`) keeps a [`State`] of its own, with its own rules.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::callback::{Callback, Plain};
 use crate::identity::{Function, Identity};
-use crate::lock::{Guard, Lock};
+use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::runlock::RunLock;
 
@@ -33,7 +32,7 @@ pub(crate) struct Key {
 
 impl Key {
     /// The key of a registration that was turned away: it finds nothing.
-    fn nothing(priority: i32) -> Key {
+    pub(crate) fn nothing(priority: i32) -> Key {
         Key { seq: u64::MAX, priority, index: u32::MAX }
     }
 }
@@ -41,7 +40,7 @@ impl Key {
 /// 32 bytes: the identity is kept as its fingerprint, which `unregister`
 /// compares first (a scan of 100,000 entries of 56 bytes, with the whole
 /// identity, took 243 µs; see the README's performance table).
-struct Entry {
+pub(crate) struct Entry {
     seq: u64,
     fingerprint: u64,
     /// [`Callback::nothing`] once taken out of the middle of the stack.
@@ -122,14 +121,12 @@ pub(crate) struct State {
     lowest_seq: u64,
     /// The stack used last.
     last_used: usize,
-    /// The policy's epoch when it last settled this state.
-    epoch: u64,
 }
 
 impl State {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         // Room below for handlers inserted as the oldest (static handlers).
-        State { stacks: Vec::new(), len: 0, next_seq: 1 << 62, lowest_seq: 1 << 62, last_used: 0, epoch: 0 }
+        State { stacks: Vec::new(), len: 0, next_seq: 1 << 62, lowest_seq: 1 << 62, last_used: 0 }
     }
 
     #[inline]
@@ -151,7 +148,7 @@ impl State {
     }
 
     #[inline]
-    fn insert(&mut self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
+    pub(crate) fn insert(&mut self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.len += 1;
@@ -183,7 +180,7 @@ impl State {
         self.stacks.binary_search_by_key(&priority, |s| s.priority)
     }
 
-    fn remove(&mut self, key: Key) -> Option<Callback> {
+    pub(crate) fn remove(&mut self, key: Key) -> Option<Callback> {
         let at = self.place(key.priority).ok()?;
         let stack = &mut self.stacks[at];
         let callback = stack.take_tidily(stack.find(key)?)?;
@@ -191,13 +188,13 @@ impl State {
         Some(callback)
     }
 
-    fn contains(&self, key: Key) -> bool {
+    pub(crate) fn contains(&self, key: Key) -> bool {
         let Ok(at) = self.place(key.priority) else { return false };
         let stack = &self.stacks[at];
         stack.find(key).is_some_and(|i| !stack.entries[i].is_empty())
     }
 
-    fn pop_next(&mut self) -> Option<Callback> {
+    pub(crate) fn pop_next(&mut self) -> Option<Callback> {
         let callback = self.stacks.iter_mut().rev().find_map(Stack::pop)?;
         self.len -= 1;
         Some(callback)
@@ -219,9 +216,24 @@ impl State {
         self.len -= taken.len();
         taken
     }
+}
 
-    /// Takes out every entry, each stack's with its priority.
-    fn take_all(&mut self) -> Vec<(i32, Vec<Entry>)> {
+impl State {
+    /// Takes out every pending registration of `identity`, to be dropped
+    /// once the lock is released (a captured value's destructor may use
+    /// the registry).
+    pub(crate) fn take_identity(&mut self, identity: Identity) -> Vec<Callback> {
+        let fingerprint = identity.fingerprint();
+        self.take_where(|f, callback| f == fingerprint && callback.identity() == identity)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Takes every pending handler out; [`keep_memory`](State::keep_memory)
+    /// gives the emptied stacks back once their handlers are dropped.
+    pub(crate) fn take_all(&mut self) -> Vec<(i32, Vec<Entry>)> {
         self.len = 0;
         let take = |stack: &mut Stack| {
             stack.empty = 0;
@@ -229,133 +241,62 @@ impl State {
         };
         self.stacks.iter_mut().map(take).collect()
     }
-}
 
-/// What a registry does beyond keeping and running handlers: the process
-/// registry's rules (`process.rs`), given as functions so that this module
-/// needs nothing from above it. The two flags let a registration pass with
-/// two loads while neither rule has anything to do.
-pub(crate) struct Policy {
-    /// Changes when every pending registration may have to be looked at
-    /// again before the next use (a `fork()`).
-    pub(crate) epoch: &'static AtomicU64,
-    /// Brings the state up to date, under the lock: `new_epoch` when
-    /// `epoch` changed since the last call; `whole` when the caller needs
-    /// every pending handler (a count, a scan, a run). Called when either
-    /// is true.
-    pub(crate) settle: fn(&mut State, new_epoch: bool, whole: bool),
-    /// Set once registrations may be turned away; then `admits` decides.
-    pub(crate) closing: &'static AtomicBool,
-    /// Whether a registration made now, from this thread, is kept.
-    pub(crate) admits: fn() -> bool,
-}
-
-/// The shared state behind a [`Registry`] and its [`Handle`]s.
-pub(crate) struct Inner {
-    state: Lock<State>,
-    run_lock: RunLock,
-    policy: Option<&'static Policy>,
-}
-
-impl Inner {
-    pub(crate) const fn new(policy: Option<&'static Policy>) -> Self {
-        Inner { state: Lock::new(State::new()), run_lock: RunLock::new(), policy }
-    }
-
-    #[inline]
-    fn state(&self, whole: bool) -> Guard<'_, State> {
-        let mut state = self.state.lock();
-        if let Some(policy) = self.policy {
-            let epoch = policy.epoch.load(Ordering::Relaxed);
-            let new_epoch = epoch != state.epoch;
-            if new_epoch || whole {
-                state.epoch = epoch;
-                (policy.settle)(&mut state, new_epoch, whole);
-            }
-        }
-        state
-    }
-
-    #[inline]
-    pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
-        let turned_away = |policy: &Policy| policy.closing.load(Ordering::Relaxed) && !(policy.admits)();
-        if self.policy.is_some_and(turned_away) {
-            drop_quietly(callback);
-            return Key::nothing(priority);
-        }
-        self.state(false).insert(priority, fingerprint, callback)
-    }
-
-    fn remove(&self, key: Key) -> bool {
-        let taken = self.state(false).remove(key);
-        // Dropped outside the lock: a captured value's destructor may use the registry.
-        taken.map(drop).is_some()
-    }
-
-    fn contains(&self, key: Key) -> bool {
-        self.state(false).contains(key)
-    }
-
-    pub(crate) fn unregister(&self, identity: Identity) -> usize {
-        let fingerprint = identity.fingerprint();
-        let taken = self.state(true).take_where(|f, callback| f == fingerprint && callback.identity() == identity);
-        let n = taken.len();
-        drop(taken);
-        n
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.state(true).len
-    }
-
-    /// Drops every pending handler, outside the lock, then gives each stack
-    /// its memory back if it is still empty (as CPython's `atexit._clear`
-    /// keeps its array): in the benchmark that clears between rounds of
-    /// 100,000 registrations, growing them again from fresh memory made a
-    /// registration 37.6 ns against 30.7 ns.
-    pub(crate) fn clear(&self) {
-        let mut taken = self.state(true).take_all();
-        for (_, entries) in &mut taken {
-            entries.clear();
-        }
-        let mut state = self.state(false);
+    /// After a `clear`: each stack gets its memory back if it is still
+    /// empty, as CPython's `atexit._clear` keeps its array.
+    pub(crate) fn keep_memory(&mut self, taken: Vec<(i32, Vec<Entry>)>) {
         for (priority, entries) in taken {
-            let stack = state.stack(priority);
+            let stack = self.stack(priority);
             if stack.entries.is_empty() && stack.entries.capacity() < entries.capacity() {
                 stack.entries = entries;
             }
         }
     }
+}
 
-    /// Holds the state's lock without a guard, across `fork()` (see `fork.rs`).
-    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
-    pub(crate) fn lock_for_fork(&self) {
-        self.state.acquire();
+/// Drops what `clear` took out (outside the lock), keeping the memory.
+pub(crate) fn emptied(mut taken: Vec<(i32, Vec<Entry>)>) -> Vec<(i32, Vec<Entry>)> {
+    for (_, entries) in &mut taken {
+        entries.clear();
+    }
+    taken
+}
+
+/// What a [`Handle`] asks of the registry it came from.
+pub(crate) trait Registrations: Sync {
+    /// Removes the registration; false if it is no longer pending.
+    fn remove(&self, key: Key) -> bool;
+    /// Whether the registration is still pending.
+    fn contains(&self, key: Key) -> bool;
+}
+
+/// The shared state behind a [`Registry`] and its [`Handle`]s.
+struct Local {
+    state: Lock<State>,
+    run_lock: RunLock,
+}
+
+impl Registrations for Local {
+    fn remove(&self, key: Key) -> bool {
+        let taken = self.state.lock().remove(key);
+        taken.map(drop).is_some()
     }
 
-    /// Releases the lock taken by [`lock_for_fork`](Inner::lock_for_fork).
-    ///
-    /// # Safety
-    /// Only after `lock_for_fork`, once, in the same process or its child.
-    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
-    pub(crate) unsafe fn unlock_after_fork(&self) {
-        // SAFETY: the caller took the lock with `lock_for_fork`.
-        unsafe { self.state.release() }
+    fn contains(&self, key: Key) -> bool {
+        self.state.lock().contains(key)
     }
+}
 
-    /// Takes the next handler out, in exit order. `whole`: at the start of
-    /// a run, when the policy may have handlers to take in first.
-    pub(crate) fn pop(&self, whole: bool) -> Option<Callback> {
-        self.state(whole).pop_next()
-    }
-
+impl Local {
     /// Runs every pending handler, in order, each once, until none is left,
     /// including those registered while the run goes on. Returns the last
-    /// panic. (A local registry's run; the process registry's is `run.rs`.)
+    /// panic.
     fn run(&self) -> Result<(), HandlerPanic> {
         let _run = self.run_lock.acquire();
         let mut last = None;
-        while let Some(callback) = self.pop(false) {
+        loop {
+            let next = self.state.lock().pop_next();
+            let Some(callback) = next else { break };
             let Err(panic) = callback.run() else { continue };
             panic.report();
             if let Some(previous) = last.replace(panic) {
@@ -369,8 +310,8 @@ impl Inner {
 /// How a [`Handle`] reaches its registry: the process registry is a
 /// `static`; a handle does not keep a local registry alive.
 enum Owner {
-    Static(&'static Inner),
-    Local(Weak<Inner>),
+    Process(&'static dyn Registrations),
+    Local(Weak<Local>),
 }
 
 /// One registration, returned by every `register`.
@@ -386,14 +327,14 @@ pub struct Handle {
 
 impl Handle {
     /// A handle to a registration in the process registry.
-    pub(crate) fn in_static(inner: &'static Inner, key: Key) -> Handle {
-        Handle { owner: Owner::Static(inner), key }
+    pub(crate) fn in_process(registrations: &'static dyn Registrations, key: Key) -> Handle {
+        Handle { owner: Owner::Process(registrations), key }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&Inner) -> R) -> Option<R> {
+    fn with<R>(&self, f: impl FnOnce(&dyn Registrations) -> R) -> Option<R> {
         match &self.owner {
-            Owner::Static(inner) => Some(f(inner)),
-            Owner::Local(weak) => weak.upgrade().map(|inner| f(&inner)),
+            Owner::Process(registrations) => Some(f(*registrations)),
+            Owner::Local(weak) => weak.upgrade().map(|local| f(&*local)),
         }
     }
 
@@ -448,13 +389,13 @@ impl fmt::Debug for Handle {
 /// assert_eq!(registry.len(), 0);
 /// ```
 pub struct Registry {
-    inner: Arc<Inner>,
+    inner: Arc<Local>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
-        Registry { inner: Arc::new(Inner::new(None)) }
+        Registry { inner: Arc::new(Local { state: Lock::new(State::new()), run_lock: RunLock::new() }) }
     }
 
     /// Registers `f` to run once when this registry runs, at priority 0.
@@ -465,7 +406,7 @@ impl Registry {
     }
 
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Handle {
-        let key = self.inner.insert(priority, fingerprint, callback);
+        let key = self.inner.state.lock().insert(priority, fingerprint, callback);
         Handle { owner: Owner::Local(Arc::downgrade(&self.inner)), key }
     }
 
@@ -474,7 +415,8 @@ impl Registry {
     ///
     /// See [`unregister`](crate::unregister) for what counts as the same function.
     pub fn unregister<F: Function<Args>, Args>(&self, f: F) -> usize {
-        self.inner.unregister(Identity::of(&f))
+        let taken = self.inner.state.lock().take_identity(Identity::of(&f));
+        taken.len()
     }
 
     /// Runs every pending handler now, in exit order, each at most once, and
@@ -491,12 +433,13 @@ impl Registry {
 
     /// Drops every pending handler without running it.
     pub fn clear(&self) {
-        self.inner.clear()
+        let taken = emptied(self.inner.state.lock().take_all());
+        self.inner.state.lock().keep_memory(taken);
     }
 
     /// How many handlers are pending.
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.inner.state.lock().len()
     }
 
     /// Whether no handler is pending.

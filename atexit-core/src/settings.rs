@@ -74,27 +74,34 @@ pub(crate) fn millis(name: &str) -> Option<u64> {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+// Miri cannot read the auxiliary vector: it runs as an ordinary program.
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
 fn privileged() -> bool {
     // SAFETY: `getauxval` reads the auxiliary vector; no preconditions.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
-#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"))]
+#[cfg(all(
+    any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"),
+    not(miri)
+))]
 fn privileged() -> bool {
     // SAFETY: `issetugid` takes nothing and has no preconditions.
     unsafe { libc::issetugid() != 0 }
 }
 
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-)))]
+#[cfg(any(
+    miri,
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    ))
+))]
 fn privileged() -> bool {
     false
 }

@@ -260,9 +260,9 @@ fn request_shutdown(signal: Signal) {
 /// thread of ours through a pipe; the process dies by re-raising.
 #[cfg(unix)]
 mod platform {
-    use std::fs::File;
     use std::io::{self, Read};
-    use std::os::fd::FromRawFd;
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicI32, Ordering};
     use std::sync::{Mutex, PoisonError};
 
@@ -322,21 +322,11 @@ mod platform {
         if THREAD_PID.load(Ordering::SeqCst) == pid {
             return Ok(());
         }
-        let mut fds = [0 as c_int; 2];
-        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let [read_fd, write_fd] = fds;
-        // SAFETY: `fcntl` on descriptors this function just created: not
-        // inherited by `exec`, and writes never block the signal handler.
-        unsafe {
-            libc::fcntl(read_fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            libc::fcntl(write_fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            libc::fcntl(write_fd, libc::F_SETFL, libc::O_NONBLOCK);
-        }
-        // SAFETY: `read_fd` is open and owned by nothing else.
-        let reader = unsafe { File::from_raw_fd(read_fd) };
+        // Both ends close on `exec`; writes never block the signal handler.
+        // The write end stays open for the life of the process.
+        let (reader, writer) = UnixStream::pair()?;
+        writer.set_nonblocking(true)?;
+        let write_fd = writer.into_raw_fd();
         std::thread::Builder::new().name("atexit-signals".into()).spawn(move || wait_for_signals(reader))?;
         RECEIVED.store(0, Ordering::SeqCst);
         WAKE_FD.store(write_fd, Ordering::SeqCst);
@@ -357,7 +347,7 @@ mod platform {
         unsafe { libc::write(WAKE_FD.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1) };
     }
 
-    fn wait_for_signals(mut reader: File) {
+    fn wait_for_signals(mut reader: UnixStream) {
         let mut byte = [0u8];
         loop {
             match reader.read(&mut byte) {
