@@ -47,10 +47,8 @@ impl<T> Lock<T> {
     /// Waits for the holder. It holds the lock for nanoseconds, so spin a
     /// little; past that, another thread is taking the lock over and over
     /// (or the holder was preempted), and a waiter that keeps looking only
-    /// pulls the lock's cache line away from it: sleep, longer each time.
-    /// Two threads registering at once made 6.3 M registrations a second
-    /// with a spin-then-yield wait, against 52.8 M for one thread (see the
-    /// README's performance table for the figure with this wait).
+    /// pulls the lock's cache line away from it: sleep, longer each time
+    /// (the benchmark of two threads registering at once measures it).
     #[cold]
     fn acquire_slowly(&self) {
         let mut waits = 0u32;

@@ -37,9 +37,8 @@ impl Key {
     }
 }
 
-/// 32 bytes: the identity is kept as its fingerprint, which `unregister`
-/// compares first (a scan of 100,000 entries of 56 bytes, with the whole
-/// identity, took 243 µs; see the README's performance table).
+/// Small: the identity is kept as its fingerprint, which `unregister`
+/// compares first, and confirmed on a match.
 pub(crate) struct Entry {
     seq: u64,
     fingerprint: u64,

@@ -79,81 +79,8 @@ impl StaticHandler {
 }
 
 /// Puts `handlers` in registration order: priority, module path, line, name.
-///
-/// A comparison sort of 1,000 handlers cost about 300 instructions per
-/// handler here (measured with `scripts/instructions.sh`), three times what
-/// `inventory` itself costs per handler: so each handler gets one number,
-/// its place by (priority, module path, line) with priorities and module
-/// paths replaced by their rank among the few distinct ones, and a radix
-/// sort orders the numbers. Ties (handlers on one line of one module, made
-/// by a macro) are ordered by name.
-pub(crate) fn sort(handlers: &mut Vec<&'static StaticHandler>) {
-    let priorities = ranks(handlers.iter().map(|h| h.priority).collect());
-    let mut modules: Vec<&str> = handlers.iter().map(|h| h.module).collect();
-    modules.dedup_by(|a, b| same_text(a, b));
-    let modules = ranks(modules);
-    let lines = u64::from(handlers.iter().map(|h| h.line).max().unwrap_or(0)) + 1;
-    let fits = (priorities.len() as u64).checked_mul(modules.len() as u64).and_then(|n| n.checked_mul(lines));
-    if fits.is_none() {
-        // Over 2^64 places: more handlers than any program has. Compare.
-        handlers.sort_unstable_by(|a, b| {
-            (a.priority, a.module, a.line, a.name).cmp(&(b.priority, b.module, b.line, b.name))
-        });
-        return;
-    }
-    let mut last_module = ("", 0);
-    let mut keyed: Vec<(u64, &'static StaticHandler)> = handlers
-        .iter()
-        .map(|&h| {
-            if !same_text(h.module, last_module.0) {
-                last_module = (h.module, modules.binary_search(&h.module).unwrap_or_default() as u64);
-            }
-            let priority = priorities.binary_search(&h.priority).unwrap_or_default() as u64;
-            ((priority * modules.len() as u64 + last_module.1) * lines + u64::from(h.line), h)
-        })
-        .collect();
-    radix_sort(&mut keyed);
-    for same in keyed.chunk_by_mut(|a, b| a.0 == b.0).filter(|same| same.len() > 1) {
-        same.sort_unstable_by_key(|(_, h)| h.name);
-    }
-    handlers.clear();
-    handlers.extend(keyed.into_iter().map(|(_, h)| h));
-}
-
-/// `a == b`, at once when they are one string (one module's paths mostly are).
-fn same_text(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b) || a == b
-}
-
-/// The distinct values, sorted: a value's rank is its place among them.
-fn ranks<T: Ord>(mut values: Vec<T>) -> Vec<T> {
-    // Neighbours are mostly equal (one module's handlers come together).
-    values.dedup();
-    values.sort_unstable();
-    values.dedup();
-    values
-}
-
-/// Sorts by key, a byte at a time from the lowest, skipping the bytes in
-/// which no two keys differ (most of them: the keys are small).
-fn radix_sort<T: Copy>(items: &mut Vec<(u64, T)>) {
-    let varying = items.iter().fold(0, |bits, (key, _)| bits | (key ^ items[0].0));
-    let mut spare = items.clone();
-    for shift in (0..64).step_by(8).filter(|shift| (varying >> shift) & 0xff != 0) {
-        let mut starts = [0usize; 257];
-        for (key, _) in items.iter() {
-            starts[((key >> shift) & 0xff) as usize + 1] += 1;
-        }
-        for digit in 0..256 {
-            starts[digit + 1] += starts[digit];
-        }
-        for &item in items.iter() {
-            let digit = ((item.0 >> shift) & 0xff) as usize;
-            spare[starts[digit]] = item;
-            starts[digit] += 1;
-        }
-        std::mem::swap(items, &mut spare);
-    }
+pub(crate) fn sort(handlers: &mut [&'static StaticHandler]) {
+    handlers.sort_unstable_by(|a, b| (a.priority, a.module, a.line, a.name).cmp(&(b.priority, b.module, b.line, b.name)));
 }
 
 #[cfg(test)]
@@ -163,25 +90,6 @@ mod tests {
     fn noop() {}
     fn identity() -> Identity {
         Identity::Address(0)
-    }
-
-    #[test]
-    fn radix_sort_is_stable_and_agrees_with_sort() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for n in [0usize, 1, 2, 50, 300] {
-            let mut items: Vec<(u64, usize)> = (0..n)
-                .map(|i| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    (if i % 2 == 0 { seed % 8 } else { seed }, i)
-                })
-                .collect();
-            let mut expected = items.clone();
-            expected.sort_by_key(|&(key, _)| key);
-            radix_sort(&mut items);
-            assert_eq!(items, expected);
-        }
     }
 
     #[test]
