@@ -6,18 +6,25 @@
 //! `tests/layers.rs`, fails on a cycle):
 //!
 //! 1. `identity` (what `unregister` compares), `panic` (a caught panic),
-//!    `lock` (the state's lock), `runlock` (one run at a time), `statics`
-//!    (what a `#[atexit::register]` handler is), `diag` (last words),
-//!    `reason` (why the handlers run), `settings` (the environment, ignored
-//!    when setuid), `thread` (the threads started at exit);
+//!    `lock` (the state's lock), `runlock` (a local registry's runs one at
+//!    a time), `statics` (what a `#[atexit::register]` handler is), `diag`
+//!    (last words: writes that cannot block, the ways to end the process),
+//!    `reason` (why and with what status the process exits), `settings`
+//!    (the environment, ignored when setuid), `thread` (threads started at
+//!    exit), `lease` (which thread acts for the process registry's run);
 //! 2. `callback` (a pending handler), then `registry` (order, `Handle`,
-//!    `Registry`, the run): containers that know nothing of the process;
-//! 3. `observe` (the trace, the deadline, time limits), then `process` (the process
-//!    registry and its rules: static handlers, fork, late arrivals);
-//! 4. `exit` (where an exit run starts; `exit`, `run_exitfuncs`);
-//! 5. platform hooks and the public functions: `hook` (the C `atexit` hook
+//!    `Registry`): containers that know nothing of the process;
+//! 3. `watch` (the trace, time limits and the deadline: one watchdog) and
+//!    `process` (the process registry and its rules: static handlers,
+//!    fork, late arrivals);
+//! 4. `run` (the process registry's run: where each handler runs, the
+//!    lease handed from thread to thread, the run going on without a
+//!    handler left behind);
+//! 5. `exit` (the exit paths: where an exit run starts, how it ends);
+//! 6. platform hooks and the public functions: `hook` (the C `atexit` hook
 //!    and the constructor), `fork`, `signals`, `entry` (`#[atexit::main]`),
-//!    `api` (`register`, `Registration`, ...).
+//!    `api` (`register`, `Registration`, ...), `asynchronous`
+//!    (`register_async`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
