@@ -8,7 +8,7 @@
 
 /// Writes `message` to file descriptor 2 if it can take it now; otherwise
 /// drops it. Takes no lock (not even stderr's).
-#[cfg(unix)]
+#[cfg(all(unix, not(miri)))]
 pub(crate) fn write_stderr_now(message: &str) {
     let mut ready = libc::pollfd { fd: 2, events: libc::POLLOUT, revents: 0 };
     // A pipe that polls writable takes a write of up to PIPE_BUF bytes at
@@ -23,7 +23,8 @@ pub(crate) fn write_stderr_now(message: &str) {
     }
 }
 
-#[cfg(not(unix))]
+/// Elsewhere (and under Miri, which has no `poll`), through std's stderr.
+#[cfg(any(not(unix), miri))]
 pub(crate) fn write_stderr_now(message: &str) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(message.as_bytes());

@@ -142,7 +142,7 @@ pub(crate) fn end_if_changed(status: Option<i32>) {
 /// undefined, so write out C's streams as `exit` would and leave with
 /// `_exit`. (Rust's stdout was flushed and made unbuffered before libc's
 /// `exit` began.)
-#[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))] // no C exit there
+#[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
 pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
     if let Some(code) = reason::status().filter(|code| Some(*code) != status) {
         // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.

@@ -130,7 +130,7 @@ fn in_shared_library() -> bool {
 }
 
 /// The exit hook proper, given the status where libc passes it.
-#[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))] // no C exit there
+#[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
 fn at_process_exit(status: Option<i32>) {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {

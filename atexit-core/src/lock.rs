@@ -72,6 +72,7 @@ impl<T> Lock<T> {
     ///
     /// # Safety
     /// The caller took the lock with `acquire` and holds no guard of it.
+    #[cfg_attr(any(not(unix), miri), allow(dead_code))] // for fork: Unix only, not under Miri
     pub(crate) unsafe fn adopt(&self) -> Guard<'_, T> {
         Guard { lock: self }
     }

@@ -97,7 +97,7 @@ impl Process {
     }
 
     /// Holds the lock without a guard, across `fork()` (see `fork.rs`).
-    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+    #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
     pub(crate) fn lock_for_fork(&self) {
         self.state.acquire();
     }
@@ -106,7 +106,7 @@ impl Process {
     ///
     /// # Safety
     /// Only after `lock_for_fork`, once, in the same process or its child.
-    #[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+    #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
     pub(crate) unsafe fn unlock_after_fork(&self) {
         // SAFETY: the caller took the lock with `lock_for_fork`.
         unsafe { self.state.release() }
@@ -159,7 +159,7 @@ fn untaken_statics() -> Vec<&'static StaticHandler> {
 
 /// In a `fork()`ed child, before anything else runs there but signal
 /// handlers: this is a new generation.
-#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
 }

@@ -450,7 +450,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
 
 /// In a `fork()`ed child: a run that another thread of the parent was in
 /// will never finish here; one the forking thread acts for goes on.
-#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
     if !lease::acts_for_run() {
         lease::set(0);
@@ -459,7 +459,7 @@ pub(crate) fn forked() {
 }
 
 /// Holds the state's lock across `fork()` (see `fork.rs`).
-#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn lock_for_fork() {
     STATE.acquire();
 }
@@ -469,7 +469,7 @@ pub(crate) fn lock_for_fork() {
 ///
 /// # Safety
 /// Only once after `lock_for_fork`, in the process that took it or its child.
-#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) unsafe fn unlock_after_fork(child: bool) {
     // SAFETY: this thread (in the child, its copy) took the lock in
     // `lock_for_fork` and holds no guard of it, as the caller promises.

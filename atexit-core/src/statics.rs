@@ -80,7 +80,8 @@ impl StaticHandler {
 
 /// Puts `handlers` in registration order: priority, module path, line, name.
 pub(crate) fn sort(handlers: &mut [&'static StaticHandler]) {
-    handlers.sort_unstable_by(|a, b| (a.priority, a.module, a.line, a.name).cmp(&(b.priority, b.module, b.line, b.name)));
+    handlers
+        .sort_unstable_by(|a, b| (a.priority, a.module, a.line, a.name).cmp(&(b.priority, b.module, b.line, b.name)));
 }
 
 #[cfg(test)]

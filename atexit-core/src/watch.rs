@@ -400,7 +400,7 @@ fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)
 }
 
 /// Holds the lock across `fork()` (see `fork.rs`).
-#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn lock_for_fork() {
     WATCH.acquire();
 }
@@ -410,7 +410,7 @@ pub(crate) fn lock_for_fork() {
 ///
 /// # Safety
 /// Only once after `lock_for_fork`, in the process that took it or its child.
-#[cfg_attr(not(unix), allow(dead_code))] // fork is Unix only
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) unsafe fn unlock_after_fork(child: bool) {
     // SAFETY: this thread (in the child, its copy) took the lock in
     // `lock_for_fork` and holds no guard of it, as the caller promises.
