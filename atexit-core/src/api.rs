@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use crate::callback::{Callback, Custom, Plain};
+use crate::callback::{Callback, Closure, Configured};
 use crate::hook;
 use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
@@ -25,7 +25,7 @@ use crate::registry::{Handle, Registry};
 /// atexit::register(|| println!("goodbye"));
 /// ```
 pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
-    register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Plain(f))))
+    register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
 }
 
 /// Puts a handler in the process registry, the hook installed.
@@ -223,7 +223,7 @@ impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
         let Registration { f, priority, name, identity, inherited, time_limit } = self;
         let identity = identity.unwrap_or_else(|| Identity::of(&f));
         let time_limit = time_limit.get();
-        let custom = Custom { f, name, identity, inherited, time_limit };
+        let custom = Configured { f, name, identity, inherited, time_limit };
         (priority, identity.fingerprint(), Callback::Boxed(Box::new(custom)))
     }
 }

@@ -43,9 +43,9 @@ pub(crate) trait Handler: Send {
 }
 
 /// `register(f)`: the name comes from the type.
-pub(crate) struct Plain<F>(pub(crate) F);
+pub(crate) struct Closure<F>(pub(crate) F);
 
-impl<F: FnOnce() + Send + 'static> Handler for Plain<F> {
+impl<F: FnOnce() + Send + 'static> Handler for Closure<F> {
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(type_name::<F>())
     }
@@ -64,7 +64,7 @@ impl<F: FnOnce() + Send + 'static> Handler for Plain<F> {
 }
 
 /// A registration with options (see `Registration`).
-pub(crate) struct Custom<F> {
+pub(crate) struct Configured<F> {
     pub(crate) f: F,
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) identity: Identity,
@@ -72,7 +72,7 @@ pub(crate) struct Custom<F> {
     pub(crate) time_limit: Option<Duration>,
 }
 
-impl<F: FnOnce() + Send + 'static> Handler for Custom<F> {
+impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
     fn name(&self) -> Cow<'static, str> {
         self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
     }
@@ -90,7 +90,7 @@ impl<F: FnOnce() + Send + 'static> Handler for Custom<F> {
     }
 
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        let Custom { f, name, .. } = *self;
+        let Configured { f, name, .. } = *self;
         call(f, || name.unwrap_or(Cow::Borrowed(type_name::<F>())))
     }
 }
@@ -165,10 +165,10 @@ mod tests {
     #[test]
     fn names_runs_and_panics() {
         fn named() {}
-        let plain = Callback::Boxed(Box::new(Plain(named)));
+        let plain = Callback::Boxed(Box::new(Closure(named)));
         assert!(plain.name().ends_with("::named"), "{}", plain.name());
         assert!(plain.run().is_ok());
-        let custom = Callback::Boxed(Box::new(Custom {
+        let custom = Callback::Boxed(Box::new(Configured {
             f: || panic!("boom"),
             name: Some("n".into()),
             identity: Identity::Address(1),

@@ -3,7 +3,6 @@
 
 use crate::lease;
 use crate::panic::drop_quietly;
-use crate::process;
 use crate::reason::{self, ExitReason};
 use crate::run::{self, Place};
 use crate::watch;
@@ -15,7 +14,6 @@ use crate::watch;
 /// reported as they happened; nothing is left to return them to.
 pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
     reason::begin(why, status, lease::acts_for_run());
-    process::begin_exit();
     if place != Place::Unwatched {
         watch::start_deadline();
     }
@@ -58,7 +56,7 @@ pub fn exit(code: i32) -> ! {
         #[cfg(not(panic = "unwind"))]
         {
             let _ = run::run(Place::Here);
-            crate::diag::terminate_now(reason::status().unwrap_or(code))
+            crate::last_words::terminate_now(reason::status().unwrap_or(code))
         }
     }
     run_at_exit(ExitReason::Exit(code), Some(code), Place::Here);
@@ -108,7 +106,6 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
 #[doc(hidden)]
 pub async fn run_exit_async(status: std::process::ExitCode) {
     reason::begin(ExitReason::MainReturned, Some(status_of(status)), lease::acts_for_run());
-    process::begin_exit();
     watch::start_deadline();
     if let Err(panic) = run::run_async().await {
         drop_quietly(panic);
@@ -150,6 +147,6 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
         unsafe {
             libc::fflush(std::ptr::null_mut())
         };
-        crate::diag::terminate_now(code)
+        crate::last_words::terminate_now(code)
     }
 }

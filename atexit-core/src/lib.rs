@@ -7,7 +7,7 @@
 //!
 //! 1. `identity` (what `unregister` compares), `panic` (a caught panic),
 //!    `lock` (the state's lock), `runlock` (a local registry's runs one at
-//!    a time), `statics` (what a `#[atexit::register]` handler is), `diag`
+//!    a time), `statics` (what a `#[atexit::register]` handler is), `last_words`
 //!    (last words: writes that cannot block, the ways to end the process),
 //!    `reason` (why and with what status the process exits), `settings`
 //!    (the environment, ignored when setuid), `thread` (threads started at
@@ -32,12 +32,12 @@ mod api;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod callback;
-mod diag;
 mod entry;
 mod exit;
 mod fork;
 mod hook;
 mod identity;
+mod last_words;
 mod lease;
 mod lock;
 mod panic;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::diag::write_stderr_now;
+use crate::last_words::write_stderr_now;
 
 /// A panic raised by an exit handler and caught by the runtime.
 ///

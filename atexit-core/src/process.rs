@@ -16,12 +16,13 @@
 //!   thread than the running one is dropped, so that busy threads cannot
 //!   keep the exit from ever finishing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::callback::Callback;
 use crate::identity::Identity;
 use crate::lease;
 use crate::lock::{Guard, Lock};
+use crate::reason;
 use crate::registry::{Key, Registrations, State, emptied};
 use crate::statics::{self, StaticHandler, StaticRef};
 
@@ -44,22 +45,20 @@ struct Settled {
 
 /// How many `fork()`s lie between the first process and this one.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Set when the exit begins: registrations may be turned away from then on.
-static EXIT_BEGUN: AtomicBool = AtomicBool::new(false);
 
 impl Process {
     /// The state, brought up to date: the parent's registrations dropped
     /// in a new `fork()` generation; static handlers taken in when the
-    /// caller needs every pending handler (`whole`: a count, a scan, a run).
+    /// caller needs every pending handler (a count, a scan, a run's start).
     #[inline]
-    fn state(&self, whole: bool) -> Guard<'_, Settled> {
+    fn state(&self, with_statics: bool) -> Guard<'_, Settled> {
         let mut state = self.state.lock();
         let generation = GENERATION.load(Ordering::Relaxed);
         if generation != state.generation {
             state.generation = generation;
             state.forget_parents_registrations();
         }
-        if whole {
+        if with_statics {
             state.take_in_statics();
         }
         state
@@ -69,7 +68,7 @@ impl Process {
     /// for its run (a late arrival, dropped).
     #[inline]
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
-        if EXIT_BEGUN.load(Ordering::Relaxed) && lease::is_exiting() && !lease::acts_for_run() {
+        if reason::has_begun() && lease::is_exiting() && !lease::acts_for_run() {
             crate::panic::drop_quietly(callback);
             return Key::nothing(priority);
         }
@@ -91,9 +90,10 @@ impl Process {
         self.state(false).registrations.keep_memory(taken);
     }
 
-    /// Takes the next handler out, in exit order (`whole` at the start of a run).
-    pub(crate) fn pop(&self, whole: bool) -> Option<Callback> {
-        self.state(whole).registrations.pop_next()
+    /// Takes the next handler out, in exit order (`with_statics` at the
+    /// start of a run).
+    pub(crate) fn pop(&self, with_statics: bool) -> Option<Callback> {
+        self.state(with_statics).registrations.pop_next()
     }
 
     /// Holds the lock without a guard, across `fork()` (see `fork.rs`).
@@ -162,15 +162,4 @@ fn untaken_statics() -> Vec<&'static StaticHandler> {
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
-}
-
-/// The process is on its way out: an exit run is starting.
-pub(crate) fn begin_exit() {
-    EXIT_BEGUN.store(true, Ordering::SeqCst);
-}
-
-/// Whether an exit run has started.
-#[cfg(all(any(unix, windows), feature = "signals"))]
-pub(crate) fn exit_has_begun() -> bool {
-    EXIT_BEGUN.load(Ordering::SeqCst)
 }

@@ -1,6 +1,7 @@
 //! Why the handlers are running: the exit reason a handler can read, and the
 //! names of the signals that can cause it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// Why the process registry's handlers are running, as [`exit_reason`]
@@ -127,6 +128,7 @@ impl ExitReason {
 /// refused. Another exit racing the first changes nothing: the handlers
 /// read what the process ends with.
 pub(crate) fn begin(reason: ExitReason, status: Option<i32>, by_handler: bool) {
+    BEGUN.store(true, Ordering::SeqCst);
     let mut exiting = exiting();
     let replaces = match exiting.reason {
         None => true,
@@ -136,6 +138,15 @@ pub(crate) fn begin(reason: ExitReason, status: Option<i32>, by_handler: bool) {
         exiting.reason = Some(reason);
         exiting.status = status;
     }
+}
+
+/// Set when the exit begins, for what must be cheap to ask: a registration
+/// from a thread that does not act for the run is turned away from then on.
+static BEGUN: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process has begun to exit.
+pub(crate) fn has_begun() -> bool {
+    BEGUN.load(Ordering::SeqCst)
 }
 
 /// The status the process ends with, if the exit has one (a signal's

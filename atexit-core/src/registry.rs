@@ -15,7 +15,7 @@
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use crate::callback::{Callback, Plain};
+use crate::callback::{Callback, Closure};
 use crate::identity::{Function, Identity};
 use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
@@ -401,7 +401,7 @@ impl Registry {
     ///
     /// For a priority or a name, use [`Registration`](crate::Registration).
     pub fn register<F: FnOnce() + Send + 'static>(&self, f: F) -> Handle {
-        self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Plain(f))))
+        self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
     }
 
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Handle {

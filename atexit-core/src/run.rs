@@ -29,7 +29,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::callback::{Callback, Pending};
-use crate::diag::write_stderr_now;
+use crate::last_words::write_stderr_now;
 use crate::lease;
 use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
@@ -198,7 +198,7 @@ fn finish_turn(lease: u64) -> Option<Then> {
 fn end_for_left_behind_starter() {
     match (crate::reason::status(), crate::reason::signal()) {
         #[cfg(unix)]
-        (None, Some(signal)) => crate::diag::die_of(signal.number()),
+        (None, Some(signal)) => crate::last_words::die_of(signal.number()),
         (Some(code), _) => std::process::exit(code),
         _ => {}
     }
@@ -208,9 +208,9 @@ fn end_for_left_behind_starter() {
 /// the run goes on without this thread. Returns the last panic.
 fn drain(lease: u64, place: Place) -> Option<HandlerPanic> {
     let mut last = None;
-    let mut whole = true;
+    let mut with_statics = true;
     while lease::current() == lease {
-        let Some(callback) = PROCESS.pop(std::mem::take(&mut whole)) else { break };
+        let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else { break };
         let Some(result) = call(callback, lease, place) else { break };
         record(&mut last, result);
     }
@@ -421,9 +421,9 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     let (lease, run) = claim(true);
     let previous = lease::hold(lease);
     let mut last = None;
-    let mut whole = true;
+    let mut with_statics = true;
     while lease::current() == lease {
-        let Some(mut callback) = PROCESS.pop(std::mem::take(&mut whole)) else { break };
+        let Some(mut callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else { break };
         let result = match callback.pending() {
             Some(work) => {
                 let name = callback.name();

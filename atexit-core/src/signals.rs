@@ -83,8 +83,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use crate::exit::run_exit_handlers;
-use crate::process::exit_has_begun;
-use crate::reason::{ExitReason, Signal};
+use crate::reason::{self, ExitReason, Signal};
 use crate::watch;
 
 /// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
@@ -147,7 +146,7 @@ fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
     let allowed = if GRACEFUL.load(Ordering::SeqCst) { 2 } else { 1 };
-    nth <= allowed && !(nth > 1 && exit_has_begun())
+    nth <= allowed && !(nth > 1 && reason::has_begun())
 }
 
 /// What the signal thread does with a signal: ask for shutdown (the first,
@@ -158,7 +157,7 @@ fn handle(signal: Signal) -> bool {
         request_shutdown(signal);
         return false;
     }
-    if exit_has_begun() {
+    if reason::has_begun() {
         // The process is already exiting another way, which runs the
         // handlers and sets the status; a second signal still ends it at once.
         return false;
@@ -269,7 +268,7 @@ mod platform {
     use libc::c_int;
 
     use super::{GRACEFUL, RECEIVED, Signal, handle, may_wake_for_another};
-    use crate::diag::die_of;
+    use crate::last_words::die_of;
 
     /// The write end of the pipe that wakes the signal thread; -1 before `install`.
     static WAKE_FD: AtomicI32 = AtomicI32::new(-1);

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::diag::{terminate_now, write_stderr_now};
+use crate::last_words::{terminate_now, write_stderr_now};
 use crate::lock::Lock;
 use crate::settings::{self, Millis};
 use crate::thread;
