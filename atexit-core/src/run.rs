@@ -54,9 +54,9 @@ enum Then {
 
 struct State {
     then: Vec<Then>,
-    /// The last panic of the run, from handlers run by threads other than
-    /// the one that started it.
-    last: Option<HandlerPanic>,
+    /// The last panic of a run (by its number), from whichever thread ran
+    /// the handler, for the thread that started it.
+    last: Option<(u64, HandlerPanic)>,
 }
 
 static STATE: Lock<State> = Lock::new(State { then: Vec::new(), last: None });
@@ -96,7 +96,15 @@ fn claim(starter_drains: bool) -> (u64, u64) {
 /// (by this thread or another), its last panic.
 fn outcome(run: u64) -> Option<HandlerPanic> {
     wait_until(|| FINISHED.load(Ordering::Acquire) >= run);
-    STATE.lock().last.take()
+    let last = STATE.lock().last.take();
+    match last {
+        Some((of, panic)) if of == run => Some(panic),
+        Some((_, stale)) => {
+            drop_quietly(stale);
+            None
+        }
+        None => None,
+    }
 }
 
 /// A new run: waits for one that another thread is in, then runs.
@@ -109,7 +117,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
         let previous = lease::hold(lease);
         let last = drain(lease, place);
         lease::hold(previous);
-        keep_last(last);
+        keep_last(run, last);
         finish_turn(lease);
     }
     outcome(run)
@@ -127,13 +135,9 @@ fn go_on(place: Place) -> Option<HandlerPanic> {
         hand_over(lease);
         return None;
     }
-    let last = drain(lease, place);
-    if lease::current() != lease {
-        // Left behind: what it ran counts for the run.
-        keep_last(last);
-        return None;
-    }
-    last
+    // Left behind meanwhile, its panics were reported; the run goes on
+    // without them.
+    drain(lease, place).filter(|_| lease::current() == lease)
 }
 
 /// Hands the lease over to a fresh thread, which drains and then does what
@@ -155,18 +159,19 @@ fn hand_over(lease: u64) {
 /// starter was left behind ends the process as the exit would have.
 fn drain_then(lease: u64, moved_on: bool) {
     lease::hold(lease);
+    let run = STARTED.load(Ordering::Relaxed);
     let last = drain(lease, Place::Here);
-    keep_last(last);
+    keep_last(run, last);
     let then = finish_turn(lease);
     if moved_on && matches!(then, Some(Then::Finish { starter_drains: true, .. })) {
         end_for_left_behind_starter();
     }
 }
 
-/// The last panic, kept for the thread that waits for the run.
-fn keep_last(last: Option<HandlerPanic>) {
+/// The last panic of run number `run`, kept for the thread that waits for it.
+fn keep_last(run: u64, last: Option<HandlerPanic>) {
     if let Some(panic) = last {
-        if let Some(previous) = STATE.lock().last.replace(panic) {
+        if let Some((_, previous)) = STATE.lock().last.replace((run, panic)) {
             drop_quietly(previous);
         }
     }
@@ -443,7 +448,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         record(&mut last, result);
     }
     lease::hold(previous);
-    keep_last(last);
+    keep_last(run, last);
     finish_turn(lease);
     outcome(run).map_or(Ok(()), Err)
 }
