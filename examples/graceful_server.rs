@@ -1,12 +1,12 @@
 //! A tokio TCP server with the usual graceful shutdown, on
-//! `atexit::signals::install_graceful()`: SIGTERM (or Ctrl-C) stops new
-//! connections, the requests in flight finish, `main` returns, and then the
-//! exit handlers run (flushing metrics here), with status 0. A second
-//! signal while it drains runs the handlers at once and the process dies
-//! of it.
+//! `atexit::signals::install_graceful()`: SIGTERM (or Ctrl-C) closes the
+//! listener (a late connection is refused, not left hanging), the requests
+//! in flight finish, `main` returns, and then the exit handlers run
+//! (flushing metrics here), with status 0. A second signal while it drains
+//! runs the handlers at once and the process dies of it.
 //!
 //! ```text
-//! cargo run --example graceful_server --features signals
+//! cargo run --example graceful_server
 //! # listening on 127.0.0.1:PORT; each line sent gets "done" after --request-ms (default 200)
 //! ```
 
@@ -24,13 +24,16 @@ async fn main() {
         .nth(1)
         .map_or(200, |ms| ms.parse().expect("--request-ms N"));
     let shutdown = atexit::signals::install_graceful().expect("signal handlers");
+    // With `--exit-as-signal`, the drained server then dies of the signal
+    // that asked, for a supervisor that reads the status.
+    let exit_as_signal = std::env::args().any(|a| a == "--exit-as-signal");
     atexit::register(|| println!("handler: metrics flushed"));
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     println!("listening on {}", listener.local_addr().expect("an address"));
 
     let mut in_flight = JoinSet::new();
-    let signal = loop {
+    let cause = loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
@@ -43,12 +46,16 @@ async fn main() {
                     }
                 });
             }
-            signal = shutdown.requested_async() => break signal,
+            cause = shutdown.requested_async() => break cause,
         }
     };
-    println!("shutdown requested by {signal:?}: draining {} in flight", in_flight.len());
+    drop(listener);
+    println!("shutdown requested by {cause}: draining {} in flight", in_flight.len());
     while in_flight.join_next().await.is_some() {}
     println!("drained");
+    if exit_as_signal {
+        shutdown.exit_as_requested();
+    }
 }
 
 #[cfg(not(unix))]

@@ -49,5 +49,5 @@ echo "== console control events"
 # Ctrl-C runs the handlers, then the process ends as Windows ends it:
 # STATUS_CONTROL_C_EXIT, 0xC000013A, whose low byte is 58.
 console immediate "handler ran" 58
-console graceful $'requested by Interrupt\ndrained\nhandler ran' 0
+console graceful $'requested by SIGINT\ndrained\nhandler ran' 0
 exit $fail

@@ -166,7 +166,7 @@ mod graceful_server {
         let text = stdout(&output);
         assert!(
             text.ends_with(
-                "shutdown requested by Terminate: draining 1 in flight\ndrained\nhandler: metrics flushed\n"
+                "shutdown requested by SIGTERM: draining 1 in flight\ndrained\nhandler: metrics flushed\n"
             ),
             "{text}"
         );

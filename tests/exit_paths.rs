@@ -877,7 +877,7 @@ fn all() -> Vec<Case> {
         case(
             "graceful_signal_asks_and_the_program_drains",
             graceful_signal_asks_and_the_program_drains,
-            expect("shutdown requested by Terminate\nstill requested Some(Terminate)\ndrained\nhandler ran\n", Code(0)),
+            expect("shutdown requested by Signal(Terminate)\nstill requested Some(Signal(Terminate))\ndrained\nhandler ran\n", Code(0)),
         )
         .row(
             "SIGTERM after `atexit::signals::install_graceful()`: the program drains and returns",
@@ -897,12 +897,12 @@ fn all() -> Vec<Case> {
         case(
             "graceful_future_in_tokio_select",
             graceful_future_in_tokio_select,
-            expect("select saw Hangup\ndrained\nhandler ran\n", Code(0)),
+            expect("select saw Signal(Hangup)\ndrained\nhandler ran\n", Code(0)),
         ),
         case(
             "graceful_future_on_a_minimal_executor",
             graceful_future_on_a_minimal_executor,
-            expect("woken by Interrupt\nhandler ran\n", Code(0)),
+            expect("woken by Signal(Interrupt)\nhandler ran\n", Code(0)),
         ),
         case(
             "graceful_deadline_counts_from_the_first_signal",

@@ -24,23 +24,27 @@ mod atfork {
         PROCESS.lock_for_fork();
         run::lock_for_fork();
         watch::lock_for_fork();
+        #[cfg(feature = "signals")]
+        crate::signals::lock_for_fork();
     }
 
     extern "C" fn parent() {
-        // SAFETY: `prepare` took the three locks in this process, on this thread.
-        unsafe {
-            watch::unlock_after_fork(false);
-            run::unlock_after_fork(false);
-            PROCESS.unlock_after_fork();
-        }
+        after_fork(false);
     }
 
     extern "C" fn child() {
         process::forked();
-        // SAFETY: `prepare` took the three locks in the parent, on this thread.
+        after_fork(true);
+    }
+
+    fn after_fork(child: bool) {
+        // SAFETY: `prepare` took these locks in this process (or, in the
+        // child, in its parent, on this thread), once, before this fork.
         unsafe {
-            watch::unlock_after_fork(true);
-            run::unlock_after_fork(true);
+            #[cfg(feature = "signals")]
+            crate::signals::unlock_after_fork();
+            watch::unlock_after_fork(child);
+            run::unlock_after_fork(child);
             PROCESS.unlock_after_fork();
         }
     }

@@ -1,6 +1,7 @@
 //! Why the handlers are running: the exit reason a handler can read, and the
 //! names of the signals that can cause it.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -46,6 +47,22 @@ pub enum Signal {
     User2,
     /// Any other signal, by number.
     Other(i32),
+}
+
+impl fmt::Display for Signal {
+    /// Its conventional name (`SIGTERM`), or `signal N`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::Hangup => "SIGHUP",
+            Signal::Quit => "SIGQUIT",
+            Signal::User1 => "SIGUSR1",
+            Signal::User2 => "SIGUSR2",
+            Signal::Other(number) => return write!(f, "signal {number}"),
+        };
+        f.write_str(name)
+    }
 }
 
 #[cfg(unix)]

@@ -75,20 +75,25 @@
 //!   is printed; text after a handler's last newline is lost unless the
 //!   handler flushes it.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
-use crate::exit::run_exit_handlers;
+use crate::exit::{end_if_changed, run_at_exit, run_exit_handlers};
+use crate::lock::Lock;
 use crate::reason::{self, ExitReason, Signal};
+use crate::run::Place;
 use crate::watch;
 
 /// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
 /// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
-/// went away).
+/// went away). A server that reloads its configuration on `SIGHUP` leaves
+/// it out: `install_graceful_for(&[Signal::Interrupt, Signal::Terminate])`.
 pub const DEFAULT_SIGNALS: &[Signal] = &[Signal::Interrupt, Signal::Terminate, Signal::Hangup];
 
 /// How many handled signals arrived.
@@ -99,13 +104,21 @@ static GRACEFUL: AtomicBool = AtomicBool::new(false);
 /// Runs the exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, then lets the
 /// signal end the process. See the [module docs](self).
 ///
-/// Call it early in `main`; calling it again does nothing.
+/// Call it early in `main`; calling it again does nothing. After
+/// [`install_graceful`] it keeps graceful mode and adds nothing but its
+/// signals: a library that calls `install` cannot turn an application's
+/// graceful shutdown off.
+///
+/// # Errors
+///
+/// As [`install_for`].
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
-/// atexit::signals::install().expect("signal handlers");
+/// atexit::signals::install()?;
 /// atexit::register(|| eprintln!("flushed before dying of the signal"));
 /// loop { std::thread::park(); }
+/// # #[allow(unreachable_code)] Ok::<(), std::io::Error>(())
 /// ```
 pub fn install() -> io::Result<()> {
     install_for(DEFAULT_SIGNALS)
@@ -114,9 +127,16 @@ pub fn install() -> io::Result<()> {
 /// [`install`] for the signals you choose, such as
 /// `&[Signal::Terminate, Signal::Quit]`.
 ///
-/// Signals that cannot be handled (`SIGKILL`, `SIGSTOP`) or that report
-/// faults (`SIGSEGV`, `SIGILL`, `SIGFPE`, `SIGBUS`) are refused with
-/// `ErrorKind::InvalidInput`, and nothing is installed.
+/// # Errors
+///
+/// `ErrorKind::InvalidInput`, and nothing is installed, for a signal that
+/// cannot be handled (`SIGKILL`, `SIGSTOP`), that reports a fault
+/// (`SIGSEGV`, `SIGILL`, `SIGFPE`, `SIGBUS`), or whose default action is not
+/// to end the process (`SIGCHLD`, `SIGCONT`, `SIGURG`, `SIGWINCH`,
+/// `SIGTSTP`, `SIGTTIN`, `SIGTTOU`): handling one of those would end the
+/// process on a terminal resize or a child's exit. On Windows, for a
+/// [`Signal`] that is no console event. The error of the system otherwise
+/// (no thread, no socket).
 pub fn install_for(signals: &[Signal]) -> io::Result<()> {
     register(signals, false)
 }
@@ -124,13 +144,23 @@ pub fn install_for(signals: &[Signal]) -> io::Result<()> {
 /// The first `SIGINT`, `SIGTERM` or `SIGHUP` asks for shutdown, which the
 /// program waits for through the returned [`Shutdown`]; see the
 /// [module docs](self).
+///
+/// # Errors
+///
+/// As [`install_for`].
+#[must_use = "a dropped Shutdown cannot see the request: keep it, or use `install()`"]
 pub fn install_graceful() -> io::Result<Shutdown> {
     install_graceful_for(DEFAULT_SIGNALS)
 }
 
 /// [`install_graceful`] for the signals you choose.
+///
+/// # Errors
+///
+/// As [`install_for`].
+#[must_use = "a dropped Shutdown cannot see the request: keep it, or use `install_for()`"]
 pub fn install_graceful_for(signals: &[Signal]) -> io::Result<Shutdown> {
-    register(signals, true).map(|()| Shutdown { _private: () })
+    register(signals, true).map(|()| Shutdown::new())
 }
 
 fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
@@ -138,23 +168,30 @@ fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     platform::register(signals, graceful)
 }
 
+/// Whether a signal now only asks for shutdown: graceful mode, and someone
+/// to see the request (a [`Shutdown`] alive), and none made yet.
+/// Async-signal-safe: atomics only.
+fn asks_only() -> bool {
+    GRACEFUL.load(Ordering::SeqCst) && HANDLES.load(Ordering::SeqCst) > 0
+}
+
 /// Counts a signal that just arrived, and says whether it may wake the
-/// signal thread; if not, it ends the process at once. In graceful mode the
-/// first asks for shutdown and the second forces it; otherwise the first
-/// forces it; one more, or one while the handlers already run after an
-/// earlier one, ends the process. Async-signal-safe: atomics only.
+/// signal thread; if not, it ends the process at once. A signal that only
+/// asks for shutdown may be followed by one that forces it; one more, or
+/// one while the handlers already run after an earlier one, ends the
+/// process. Async-signal-safe: atomics only.
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
-    let allowed = if GRACEFUL.load(Ordering::SeqCst) { 2 } else { 1 };
+    let allowed = if asks_only() { 2 } else { 1 };
     nth <= allowed && !(nth > 1 && reason::has_begun())
 }
 
 /// What the signal thread does with a signal: ask for shutdown (the first,
-/// in graceful mode), or run the handlers, unless an exit already runs them.
-/// Returns whether the process must now end by the signal.
+/// in graceful mode, while a [`Shutdown`] can see it), or run the handlers,
+/// unless an exit already runs them. Returns whether the process must now
+/// end by the signal.
 fn handle(signal: Signal) -> bool {
-    if GRACEFUL.load(Ordering::SeqCst) && REQUESTED.lock().unwrap_or_else(PoisonError::into_inner).is_none() {
-        request_shutdown(signal);
+    if asks_only() && request(Cause::Signal(signal)) {
         return false;
     }
     if reason::has_begun() {
@@ -166,52 +203,236 @@ fn handle(signal: Signal) -> bool {
     true
 }
 
-/// A shutdown request from [`install_graceful`]: the first handled signal.
+/// What asked for shutdown.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// A handled signal.
+    Signal(Signal),
+    /// The program itself, through [`Shutdown::request`].
+    Program,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Signal(signal) => write!(f, "{signal}"),
+            Cause::Program => f.write_str("the program"),
+        }
+    }
+}
+
+/// The process's shutdown request, which a handled signal (in graceful
+/// mode) or the program makes, and which every `Shutdown` sees.
 ///
-/// Cheap to clone; every clone sees the same request.
+/// From [`install_graceful`], or [`Shutdown::new`] for code that asks for
+/// shutdown itself (a health check, an admin endpoint) or waits for it
+/// without installing anything (a test). Cheap to clone; every clone sees
+/// the same request. While no `Shutdown` is alive, a signal does not ask:
+/// it runs the handlers at once, as with [`install`] (a `Shutdown` dropped
+/// by mistake must not swallow the one `SIGTERM` an orchestrator sends).
+///
+/// The exit handlers can ask a `Shutdown` why the program stopped: after a
+/// drain the exit's [reason](crate::exit_reason) is `main` returning, and
+/// [`requested`](Shutdown::requested) says which signal asked.
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
 /// # async fn serve() {}
-/// # async fn example() {
-/// let shutdown = atexit::signals::install_graceful().expect("signal handlers");
-/// // With tokio: tokio::select! { _ = serve() => {}, signal = shutdown.requested_async() => { /* drain */ } }
-/// let signal = shutdown.requested_async().await;
-/// eprintln!("{signal:?}: draining");
+/// # async fn example() -> std::io::Result<()> {
+/// let shutdown = atexit::signals::install_graceful()?;
+/// // With tokio: tokio::select! { _ = serve() => {}, cause = shutdown.requested_async() => { /* drain */ } }
+/// let cause = shutdown.requested_async().await;
+/// eprintln!("{cause}: draining");
+/// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[must_use = "a dropped Shutdown cannot see the request"]
 pub struct Shutdown {
     _private: (),
 }
 
-/// The signal that asked for shutdown.
-static REQUESTED: Mutex<Option<Signal>> = Mutex::new(None);
-/// The futures waiting for it; the lock the blocking waiters wait on.
-static REQUEST_LOCK: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
-static REQUEST_MADE: Condvar = Condvar::new();
+/// How many `Shutdown`s (and futures of theirs) are alive.
+static HANDLES: AtomicUsize = AtomicUsize::new(0);
+/// The request: the process it was made in (high half) and its cause
+/// (low half, [`encode`]d; 0: none). A `fork()`ed child starts without one.
+static REQUEST: AtomicU64 = AtomicU64::new(0);
+
+fn encode(cause: Cause) -> u32 {
+    let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
+    match cause {
+        Cause::Program => 1,
+        Cause::Signal(Signal::Other(n)) => 8 + n as u32,
+        Cause::Signal(signal) => 2 + named.iter().position(|s| *s == signal).unwrap_or(0) as u32,
+    }
+}
+
+fn decode(code: u32) -> Option<Cause> {
+    let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
+    match code {
+        0 => None,
+        1 => Some(Cause::Program),
+        2..=7 => Some(Cause::Signal(named[code as usize - 2])),
+        n => Some(Cause::Signal(Signal::Other((n - 8) as i32))),
+    }
+}
+
+/// The request made in this process, if any.
+fn current() -> Option<Cause> {
+    let request = REQUEST.load(Ordering::SeqCst);
+    if (request >> 32) as u32 != std::process::id() {
+        return None;
+    }
+    decode(request as u32)
+}
+
+/// Makes the request, unless one was made in this process: wakes every
+/// waiter, and starts the deadline (it bounds the drain too). Returns
+/// whether this call made it.
+fn request(cause: Cause) -> bool {
+    let seen = REQUEST.load(Ordering::SeqCst);
+    let made = u64::from(std::process::id()) << 32 | u64::from(encode(cause));
+    let fresh = (seen >> 32) as u32 != std::process::id() || seen as u32 == 0;
+    if !fresh || REQUEST.compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return false;
+    }
+    let wakers = std::mem::take(WAITERS.lock().here());
+    wakers.into_values().for_each(Waker::wake);
+    watch::start_deadline();
+    true
+}
+
+/// The futures waiting for the request, each by its number: memory for the
+/// futures alive, each removed when it completes or is dropped.
+struct Waiters {
+    /// The process they were made in: a `fork()`ed child starts with none.
+    pid: u32,
+    wakers: Option<HashMap<u64, Waker>>,
+    last: u64,
+}
+
+/// A spin lock, so that `fork()` can hold it across (see `fork.rs`).
+static WAITERS: Lock<Waiters> = Lock::new(Waiters { pid: 0, wakers: None, last: 0 });
+
+impl Waiters {
+    fn here(&mut self) -> &mut HashMap<u64, Waker> {
+        let pid = std::process::id();
+        if self.pid != pid {
+            // The parent's wakers belong to its threads and runtimes.
+            std::mem::forget(self.wakers.take());
+            self.pid = pid;
+        }
+        self.wakers.get_or_insert_with(HashMap::new)
+    }
+}
 
 impl Shutdown {
-    /// The signal that asked for shutdown, if one has: does not block.
-    pub fn requested(&self) -> Option<Signal> {
-        *REQUESTED.lock().unwrap_or_else(PoisonError::into_inner)
+    /// A handle on the process's shutdown request, installing nothing: for
+    /// code that requests shutdown or waits for it, and for tests.
+    pub fn new() -> Shutdown {
+        HANDLES.fetch_add(1, Ordering::SeqCst);
+        Shutdown { _private: () }
     }
 
-    /// Blocks until a signal asks for shutdown, and returns it.
-    pub fn wait(&self) -> Signal {
-        let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(signal) = self.requested() {
-                return signal;
+    /// What asked for shutdown, if anything has: does not block.
+    ///
+    /// ```
+    /// # extern crate atexit_core as atexit;
+    /// use atexit::signals::{Cause, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.request();
+    /// assert_eq!(shutdown.requested(), Some(Cause::Program));
+    /// ```
+    pub fn requested(&self) -> Option<Cause> {
+        current()
+    }
+
+    /// Asks for shutdown from the program itself, as a signal would in
+    /// graceful mode: every waiter wakes, and [`requested`](Shutdown::requested)
+    /// says [`Cause::Program`]. Nothing happens if something asked before.
+    pub fn request(&self) {
+        request(Cause::Program);
+    }
+
+    /// Blocks until shutdown is requested, and says what asked.
+    ///
+    /// ```no_run
+    /// # extern crate atexit_core as atexit;
+    /// let shutdown = atexit::signals::install_graceful()?;
+    /// std::thread::spawn(|| { /* serve */ });
+    /// let cause = shutdown.wait();
+    /// eprintln!("{cause}: draining");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait(&self) -> Cause {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
             }
-            wakers = REQUEST_MADE.wait(wakers).unwrap_or_else(PoisonError::into_inner);
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = Context::from_waker(&waker);
+        let mut requested = std::pin::pin!(self.requested_async());
+        loop {
+            if let Poll::Ready(cause) = requested.as_mut().poll(&mut context) {
+                return cause;
+            }
+            std::thread::park();
         }
     }
 
-    /// A future that completes when a signal asks for shutdown, on any
-    /// executor (it needs no runtime; the signal thread wakes it).
+    /// A future that completes when shutdown is requested, on any executor
+    /// (it needs no runtime: the request wakes it).
     pub fn requested_async(&self) -> Requested {
-        Requested { _private: () }
+        Requested { _handle: self.clone(), waiting: None }
+    }
+
+    /// Ends the process as the request asked, once the program has drained:
+    /// the exit handlers run, then the process dies of the signal that
+    /// asked, as [`install`] would have ended it (a supervisor's `waitpid`
+    /// sees "killed by SIGTERM", a shell `128 + n`); after a request of the
+    /// program's, or none, it exits with status 0. A handler's
+    /// [`exit`](crate::exit) sets the status instead.
+    ///
+    /// Use it where the one who sent the signal reads the status (an init
+    /// system, a shell script, a test harness); return from `main` where a
+    /// drained shutdown counts as success (Kubernetes counts either as a
+    /// normal end of a pod asked to stop).
+    pub fn exit_as_requested(&self) -> ! {
+        match current() {
+            Some(Cause::Signal(signal)) => {
+                run_at_exit(ExitReason::Signal(signal), None, Place::Here);
+                end_if_changed(None);
+                platform::die_of(signal)
+            }
+            _ => crate::exit(0),
+        }
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::new()
+    }
+}
+
+impl Clone for Shutdown {
+    fn clone(&self) -> Self {
+        Shutdown::new()
+    }
+}
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        HANDLES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown").field("requested", &self.requested()).finish()
     }
 }
 
@@ -219,40 +440,69 @@ impl Shutdown {
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Requested {
-    _private: (),
+    _handle: Shutdown,
+    /// Its number among the waiters, once it waits.
+    waiting: Option<u64>,
 }
 
 impl Future for Requested {
-    type Output = Signal;
+    type Output = Cause;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Signal> {
-        let shutdown = Shutdown { _private: () };
-        if let Some(signal) = shutdown.requested() {
-            return Poll::Ready(signal);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Cause> {
+        if let Some(cause) = current() {
+            self.forget_waker();
+            return Poll::Ready(cause);
         }
-        let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        // Looked at again under the lock the signal thread takes to wake.
-        if let Some(signal) = shutdown.requested() {
-            return Poll::Ready(signal);
+        let mut waiters = WAITERS.lock();
+        // Looked at again under the lock that `request` takes to wake.
+        if let Some(cause) = current() {
+            drop(waiters);
+            self.forget_waker();
+            return Poll::Ready(cause);
         }
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
+        let number = *self.waiting.get_or_insert_with(|| {
+            waiters.last += 1;
+            waiters.last
+        });
+        let wakers = waiters.here();
+        match wakers.get_mut(&number) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => {
+                wakers.insert(number, cx.waker().clone());
+            }
         }
         Poll::Pending
     }
 }
 
-/// The signal thread: the first signal in graceful mode.
-fn request_shutdown(signal: Signal) {
-    let wakers = {
-        let mut wakers = REQUEST_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        *REQUESTED.lock().unwrap_or_else(PoisonError::into_inner) = Some(signal);
-        REQUEST_MADE.notify_all();
-        std::mem::take(&mut *wakers)
-    };
-    wakers.into_iter().for_each(Waker::wake);
-    // The deadline bounds the drain too.
-    watch::start_deadline();
+impl Requested {
+    fn forget_waker(&mut self) {
+        if let Some(number) = self.waiting.take() {
+            let removed = WAITERS.lock().here().remove(&number);
+            drop(removed);
+        }
+    }
+}
+
+impl Drop for Requested {
+    fn drop(&mut self) {
+        self.forget_waker();
+    }
+}
+
+/// Holds the waiters' lock across `fork()` (see `fork.rs`).
+pub(crate) fn lock_for_fork() {
+    WAITERS.acquire();
+}
+
+/// Releases the lock taken by [`lock_for_fork`].
+///
+/// # Safety
+/// Only once after `lock_for_fork`, in the process that took it or its child.
+pub(crate) unsafe fn unlock_after_fork() {
+    // SAFETY: as the caller promises.
+    unsafe { WAITERS.release() }
 }
 
 /// Unix: signal handlers registered through `signal-hook-registry` wake a
@@ -260,7 +510,7 @@ fn request_shutdown(signal: Signal) {
 #[cfg(unix)]
 mod platform {
     use std::io::{self, Read};
-    use std::os::fd::IntoRawFd;
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicI32, Ordering};
     use std::sync::{Mutex, PoisonError};
@@ -268,7 +518,6 @@ mod platform {
     use libc::c_int;
 
     use super::{GRACEFUL, RECEIVED, Signal, handle, may_wake_for_another};
-    use crate::last_words::die_of;
 
     /// The write end of the pipe that wakes the signal thread; -1 before `install`.
     static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -280,15 +529,21 @@ mod platform {
 
     pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
         let numbers: Vec<c_int> = signals.iter().map(|s| s.number()).collect();
-        if let Some(bad) = numbers.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
+        if let Some(&bad) = numbers.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
+            let why = if NOT_ENDING.contains(&bad) {
+                "its default action is not to end the process"
+            } else {
+                "it cannot be caught or reports a fault"
+            };
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("atexit::signals cannot handle signal {bad}: it cannot be caught or reports a fault"),
+                format!("atexit::signals cannot handle {:?} (signal {bad}): {why}", Signal::from_number(bad)),
             ));
         }
         let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
         start_thread()?;
-        GRACEFUL.store(graceful, Ordering::SeqCst);
+        // Graceful mode, once chosen, stays: a later `install` adds signals.
+        GRACEFUL.fetch_or(graceful, Ordering::SeqCst);
         for signal in numbers {
             if registered.contains(&signal) || is_ignored(signal) {
                 continue;
@@ -302,9 +557,33 @@ mod platform {
         Ok(())
     }
 
-    /// Signals that cannot be caught, and faults, whose handler must not return.
-    const FORBIDDEN: &[c_int] =
-        &[libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE, libc::SIGBUS];
+    /// Signals that cannot be caught, faults, whose handler must not return,
+    /// and the signals of [`NOT_ENDING`].
+    const FORBIDDEN: &[c_int] = &[
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGBUS,
+        libc::SIGCHLD,
+        libc::SIGCONT,
+        libc::SIGURG,
+        libc::SIGWINCH,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ];
+
+    /// Signals whose default action is to be ignored, or to stop or go on:
+    /// dying of one of them would not end the process.
+    const NOT_ENDING: &[c_int] =
+        &[libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+
+    /// Ends the process by `signal`, as if it had not been handled.
+    pub(super) fn die_of(signal: Signal) -> ! {
+        crate::last_words::die_of(signal.number())
+    }
 
     fn is_ignored(signal: c_int) -> bool {
         // SAFETY: a zeroed `sigaction` is a valid out-parameter, and a null new
@@ -312,6 +591,23 @@ mod platform {
         unsafe {
             let mut current: libc::sigaction = std::mem::zeroed();
             libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN
+        }
+    }
+
+    /// The same socket on a descriptor of 3 or more, closed on `exec`: with
+    /// stdout or stderr closed, a new descriptor would take 1 or 2, and a
+    /// handler's `eprintln!` would write into the signal thread's socket.
+    fn above_stdio(socket: UnixStream) -> io::Result<UnixStream> {
+        if socket.as_raw_fd() > 2 {
+            return Ok(socket);
+        }
+        // SAFETY: `F_DUPFD_CLOEXEC` makes a new descriptor of the open
+        // `socket`, owned by nothing else but the `UnixStream` made from it.
+        unsafe {
+            match libc::fcntl(socket.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) {
+                -1 => Err(io::Error::last_os_error()),
+                fd => Ok(UnixStream::from_raw_fd(fd)),
+            }
         }
     }
 
@@ -324,6 +620,7 @@ mod platform {
         // Both ends close on `exec`; writes never block the signal handler.
         // The write end stays open for the life of the process.
         let (reader, writer) = UnixStream::pair()?;
+        let (reader, writer) = (above_stdio(reader)?, above_stdio(writer)?);
         writer.set_nonblocking(true)?;
         let write_fd = writer.into_raw_fd();
         std::thread::Builder::new().name("atexit-signals".into()).spawn(move || wait_for_signals(reader))?;
@@ -338,7 +635,7 @@ mod platform {
         // SAFETY: `getpid` is async-signal-safe and has no preconditions.
         let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != unsafe { libc::getpid() };
         if no_thread_here || !may_wake_for_another() {
-            die_of(signal);
+            crate::last_words::die_of(signal);
         }
         let byte = signal as u8;
         // SAFETY: writing one byte from a live local to the pipe's write end;
@@ -353,7 +650,7 @@ mod platform {
                 Ok(1) => {
                     let signal = c_int::from(byte[0]);
                     if handle(Signal::from_number(signal)) {
-                        die_of(signal)
+                        crate::last_words::die_of(signal)
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -65,14 +65,24 @@ pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
         };
         events |= these.iter().fold(0, |bits, event| bits | 1 << event);
     }
-    GRACEFUL.store(graceful, Ordering::SeqCst);
-    if EVENTS.fetch_or(events, Ordering::SeqCst) == 0 {
-        // SAFETY: `on_event` has the signature Windows calls.
-        if unsafe { SetConsoleCtrlHandler(Some(on_event), 1) } == 0 {
-            return Err(io::Error::last_os_error());
-        }
+    // Graceful mode, once chosen, stays: a later `install` adds events.
+    GRACEFUL.fetch_or(graceful, Ordering::SeqCst);
+    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // SAFETY: `on_event` has the signature Windows calls.
+    if !*installed && unsafe { SetConsoleCtrlHandler(Some(on_event), 1) } == 0 {
+        // Nothing recorded: a later call tries again.
+        return Err(io::Error::last_os_error());
     }
+    *installed = true;
+    EVENTS.fetch_or(events, Ordering::SeqCst);
     Ok(())
+}
+
+/// Ends the process as Windows' own handler of console events does.
+pub(super) fn die_of(_: Signal) -> ! {
+    // SAFETY: ends the process; no preconditions.
+    unsafe { ExitProcess(STATUS_CONTROL_C_EXIT) }
 }
 
 unsafe extern "system" fn on_event(event: u32) -> Bool {
@@ -80,10 +90,7 @@ unsafe extern "system" fn on_event(event: u32) -> Bool {
         // Not ours: the next handler, or Windows' own, takes it.
         return 0;
     };
-    let end_now = || -> ! {
-        // SAFETY: ends the process, as Windows' default handler does.
-        unsafe { ExitProcess(STATUS_CONTROL_C_EXIT) }
-    };
+    let end_now = || die_of(signal);
     if !may_wake_for_another() {
         end_now();
     }
