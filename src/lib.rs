@@ -251,7 +251,7 @@ pub use atexit_core::signals;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[doc(inline)]
-pub use atexit_core::register_async;
+pub use atexit_core::{AsyncRegistration, register_async};
 
 pub use atexit_core::{
     DEADLINE_EXIT_STATUS, ExitReason, Function, Handle, HandlerPanic, Registration, Registry, Signal, TimeLimit,

@@ -165,9 +165,7 @@ mod graceful_server {
         assert_eq!(output.status.code(), Some(0), "{output:?}");
         let text = stdout(&output);
         assert!(
-            text.ends_with(
-                "shutdown requested by SIGTERM: draining 1 in flight\ndrained\nhandler: metrics flushed\n"
-            ),
+            text.ends_with("shutdown requested by SIGTERM: draining 1 in flight\ndrained\nhandler: metrics flushed\n"),
             "{text}"
         );
     }

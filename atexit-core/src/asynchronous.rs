@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::api::register_callback;
 use crate::callback::{Callback, Handler, Pending};
-use crate::identity::Identity;
+use crate::identity::{Function, Identity};
 use crate::panic::HandlerPanic;
 use crate::registry::Handle;
 
@@ -18,7 +18,8 @@ use crate::registry::Handle;
 /// (cancelled), named on stderr, and the other handlers run. It keeps its
 /// place in the exit order, like any handler (last registered first).
 /// `Duration::ZERO` means no limit, as everywhere else; so does a limit too
-/// long to pass (`Duration::MAX`).
+/// long to pass (`Duration::MAX`). For a name, a priority or an identity,
+/// use [`AsyncRegistration`].
 ///
 /// Inside the future, as in any handler, [`exit`](crate::exit) sets the
 /// status, [`register`](crate::register) adds a handler that runs next, and
@@ -29,18 +30,18 @@ use crate::registry::Handle;
 /// # async fn flush_telemetry() {}
 /// use std::time::Duration;
 ///
-/// #[tokio::main]
-/// async fn main() {
-///     atexit::register_async(Duration::from_secs(2), || async {
-///         flush_telemetry().await;
-///     });
-/// }
+/// // In `main`, under `#[atexit::main]` placed above `#[tokio::main]`, so
+/// // that the future runs on the application's runtime:
+/// atexit::register_async(Duration::from_secs(2), || async {
+///     flush_telemetry().await;
+/// });
 /// ```
 ///
 /// Under `#[atexit::main]` (above `#[tokio::main]`) the future runs on the
-/// application's runtime as `main` ends; on other exit paths, on a runtime
-/// built at exit, where what belonged to the application's runtime may be
-/// gone (the example's bare `#[tokio::main]` is such a case). A future
+/// application's runtime as `main` ends, or unwinds from a panic; on other
+/// exit paths, on a runtime built at exit, where what belonged to the
+/// application's runtime may be gone (a bare `#[tokio::main]` is such a
+/// case: its runtime is gone when C's exit runs the handlers). A future
 /// that blocks its thread instead of awaiting cannot be dropped: past its
 /// limit it is left behind there and the other handlers run on a new
 /// thread. Requires the `tokio` feature. `unregister(f)` removes it, as for
@@ -50,9 +51,86 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let identity = Identity::of(&f);
-    let handler = AsyncHandler { f: Some(f), time_limit, identity };
-    register_callback(0, identity.fingerprint(), Callback::Boxed(Box::new(handler)))
+    AsyncRegistration::new(f).time_limit(time_limit).register()
+}
+
+/// An async handler with the options a [`Registration`](crate::Registration)
+/// has: a name, a priority, a time limit, the identity of another function.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use std::time::Duration;
+///
+/// let handle = atexit::AsyncRegistration::new(|| async { /* flush spans */ })
+///     .name("flush spans")
+///     .priority(10)
+///     .time_limit(Duration::from_secs(2))
+///     .register();
+/// # handle.unregister();
+/// ```
+#[must_use = "an AsyncRegistration does nothing until `.register()` is called"]
+pub struct AsyncRegistration<F> {
+    f: F,
+    priority: i32,
+    name: Option<Cow<'static, str>>,
+    identity: Option<Identity>,
+    time_limit: Duration,
+}
+
+impl<F, Fut> AsyncRegistration<F>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    /// An async handler at priority 0, named after its type, with no time
+    /// limit of its own (the one [`set_handler_time_limit`](crate::set_handler_time_limit)
+    /// gives, if any).
+    pub fn new(f: F) -> Self {
+        AsyncRegistration { f, priority: 0, name: None, identity: None, time_limit: Duration::ZERO }
+    }
+
+    /// Sets the priority: higher runs first.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the name shown in panic reports, overrun messages and traces.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes `unregister(g)` remove this registration.
+    pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
+        self.identity = Some(Identity::of(g));
+        self
+    }
+
+    /// How long its future may run; past that it is dropped, or left
+    /// behind if it blocks its thread. `Duration::ZERO`: no limit.
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = limit;
+        self
+    }
+
+    /// Registers in the process registry, to run at exit.
+    pub fn register(self) -> Handle {
+        let AsyncRegistration { f, priority, name, identity, time_limit } = self;
+        let identity = identity.unwrap_or_else(|| Identity::of(&f));
+        let handler = AsyncHandler { f: Some(f), time_limit, identity, name };
+        register_callback(priority, identity.fingerprint(), Callback::Boxed(Box::new(handler)))
+    }
+}
+
+impl<F> std::fmt::Debug for AsyncRegistration<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncRegistration")
+            .field("priority", &self.priority)
+            .field("name", &self.name)
+            .field("time_limit", &self.time_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 struct AsyncHandler<F> {
@@ -60,6 +138,7 @@ struct AsyncHandler<F> {
     f: Option<F>,
     time_limit: Duration,
     identity: Identity,
+    name: Option<Cow<'static, str>>,
 }
 
 impl<F, Fut> Handler for AsyncHandler<F>
@@ -68,7 +147,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(type_name::<F>())
+        self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
     }
 
     fn identity(&self) -> Identity {

@@ -98,14 +98,19 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
 }
 
 /// The exit run of `#[atexit::main]` on an async `main`, awaited at the end
-/// of `main`'s future, on its runtime, once `main`'s value has given
-/// `status`: async handlers are awaited there, in their place in the order;
-/// the others are called as usual, on the thread that polls `main` (the
-/// main thread, under `#[tokio::main]`). Not public API: called by
+/// of `main`'s future, on its runtime, once `main`'s value has given its
+/// status (`None`: a panic unwound out of it, and goes on once the handlers
+/// ran): async handlers are awaited there, in their place in the order; the
+/// others are called as usual, on the thread that polls `main` (the main
+/// thread, under `#[tokio::main]`). Not public API: called by
 /// `#[atexit::main]`.
 #[doc(hidden)]
-pub async fn run_exit_async(status: std::process::ExitCode) {
-    reason::begin(ExitReason::MainReturned, Some(status_of(status)), lease::acts_for_run());
+pub async fn run_exit_async(status: Option<std::process::ExitCode>) {
+    let (why, status) = match status {
+        Some(code) => (ExitReason::MainReturned, status_of(code)),
+        None => (ExitReason::MainPanicked, 101),
+    };
+    reason::begin(why, Some(status), lease::acts_for_run());
     watch::start_deadline();
     if let Err(panic) = run::run_async().await {
         drop_quietly(panic);

@@ -25,7 +25,7 @@ mod atfork {
         run::lock_for_fork();
         watch::lock_for_fork();
         #[cfg(feature = "signals")]
-        crate::signals::lock_for_fork();
+        crate::shutdown::lock_for_fork();
     }
 
     extern "C" fn parent() {
@@ -42,7 +42,7 @@ mod atfork {
         // child, in its parent, on this thread), once, before this fork.
         unsafe {
             #[cfg(feature = "signals")]
-            crate::signals::unlock_after_fork();
+            crate::shutdown::unlock_after_fork();
             watch::unlock_after_fork(child);
             run::unlock_after_fork(child);
             PROCESS.unlock_after_fork();

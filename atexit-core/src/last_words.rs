@@ -50,6 +50,23 @@ pub(crate) fn die_of(signal: i32) -> ! {
     }
 }
 
+/// Ends the process through C's `exit`: for a `fork()`ed child of a process
+/// in C's `exit`, where the standard library's exit (its state copied from
+/// the parent, where another thread called it) would park the caller.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub(crate) fn exit_through_libc(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: `exit` runs the C exit handlers left (this runtime's has run)
+    // and ends the process; no preconditions.
+    unsafe { libc::exit(code) }
+}
+
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+pub(crate) fn exit_through_libc(code: i32) -> ! {
+    terminate_now(code)
+}
+
 /// Ends the process now with `code`: no exit handler, no flush.
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub(crate) fn terminate_now(code: i32) -> ! {

@@ -48,6 +48,8 @@ mod run;
 mod runlock;
 mod settings;
 #[cfg(all(any(unix, windows), feature = "signals"))]
+mod shutdown;
+#[cfg(all(any(unix, windows), feature = "signals"))]
 #[cfg_attr(docsrs, doc(cfg(all(any(unix, windows), feature = "signals"))))]
 pub mod signals;
 mod statics;
@@ -57,7 +59,7 @@ mod watch;
 pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, register, unregister};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use crate::asynchronous::register_async;
+pub use crate::asynchronous::{AsyncRegistration, register_async};
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
 pub use crate::lease::is_exiting;
@@ -69,7 +71,7 @@ pub use crate::watch::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limi
 /// Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::entry::run_main;
+    pub use crate::entry::{CatchUnwind, run_main};
     pub use crate::exit::run_exit_async;
     pub use crate::identity::Identity;
     pub use crate::statics::{StaticHandler, StaticRef};

@@ -173,6 +173,11 @@ pub(crate) fn status() -> Option<i32> {
     exiting.reason.and(exiting.status)
 }
 
+/// Whether the exit is C's `exit` (`main` returned, `std::process::exit`).
+pub(crate) fn is_c_exit() -> bool {
+    matches!(exiting().reason, Some(ExitReason::ProcessExit(_)))
+}
+
 /// The signal the process is to die of, unless a handler asked for a status.
 #[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
 pub(crate) fn signal() -> Option<Signal> {

@@ -24,7 +24,7 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -40,6 +40,15 @@ use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
 /// Runs started, and the number of the last one finished.
 static STARTED: AtomicU64 = AtomicU64::new(0);
 static FINISHED: AtomicU64 = AtomicU64::new(0);
+/// The process the run going on started in: a `fork()`ed child finishes
+/// it alone, and then ends as the exit would have.
+static RUN_PID: AtomicU32 = AtomicU32::new(0);
+/// Set while `#[atexit::main]`'s async run awaits handlers on the
+/// application's runtime; `STALLED` once a thread of that runtime blocked
+/// in an exit of its own, which stops the runtime's timers: the async
+/// handlers left then run on a runtime built for them.
+static AWAITING: AtomicBool = AtomicBool::new(false);
+static STALLED: AtomicBool = AtomicBool::new(false);
 
 /// What the holder of the lease does when no handler is left, innermost last.
 #[derive(Clone, Copy, Debug)]
@@ -86,7 +95,15 @@ pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
 /// what finishes it. Returns the lease and the run's number.
 fn claim(starter_drains: bool) -> (u64, u64) {
     let lease = lease::new_lease();
-    wait_until(|| lease::pass(0, lease));
+    if !lease::pass(0, lease) {
+        if AWAITING.load(Ordering::SeqCst) && !STALLED.swap(true, Ordering::SeqCst) {
+            // This thread may be one of the runtime's, which its exit now
+            // blocks: what the run awaits there may never come.
+            watch::drop_awaited("a thread of its runtime called exit, which stops the runtime");
+        }
+        wait_until(|| lease::pass(0, lease));
+    }
+    RUN_PID.store(std::process::id(), Ordering::Relaxed);
     let run = STARTED.fetch_add(1, Ordering::Relaxed) + 1;
     STATE.lock().then.push(Then::Finish { run, starter_drains });
     (lease, run)
@@ -115,10 +132,12 @@ fn start(place: Place) -> Option<HandlerPanic> {
         hand_over(lease);
     } else {
         let previous = lease::hold(lease);
-        let last = drain(lease, place);
+        let (last, done) = drain(lease, place);
         lease::hold(previous);
         keep_last(run, last);
-        finish_turn(lease);
+        if done {
+            finish_turn(lease);
+        }
     }
     outcome(run)
 }
@@ -127,6 +146,8 @@ fn start(place: Place) -> Option<HandlerPanic> {
 /// fresh thread if this one's thread-locals are gone.
 fn go_on(place: Place) -> Option<HandlerPanic> {
     let lease = lease::held();
+    // An async handler this thread awaits will not be polled again.
+    watch::drop_awaited("the thread awaiting it called exit");
     if place == Place::Fresh {
         if PROCESS.len() == 0 {
             return None;
@@ -137,7 +158,8 @@ fn go_on(place: Place) -> Option<HandlerPanic> {
     }
     // Left behind meanwhile, its panics were reported; the run goes on
     // without them.
-    drain(lease, place).filter(|_| lease::current() == lease)
+    let (last, done) = drain(lease, place);
+    last.filter(|_| done)
 }
 
 /// Hands the lease over to a fresh thread, which drains and then does what
@@ -160,11 +182,17 @@ fn hand_over(lease: u64) {
 fn drain_then(lease: u64, moved_on: bool) {
     lease::hold(lease);
     let run = STARTED.load(Ordering::Relaxed);
-    let last = drain(lease, Place::Here);
+    let (last, done) = drain(lease, Place::Here);
     keep_last(run, last);
+    if !done {
+        return;
+    }
     let then = finish_turn(lease);
-    if moved_on && matches!(then, Some(Then::Finish { starter_drains: true, .. })) {
-        end_for_left_behind_starter();
+    let forked = std::process::id() != RUN_PID.load(Ordering::Relaxed);
+    if let Some(Then::Finish { starter_drains, .. }) = then {
+        if forked || (moved_on && starter_drains) {
+            end_as_the_exit_would(forked);
+        }
     }
 }
 
@@ -196,30 +224,37 @@ fn finish_turn(lease: u64) -> Option<Then> {
     then
 }
 
-/// The thread that started an exit run was left behind in a handler, and
-/// the run has finished elsewhere: the process ends now, as that thread
-/// would have ended it. (Not for an explicit run: its caller returns when
-/// its handler does.)
-fn end_for_left_behind_starter() {
+/// The run has finished on a thread that nobody waits for: the one that
+/// started it was left behind in a handler, or this is a `fork()`ed child
+/// where it does not exist. The process ends now, as that thread would
+/// have ended it. (Not after an explicit run: its caller returns when its
+/// handler does.) In a child forked while C's `exit` ran in its parent, the
+/// standard library's exit, whose state the child copied, would park this
+/// thread: C's `exit` ends it.
+fn end_as_the_exit_would(forked: bool) {
     match (crate::reason::status(), crate::reason::signal()) {
         #[cfg(unix)]
         (None, Some(signal)) => crate::last_words::die_of(signal.number()),
+        (Some(code), _) if forked && crate::reason::is_c_exit() => crate::last_words::exit_through_libc(code),
         (Some(code), _) => std::process::exit(code),
         _ => {}
     }
 }
 
 /// Calls handlers while this thread holds `lease`, until none is left or
-/// the run goes on without this thread. Returns the last panic.
-fn drain(lease: u64, place: Place) -> Option<HandlerPanic> {
+/// the run goes on without this thread. Returns the last panic, and
+/// whether none is left (rather than the run having gone on elsewhere).
+fn drain(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
     let mut last = None;
     let mut with_statics = true;
     while lease::current() == lease {
-        let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else { break };
+        let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
+            return (last, true);
+        };
         let Some(result) = call(callback, lease, place) else { break };
         record(&mut last, result);
     }
-    last
+    (last, false)
 }
 
 /// A handler's outcome: a panic is reported, and the last one kept.
@@ -332,17 +367,27 @@ fn call_async(
     place: Place,
 ) -> Option<Result<(), HandlerPanic>> {
     if place == Place::Unwatched {
-        let watched = Watched { future: work, name, ticket: Ticket::NONE, lease };
-        return Some(poll_here(watched).0);
+        let ticket = watch::open(|| name.clone(), None, OnOverrun::Tell, || {});
+        let (result, how) = poll_here(Watched { future: work, name, ticket, lease });
+        watch::close(ticket, how);
+        return Some(result);
     }
     let helper = lease::new_lease();
     let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || {});
     let watched = Watched { future: work, name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
+    let pid = std::process::id();
     lease::set(helper);
     let job = Box::new(move || {
         let result = block_on(watched);
+        if std::process::id() != pid {
+            // A `fork()` in the future: this thread is the child's only
+            // one, and goes on with the run there.
+            drop(result);
+            drain_then(helper, false);
+            return;
+        }
         *theirs.lock() = Some(result);
     });
     if let Err((e, job)) = thread::spawn_detached(c"atexit-async", job) {
@@ -400,7 +445,12 @@ fn poll_here(watched: Watched) -> Outcome {
 #[cfg(feature = "tokio")]
 fn block_on(watched: Watched) -> Outcome {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(watched),
+        Ok(runtime) => {
+            let outcome = runtime.block_on(watched);
+            // Blocking tasks it started may run on: not waited for.
+            runtime.shutdown_background();
+            outcome
+        }
         Err(e) => {
             write_stderr_now(&format!("atexit: an async handler could not run: no runtime: {e}\n"));
             (Ok(()), Ended::Ok)
@@ -425,11 +475,17 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     }
     let (lease, run) = claim(true);
     let previous = lease::hold(lease);
+    AWAITING.store(true, Ordering::SeqCst);
     let mut last = None;
     let mut with_statics = true;
+    let mut done = false;
     while lease::current() == lease {
-        let Some(mut callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else { break };
-        let result = match callback.pending() {
+        let Some(mut callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
+            done = true;
+            break;
+        };
+        let work = if STALLED.load(Ordering::SeqCst) { None } else { callback.pending() };
+        let result = match work {
             Some(work) => {
                 let name = callback.name();
                 let limit = callback.time_limit();
@@ -447,18 +503,30 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         };
         record(&mut last, result);
     }
+    AWAITING.store(false, Ordering::SeqCst);
     lease::hold(previous);
     keep_last(run, last);
-    finish_turn(lease);
+    if done {
+        finish_turn(lease);
+    }
     outcome(run).map_or(Ok(()), Err)
 }
 
-/// In a `fork()`ed child: a run that another thread of the parent was in
-/// will never finish here; one the forking thread acts for goes on.
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn forked() {
-    if !lease::acts_for_run() {
+/// In a `fork()`ed child, whose one thread is the one that forked. If it
+/// ran a handler of the run going on (however it held the lease: acting,
+/// running an async handler, or left behind), the run goes on from it,
+/// and whoever finishes the run ends the child as the exit would have.
+/// Otherwise no run goes on there.
+fn forked(state: &mut State) {
+    let held = lease::held();
+    if lease::current() != 0 && held != 0 {
+        lease::set(held);
+        let run = STARTED.load(Ordering::Relaxed);
+        state.then.clear();
+        state.then.push(Then::Finish { run, starter_drains: true });
+    } else {
         lease::set(0);
+        state.then.clear();
         FINISHED.store(STARTED.load(Ordering::Relaxed), Ordering::Release);
     }
 }
@@ -479,8 +547,7 @@ pub(crate) unsafe fn unlock_after_fork(child: bool) {
     // SAFETY: this thread (in the child, its copy) took the lock in
     // `lock_for_fork` and holds no guard of it, as the caller promises.
     let mut state = unsafe { STATE.adopt() };
-    if child && !lease::acts_for_run() {
-        state.then.clear();
-        forked();
+    if child {
+        forked(&mut state);
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! On Windows the same functions handle console control events: Ctrl-C
 //! ([`Signal::Interrupt`]), Ctrl-Break ([`Signal::Quit`]), the console
-//! window closing ([`Signal::Hangup`]), logoff and shutdown
+//! window closing ([`Signal::Hangup`]), system shutdown
 //! ([`Signal::Terminate`]); after the handlers the process ends as Windows'
 //! own handler ends it, with `STATUS_CONTROL_C_EXIT` (`0xC000013A`). After a
-//! close, logoff or shutdown event Windows ends the process itself a few
-//! seconds later. What follows about signal numbers, `fork`, PID 1 and
+//! close or shutdown event Windows ends the process itself a few seconds
+//! later. A logoff is not a shutdown: a service, the only kind of process
+//! that receives it, goes on (it is sent whenever any user logs off). What follows about signal numbers, `fork`, PID 1 and
 //! other libraries' `sigaction` is Unix's.
 //!
 //! Without this, a signal with no handler kills the process and no exit
@@ -75,20 +76,18 @@
 //!   is printed; text after a handler's last newline is lost unless the
 //!   handler flushes it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::exit::{end_if_changed, run_at_exit, run_exit_handlers};
-use crate::lock::Lock;
 use crate::reason::{self, ExitReason, Signal};
 use crate::run::Place;
-use crate::watch;
+pub use crate::shutdown::{Cause, Requested};
+use crate::shutdown::{HANDLES, current, request};
 
 /// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
 /// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
@@ -203,25 +202,6 @@ fn handle(signal: Signal) -> bool {
     true
 }
 
-/// What asked for shutdown.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Cause {
-    /// A handled signal.
-    Signal(Signal),
-    /// The program itself, through [`Shutdown::request`].
-    Program,
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cause::Signal(signal) => write!(f, "{signal}"),
-            Cause::Program => f.write_str("the program"),
-        }
-    }
-}
-
 /// The process's shutdown request, which a handled signal (in graceful
 /// mode) or the program makes, and which every `Shutdown` sees.
 ///
@@ -250,80 +230,6 @@ impl fmt::Display for Cause {
 #[must_use = "a dropped Shutdown cannot see the request"]
 pub struct Shutdown {
     _private: (),
-}
-
-/// How many `Shutdown`s (and futures of theirs) are alive.
-static HANDLES: AtomicUsize = AtomicUsize::new(0);
-/// The request: the process it was made in (high half) and its cause
-/// (low half, [`encode`]d; 0: none). A `fork()`ed child starts without one.
-static REQUEST: AtomicU64 = AtomicU64::new(0);
-
-fn encode(cause: Cause) -> u32 {
-    let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
-    match cause {
-        Cause::Program => 1,
-        Cause::Signal(Signal::Other(n)) => 8 + n as u32,
-        Cause::Signal(signal) => 2 + named.iter().position(|s| *s == signal).unwrap_or(0) as u32,
-    }
-}
-
-fn decode(code: u32) -> Option<Cause> {
-    let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
-    match code {
-        0 => None,
-        1 => Some(Cause::Program),
-        2..=7 => Some(Cause::Signal(named[code as usize - 2])),
-        n => Some(Cause::Signal(Signal::Other((n - 8) as i32))),
-    }
-}
-
-/// The request made in this process, if any.
-fn current() -> Option<Cause> {
-    let request = REQUEST.load(Ordering::SeqCst);
-    if (request >> 32) as u32 != std::process::id() {
-        return None;
-    }
-    decode(request as u32)
-}
-
-/// Makes the request, unless one was made in this process: wakes every
-/// waiter, and starts the deadline (it bounds the drain too). Returns
-/// whether this call made it.
-fn request(cause: Cause) -> bool {
-    let seen = REQUEST.load(Ordering::SeqCst);
-    let made = u64::from(std::process::id()) << 32 | u64::from(encode(cause));
-    let fresh = (seen >> 32) as u32 != std::process::id() || seen as u32 == 0;
-    if !fresh || REQUEST.compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-        return false;
-    }
-    let wakers = std::mem::take(WAITERS.lock().here());
-    wakers.into_values().for_each(Waker::wake);
-    watch::start_deadline();
-    true
-}
-
-/// The futures waiting for the request, each by its number: memory for the
-/// futures alive, each removed when it completes or is dropped.
-struct Waiters {
-    /// The process they were made in: a `fork()`ed child starts with none.
-    pid: u32,
-    wakers: Option<HashMap<u64, Waker>>,
-    last: u64,
-}
-
-/// A spin lock, so that `fork()` can hold it across (see `fork.rs`).
-static WAITERS: Lock<Waiters> = Lock::new(Waiters { pid: 0, wakers: None, last: 0 });
-
-impl Waiters {
-    fn here(&mut self) -> &mut HashMap<u64, Waker> {
-        let pid = std::process::id();
-        if self.pid != pid {
-            // The parent's wakers belong to its threads and runtimes.
-            std::mem::forget(self.wakers.take());
-            self.pid = pid;
-        }
-        self.wakers.get_or_insert_with(HashMap::new)
-    }
 }
 
 impl Shutdown {
@@ -386,7 +292,7 @@ impl Shutdown {
     /// A future that completes when shutdown is requested, on any executor
     /// (it needs no runtime: the request wakes it).
     pub fn requested_async(&self) -> Requested {
-        Requested { _handle: self.clone(), waiting: None }
+        Requested::new()
     }
 
     /// Ends the process as the request asked, once the program has drained:
@@ -434,75 +340,6 @@ impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shutdown").field("requested", &self.requested()).finish()
     }
-}
-
-/// The future of [`Shutdown::requested_async`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct Requested {
-    _handle: Shutdown,
-    /// Its number among the waiters, once it waits.
-    waiting: Option<u64>,
-}
-
-impl Future for Requested {
-    type Output = Cause;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Cause> {
-        if let Some(cause) = current() {
-            self.forget_waker();
-            return Poll::Ready(cause);
-        }
-        let mut waiters = WAITERS.lock();
-        // Looked at again under the lock that `request` takes to wake.
-        if let Some(cause) = current() {
-            drop(waiters);
-            self.forget_waker();
-            return Poll::Ready(cause);
-        }
-        let number = *self.waiting.get_or_insert_with(|| {
-            waiters.last += 1;
-            waiters.last
-        });
-        let wakers = waiters.here();
-        match wakers.get_mut(&number) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => {
-                wakers.insert(number, cx.waker().clone());
-            }
-        }
-        Poll::Pending
-    }
-}
-
-impl Requested {
-    fn forget_waker(&mut self) {
-        if let Some(number) = self.waiting.take() {
-            let removed = WAITERS.lock().here().remove(&number);
-            drop(removed);
-        }
-    }
-}
-
-impl Drop for Requested {
-    fn drop(&mut self) {
-        self.forget_waker();
-    }
-}
-
-/// Holds the waiters' lock across `fork()` (see `fork.rs`).
-pub(crate) fn lock_for_fork() {
-    WAITERS.acquire();
-}
-
-/// Releases the lock taken by [`lock_for_fork`].
-///
-/// # Safety
-/// Only once after `lock_for_fork`, in the process that took it or its child.
-pub(crate) unsafe fn unlock_after_fork() {
-    // SAFETY: as the caller promises.
-    unsafe { WAITERS.release() }
 }
 
 /// Unix: signal handlers registered through `signal-hook-registry` wake a

@@ -4,8 +4,11 @@
 //! Windows' own handler ends it, with `STATUS_CONTROL_C_EXIT`.
 //!
 //! Which event counts as which [`Signal`]: Ctrl-C is `Interrupt`,
-//! Ctrl-Break is `Quit`, the console window closing is `Hangup`, logoff and
-//! shutdown are `Terminate`. After a close, logoff or shutdown event
+//! Ctrl-Break is `Quit`, the console window closing is `Hangup`, system
+//! shutdown is `Terminate`. Logoff is no shutdown: Windows sends
+//! `CTRL_LOGOFF_EVENT` only to services (an interactive program has been
+//! ended before), and to a service whenever any user logs off, when it must
+//! go on; so it is answered "handled" and nothing else happens. After a close, logoff or shutdown event
 //! Windows ends the process when the handler returns (or 5 to 20 seconds
 //! later): in graceful mode the handler waits there, so the program can
 //! drain in that time.
@@ -39,7 +42,7 @@ fn events_of(signal: Signal) -> Option<&'static [u32]> {
         Signal::Interrupt => Some(&[CTRL_C_EVENT]),
         Signal::Quit => Some(&[CTRL_BREAK_EVENT]),
         Signal::Hangup => Some(&[CTRL_CLOSE_EVENT]),
-        Signal::Terminate => Some(&[CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT]),
+        Signal::Terminate => Some(&[CTRL_SHUTDOWN_EVENT]),
         _ => None,
     }
 }
@@ -49,7 +52,7 @@ fn signal_of(event: u32) -> Option<Signal> {
         CTRL_C_EVENT => Some(Signal::Interrupt),
         CTRL_BREAK_EVENT => Some(Signal::Quit),
         CTRL_CLOSE_EVENT => Some(Signal::Hangup),
-        CTRL_LOGOFF_EVENT | CTRL_SHUTDOWN_EVENT => Some(Signal::Terminate),
+        CTRL_SHUTDOWN_EVENT => Some(Signal::Terminate),
         _ => None,
     }
 }
@@ -86,6 +89,10 @@ pub(super) fn die_of(_: Signal) -> ! {
 }
 
 unsafe extern "system" fn on_event(event: u32) -> Bool {
+    if event == CTRL_LOGOFF_EVENT {
+        // A service goes on when a user logs off (see the module docs).
+        return 1;
+    }
     let Some(signal) = signal_of(event).filter(|_| EVENTS.load(Ordering::SeqCst) & 1 << event != 0) else {
         // Not ours: the next handler, or Windows' own, takes it.
         return 0;
@@ -97,7 +104,7 @@ unsafe extern "system" fn on_event(event: u32) -> Bool {
     if handle(signal) {
         end_now();
     }
-    if matches!(event, CTRL_CLOSE_EVENT | CTRL_LOGOFF_EVENT | CTRL_SHUTDOWN_EVENT) {
+    if matches!(event, CTRL_CLOSE_EVENT | CTRL_SHUTDOWN_EVENT) {
         // Windows ends the process when this returns: let the program drain
         // (or its exit run finish) in the time Windows gives.
         loop {

@@ -118,16 +118,14 @@ pub(crate) enum Fate {
     Overran(Instant),
     /// Given up: its run went on without it.
     LeftBehind,
+    /// An async handler to be dropped for another reason than its time
+    /// limit (said when it was given up).
+    Dropped,
 }
 
 /// A handler being watched: 0 when it is not.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket(u64);
-
-impl Ticket {
-    /// A handler that is not watched.
-    pub(crate) const NONE: Ticket = Ticket(0);
-}
 
 struct Watched {
     ticket: u64,
@@ -243,7 +241,11 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
     };
     let said = match (watched.fate, how) {
         (Fate::LeftBehind, _) => return true,
-        (Fate::Overran(_), _) | (_, Ended::Dropped) => "dropped at its time limit",
+        (Fate::Dropped, _) => "dropped",
+        (Fate::Overran(_), _) | (_, Ended::Dropped) => {
+            overran(&watched, "dropped");
+            "dropped"
+        }
         (_, Ended::Ok) => "ok",
         (_, Ended::Panicked) => "panicked",
         (_, Ended::CalledExit) => "called exit",
@@ -262,10 +264,45 @@ pub(crate) fn give_up(ticket: Ticket) {
     let mut watch = WATCH.lock();
     if let Some(watched) = watch.handlers.iter_mut().find(|w| w.ticket == ticket.0) {
         watched.fate = Fate::LeftBehind;
-        let (name, started) = (watched.name.clone(), watched.started);
+        let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
         drop(watch);
-        trace(&name, "left behind", started.elapsed());
+        left_behind(&name, limit, started);
     }
+}
+
+/// An overrunning handler is given up: named, and traced.
+fn left_behind(name: &str, limit: Duration, started: Instant) {
+    say_overran(name, limit, "left behind (it blocks its thread)");
+    trace(name, "left behind", started.elapsed());
+}
+
+fn overran(watched: &Watched, what: &str) {
+    say_overran(&watched.name, watched.limit, what);
+}
+
+fn say_overran(name: &str, limit: Duration, what: &str) {
+    write_stderr_now(&format!(
+        "atexit: handler `{name}` did not finish within its time limit of {limit:?}; {what}, the other handlers run\n"
+    ));
+}
+
+/// Gives up the async handlers that their runs await, at once, for `why`:
+/// their futures will not be polled again.
+pub(crate) fn drop_awaited(why: &str) {
+    let mut watch = WATCH.lock();
+    let mut wakers = Vec::new();
+    for watched in &mut watch.handlers {
+        if watched.on_overrun == OnOverrun::Cancel && watched.fate == Fate::Running {
+            watched.fate = Fate::Dropped;
+            wakers.extend(watched.waker.take());
+            write_stderr_now(&format!(
+                "atexit: async handler `{}` dropped: {why}; the other handlers run\n",
+                watched.name
+            ));
+        }
+    }
+    drop(watch);
+    wakers.into_iter().for_each(Waker::wake);
 }
 
 fn trace(name: &str, said: &str, elapsed: Duration) {
@@ -308,9 +345,8 @@ fn wake_watchdog(watch: &mut Watch) {
 
 /// What the watchdog does, outside the lock, after a look.
 enum Act {
-    Overran { name: Cow<'static, str>, limit: Duration, started: Instant, on_overrun: OnOverrun },
     Wake(Waker),
-    MoveOn { name: Cow<'static, str>, started: Instant, move_on: Box<dyn FnOnce() + Send> },
+    MoveOn { name: Cow<'static, str>, limit: Duration, started: Instant, move_on: Box<dyn FnOnce() + Send> },
 }
 
 fn watchdog() {
@@ -336,8 +372,6 @@ fn watchdog() {
                     continue;
                 }
                 watched.fate = Fate::Overran(now);
-                let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
-                acts.push(Act::Overran { name, limit, started, on_overrun: watched.on_overrun });
                 acts.extend(watched.waker.take().map(Act::Wake));
             }
             let Fate::Overran(since) = watched.fate else { continue };
@@ -350,27 +384,17 @@ fn watchdog() {
                 next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
             } else if let Some(move_on) = watched.move_on.take() {
                 watched.fate = Fate::LeftBehind;
-                acts.push(Act::MoveOn { name: watched.name.clone(), started: watched.started, move_on });
+                let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
+                acts.push(Act::MoveOn { name, limit, started, move_on });
             }
         }
         drop(watch);
         if !acts.is_empty() {
             for act in acts {
                 match act {
-                    Act::Overran { name, limit, started, on_overrun } => {
-                        trace(&name, "timed out", started.elapsed());
-                        let what = match on_overrun {
-                            OnOverrun::MoveOn => "left behind",
-                            OnOverrun::Cancel | OnOverrun::Tell => "dropped",
-                        };
-                        write_stderr_now(&format!(
-                            "atexit: handler `{name}` did not finish within its time limit of {limit:?}; \
-                             {what}, the other handlers run\n"
-                        ));
-                    }
                     Act::Wake(waker) => waker.wake(),
-                    Act::MoveOn { name, started, move_on } => {
-                        trace(&name, "left behind", started.elapsed());
+                    Act::MoveOn { name, limit, started, move_on } => {
+                        left_behind(&name, limit, started);
                         move_on();
                     }
                 }
@@ -416,7 +440,10 @@ pub(crate) unsafe fn unlock_after_fork(child: bool) {
     // `lock_for_fork` and holds no guard of it, as the caller promises.
     let mut watch = unsafe { WATCH.adopt() };
     if child {
+        // No watchdog, no deadline; the handler that forked goes on
+        // unwatched (the run goes on from it: see `run.rs`).
         watch.watchdog = None;
         watch.deadline = None;
+        std::mem::forget(std::mem::take(&mut watch.handlers));
     }
 }

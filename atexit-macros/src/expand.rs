@@ -314,7 +314,8 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
     let mut signature = f.signature_named(&inner);
     let body = match &f.asyncness {
         // On an async `main` the exit run is awaited at the end of `main`'s
-        // future, on its runtime, so async handlers run there.
+        // future, on its runtime, so async handlers run there; on a panic
+        // out of it too, before the panic goes on.
         Some(_) => {
             let output = f.output.clone().unwrap_or_else(|| quote!(()));
             let body = &f.body;
@@ -322,11 +323,20 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
             let code = Ident::new("code", Span::mixed_site());
             // `main`'s value is reported before the run, which needs its status.
             signature = f.signature_returning(&inner, quote!(-> ::std::process::ExitCode));
+            let payload = Ident::new("payload", Span::mixed_site());
             quote! {{
-                let #value: #output = async move #body.await;
-                let #code = ::std::process::Termination::report(#value);
-                #krate::__private::run_exit_async(#code).await;
-                #code
+                match #krate::__private::CatchUnwind::new(async move #body).await {
+                    ::std::result::Result::Ok(#value) => {
+                        let #value: #output = #value;
+                        let #code = ::std::process::Termination::report(#value);
+                        #krate::__private::run_exit_async(::std::option::Option::Some(#code)).await;
+                        #code
+                    }
+                    ::std::result::Result::Err(#payload) => {
+                        #krate::__private::run_exit_async(::std::option::Option::None).await;
+                        ::std::panic::resume_unwind(#payload)
+                    }
+                }
             }}
         }
         None => f.body.to_token_stream(),
