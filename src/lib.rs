@@ -68,17 +68,17 @@
 //!
 //! | How the process ends | Handlers run? | Exit status |
 //! |---|---|---|
-//! | `main` returns | yes, after `main`'s thread-locals are gone | `main`'s |
+//! | `main` returns | yes, on a fresh thread (`main`'s thread-locals are gone) | `main`'s |
 //! | a panic unwinds out of `main` | yes | 101 |
 //! | [`atexit::exit(code)`](exit), any thread | yes, on the calling thread, its thread-locals alive | `code` |
-//! | [`std::process::exit(code)`](std::process::exit), any thread (Unix) | yes, on the calling thread, its thread-locals gone | `code` |
+//! | [`std::process::exit(code)`](std::process::exit), any thread (Unix) | yes, on a fresh thread (the caller's thread-locals are gone) | `code` |
 //! | several threads exit at once | yes, once, on one of them | one of theirs |
 //! | `SIGINT`, `SIGTERM`, `SIGHUP` after [`signals::install()`](signals) (Unix) | yes, on a thread of ours | killed by the same signal |
 //! | a second such signal while they run | the rest do not: it ends the process at once | killed by it |
 //! | a handler outlives [`set_deadline`] | the hung one is named on stderr; the rest do not | 124 |
 //! | a `fork()`ed child exits | its own and [inherited](Registration::inherit_on_fork) ones only | the child's |
 //! | `std::process::exit` on Windows | **no**: it calls `ExitProcess`, which skips C `atexit` | use [`exit`] |
-//! | Ctrl-C, Ctrl-Break, console closed, logoff, shutdown, after [`signals::install()`](signals) (Windows) | yes, on the thread Windows starts for the event | `STATUS_CONTROL_C_EXIT` |
+//! | Ctrl-C, Ctrl-Break, console closed, system shutdown, after [`signals::install()`](signals) (Windows) | yes, on the thread Windows starts for the event | `STATUS_CONTROL_C_EXIT` |
 //! | [`std::process::abort`], `panic = "abort"`, `SIGKILL`, `libc::_exit` | **never**: the process ends without running any code | |
 //! | a signal with no handler installed (`SIGTERM`, `SIGINT`, ...) | no: the process is killed | |
 //! | `wasm32-wasip1`: `main` returns, `std::process::exit`, [`exit`] | yes (WASI's C library runs C `atexit` functions) | the program's |
@@ -177,17 +177,25 @@
 //! # Ending the process from a handler
 //!
 //! Inside a handler, call [`exit`]: it ends that handler, records the status,
-//! and the remaining handlers still run. Do **not** call
-//! `std::process::exit` inside a handler that runs at exit: the standard
-//! library aborts a re-entrant `exit` ("std::process::exit called
-//! re-entrantly").
+//! and the remaining handlers still run, however the handler runs. Do
+//! **not** call `std::process::exit` inside a handler when `main` returned
+//! or `std::process::exit` began the exit: the standard library lets one
+//! thread exit and parks any other that calls it, so that handler never
+//! returns; with a time limit it is left behind at it and the rest run,
+//! without one the exit waits for it (a [deadline](set_deadline) bounds
+//! it). During an exit begun by [`exit`], `#[atexit::main]`, a signal or
+//! [`run_exitfuncs`], `std::process::exit(n)` in a handler ends the process
+//! with `n` once the rest have run.
 //!
 //! # Thread-locals
 //!
 //! When `main` returns or `std::process::exit` is called, libc tears the
-//! exiting thread's thread-locals down before it calls exit handlers, so a
-//! handler that touches a `thread_local!` with a destructor panics (and is
-//! reported). [`exit`] runs the handlers first, while they are alive:
+//! exiting thread's thread-locals down before it calls exit handlers: the
+//! handlers then run on a fresh thread, where a `thread_local!` starts
+//! afresh (logging through `tracing` works; a value `main` set is not
+//! there). [`exit`], `#[atexit::main]` and [`run_exitfuncs`] run them on the
+//! calling thread first, while its thread-locals are alive, whatever their
+//! time limits:
 //!
 //! ```no_run
 //! use std::cell::RefCell;
@@ -233,10 +241,17 @@
 //! runtime and its own registry. With glibc, its handlers, static and
 //! runtime, run when it is unloaded with `dlclose` (glibc runs a shared
 //! object's C `atexit` functions then, and forgets its fork callbacks), or
-//! at exit if it is still loaded; the host's registry is not affected. This
-//! is tested (`tests/cross_crate.rs`, `a_plugin_runs_its_handlers_at_dlclose`).
-//! Do not call [`signals::install`](signals) from a library that may be
-//! unloaded: the signal handler would point into unmapped code.
+//! at exit if it is still loaded; the host's registry is not affected. They
+//! run on the unloading thread, each waited for: no time limit, no
+//! deadline, no thread of the library's left running once `dlclose`
+//! returns; an async one is polled there without a runtime; [`exit`]
+//! inside one ends that handler and the host goes on. This is tested
+//! (`tests/cross_crate.rs`, `a_plugin_runs_its_handlers_at_dlclose`). A
+//! plugin's handler must not start a thread-local of its own library (its
+//! own `thread_local!`, or `tracing`'s or tokio's inside the plugin): its
+//! destructor would run when the unloading thread ends, after the library
+//! is gone. Do not call [`signals::install`](signals) from a library that
+//! may be unloaded: the signal handler would point into unmapped code.
 //!
 //! [`atexit`]: https://docs.python.org/3/library/atexit.html
 

@@ -658,6 +658,97 @@ mod unix {
     }
 
     // ---------------------------------------------------------------------
+    // What a hostile user tried against the new runtime: each was a defect.
+
+    /// A handler that ends right at its time limit: the rest still run.
+    fn handler_ends_at_its_limit() {
+        atexit::register(|| println!("rest ran"));
+        atexit::Registration::new(|| std::thread::sleep(Duration::from_millis(20)))
+            .time_limit(Duration::from_millis(20))
+            .register();
+    }
+
+    /// A task of the application's runtime calls `std::process::exit(3)`
+    /// while an async handler with no limit awaits a timer there: the
+    /// exiting thread stops the runtime, so the handler is dropped and the
+    /// exit goes on.
+    #[atexit::main]
+    #[tokio::main]
+    async fn runtime_thread_exits_during_unlimited_async_handler() {
+        atexit::register(|| println!("rest ran"));
+        atexit::register_async(Duration::ZERO, || async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            println!("async handler slept");
+        });
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::process::exit(3)
+        });
+    }
+
+    /// The same on a current-thread runtime: the task runs on the thread
+    /// that awaits the handler.
+    #[atexit::main]
+    #[tokio::main(flavor = "current_thread")]
+    async fn awaiting_thread_exits_during_async_handler() {
+        atexit::register(|| println!("rest ran"));
+        atexit::register_async(Duration::from_secs(3), || async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            println!("async handler slept");
+        });
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::process::exit(3)
+        });
+    }
+
+    /// Forks from an async handler (run on a runtime built at exit); the
+    /// child goes on with the run, runs the inherited handler, and ends as
+    /// the exit would.
+    fn fork_in_an_async_handler() {
+        atexit::Registration::new(|| println!("inherited ran")).inherit_on_fork().register();
+        atexit::register_async(Duration::from_secs(10), || async {
+            // SAFETY: the child only returns from this future.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                return;
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            println!("child exited {}", libc::WEXITSTATUS(status));
+        });
+    }
+
+    /// Forks from a handler while C's exit runs the handlers (on a fresh
+    /// thread): the child ends with the status its handlers read.
+    fn fork_in_a_handler_during_process_exit() {
+        atexit::Registration::new(|| println!("reason: {:?}", atexit::exit_reason())).inherit_on_fork().register();
+        atexit::register(|| {
+            // SAFETY: the child only returns from this handler.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                return;
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            println!("child exited {}", libc::WEXITSTATUS(status));
+        });
+        std::process::exit(3);
+    }
+
+    /// An async handler that leaves blocking work behind when it returns:
+    /// the runtime built for it does not wait for that work.
+    fn async_handler_leaves_blocking_work(limit: Duration) {
+        atexit::register(|| println!("rest ran"));
+        atexit::register_async(limit, || async {
+            tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_secs(3600)));
+            println!("async handler returned");
+        });
+    }
+
+    // ---------------------------------------------------------------------
     // The harness: scenarios, what they must show, the parent.
 
     /// A line of stdout, as expected.
@@ -988,6 +1079,98 @@ mod unix {
             },
             case10b(),
         ));
+
+        // A hostile user's findings.
+        cases.push(
+            Scenario::new(
+                "hostile_handler_ends_at_its_limit",
+                || {
+                    handler_ends_at_its_limit();
+                    ExitCode::SUCCESS
+                },
+                Want { stdout: lines(&["rest ran"]), status: Some(Status::Code(0)), ..Want::default() },
+            )
+            .runs(30),
+        );
+        cases.push(Scenario::new(
+            "hostile_runtime_thread_exits_during_unlimited_async_handler",
+            runtime_thread_exits_during_unlimited_async_handler,
+            Want {
+                stdout: lines(&["rest ran"]),
+                stderr_has: strings(&["dropped: a thread of its runtime called exit"]),
+                status: Some(Status::Code(3)),
+                within: Some(Duration::from_secs(3)),
+                ..Want::default()
+            },
+        ));
+        cases.push(Scenario::new(
+            "hostile_awaiting_thread_exits_during_async_handler",
+            awaiting_thread_exits_during_async_handler,
+            Want {
+                stdout: lines(&["rest ran"]),
+                stderr_has: strings(&["dropped: the thread awaiting it called exit"]),
+                status: Some(Status::Code(3)),
+                within: Some(Duration::from_secs(3)),
+                ..Want::default()
+            },
+        ));
+        cases.push(Scenario::new(
+            "hostile_fork_in_an_async_handler_during_atexit_exit",
+            || {
+                fork_in_an_async_handler();
+                atexit::exit(5)
+            },
+            Want {
+                stdout: lines(&["inherited ran", "child exited 5", "inherited ran"]),
+                status: Some(Status::Code(5)),
+                within: Some(Duration::from_secs(5)),
+                ..Want::default()
+            },
+        ));
+        cases.push(Scenario::new(
+            "hostile_fork_in_a_handler_during_process_exit",
+            || {
+                fork_in_a_handler_during_process_exit();
+                ExitCode::SUCCESS
+            },
+            Want {
+                stdout: lines(&[
+                    "reason: Some(ProcessExit(Some(3)))",
+                    "child exited 3",
+                    "reason: Some(ProcessExit(Some(3)))",
+                ]),
+                status: Some(Status::Code(3)),
+                within: Some(Duration::from_secs(5)),
+                ..Want::default()
+            },
+        ));
+        for (name, limit) in [
+            ("hostile_async_handler_leaves_blocking_work", Duration::ZERO),
+            ("hostile_async_handler_leaves_blocking_work_with_a_limit", Duration::from_secs(1)),
+        ] {
+            let play: Play = if limit.is_zero() {
+                || {
+                    async_handler_leaves_blocking_work(Duration::ZERO);
+                    ExitCode::SUCCESS
+                }
+            } else {
+                || {
+                    async_handler_leaves_blocking_work(Duration::from_secs(1));
+                    ExitCode::SUCCESS
+                }
+            };
+            cases.push(Scenario::new(
+                name,
+                play,
+                Want {
+                    stdout: lines(&["async handler returned", "rest ran"]),
+                    stderr_lacks: strings(&["time limit"]),
+                    status: Some(Status::Code(0)),
+                    within: Some(Duration::from_millis(900)),
+                    ..Want::default()
+                },
+            ));
+        }
 
         // Case 12: extreme durations. Zero is no limit, as everywhere; the
         // largest is no limit in practice; a call beats the environment.

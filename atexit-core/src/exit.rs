@@ -76,6 +76,11 @@ pub fn exit(code: i32) -> ! {
 /// handler calls [`exit`], the run finishes and then the process
 /// exits with that code.
 ///
+/// The handlers run on the calling thread (so they see its thread-locals),
+/// time-limited ones too: one that overruns its limit is left behind there,
+/// and the rest run at once on a new thread; the call returns when the
+/// handler it is stuck in does.
+///
 /// ```
 /// # extern crate atexit_core as atexit;
 /// atexit::register(|| println!("flushed now"));

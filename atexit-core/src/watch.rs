@@ -167,7 +167,9 @@ pub(crate) fn open(
     move_on: impl FnOnce() + Send + 'static,
 ) -> Ticket {
     let limit = limit.filter(|l| !l.is_zero());
-    if limit.is_none() && !trace_on() && !has_deadline() {
+    // An awaited async handler is always recorded: it may have to be
+    // dropped for another reason than a limit (see `drop_awaited`).
+    if limit.is_none() && on_overrun != OnOverrun::Cancel && !trace_on() && !has_deadline() {
         return Ticket(0);
     }
     let started = Instant::now();
