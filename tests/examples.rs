@@ -160,6 +160,11 @@ mod graceful_server {
         let in_flight = request(&address);
         std::thread::sleep(Duration::from_millis(150));
         signal(&child, libc::SIGTERM);
+        std::thread::sleep(Duration::from_millis(100));
+        // The listener is closed while it drains: a late client is refused,
+        // not left hanging.
+        let late = TcpStream::connect(&address).map(|_| ());
+        assert_eq!(late.map_err(|e| e.kind()), Err(std::io::ErrorKind::ConnectionRefused), "a late connection");
         assert_eq!(reply(in_flight), "done\n", "the in-flight request was finished");
         let output = finish(child, out, first);
         assert_eq!(output.status.code(), Some(0), "{output:?}");

@@ -18,7 +18,8 @@
 //! process, so a shell sees `128 + n` and a supervisor's `waitpid` sees
 //! "killed by SIGTERM", as if nothing had been installed.
 //!
-//! Two modes, process-wide (the last call chooses):
+//! Two modes, process-wide; once a program chose graceful mode, it stays
+//! (a library that calls [`install`] later adds its signals, nothing else):
 //!
 //! - [`install`]: the signal runs the handlers at once, on a thread of ours,
 //!   and then kills the process, as described below.
@@ -26,21 +27,28 @@
 //!   program sees it through the [`Shutdown`] it got back (a check, a
 //!   blocking wait, or a `Future` that works on any executor: `tokio::select!`
 //!   on it, or `.await` it), finishes what it is doing, and ends normally:
-//!   the handlers run then, once, and the exit status is the program's. A
-//!   second signal while it drains runs the handlers at once and the process
-//!   dies of that signal; one while the handlers run ends it at once. A
-//!   deadline ([`set_deadline`](crate::set_deadline)) counts from the first
-//!   signal.
+//!   the handlers run then, once, and the exit status is the program's (or,
+//!   with [`Shutdown::exit_as_requested`], the process dies of the signal
+//!   that asked, for a supervisor that reads it). A second signal while it
+//!   drains runs the handlers at once and the process dies of that signal;
+//!   one while the handlers run ends it at once. A deadline
+//!   ([`set_deadline`](crate::set_deadline)) counts from the first signal.
+//!   While no [`Shutdown`] is alive (one dropped by mistake), a signal does
+//!   not ask: it runs the handlers at once, as in the first mode. The
+//!   program asks for the same shutdown with [`Shutdown::request`] (a
+//!   health check, an admin endpoint; [`Shutdown::new`] makes a handle
+//!   without installing anything, for tests too).
 //!
 //! ```no_run
 //! # extern crate atexit_core as atexit;
-//! let shutdown = atexit::signals::install_graceful().expect("signal handlers");
+//! let shutdown = atexit::signals::install_graceful()?;
 //! atexit::register(|| eprintln!("flushed after the drain"));
 //! while shutdown.requested().is_none() {
 //!     // serve one more request
 //! #   break;
 //! }
 //! // drain, then return from main: the handlers run, status 0
+//! # Ok::<(), std::io::Error>(())
 //! ```
 //!
 //! - **Once.** If the process is already exiting another way when the signal
@@ -69,7 +77,11 @@
 //! - **Fork.** A `fork()`ed child has no signal thread: an installed signal
 //!   kills it by its default action, unless the child calls `install` itself.
 //!   The signal handler tells the child from the parent by its process id,
-//!   so this holds from the child's first instruction.
+//!   so this holds from the child's first instruction. A child starts
+//!   without its parent's shutdown request.
+//! - **Descriptors.** The socket that wakes the signal thread is above 2
+//!   and closed on `exec`, so a program started with stdout or stderr
+//!   closed does not write into it.
 //! - **Output.** After the handlers, the process dies without flushing: a
 //!   thread blocked writing to a full stdout pipe (holding stdout's lock)
 //!   cannot keep it alive. Rust's stdout writes each complete line as it

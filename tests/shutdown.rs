@@ -1,0 +1,316 @@
+//! Graceful shutdown a service can trust (`atexit::signals::install_graceful`
+//! and `Shutdown`), proven in child processes (see `common/mod.rs`).
+//! `cargo test --test shutdown -- NAME` runs the scenarios whose name
+//! contains NAME.
+
+mod common;
+
+use std::process::ExitCode;
+
+#[cfg(unix)]
+mod scenarios {
+    use std::future::Future;
+    use std::io::Write;
+    use std::process::ExitCode;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use std::time::Duration;
+
+    use atexit::signals::Shutdown;
+
+    fn say(s: &str) {
+        println!("{s}");
+    }
+
+    /// Sends `signal` to this process and returns.
+    fn send(signal: libc::c_int) {
+        // SAFETY: sending a signal to this process; no memory is involved.
+        unsafe { libc::kill(libc::getpid(), signal) };
+    }
+
+    /// Sends `signal` and waits to be ended by it.
+    fn receive(signal: libc::c_int) -> ! {
+        send(signal);
+        std::thread::sleep(Duration::from_secs(30));
+        say("the signal did not end the process");
+        std::process::exit(99)
+    }
+
+    /// This process's resident memory, in bytes.
+    fn resident() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        statm.split_whitespace().nth(1).and_then(|pages| pages.parse::<usize>().ok()).unwrap_or(0) * 4096
+    }
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Item 1: futures that are polled once and dropped, each with a waker
+    /// of its own (as tasks have), leave nothing behind.
+    pub fn waiting_futures_leave_nothing_when_dropped() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        let poll_once = || {
+            let waker = Waker::from(Arc::new(Noop));
+            let mut future = std::pin::pin!(shutdown.requested_async());
+            assert!(future.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        };
+        (0..1_000).for_each(|_| poll_once());
+        let before = resident();
+        (0..200_000).for_each(|_| poll_once());
+        let grown = resident().saturating_sub(before);
+        say(&format!("grew under 2 MiB: {}", grown < 2 << 20));
+    }
+
+    /// Item 2: a `Shutdown` dropped at once cannot see a request: the first
+    /// signal runs the handlers and the process dies of it.
+    pub fn dropped_shutdown_lets_the_signal_end_the_process() {
+        drop(atexit::signals::install_graceful().unwrap());
+        atexit::register(|| say("handler ran"));
+        receive(libc::SIGTERM);
+    }
+
+    /// Item 3: the program asks for shutdown; every waiter wakes.
+    pub fn the_program_requests_shutdown() {
+        let shutdown = Shutdown::new();
+        let theirs = shutdown.clone();
+        let waiter = std::thread::spawn(move || theirs.wait());
+        std::thread::sleep(Duration::from_millis(50));
+        shutdown.request();
+        say(&format!("the waiter saw {}", waiter.join().unwrap()));
+        // A signal after it changes nothing: the request was made.
+        atexit::signals::install_graceful_for(&[atexit::Signal::Terminate]).unwrap().request();
+        say(&format!("requested {:?}", shutdown.requested()));
+    }
+
+    /// Item 4: after the drain, the process dies of the asking signal.
+    pub fn exit_as_requested_dies_of_the_signal() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        send(libc::SIGTERM);
+        say(&format!("asked by {}", shutdown.wait()));
+        say("drained");
+        shutdown.exit_as_requested()
+    }
+
+    /// Item 4: asked by the program, it exits 0.
+    pub fn exit_as_requested_by_the_program() {
+        let shutdown = Shutdown::new();
+        atexit::register(|| say("handler ran"));
+        shutdown.request();
+        shutdown.exit_as_requested()
+    }
+
+    /// Item 5: `install()` after `install_graceful()` keeps graceful mode.
+    pub fn install_after_graceful_keeps_graceful_mode() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("handler ran"));
+        send(libc::SIGTERM);
+        say(&format!("asked by {}", shutdown.wait()));
+        say("drained");
+    }
+
+    /// Item 6: signals whose default action is not to end the process.
+    pub fn signals_that_do_not_end_the_process_are_refused() {
+        for signal in [libc::SIGWINCH, libc::SIGCHLD, libc::SIGTSTP, libc::SIGCONT, libc::SIGURG] {
+            let refused = atexit::signals::install_for(&[atexit::Signal::Other(signal)]).unwrap_err();
+            say(&format!("{:?}: {}", refused.kind(), refused.to_string().contains("not to end the process")));
+        }
+        let refused = atexit::signals::install_graceful_for(&[atexit::Signal::Other(libc::SIGTTIN)]).unwrap_err();
+        say(&format!("graceful {:?}", refused.kind()));
+    }
+
+    /// Where the closed-stdio scenario writes what its handler saw: named
+    /// after the parent (the test), which reads it.
+    fn closed_stdio_file(parent: u32) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("atexit-closed-stdio-{parent}"))
+    }
+
+    /// Item 7: with stdout and stderr closed, the signal thread's socket
+    /// does not take their descriptors: an `eprintln!` does not reach it
+    /// (it would be read as a signal, and end the process).
+    pub fn closed_stdio_stays_out_of_the_signal_socket() {
+        // SAFETY: closing this process's stdout and stderr; nothing of
+        // Rust's holds them open.
+        unsafe {
+            libc::close(1);
+            libc::close(2);
+        }
+        atexit::signals::install().unwrap();
+        atexit::register(|| {
+            let reason = format!("{:?}", atexit::exit_reason());
+            // SAFETY: reads the parent's process id.
+            let parent = unsafe { libc::getppid() } as u32;
+            let _ = std::fs::File::create(closed_stdio_file(parent)).and_then(|mut f| f.write_all(reason.as_bytes()));
+        });
+        eprintln!("into nowhere");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    pub fn closed_stdio_check(_: &std::process::Output) -> Result<(), String> {
+        let path = closed_stdio_file(std::process::id());
+        let seen = std::fs::read_to_string(&path).map_err(|e| format!("the handler wrote nothing: {e}"))?;
+        let _ = std::fs::remove_file(path);
+        if seen == "Some(ProcessExit(Some(0)))" { Ok(()) } else { Err(format!("the handler read {seen}")) }
+    }
+
+    /// Item 8: a child forked after the parent's request starts without one.
+    pub fn a_forked_child_starts_without_the_parents_request() {
+        Shutdown::new().request();
+        // SAFETY: the child only prints, waits for a signal and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let shutdown = atexit::signals::install_graceful().unwrap();
+            say(&format!("child: requested {:?}", shutdown.requested()));
+            send(libc::SIGTERM);
+            say(&format!("child: asked by {}", shutdown.wait()));
+            std::process::exit(0);
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        say(&format!("child exited {}", libc::WEXITSTATUS(status)));
+    }
+
+    /// Item 9: the handlers can tell that a signal asked, after a drain.
+    pub fn handlers_tell_which_signal_asked() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| {
+            say(&format!("asked: {:?}, reason: {:?}", Shutdown::new().requested(), atexit::exit_reason()))
+        });
+        send(libc::SIGHUP);
+        shutdown.wait();
+    }
+
+    /// Item 10: a panic in `main`'s future: the async handlers still run on
+    /// the application's runtime (a task spawned there answers them), and
+    /// then the panic goes on.
+    #[atexit::main]
+    #[tokio::main]
+    pub async fn async_handlers_run_on_the_application_runtime_on_a_panic() -> ExitCode {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        // The "exporter": a task of the application's runtime.
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut span = [0u8; 4];
+            stream.read_exact(&mut span).await.unwrap();
+            say(&format!("exporter got {}", String::from_utf8_lossy(&span)));
+            stream.write_all(b"ok").await.unwrap();
+        });
+        atexit::register_async(Duration::from_secs(5), move || async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream.write_all(b"span").await.unwrap();
+            let mut ack = [0u8; 2];
+            stream.read_exact(&mut ack).await.unwrap();
+            say(&format!("handler done, reason: {:?}", atexit::exit_reason()));
+        });
+        panic!("main failed")
+    }
+
+    /// Item 11: an async handler with a name, a priority and a time limit.
+    pub fn async_handlers_take_the_options_registrations_take() {
+        atexit::AsyncRegistration::new(|| async {
+            say("async handler started");
+            std::future::pending::<()>().await
+        })
+        .name("flush spans")
+        .priority(5)
+        .time_limit(Duration::from_millis(100))
+        .register();
+        atexit::register(|| say("sync handler ran"));
+    }
+
+    pub fn async_registration_names_its_handler(output: &std::process::Output) -> Result<(), String> {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let said = "atexit: handler `flush spans` did not finish within its time limit of 100ms; dropped";
+        if stderr.contains(said) { Ok(()) } else { Err(format!("stderr lacks {said:?}")) }
+    }
+}
+
+#[cfg(unix)]
+fn all() -> Vec<common::Case> {
+    use common::Status::{Code, Signal};
+    use common::{Expect, case, expect, main_case};
+    use scenarios::*;
+    vec![
+        case(
+            "waiting_futures_leave_nothing_when_dropped",
+            waiting_futures_leave_nothing_when_dropped,
+            expect("grew under 2 MiB: true\n", Code(0)),
+        ),
+        case(
+            "dropped_shutdown_lets_the_signal_end_the_process",
+            dropped_shutdown_lets_the_signal_end_the_process,
+            expect("handler ran\n", Signal(libc::SIGTERM)),
+        ),
+        case(
+            "the_program_requests_shutdown",
+            the_program_requests_shutdown,
+            expect("the waiter saw the program\nrequested Some(Program)\n", Code(0)),
+        ),
+        case(
+            "exit_as_requested_dies_of_the_signal",
+            exit_as_requested_dies_of_the_signal,
+            expect("asked by SIGTERM\ndrained\nhandler ran\n", Signal(libc::SIGTERM)),
+        ),
+        case("exit_as_requested_by_the_program", exit_as_requested_by_the_program, expect("handler ran\n", Code(0))),
+        case(
+            "install_after_graceful_keeps_graceful_mode",
+            install_after_graceful_keeps_graceful_mode,
+            expect("asked by SIGTERM\ndrained\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "signals_that_do_not_end_the_process_are_refused",
+            signals_that_do_not_end_the_process_are_refused,
+            expect(
+                "InvalidInput: true\nInvalidInput: true\nInvalidInput: true\nInvalidInput: true\nInvalidInput: true\n\
+                 graceful InvalidInput\n",
+                Code(0),
+            ),
+        ),
+        case(
+            "closed_stdio_stays_out_of_the_signal_socket",
+            closed_stdio_stays_out_of_the_signal_socket,
+            Expect { check: Some(closed_stdio_check), ..expect("", Code(0)) },
+        ),
+        case(
+            "a_forked_child_starts_without_the_parents_request",
+            a_forked_child_starts_without_the_parents_request,
+            expect("child: requested None\nchild: asked by SIGTERM\nchild exited 0\n", Code(0)),
+        ),
+        case(
+            "handlers_tell_which_signal_asked",
+            handlers_tell_which_signal_asked,
+            expect("asked: Some(Signal(Hangup)), reason: Some(ProcessExit(Some(0)))\n", Code(0)),
+        ),
+        main_case(
+            "async_handlers_run_on_the_application_runtime_on_a_panic",
+            async_handlers_run_on_the_application_runtime_on_a_panic,
+            Expect {
+                stderr_has: &["main failed"],
+                ..expect("exporter got span\nhandler done, reason: Some(MainPanicked)\n", Code(101))
+            },
+        ),
+        case(
+            "async_handlers_take_the_options_registrations_take",
+            async_handlers_take_the_options_registrations_take,
+            Expect {
+                check: Some(async_registration_names_its_handler),
+                ..expect("async handler started\nsync handler ran\n", Code(0))
+            },
+        ),
+    ]
+}
+
+#[cfg(not(unix))]
+fn all() -> Vec<common::Case> {
+    Vec::new()
+}
+
+fn main() -> ExitCode {
+    common::run(all())
+}
