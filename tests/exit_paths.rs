@@ -309,6 +309,24 @@ mod scenarios {
         say("drained");
     }
 
+    /// A `Shutdown` dropped at once cannot see a request: the first
+    /// signal runs the handlers and the process dies of it.
+    pub fn dropped_shutdown_lets_the_signal_end_the_process() {
+        drop(atexit::signals::install_graceful().unwrap());
+        atexit::register(|| say("handler ran"));
+        receive(libc::SIGTERM);
+    }
+
+    /// After the drain, the process dies of the asking signal.
+    pub fn exit_as_requested_dies_of_the_signal() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        send(libc::SIGTERM);
+        say(&format!("asked by {}", shutdown.wait()));
+        say("drained");
+        shutdown.exit_as_requested()
+    }
+
     pub fn graceful_second_signal_forces() {
         let shutdown = atexit::signals::install_graceful().unwrap();
         atexit::register(|| say("handler ran"));
@@ -883,6 +901,21 @@ fn all() -> Vec<Case> {
             "SIGTERM after `atexit::signals::install_graceful()`: the program drains and returns",
             "run once, when `main` returns",
         ),
+        case(
+            "dropped_shutdown_lets_the_signal_end_the_process",
+            dropped_shutdown_lets_the_signal_end_the_process,
+            expect("handler ran\n", Signal(SIGTERM)),
+        )
+        .row(
+            "SIGTERM after `install_graceful()` whose `Shutdown` was dropped",
+            "run at once, on the signal thread (nothing can see a request)",
+        ),
+        case(
+            "exit_as_requested_dies_of_the_signal",
+            exit_as_requested_dies_of_the_signal,
+            expect("asked by SIGTERM\ndrained\nhandler ran\n", Signal(SIGTERM)),
+        )
+        .row("SIGTERM after `install_graceful()`, drained, then `shutdown.exit_as_requested()`", "run"),
         case(
             "graceful_second_signal_forces",
             graceful_second_signal_forces,

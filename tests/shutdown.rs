@@ -63,14 +63,6 @@ mod scenarios {
         say(&format!("grew under 2 MiB: {}", grown < 2 << 20));
     }
 
-    /// Item 2: a `Shutdown` dropped at once cannot see a request: the first
-    /// signal runs the handlers and the process dies of it.
-    pub fn dropped_shutdown_lets_the_signal_end_the_process() {
-        drop(atexit::signals::install_graceful().unwrap());
-        atexit::register(|| say("handler ran"));
-        receive(libc::SIGTERM);
-    }
-
     /// Item 3: the program asks for shutdown; every waiter wakes.
     pub fn the_program_requests_shutdown() {
         let shutdown = Shutdown::new();
@@ -82,16 +74,6 @@ mod scenarios {
         // A signal after it changes nothing: the request was made.
         atexit::signals::install_graceful_for(&[atexit::Signal::Terminate]).unwrap().request();
         say(&format!("requested {:?}", shutdown.requested()));
-    }
-
-    /// Item 4: after the drain, the process dies of the asking signal.
-    pub fn exit_as_requested_dies_of_the_signal() {
-        let shutdown = atexit::signals::install_graceful().unwrap();
-        atexit::register(|| say("handler ran"));
-        send(libc::SIGTERM);
-        say(&format!("asked by {}", shutdown.wait()));
-        say("drained");
-        shutdown.exit_as_requested()
     }
 
     /// Item 4: asked by the program, it exits 0.
@@ -243,19 +225,9 @@ fn all() -> Vec<common::Case> {
             expect("grew under 2 MiB: true\n", Code(0)),
         ),
         case(
-            "dropped_shutdown_lets_the_signal_end_the_process",
-            dropped_shutdown_lets_the_signal_end_the_process,
-            expect("handler ran\n", Signal(libc::SIGTERM)),
-        ),
-        case(
             "the_program_requests_shutdown",
             the_program_requests_shutdown,
             expect("the waiter saw the program\nrequested Some(Program)\n", Code(0)),
-        ),
-        case(
-            "exit_as_requested_dies_of_the_signal",
-            exit_as_requested_dies_of_the_signal,
-            expect("asked by SIGTERM\ndrained\nhandler ran\n", Signal(libc::SIGTERM)),
         ),
         case("exit_as_requested_by_the_program", exit_as_requested_by_the_program, expect("handler ran\n", Code(0))),
         case(
