@@ -28,14 +28,6 @@ mod scenarios {
         unsafe { libc::kill(libc::getpid(), signal) };
     }
 
-    /// Sends `signal` and waits to be ended by it.
-    fn receive(signal: libc::c_int) -> ! {
-        send(signal);
-        std::thread::sleep(Duration::from_secs(30));
-        say("the signal did not end the process");
-        std::process::exit(99)
-    }
-
     /// This process's resident memory, in bytes.
     fn resident() -> usize {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -215,7 +207,7 @@ mod scenarios {
 
 #[cfg(unix)]
 fn all() -> Vec<common::Case> {
-    use common::Status::{Code, Signal};
+    use common::Status::Code;
     use common::{Expect, case, expect, main_case};
     use scenarios::*;
     vec![
