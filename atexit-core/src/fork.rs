@@ -17,36 +17,45 @@ pub(crate) fn install() {
 
 #[cfg(all(unix, not(miri)))]
 mod atfork {
+    use crate::lock::ForkLock;
     use crate::process::{self, PROCESS};
     use crate::{run, watch};
 
+    /// The locks held across `fork()`, in the order they are taken.
+    fn locks() -> impl DoubleEndedIterator<Item = &'static dyn ForkLock> {
+        let shutdown: Option<&'static dyn ForkLock> = {
+            #[cfg(feature = "signals")]
+            {
+                Some(crate::shutdown::fork_lock())
+            }
+            #[cfg(not(feature = "signals"))]
+            {
+                None
+            }
+        };
+        [PROCESS.fork_lock(), run::fork_lock(), watch::fork_lock()].into_iter().chain(shutdown)
+    }
+
     extern "C" fn prepare() {
-        PROCESS.lock_for_fork();
-        run::lock_for_fork();
-        watch::lock_for_fork();
-        #[cfg(feature = "signals")]
-        crate::shutdown::lock_for_fork();
+        locks().for_each(|lock| lock.acquire());
     }
 
     extern "C" fn parent() {
-        after_fork(false);
+        release();
     }
 
     extern "C" fn child() {
+        release();
         process::forked();
-        after_fork(true);
+        run::forked();
+        watch::forked();
     }
 
-    fn after_fork(child: bool) {
+    fn release() {
         // SAFETY: `prepare` took these locks in this process (or, in the
-        // child, in its parent, on this thread), once, before this fork.
-        unsafe {
-            #[cfg(feature = "signals")]
-            crate::shutdown::unlock_after_fork();
-            watch::unlock_after_fork(child);
-            run::unlock_after_fork(child);
-            PROCESS.unlock_after_fork();
-        }
+        // child, in its parent), on this thread, without a guard, before
+        // this fork; each is released once.
+        locks().rev().for_each(|lock| unsafe { lock.release() });
     }
 
     pub(super) fn install() {

@@ -67,22 +67,32 @@ impl<T> Lock<T> {
         }
     }
 
-    /// A guard for the lock taken with [`acquire`](Lock::acquire): it
-    /// releases the lock when dropped.
-    ///
-    /// # Safety
-    /// The caller took the lock with `acquire` and holds no guard of it.
-    #[cfg_attr(any(not(unix), miri), allow(dead_code))] // for fork: Unix only, not under Miri
-    pub(crate) unsafe fn adopt(&self) -> Guard<'_, T> {
-        Guard { lock: self }
-    }
-
     /// Gives back a lock taken with [`acquire`](Lock::acquire).
     ///
     /// # Safety
     /// The caller took the lock with `acquire` and holds no guard of it.
     pub(crate) unsafe fn release(&self) {
         self.locked.store(false, Ordering::Release);
+    }
+}
+
+/// A lock that `fork()` holds across (see `fork.rs`), whatever it guards.
+pub(crate) trait ForkLock: Sync {
+    fn acquire(&self);
+
+    /// # Safety
+    /// As [`Lock::release`].
+    unsafe fn release(&self);
+}
+
+impl<T: Send> ForkLock for Lock<T> {
+    fn acquire(&self) {
+        Lock::acquire(self);
+    }
+
+    unsafe fn release(&self) {
+        // SAFETY: as the caller promises.
+        unsafe { Lock::release(self) }
     }
 }
 

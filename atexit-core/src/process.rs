@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::callback::Callback;
 use crate::identity::Identity;
 use crate::lease;
-use crate::lock::{Guard, Lock};
+use crate::lock::{ForkLock, Guard, Lock};
 use crate::reason;
 use crate::registry::{Key, Registrations, State, emptied};
 use crate::statics::{self, StaticHandler, StaticRef};
@@ -96,20 +96,10 @@ impl Process {
         self.state(with_statics).registrations.pop_next()
     }
 
-    /// Holds the lock without a guard, across `fork()` (see `fork.rs`).
+    /// The lock `fork()` holds across (see `fork.rs`).
     #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-    pub(crate) fn lock_for_fork(&self) {
-        self.state.acquire();
-    }
-
-    /// Releases the lock taken by [`lock_for_fork`](Process::lock_for_fork).
-    ///
-    /// # Safety
-    /// Only after `lock_for_fork`, once, in the same process or its child.
-    #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-    pub(crate) unsafe fn unlock_after_fork(&self) {
-        // SAFETY: the caller took the lock with `lock_for_fork`.
-        unsafe { self.state.release() }
+    pub(crate) fn fork_lock(&'static self) -> &'static dyn ForkLock {
+        &self.state
     }
 }
 

@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::callback::{Callback, Pending};
 use crate::last_words::write_stderr_now;
 use crate::lease;
-use crate::lock::Lock;
+use crate::lock::{ForkLock, Lock};
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
 use crate::thread;
@@ -512,12 +512,20 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     outcome(run).map_or(Ok(()), Err)
 }
 
+/// The lock `fork()` holds across (see `fork.rs`).
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
+pub(crate) fn fork_lock() -> &'static dyn ForkLock {
+    &STATE
+}
+
 /// In a `fork()`ed child, whose one thread is the one that forked. If it
 /// ran a handler of the run going on (however it held the lease: acting,
 /// running an async handler, or left behind), the run goes on from it,
 /// and whoever finishes the run ends the child as the exit would have.
 /// Otherwise no run goes on there.
-fn forked(state: &mut State) {
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
+pub(crate) fn forked() {
+    let mut state = STATE.lock();
     let held = lease::held();
     if lease::current() != 0 && held != 0 {
         lease::set(held);
@@ -528,26 +536,5 @@ fn forked(state: &mut State) {
         lease::set(0);
         state.then.clear();
         FINISHED.store(STARTED.load(Ordering::Relaxed), Ordering::Release);
-    }
-}
-
-/// Holds the state's lock across `fork()` (see `fork.rs`).
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn lock_for_fork() {
-    STATE.acquire();
-}
-
-/// Releases the lock taken by [`lock_for_fork`]; in a child whose run will
-/// not go on, forgets what that run was to do.
-///
-/// # Safety
-/// Only once after `lock_for_fork`, in the process that took it or its child.
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) unsafe fn unlock_after_fork(child: bool) {
-    // SAFETY: this thread (in the child, its copy) took the lock in
-    // `lock_for_fork` and holds no guard of it, as the caller promises.
-    let mut state = unsafe { STATE.adopt() };
-    if child {
-        forked(&mut state);
     }
 }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use crate::lock::Lock;
+use crate::lock::{ForkLock, Lock};
 use crate::reason::Signal;
 use crate::watch;
 
@@ -170,16 +170,7 @@ impl Drop for Requested {
     }
 }
 
-/// Holds the waiters' lock across `fork()` (see `fork.rs`).
-pub(crate) fn lock_for_fork() {
-    WAITERS.acquire();
-}
-
-/// Releases the lock taken by [`lock_for_fork`].
-///
-/// # Safety
-/// Only once after `lock_for_fork`, in the process that took it or its child.
-pub(crate) unsafe fn unlock_after_fork() {
-    // SAFETY: as the caller promises.
-    unsafe { WAITERS.release() }
+/// The lock `fork()` holds across (see `fork.rs`).
+pub(crate) fn fork_lock() -> &'static dyn ForkLock {
+    &WAITERS
 }

@@ -19,7 +19,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::last_words::{terminate_now, write_stderr_now};
-use crate::lock::Lock;
+use crate::lock::{ForkLock, Lock};
 use crate::settings::{self, Millis};
 use crate::thread;
 
@@ -425,27 +425,18 @@ fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)
     terminate_now(DEADLINE_EXIT_STATUS)
 }
 
-/// Holds the lock across `fork()` (see `fork.rs`).
+/// The lock `fork()` holds across (see `fork.rs`).
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn lock_for_fork() {
-    WATCH.acquire();
+pub(crate) fn fork_lock() -> &'static dyn ForkLock {
+    &WATCH
 }
 
-/// After `fork()`, in the parent and in the child: the lock taken by
-/// [`lock_for_fork`] is released; a child has no watchdog and no deadline.
-///
-/// # Safety
-/// Only once after `lock_for_fork`, in the process that took it or its child.
+/// In a `fork()`ed child: no watchdog, no deadline; the handler that forked
+/// goes on unwatched (the run goes on from it: see `run.rs`).
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) unsafe fn unlock_after_fork(child: bool) {
-    // SAFETY: this thread (in the child, its copy) took the lock in
-    // `lock_for_fork` and holds no guard of it, as the caller promises.
-    let mut watch = unsafe { WATCH.adopt() };
-    if child {
-        // No watchdog, no deadline; the handler that forked goes on
-        // unwatched (the run goes on from it: see `run.rs`).
-        watch.watchdog = None;
-        watch.deadline = None;
-        std::mem::forget(std::mem::take(&mut watch.handlers));
-    }
+pub(crate) fn forked() {
+    let mut watch = WATCH.lock();
+    watch.watchdog = None;
+    watch.deadline = None;
+    std::mem::forget(std::mem::take(&mut watch.handlers));
 }
