@@ -44,8 +44,14 @@ use crate::registry::Handle;
 /// case: its runtime is gone when C's exit runs the handlers). A future
 /// that blocks its thread instead of awaiting cannot be dropped: past its
 /// limit it is left behind there and the other handlers run on a new
-/// thread. Requires the `tokio` feature. `unregister(f)` removes it, as for
-/// any handler.
+/// thread. If a thread of the application's runtime exits (`std::process::exit`
+/// in a task) while the exit run awaits an async handler there, that thread
+/// stops the runtime: the handler is dropped, named, and the async handlers
+/// left run on a runtime built at exit (a thread that calls
+/// `std::process::exit` cannot be told from the runtime's, so any does
+/// that; [`exit`](crate::exit) from a thread outside the runtime does not).
+/// Requires the `tokio` feature. `unregister(f)` removes it, as for any
+/// handler.
 pub fn register_async<F, Fut>(time_limit: Duration, f: F) -> Handle
 where
     F: FnOnce() -> Fut + Send + 'static,

@@ -92,11 +92,14 @@ pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
 }
 
 /// Takes the lease of a new run, once no other run is going on, and says
-/// what finishes it. Returns the lease and the run's number.
-fn claim(starter_drains: bool) -> (u64, u64) {
+/// what finishes it. Returns the lease and the run's number. `place` is
+/// the caller's: a thread whose thread-locals are gone (C's `exit`) cannot
+/// tell whether it is one of a runtime's.
+fn claim(starter_drains: bool, place: Place) -> (u64, u64) {
     let lease = lease::new_lease();
     if !lease::pass(0, lease) {
-        if AWAITING.load(Ordering::SeqCst) && !STALLED.swap(true, Ordering::SeqCst) {
+        let may_be_the_runtimes = place == Place::Fresh || in_a_runtime();
+        if AWAITING.load(Ordering::SeqCst) && may_be_the_runtimes && !STALLED.swap(true, Ordering::SeqCst) {
             // This thread may be one of the runtime's, which its exit now
             // blocks: what the run awaits there may never come.
             watch::drop_awaited("a thread of its runtime called exit, which stops the runtime");
@@ -127,7 +130,7 @@ fn outcome(run: u64) -> Option<HandlerPanic> {
 /// A new run: waits for one that another thread is in, then runs.
 fn start(place: Place) -> Option<HandlerPanic> {
     let fresh = place == Place::Fresh && PROCESS.len() > 0;
-    let (lease, run) = claim(!fresh);
+    let (lease, run) = claim(!fresh, place);
     if fresh {
         hand_over(lease);
     } else {
@@ -442,6 +445,14 @@ fn poll_here(watched: Watched) -> Outcome {
     }
 }
 
+/// Whether the calling thread runs in a tokio runtime.
+fn in_a_runtime() -> bool {
+    #[cfg(feature = "tokio")]
+    return tokio::runtime::Handle::try_current().is_ok();
+    #[cfg(not(feature = "tokio"))]
+    false
+}
+
 #[cfg(feature = "tokio")]
 fn block_on(watched: Watched) -> Outcome {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -473,8 +484,9 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     if lease::acts_for_run() {
         return run(Place::Here);
     }
-    let (lease, run) = claim(true);
+    let (lease, run) = claim(true, Place::Here);
     let previous = lease::hold(lease);
+    STALLED.store(false, Ordering::SeqCst);
     AWAITING.store(true, Ordering::SeqCst);
     let mut last = None;
     let mut with_statics = true;
