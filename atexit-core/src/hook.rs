@@ -137,7 +137,10 @@ fn at_process_exit(status: Option<i32>) {
         if IN_LIBRARY.load(Ordering::Relaxed) {
             run_at_exit(ExitReason::ProcessExit(status), status, Place::Unwatched);
         } else {
-            run_at_exit(ExitReason::ProcessExit(status), status, Place::Fresh);
+            // WebAssembly has no threads to start, and no thread-locals
+            // torn down before the C library's exit hooks.
+            let place = if cfg!(target_family = "wasm") { Place::Here } else { Place::Fresh };
+            run_at_exit(ExitReason::ProcessExit(status), status, place);
             end_with_status_if_changed(status);
         }
     }));

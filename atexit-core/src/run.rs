@@ -106,7 +106,7 @@ fn claim(starter_drains: bool, place: Place) -> (u64, u64) {
         }
         wait_until(|| lease::pass(0, lease));
     }
-    RUN_PID.store(std::process::id(), Ordering::Relaxed);
+    RUN_PID.store(thread::process_id(), Ordering::Relaxed);
     let run = STARTED.fetch_add(1, Ordering::Relaxed) + 1;
     STATE.lock().then.push(Then::Finish { run, starter_drains });
     (lease, run)
@@ -191,7 +191,7 @@ fn drain_then(lease: u64, moved_on: bool) {
         return;
     }
     let then = finish_turn(lease);
-    let forked = std::process::id() != RUN_PID.load(Ordering::Relaxed);
+    let forked = thread::process_id() != RUN_PID.load(Ordering::Relaxed);
     if let Some(Then::Finish { starter_drains, .. }) = then {
         if forked || (moved_on && starter_drains) {
             end_as_the_exit_would(forked);
@@ -380,11 +380,11 @@ fn call_async(
     let watched = Watched { future: work, name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
-    let pid = std::process::id();
+    let pid = thread::process_id();
     lease::set(helper);
     let job = Box::new(move || {
         let result = block_on(watched);
-        if std::process::id() != pid {
+        if thread::process_id() != pid {
             // A `fork()` in the future: this thread is the child's only
             // one, and goes on with the run there.
             drop(result);

@@ -64,3 +64,12 @@ pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::E
         },
     }
 }
+
+/// The calling process's id; 0 where there is no `fork` and none to ask
+/// (WebAssembly: `std::process::id` panics there).
+pub(crate) fn process_id() -> u32 {
+    #[cfg(unix)]
+    return std::process::id();
+    #[cfg(not(unix))]
+    0
+}

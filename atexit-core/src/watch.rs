@@ -335,7 +335,7 @@ pub(crate) fn start_deadline() {
 /// Wakes the watchdog, or starts it if this process has none.
 fn wake_watchdog(watch: &mut Watch) {
     match &watch.watchdog {
-        Some((thread, pid)) if *pid == std::process::id() => thread.unpark(),
+        Some((thread, pid)) if *pid == thread::process_id() => thread.unpark(),
         _ => {
             watch.watchdog = None;
             if let Err((e, _)) = thread::spawn_detached(c"atexit-watchdog", Box::new(watchdog)) {
@@ -352,7 +352,7 @@ enum Act {
 }
 
 fn watchdog() {
-    WATCH.lock().watchdog = Some((std::thread::current(), std::process::id()));
+    WATCH.lock().watchdog = Some((std::thread::current(), thread::process_id()));
     loop {
         let now = Instant::now();
         let mut acts = Vec::new();
