@@ -77,6 +77,7 @@ impl<T> Lock<T> {
 }
 
 /// A lock that `fork()` holds across (see `fork.rs`), whatever it guards.
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) trait ForkLock: Sync {
     fn acquire(&self);
 
