@@ -171,6 +171,7 @@ impl Drop for Requested {
 }
 
 /// The lock `fork()` holds across (see `fork.rs`).
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn fork_lock() -> &'static dyn ForkLock {
     &WAITERS
 }
