@@ -28,7 +28,7 @@
 //! | `atexit._clear()` | [`clear()`](clear) | |
 //! | `atexit._run_exitfuncs()` | [`run_exitfuncs()`](run_exitfuncs) | returns the last panic as [`HandlerPanic`] |
 //! | `sys.exit(code)` | [`exit(code)`](exit) | runs the handlers first, thread-locals alive |
-//! | | [`is_exiting()`](is_exiting) | whether the handlers are running |
+//! | | [`is_exiting()`](is_exiting) | whether the process is exiting |
 //! | | `register_async(limit, \|\| async {..})` | async handlers (feature `tokio`) |
 //! | | [`exit_reason()`](exit_reason) | why: `main` returned, [`exit`], `std::process::exit` and its code, a [`Signal`], a panic, an explicit run |
 //! | | [`Registration`] | priority and name |

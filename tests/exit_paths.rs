@@ -612,7 +612,7 @@ mod scenarios {
         thread::spawn(|| {
             let _ = atexit::run_exitfuncs();
         });
-        while !atexit::is_exiting() {
+        while atexit::exit_reason().is_none() {
             thread::sleep(Duration::from_millis(1));
         }
     }

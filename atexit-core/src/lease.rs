@@ -50,15 +50,8 @@ pub(crate) fn hold(lease: u64) -> u64 {
     ACTING.with(|a| a.replace(lease))
 }
 
-/// Whether the process registry's handlers are running now (at exit or in
-/// [`run_exitfuncs`](crate::run_exitfuncs)), on any thread.
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// atexit::register(|| assert!(atexit::is_exiting()));
-/// assert!(!atexit::is_exiting());
-/// # atexit::run_exitfuncs().unwrap();
-/// ```
-pub fn is_exiting() -> bool {
+/// Whether a run of the process registry's handlers is going on (at exit,
+/// or an explicit `run_exitfuncs`), on any thread.
+pub(crate) fn run_going_on() -> bool {
     LEASE.load(Ordering::Acquire) != 0
 }

@@ -62,9 +62,8 @@ pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, regist
 pub use crate::asynchronous::{AsyncRegistration, register_async};
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::identity::Function;
-pub use crate::lease::is_exiting;
 pub use crate::panic::HandlerPanic;
-pub use crate::reason::{ExitReason, Signal, exit_reason};
+pub use crate::reason::{ExitReason, Signal, exit_reason, is_exiting};
 pub use crate::registry::{Handle, Registry};
 pub use crate::watch::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
 

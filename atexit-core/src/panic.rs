@@ -4,6 +4,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Mutex, PoisonError};
 
 use crate::last_words::write_stderr_now;
 
@@ -14,9 +15,23 @@ use crate::last_words::write_stderr_now;
 /// [`Registry::run`](crate::Registry::run)) returns the **last** panic raised,
 /// like Python's `atexit._run_exitfuncs` re-raises the last exception;
 /// [`resume`](HandlerPanic::resume) re-raises it.
+///
+/// It is `Send + Sync`, so `run_exitfuncs()?` goes into `anyhow::Error` or a
+/// `Box<dyn Error + Send + Sync>`:
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// fn flush_now() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     atexit::run_exitfuncs()?;
+///     Ok(())
+/// }
+/// # flush_now().unwrap();
+/// ```
 pub struct HandlerPanic {
     name: Cow<'static, str>,
-    payload: Box<dyn Any + Send>,
+    message: Cow<'static, str>,
+    /// Behind a lock only so that the panic is `Sync`: taken out whole.
+    payload: Mutex<Box<dyn Any + Send>>,
 }
 
 /// The unwind payload `exit` uses to end a running handler early. It is not a
@@ -25,7 +40,14 @@ pub(crate) struct ExitRequest;
 
 impl HandlerPanic {
     pub(crate) fn new(name: Cow<'static, str>, payload: Box<dyn Any + Send>) -> Self {
-        HandlerPanic { name, payload }
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Cow::Borrowed(*s)
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            Cow::Owned(s.clone())
+        } else {
+            Cow::Borrowed("Box<dyn Any>")
+        };
+        HandlerPanic { name, message, payload: Mutex::new(payload) }
     }
 
     /// The handler's name: the one given at registration, else the function's
@@ -37,32 +59,21 @@ impl HandlerPanic {
     /// The panic message, when the payload is a string (as with `panic!`),
     /// else `"Box<dyn Any>"`, as the standard panic hook prints it.
     pub fn message(&self) -> &str {
-        if let Some(s) = self.payload.downcast_ref::<&'static str>() {
-            s
-        } else if let Some(s) = self.payload.downcast_ref::<String>() {
-            s
-        } else {
-            "Box<dyn Any>"
-        }
-    }
-
-    /// The panic payload, as `std::panic::catch_unwind` gives it.
-    pub fn payload(&self) -> &(dyn Any + Send) {
-        &*self.payload
+        &self.message
     }
 
     /// Takes the payload out, to inspect or re-raise it later.
     pub fn into_payload(self) -> Box<dyn Any + Send> {
-        self.payload
+        self.payload.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Re-raises the panic on the current thread, with its original payload.
     pub fn resume(self) -> ! {
-        panic::resume_unwind(self.payload)
+        panic::resume_unwind(self.into_payload())
     }
 
     pub(crate) fn is_exit_request(&self) -> bool {
-        self.payload.is::<ExitRequest>()
+        self.payload.lock().unwrap_or_else(PoisonError::into_inner).is::<ExitRequest>()
     }
 
     /// Writes the one-line report every caught panic gets on stderr. A closed

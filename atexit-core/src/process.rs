@@ -68,7 +68,7 @@ impl Process {
     /// for its run (a late arrival, dropped).
     #[inline]
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
-        if reason::has_begun() && lease::is_exiting() && !lease::acts_for_run() {
+        if reason::has_begun() && lease::run_going_on() && !lease::acts_for_run() {
             crate::panic::drop_quietly(callback);
             return Key::nothing(priority);
         }

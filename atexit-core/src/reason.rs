@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 /// Why the process registry's handlers are running, as [`exit_reason`]
 /// tells a handler.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ExitReason {
     /// `main` returned, under `#[atexit::main]`.
     MainReturned,
@@ -49,6 +49,21 @@ pub enum Signal {
     Other(i32),
 }
 
+impl fmt::Display for ExitReason {
+    /// In words: "main returned", "atexit::exit(3)", "killed by SIGTERM"...
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::MainReturned => f.write_str("main returned"),
+            ExitReason::MainPanicked => f.write_str("main panicked"),
+            ExitReason::Exit(code) => write!(f, "atexit::exit({code})"),
+            ExitReason::ProcessExit(Some(code)) => write!(f, "exit({code})"),
+            ExitReason::ProcessExit(None) => f.write_str("exit"),
+            ExitReason::Signal(signal) => write!(f, "{signal}"),
+            ExitReason::RunExitfuncs => f.write_str("run_exitfuncs()"),
+        }
+    }
+}
+
 impl fmt::Display for Signal {
     /// Its conventional name (`SIGTERM`), or `signal N`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,12 +95,46 @@ impl Signal {
         }
     }
 
-    /// The signal with this number.
+    /// The signal with this number (`Other(number)` when it has no name here).
     pub fn from_number(number: i32) -> Signal {
         [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2]
             .into_iter()
             .find(|s| s.number() == number)
             .unwrap_or(Signal::Other(number))
+    }
+}
+
+/// Its number, on Unix (Windows' console events have none).
+#[cfg(unix)]
+impl From<Signal> for i32 {
+    fn from(signal: Signal) -> i32 {
+        signal.number()
+    }
+}
+
+/// The signal with this number, on Unix: `Err` for a number no signal has
+/// (zero, negative, or past the system's last one).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use atexit::Signal;
+///
+/// assert_eq!(Signal::try_from(15), Ok(Signal::Terminate));
+/// assert_eq!(i32::from(Signal::Interrupt), 2);
+/// assert!(Signal::try_from(0).is_err());
+/// ```
+#[cfg(unix)]
+impl TryFrom<i32> for Signal {
+    type Error = i32;
+
+    fn try_from(number: i32) -> Result<Signal, i32> {
+        // Real-time signals end the range on Linux; 64 elsewhere is past
+        // every system's last signal too.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let last = libc::SIGRTMAX();
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let last = 64;
+        if (1..=last).contains(&number) { Ok(Signal::from_number(number)) } else { Err(number) }
     }
 }
 
@@ -164,6 +213,24 @@ static BEGUN: AtomicBool = AtomicBool::new(false);
 /// Whether the process has begun to exit.
 pub(crate) fn has_begun() -> bool {
     BEGUN.load(Ordering::SeqCst)
+}
+
+/// Whether the process is exiting: from the moment an exit begins (`main`
+/// returning, `std::process::exit`, [`exit`](crate::exit), a handled signal,
+/// a handler's `exit` inside an explicit run) to its end. An explicit
+/// [`run_exitfuncs`](crate::run_exitfuncs) is no exit: while it runs, this
+/// is `false` (a handler tells the two apart with
+/// [`exit_reason`], which says `RunExitfuncs` there).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// atexit::register(|| println!("exiting: {}", atexit::is_exiting()));
+/// assert!(!atexit::is_exiting());
+/// atexit::run_exitfuncs()?; // prints "exiting: false"
+/// # Ok::<(), atexit::HandlerPanic>(())
+/// ```
+pub fn is_exiting() -> bool {
+    has_begun()
 }
 
 /// The status the process ends with, if the exit has one (a signal's

@@ -13,7 +13,7 @@
 //! (`process.rs`) keeps a [`State`] of its own, with its own rules.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use crate::callback::{Callback, Closure};
 use crate::identity::{Function, Identity};
@@ -359,7 +359,7 @@ impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
             .field("priority", &self.key.priority)
-            .field("seq", &self.key.seq)
+            .field("pending", &self.is_pending())
             .finish_non_exhaustive()
     }
 }
@@ -370,8 +370,21 @@ impl fmt::Debug for Handle {
 /// Handlers run in the same order as at exit: higher priority first, then
 /// last registered first. [`run`](Registry::run) drains it; dropping it runs
 /// whatever is still pending. All methods take `&self`, and a `Registry` is
-/// `Send + Sync`, so it can be shared between threads (put it in an `Arc` or
-/// a `static`).
+/// `Send + Sync`, so it can be shared between threads: put it in an `Arc`,
+/// or in a `static` ([`new`](Registry::new) is `const`). A `static` is never
+/// dropped, so nothing runs it by itself: run it where it belongs, at exit
+/// from a handler of the process registry, say:
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// static CONNECTIONS: atexit::Registry = atexit::Registry::new();
+///
+/// CONNECTIONS.register(|| println!("connection closed"));
+/// atexit::register(|| {
+///     let _ = CONNECTIONS.run();
+/// });
+/// # atexit::run_exitfuncs().unwrap();
+/// ```
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -388,13 +401,14 @@ impl fmt::Debug for Handle {
 /// assert_eq!(registry.len(), 0);
 /// ```
 pub struct Registry {
-    inner: Arc<Local>,
+    /// Made at first use, so that `new` can be `const`.
+    inner: OnceLock<Arc<Local>>,
 }
 
 impl Registry {
     /// An empty registry.
-    pub fn new() -> Self {
-        Registry { inner: Arc::new(Local { state: Lock::new(State::new()), run_lock: RunLock::new() }) }
+    pub const fn new() -> Self {
+        Registry { inner: OnceLock::new() }
     }
 
     /// Registers `f` to run once when this registry runs, at priority 0.
@@ -404,9 +418,13 @@ impl Registry {
         self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
     }
 
+    fn inner(&self) -> &Arc<Local> {
+        self.inner.get_or_init(|| Arc::new(Local { state: Lock::new(State::new()), run_lock: RunLock::new() }))
+    }
+
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Handle {
-        let key = self.inner.state.lock().insert(priority, fingerprint, callback);
-        Handle { owner: Owner::Local(Arc::downgrade(&self.inner)), key }
+        let key = self.inner().state.lock().insert(priority, fingerprint, callback);
+        Handle { owner: Owner::Local(Arc::downgrade(self.inner())), key }
     }
 
     /// Removes every pending registration of the function `f`, whatever it
@@ -414,7 +432,7 @@ impl Registry {
     ///
     /// See [`unregister`](crate::unregister) for what counts as the same function.
     pub fn unregister<F: Function<Args>, Args>(&self, f: F) -> usize {
-        let taken = self.inner.state.lock().take_identity(Identity::of(&f));
+        let taken = self.inner().state.lock().take_identity(Identity::of(&f));
         taken.len()
     }
 
@@ -427,18 +445,18 @@ impl Registry {
     /// the last panic is returned. Runs on two threads are serialised; a
     /// handler that calls `run` continues the same run.
     pub fn run(&self) -> Result<(), HandlerPanic> {
-        self.inner.run()
+        self.inner().run()
     }
 
     /// Drops every pending handler without running it.
     pub fn clear(&self) {
-        let taken = emptied(self.inner.state.lock().take_all());
-        self.inner.state.lock().keep_memory(taken);
+        let taken = emptied(self.inner().state.lock().take_all());
+        self.inner().state.lock().keep_memory(taken);
     }
 
     /// How many handlers are pending.
     pub fn len(&self) -> usize {
-        self.inner.state.lock().len()
+        self.inner().state.lock().len()
     }
 
     /// Whether no handler is pending.
@@ -462,8 +480,10 @@ impl fmt::Debug for Registry {
 impl Drop for Registry {
     /// Runs what is still pending; panics were reported on stderr.
     fn drop(&mut self) {
-        if let Err(panic) = self.run() {
-            drop_quietly(panic);
+        if self.inner.get().is_some() {
+            if let Err(panic) = self.run() {
+                drop_quietly(panic);
+            }
         }
     }
 }

@@ -21,7 +21,7 @@ fn the_process_registry_runs_in_order_with_rights_inside_its_run() {
         // Inside the run: registrations are kept, the reason is the run's,
         // and a nested run goes on with it.
         atexit_core::register(inner);
-        log_in_run.lock().unwrap().push(if atexit_core::is_exiting() { "running" } else { "not running" });
+        log_in_run.lock().unwrap().push(if atexit_core::is_exiting() { "exiting" } else { "running" });
         assert_eq!(atexit_core::exit_reason(), Some(atexit_core::ExitReason::RunExitfuncs));
         atexit_core::run_exitfuncs().unwrap();
     });
