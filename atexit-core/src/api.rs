@@ -63,11 +63,30 @@ pub fn unregister<F: Function<Args>, Args>(f: F) -> usize {
 }
 
 /// How many handlers are pending in the process registry, static ones included.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// # atexit::clear();
+/// atexit::register(|| {});
+/// assert_eq!(atexit::ncallbacks(), 1);
+/// # atexit::clear();
+/// ```
 pub fn ncallbacks() -> usize {
     PROCESS.len()
 }
 
 /// Drops every pending handler without running it.
+///
+/// It removes every crate's handlers, static ones included, as Python's
+/// `atexit._clear()` does; to remove only one's own, unregister them
+/// ([`unregister`], or [`Handle::unregister`]).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// atexit::register(|| println!("never printed"));
+/// atexit::clear();
+/// assert_eq!(atexit::ncallbacks(), 0);
+/// ```
 pub fn clear() {
     PROCESS.clear()
 }
@@ -168,6 +187,17 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// cannot go in a local [`Registry`] (a compile error says so).
     /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives a
     /// limit to every handler without one.
+    ///
+    /// ```
+    /// # extern crate atexit_core as atexit;
+    /// use std::time::Duration;
+    ///
+    /// atexit::Registration::new(|| { /* flush through a lock */ })
+    ///     .name("flush logs")
+    ///     .time_limit(Duration::from_secs(2))
+    ///     .register();
+    /// # atexit::clear();
+    /// ```
     pub fn time_limit(self, limit: Duration) -> Registration<F, Duration> {
         let Registration { f, priority, name, identity, inherited, time_limit: () } = self;
         Registration { f, priority, name, identity, inherited, time_limit: limit }

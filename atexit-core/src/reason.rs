@@ -9,6 +9,13 @@ use std::sync::{Mutex, PoisonError};
 /// tells a handler.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use atexit::ExitReason;
+///
+/// assert_eq!(ExitReason::Exit(3).to_string(), "atexit::exit(3)");
+/// ```
 pub enum ExitReason {
     /// `main` returned, under `#[atexit::main]`.
     MainReturned,
@@ -32,6 +39,13 @@ pub enum ExitReason {
 /// A signal, by name, so that no one needs `libc` for its number.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use atexit::Signal;
+///
+/// assert_eq!(Signal::Terminate.to_string(), "SIGTERM");
+/// ```
 pub enum Signal {
     /// `SIGINT`: Ctrl-C.
     Interrupt,

@@ -319,6 +319,14 @@ enum Owner {
 /// leaves other registrations of the same function alone. Dropping a `Handle`
 /// does nothing: the handler stays registered. A handle does not keep a local
 /// [`Registry`] alive.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// let handle = atexit::register(|| println!("close the database"));
+/// assert!(handle.is_pending());
+/// // Closed another way: this handler is no longer needed.
+/// assert!(handle.unregister());
+/// ```
 pub struct Handle {
     owner: Owner,
     key: Key,
@@ -440,10 +448,22 @@ impl Registry {
     /// leaves the registry empty.
     ///
     /// Handlers registered while it runs run too, in their place in the
-    /// order; pending ones unregistered while it runs do not. A panicking
-    /// handler is reported on stderr with its name and the others still run;
-    /// the last panic is returned. Runs on two threads are serialised; a
-    /// handler that calls `run` continues the same run.
+    /// order; pending ones unregistered while it runs do not. Runs on two
+    /// threads are serialised; a handler that calls `run` continues the same
+    /// run.
+    ///
+    /// # Errors
+    ///
+    /// A panicking handler is reported on stderr with its name and the
+    /// others still run; the last panic is returned.
+    ///
+    /// ```
+    /// # extern crate atexit_core as atexit;
+    /// let registry = atexit::Registry::new();
+    /// registry.register(|| println!("closed"));
+    /// registry.run()?;
+    /// # Ok::<(), atexit::HandlerPanic>(())
+    /// ```
     pub fn run(&self) -> Result<(), HandlerPanic> {
         self.inner().run()
     }

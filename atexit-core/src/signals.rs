@@ -148,6 +148,15 @@ pub fn install() -> io::Result<()> {
 /// process on a terminal resize or a child's exit. On Windows, for a
 /// [`Signal`] that is no console event. The error of the system otherwise
 /// (no thread, no socket).
+///
+/// ```no_run
+/// # extern crate atexit_core as atexit;
+/// use atexit::Signal;
+///
+/// // SIGHUP reloads the configuration here: it is not handled.
+/// atexit::signals::install_for(&[Signal::Interrupt, Signal::Terminate])?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn install_for(signals: &[Signal]) -> io::Result<()> {
     register(signals, false)
 }
@@ -303,6 +312,16 @@ impl Shutdown {
 
     /// A future that completes when shutdown is requested, on any executor
     /// (it needs no runtime: the request wakes it).
+    ///
+    /// ```
+    /// # extern crate atexit_core as atexit;
+    /// # async fn example() {
+    /// let shutdown = atexit::signals::Shutdown::new();
+    /// shutdown.request();
+    /// let cause = shutdown.requested_async().await;
+    /// assert_eq!(cause, atexit::signals::Cause::Program);
+    /// # }
+    /// ```
     pub fn requested_async(&self) -> Requested {
         Requested::new()
     }
@@ -318,6 +337,15 @@ impl Shutdown {
     /// system, a shell script, a test harness); return from `main` where a
     /// drained shutdown counts as success (Kubernetes counts either as a
     /// normal end of a pod asked to stop).
+    ///
+    /// ```no_run
+    /// # extern crate atexit_core as atexit;
+    /// let shutdown = atexit::signals::install_graceful()?;
+    /// shutdown.wait();
+    /// // ... drain ...
+    /// shutdown.exit_as_requested() // dies of the SIGTERM that asked
+    /// # ; #[allow(unreachable_code)] Ok::<(), std::io::Error>(())
+    /// ```
     pub fn exit_as_requested(&self) -> ! {
         match current() {
             Some(Cause::Signal(signal)) => {
