@@ -3,7 +3,7 @@
 //! and cleaned on the next start.
 //!
 //! ```text
-//! cargo run --example pidfile --features signals -- --dir /tmp/demo --exit wait
+//! cargo run --example pidfile -- --dir /tmp/demo --exit wait
 //! # Ctrl-C: "removed /tmp/demo/demo.pid and /tmp/demo/demo.sock", dies of SIGINT
 //! ```
 //!

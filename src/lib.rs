@@ -534,15 +534,17 @@ pub use atexit_macros::handler;
 /// status is 101. A handler calling [`exit`] sets the status. The only option
 /// is `crate = path`.
 ///
-/// With an async runtime, either order works (both are tested with
-/// `#[tokio::main]`). Above the runtime's attribute (the order to prefer),
-/// that attribute moves to the inner function, and the exit run is awaited
-/// at the end of `main`'s future, on the application's runtime, still
-/// running: async handlers ([`register_async`], feature `tokio`) run there,
-/// in their place in the order, and the others are called on the thread
-/// that polls `main`. Below it, the runtime writes a plain `fn main` that
-/// keeps `#[atexit::main]`, and the handlers run after the runtime has shut
-/// down (async ones on a runtime built for them).
+/// With an async runtime, put it **above** the runtime's attribute: that
+/// attribute moves to the inner function, and the exit run is awaited at
+/// the end of `main`'s future (or as a panic unwinds out of it), on the
+/// application's runtime, still running: async handlers ([`register_async`],
+/// feature `tokio`) run there, in their place in the order, and can use
+/// what belongs to that runtime (its connections, its spawned tasks); the
+/// others are called on the thread that polls `main`. Below it, both
+/// compile and the plain handlers run as usual, but the runtime writes a
+/// plain `fn main` that keeps `#[atexit::main]`, so the handlers run after
+/// the runtime has shut down: async ones on a runtime built for them, where
+/// the application's connections and tasks are gone.
 ///
 /// ```text
 /// #[atexit::main]
@@ -664,8 +666,10 @@ pub mod prelude {
     pub use crate::__register as register;
 }
 
-/// `register!`, forwarding `$crate` so that generated code finds this crate
-/// under whatever name the caller reached it by (a re-exporting crate, say).
+// `register!`, forwarding `$crate` so that generated code finds this crate
+// under whatever name the caller reached it by (a re-exporting crate, say).
+// No doc comment: it would be appended to `prelude::register!`'s page.
+#[allow(missing_docs)]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __register {

@@ -53,7 +53,7 @@ pub enum Signal {
     Terminate,
     /// `SIGHUP`: the terminal went away.
     Hangup,
-    /// `SIGQUIT`: Ctrl-\.
+    /// `SIGQUIT`: `Ctrl-\`.
     Quit,
     /// `SIGUSR1`.
     User1,

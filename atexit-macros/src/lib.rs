@@ -18,19 +18,22 @@ mod validate;
 #[cfg(test)]
 mod snapshots;
 
-/// `#[atexit::register]`: see the `atexit` crate.
+// The three attributes are documented where users meet them, on the
+// `atexit` crate's re-exports: a doc comment here would be appended to
+// those pages.
+#[allow(missing_docs)]
 #[proc_macro_attribute]
 pub fn register(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::register_attribute(args.into(), item.into()).into()
 }
 
-/// `#[atexit::handler]`: see the `atexit` crate.
+#[allow(missing_docs)]
 #[proc_macro_attribute]
 pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::handler_attribute(args.into(), item.into()).into()
 }
 
-/// `#[atexit::main]`: see the `atexit` crate.
+#[allow(missing_docs)]
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::main_attribute(args.into(), item.into()).into()
