@@ -18,14 +18,17 @@ check() { # what, expected, actual
     fi
 }
 
+# Wherever cargo puts its builds (CARGO_TARGET_DIR, a config file, ...).
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
 cargo build -q -p atexit-fixture-wasm-probe --lib --target wasm32-unknown-unknown
 # 1 static handler counted (inventory's constructors ran), 4 pending, then
 # the order: 4 2 1 (the runtime ones, last first; 3 was unregistered), 9 (the static).
 check "wasm32-unknown-unknown: registry and run_exitfuncs" "10044219" \
-    "$(node scripts/wasm/unknown.mjs target/wasm32-unknown-unknown/debug/atexit_fixture_wasm_probe.wasm)"
+    "$(node scripts/wasm/unknown.mjs "$target/wasm32-unknown-unknown/debug/atexit_fixture_wasm_probe.wasm")"
 
 cargo build -q -p atexit-fixture-wasm-probe --bin atexit-fixture-wasm-probe --target wasm32-wasip1
-wasi=target/wasm32-wasip1/debug/atexit-fixture-wasm-probe.wasm
+wasi="$target/wasm32-wasip1/debug/atexit-fixture-wasm-probe.wasm"
 run_wasi() { node --no-warnings scripts/wasm/wasi.mjs "$wasi" "$@"; }
 check "wasm32-wasip1: main returns" $'main returns\nruntime handler\nstatic handler\nstatus 0' "$(run_wasi)"
 check "wasm32-wasip1: std::process::exit(3)" $'std::process::exit(3)\nruntime handler\nstatic handler\nstatus 3' "$(run_wasi exit)"
