@@ -182,6 +182,16 @@ mod scenarios {
         atexit::Registration::new(|| std::process::exit(4)).time_limit(Duration::from_millis(200)).register();
     }
 
+    /// `Handle::run`: now, once; not again at exit.
+    pub fn handle_runs_its_registration_now_and_once() {
+        atexit::register(|| say("other handler at exit"));
+        let close = atexit::register(|| say("database closed"));
+        say(&format!("ran now: {:?}", close.run().map_err(|p| p.to_string())));
+        let gone = atexit::register(|| say("never"));
+        assert!(gone.unregister());
+        say("main returns");
+    }
+
     pub fn priorities_order_the_exit() {
         atexit::Registration::new(|| say("low")).priority(-1).register();
         atexit::register(|| say("default"));
@@ -1018,6 +1028,11 @@ fn all() -> Vec<Case> {
             "exit_inside_handler_during_run_exitfuncs",
             exit_inside_handler_during_run_exitfuncs,
             Expect { stderr_lacks: NO_PANIC, ..expect(EXIT_IN_HANDLER, Code(9)) },
+        ),
+        case(
+            "handle_runs_its_registration_now_and_once",
+            handle_runs_its_registration_now_and_once,
+            expect("database closed\nran now: Ok(true)\nmain returns\nother handler at exit\n", Code(0)),
         ),
         case(
             "process_exit_inside_handler_is_left_behind",

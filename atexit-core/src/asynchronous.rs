@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::api::register_callback;
-use crate::callback::{Callback, Handler, Pending};
+use crate::callback::{Callback, Handler, Pending, call};
 use crate::identity::{Function, Identity};
 use crate::panic::HandlerPanic;
 use crate::registry::Handle;
@@ -173,10 +173,19 @@ where
         Some(Box::pin(f()))
     }
 
-    fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        // Its work is its future, which every run of the process registry
-        // (the only one `register_async` registers in) takes with
-        // `pending` and awaits; nothing is left to run here.
-        Ok(())
+    /// Outside a run ([`Handle::run`]): the future runs to its end on a
+    /// runtime built here (inside another runtime that panics, reported).
+    fn run(mut self: Box<Self>) -> Result<(), HandlerPanic> {
+        let name = self.name();
+        let Some(work) = self.pending() else { return Ok(()) };
+        call(
+            || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let runtime = runtime.expect("a runtime for an async handler");
+                runtime.block_on(work);
+                runtime.shutdown_background();
+            },
+            || name,
+        )
     }
 }

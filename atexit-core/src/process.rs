@@ -104,9 +104,8 @@ impl Process {
 }
 
 impl Registrations for Process {
-    fn remove(&self, key: Key) -> bool {
-        let taken = self.state(false).registrations.remove(key);
-        taken.map(drop).is_some()
+    fn take(&self, key: Key) -> Option<Callback> {
+        self.state(false).registrations.remove(key)
     }
 
     fn contains(&self, key: Key) -> bool {

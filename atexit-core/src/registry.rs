@@ -263,8 +263,8 @@ pub(crate) fn emptied(mut taken: Vec<(i32, Vec<Entry>)>) -> Vec<(i32, Vec<Entry>
 
 /// What a [`Handle`] asks of the registry it came from.
 pub(crate) trait Registrations: Sync {
-    /// Removes the registration; false if it is no longer pending.
-    fn remove(&self, key: Key) -> bool;
+    /// Takes the registration out, if it is still pending.
+    fn take(&self, key: Key) -> Option<Callback>;
     /// Whether the registration is still pending.
     fn contains(&self, key: Key) -> bool;
 }
@@ -276,9 +276,8 @@ struct Local {
 }
 
 impl Registrations for Local {
-    fn remove(&self, key: Key) -> bool {
-        let taken = self.state.lock().remove(key);
-        taken.map(drop).is_some()
+    fn take(&self, key: Key) -> Option<Callback> {
+        self.state.lock().remove(key)
     }
 
     fn contains(&self, key: Key) -> bool {
@@ -349,7 +348,40 @@ impl Handle {
     /// already removed (by `unregister`, `clear` or another handle), or its
     /// registry is gone.
     pub fn unregister(self) -> bool {
-        self.with(|inner| inner.remove(self.key)).unwrap_or(false)
+        // Dropped outside the lock: a captured value's destructor may use
+        // the registry.
+        self.with(|inner| inner.take(self.key)).flatten().map(drop).is_some()
+    }
+
+    /// Runs this registration now, on this thread, and removes it: the
+    /// database is closed when the program is done with it, or at exit if
+    /// the exit comes first, and never twice. Returns `Ok(false)` if it had
+    /// already run or been removed (or its registry is gone).
+    ///
+    /// A scope guard (a value whose `Drop` closes the database) closes it at
+    /// the end of a scope, but its `Drop` does not run on
+    /// `std::process::exit`, on a handled signal, or when `main` returns
+    /// while the guard lives in a `static` or on another thread; a
+    /// registration runs on all of those, but not at the end of a scope.
+    /// `run` joins the two: keep the handle where the guard would be, and
+    /// call `run` where the scope ends.
+    ///
+    /// # Errors
+    ///
+    /// The handler's panic, caught (and not reported: the caller has it).
+    ///
+    /// ```
+    /// # extern crate atexit_core as atexit;
+    /// let close = atexit::register(|| println!("database closed"));
+    /// // ... done with the database:
+    /// assert!(close.run()?);
+    /// # Ok::<(), atexit::HandlerPanic>(())
+    /// ```
+    pub fn run(self) -> Result<bool, HandlerPanic> {
+        match self.with(|inner| inner.take(self.key)).flatten() {
+            Some(callback) => callback.run().map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Whether this registration is still waiting to run.
