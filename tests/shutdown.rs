@@ -203,11 +203,123 @@ mod scenarios {
         let said = "atexit: handler `flush spans` did not finish within its time limit of 100ms; dropped";
         if stderr.contains(said) { Ok(()) } else { Err(format!("stderr lacks {said:?}")) }
     }
+
+    // What a hostile user found in the first version: each a defect then.
+
+    /// The `Shutdown` goes with a watcher thread once the signal asked; a
+    /// second signal still runs the handlers before the process dies.
+    pub fn second_signal_after_the_shutdown_is_gone() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        let watcher = std::thread::spawn(move || say(&format!("watcher saw {}", shutdown.wait())));
+        send(libc::SIGTERM);
+        watcher.join().unwrap();
+        say("draining");
+        send(libc::SIGTERM);
+        std::thread::sleep(Duration::from_secs(5));
+        say("not ended");
+    }
+
+    /// `exit_as_requested` inside a handler, while C's exit runs them.
+    pub fn exit_as_requested_in_a_handler() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        let in_handler = shutdown.clone();
+        atexit::register(|| say("first registered, runs last"));
+        atexit::register(move || {
+            say("handler asks to die of the signal");
+            in_handler.exit_as_requested();
+        });
+        send(libc::SIGTERM);
+        say(&format!("{} asked; drained", shutdown.wait()));
+    }
+
+    /// A child of a graceful parent (whose `Shutdown` lives on another
+    /// thread) calls `install()`: its signal runs its handlers and kills it.
+    pub fn a_forked_child_chooses_its_own_mode() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        std::thread::spawn(move || shutdown.wait());
+        // SAFETY: the child installs, registers, and dies of a signal.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            atexit::signals::install().unwrap();
+            atexit::register(|| say("child handler ran"));
+            send(libc::SIGTERM);
+            std::thread::sleep(Duration::from_secs(5));
+            say("child not ended");
+            std::process::exit(0);
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        say(&format!("child killed by {}", libc::WTERMSIG(status)));
+    }
+
+    /// The program asked first (a preStop hook); the first signal then only
+    /// asks too.
+    pub fn a_signal_after_the_programs_request_only_asks() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        shutdown.request();
+        say(&format!("draining after {}", shutdown.wait()));
+        send(libc::SIGTERM);
+        std::thread::sleep(Duration::from_millis(300));
+        say(&format!("drained; requested {:?}", shutdown.requested()));
+    }
+
+    /// Many futures alive at once, then all dropped: the memory goes back.
+    pub fn waiting_futures_give_their_memory_back() {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        let waker = Waker::from(Arc::new(Noop));
+        let mut context = Context::from_waker(&waker);
+        // SAFETY: `malloc_trim` gives free memory back; no preconditions.
+        unsafe { malloc_trim(0) };
+        let before = resident();
+        for _ in 0..3 {
+            let mut futures: Vec<_> = (0..200_000).map(|_| Box::pin(shutdown.requested_async())).collect();
+            for future in &mut futures {
+                assert!(future.as_mut().poll(&mut context).is_pending());
+            }
+        }
+        // SAFETY: as above.
+        unsafe { malloc_trim(0) };
+        say(&format!("kept under 2 MiB: {}", resident().saturating_sub(before) < 2 << 20));
+    }
+
+    /// A request of the program's starts no deadline: only a signal, the
+    /// orchestrator's clock, does.
+    pub fn a_programs_request_starts_no_deadline() {
+        atexit::set_deadline(Duration::from_millis(300));
+        atexit::register(|| say("handler ran"));
+        Shutdown::new().request();
+        std::thread::sleep(Duration::from_millis(600));
+        say("drained");
+    }
+
+    /// A signal number no system has: refused, and nothing installed.
+    pub fn an_invalid_signal_installs_nothing() {
+        atexit::register(|| say("handler ran"));
+        let _handle = Shutdown::new();
+        let refused = atexit::signals::install_graceful_for(&[atexit::Signal::Terminate, atexit::Signal::Other(65)]);
+        say(&format!("{}", refused.map(|_| ()).unwrap_err()));
+        send(libc::SIGTERM);
+        std::thread::sleep(Duration::from_secs(5));
+        say("not ended");
+    }
+
+    /// Signals are named in errors and by `Display`.
+    pub fn signals_are_named() {
+        let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
+        say(&refused.to_string());
+        say(&format!("{} {}", atexit::Signal::Other(libc::SIGTERM), atexit::Signal::Other(libc::SIGALRM)));
+    }
 }
 
 #[cfg(unix)]
 fn all() -> Vec<common::Case> {
-    use common::Status::Code;
+    use common::Status::{Code, Signal};
     use common::{Expect, case, expect, main_case};
     use scenarios::*;
     vec![
@@ -266,6 +378,53 @@ fn all() -> Vec<common::Case> {
                 check: Some(async_registration_names_its_handler),
                 ..expect("async handler started\nsync handler ran\n", Code(0))
             },
+        ),
+        case(
+            "second_signal_after_the_shutdown_is_gone",
+            second_signal_after_the_shutdown_is_gone,
+            expect("watcher saw SIGTERM\ndraining\nhandler ran\n", Signal(libc::SIGTERM)),
+        ),
+        case(
+            "exit_as_requested_in_a_handler",
+            exit_as_requested_in_a_handler,
+            expect(
+                "SIGTERM asked; drained\nhandler asks to die of the signal\nfirst registered, runs last\n",
+                Signal(libc::SIGTERM),
+            ),
+        ),
+        case(
+            "a_forked_child_chooses_its_own_mode",
+            a_forked_child_chooses_its_own_mode,
+            expect("child handler ran\nchild killed by 15\n", Code(0)),
+        ),
+        case(
+            "a_signal_after_the_programs_request_only_asks",
+            a_signal_after_the_programs_request_only_asks,
+            expect("draining after the program\ndrained; requested Some(Program)\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "waiting_futures_give_their_memory_back",
+            waiting_futures_give_their_memory_back,
+            expect("kept under 2 MiB: true\n", Code(0)),
+        ),
+        case(
+            "a_programs_request_starts_no_deadline",
+            a_programs_request_starts_no_deadline,
+            expect("drained\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "an_invalid_signal_installs_nothing",
+            an_invalid_signal_installs_nothing,
+            expect("atexit::signals cannot handle signal 65: no signal has that number\n", Signal(libc::SIGTERM)),
+        ),
+        case(
+            "signals_are_named",
+            signals_are_named,
+            expect(
+                "atexit::signals cannot handle SIGWINCH (signal 28): its default action is not to end the process\n\
+                 SIGTERM SIGALRM\n",
+                Code(0),
+            ),
         ),
     ]
 }

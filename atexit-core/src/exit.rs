@@ -3,7 +3,7 @@
 
 use crate::lease;
 use crate::panic::drop_quietly;
-use crate::reason::{self, ExitReason};
+use crate::reason::{self, Ending, ExitReason};
 use crate::run::{self, Place};
 use crate::watch;
 
@@ -50,19 +50,34 @@ pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
 /// ```
 pub fn exit(code: i32) -> ! {
     if lease::acts_for_run() {
-        reason::begin(ExitReason::Exit(code), Some(code), true);
-        #[cfg(panic = "unwind")]
-        std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
-        #[cfg(not(panic = "unwind"))]
-        {
-            let _ = run::run(Place::Here);
-            crate::last_words::terminate_now(reason::status().unwrap_or(code))
-        }
+        end_from_a_handler(ExitReason::Exit(code), Some(code))
     }
     run_at_exit(ExitReason::Exit(code), Some(code), Place::Here);
     // On Unix this goes through libc's `exit`, whose hook runs whatever was
     // registered after the run above finished.
-    std::process::exit(reason::status().unwrap_or(code))
+    end_if_changed(Some(code));
+    std::process::exit(code)
+}
+
+/// A handler decides how the process ends: it is ended (unwound, so its
+/// destructors run) and the remaining handlers run; the process then ends
+/// so. With `panic = "abort"` there is no unwinding: the rest run nested
+/// here, and the process ends at once.
+pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
+    reason::decide(why, status);
+    #[cfg(panic = "unwind")]
+    std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
+    #[cfg(not(panic = "unwind"))]
+    {
+        let _ = run::run(Place::Here);
+        match reason::ending() {
+            Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
+            ending => crate::last_words::terminate_now(match ending {
+                Some(Ending::Status(code)) => code,
+                _ => 0,
+            }),
+        }
+    }
 }
 
 /// Runs every pending handler now, in exit order, each at most once, and
@@ -95,11 +110,12 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     reason::explicit_run(Some(ExitReason::RunExitfuncs));
     let result = run::run(Place::Here);
     reason::explicit_run(None);
-    // A handler called `exit`: the process ends now, with its status.
-    if let Some(code) = reason::status() {
-        exit(code)
+    // A handler called `exit`: the process ends now, as it decided.
+    match reason::ending() {
+        Some(Ending::Status(code)) => exit(code),
+        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
+        None => result,
     }
-    result
 }
 
 /// The exit run of `#[atexit::main]` on an async `main`, awaited at the end
@@ -136,10 +152,13 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
     end_if_changed(status);
 }
 
-/// If the exit has another status than `status`, ends the process with it.
+/// If the exit is to end otherwise than `status` (`None`: by the caller's
+/// signal), ends the process so: with another status, or dying of a signal
+/// (a handler asked for it with `Shutdown::exit_as_requested`).
 pub(crate) fn end_if_changed(status: Option<i32>) {
-    match reason::status() {
-        Some(code) if Some(code) != status => std::process::exit(code),
+    match reason::ending() {
+        Some(Ending::Status(code)) if Some(code) != status => std::process::exit(code),
+        Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal(signal),
         _ => {}
     }
 }
@@ -151,12 +170,18 @@ pub(crate) fn end_if_changed(status: Option<i32>) {
 /// `exit` began.)
 #[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
 pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
-    if let Some(code) = reason::status().filter(|code| Some(*code) != status) {
-        // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.
-        #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
-        unsafe {
-            libc::fflush(std::ptr::null_mut())
-        };
-        crate::last_words::terminate_now(code)
+    let ending = reason::ending();
+    if ending.is_none() || ending == status.map(Ending::Status) {
+        return;
+    }
+    // SAFETY: `fflush(NULL)` flushes every C stream; no preconditions.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    unsafe {
+        libc::fflush(std::ptr::null_mut())
+    };
+    match ending {
+        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
+        Some(Ending::Status(code)) => crate::last_words::terminate_now(code),
+        None => {}
     }
 }

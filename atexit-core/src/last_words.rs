@@ -50,6 +50,20 @@ pub(crate) fn die_of(signal: i32) -> ! {
     }
 }
 
+/// Ends the process by `signal`, as if it had not been handled; where there
+/// are no signals (Windows' console events), with the status Windows' own
+/// handler of them gives.
+#[cfg(unix)]
+pub(crate) fn die_of_signal(signal: crate::reason::Signal) -> ! {
+    die_of(signal.number())
+}
+
+#[cfg(not(unix))]
+pub(crate) fn die_of_signal(_: crate::reason::Signal) -> ! {
+    // STATUS_CONTROL_C_EXIT
+    terminate_now(0xC000_013A_u32 as i32)
+}
+
 /// Ends the process through C's `exit`: for a `fork()`ed child of a process
 /// in C's `exit`, where the standard library's exit (its state copied from
 /// the parent, where another thread called it) would park the caller.

@@ -78,8 +78,49 @@ impl fmt::Display for ExitReason {
     }
 }
 
+/// The conventional name of a signal without a variant of its own.
+#[cfg(unix)]
+fn other_name(number: i32) -> Option<&'static str> {
+    let names = [
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGCONT, "SIGCONT"),
+        (libc::SIGURG, "SIGURG"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGTSTP, "SIGTSTP"),
+        (libc::SIGTTIN, "SIGTTIN"),
+        (libc::SIGTTOU, "SIGTTOU"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGSTOP, "SIGSTOP"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGSYS, "SIGSYS"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+    ];
+    names.iter().find(|(n, _)| *n == number).map(|(_, name)| *name)
+}
+
+#[cfg(not(unix))]
+fn other_name(_: i32) -> Option<&'static str> {
+    None
+}
+
 impl fmt::Display for Signal {
-    /// Its conventional name (`SIGTERM`), or `signal N`.
+    /// Its conventional name (`SIGTERM`, also for `Other(15)`), or `signal N`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
             Signal::Interrupt => "SIGINT",
@@ -88,7 +129,10 @@ impl fmt::Display for Signal {
             Signal::Quit => "SIGQUIT",
             Signal::User1 => "SIGUSR1",
             Signal::User2 => "SIGUSR2",
-            Signal::Other(number) => return write!(f, "signal {number}"),
+            Signal::Other(number) => match other_name(*number) {
+                Some(name) => name,
+                None => return write!(f, "signal {number}"),
+            },
         };
         f.write_str(name)
     }
@@ -220,6 +264,15 @@ pub(crate) fn begin(reason: ExitReason, status: Option<i32>, by_handler: bool) {
     }
 }
 
+/// A handler decides how the process ends (`exit(n)`, or dying of the
+/// signal that asked for shutdown): the last such call wins.
+pub(crate) fn decide(reason: ExitReason, status: Option<i32>) {
+    BEGUN.store(true, Ordering::SeqCst);
+    let mut exiting = exiting();
+    exiting.reason = Some(reason);
+    exiting.status = status;
+}
+
 /// Set when the exit begins, for what must be cheap to ask: a registration
 /// from a thread that does not act for the run is turned away from then on.
 static BEGUN: AtomicBool = AtomicBool::new(false);
@@ -247,24 +300,27 @@ pub fn is_exiting() -> bool {
     has_begun()
 }
 
-/// The status the process ends with, if the exit has one (a signal's
-/// exit has none: the process dies of the signal).
-pub(crate) fn status() -> Option<i32> {
-    let exiting = exiting();
-    exiting.reason.and(exiting.status)
-}
-
 /// Whether the exit is C's `exit` (`main` returned, `std::process::exit`).
 pub(crate) fn is_c_exit() -> bool {
     matches!(exiting().reason, Some(ExitReason::ProcessExit(_)))
 }
 
-/// The signal the process is to die of, unless a handler asked for a status.
-#[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
-pub(crate) fn signal() -> Option<Signal> {
-    match exiting().reason {
-        Some(ExitReason::Signal(signal)) => Some(signal),
-        _ => None,
+/// How the process ends, once an exit began: with a status, or dying of a
+/// signal.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ending {
+    Status(i32),
+    Signal(Signal),
+}
+
+/// How the process ends, as the exit decided (`None` before one began, or
+/// for C's `exit` where libc does not say its status).
+pub(crate) fn ending() -> Option<Ending> {
+    let exiting = exiting();
+    match (exiting.reason?, exiting.status) {
+        (ExitReason::Signal(signal), _) => Some(Ending::Signal(signal)),
+        (_, Some(code)) => Some(Ending::Status(code)),
+        (_, None) => None,
     }
 }
 

@@ -34,6 +34,7 @@ use crate::lease;
 use crate::lock::{ForkLock, Lock};
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
+use crate::reason::Ending;
 use crate::thread;
 use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
 
@@ -235,12 +236,13 @@ fn finish_turn(lease: u64) -> Option<Then> {
 /// standard library's exit, whose state the child copied, would park this
 /// thread: C's `exit` ends it.
 fn end_as_the_exit_would(forked: bool) {
-    match (crate::reason::status(), crate::reason::signal()) {
-        #[cfg(unix)]
-        (None, Some(signal)) => crate::last_words::die_of(signal.number()),
-        (Some(code), _) if forked && crate::reason::is_c_exit() => crate::last_words::exit_through_libc(code),
-        (Some(code), _) => std::process::exit(code),
-        _ => {}
+    match crate::reason::ending() {
+        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
+        Some(Ending::Status(code)) if forked && crate::reason::is_c_exit() => {
+            crate::last_words::exit_through_libc(code)
+        }
+        Some(Ending::Status(code)) => std::process::exit(code),
+        None => {}
     }
 }
 

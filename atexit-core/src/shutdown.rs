@@ -11,7 +11,6 @@ use std::task::{Context, Poll, Waker};
 
 use crate::lock::{ForkLock, Lock};
 use crate::reason::Signal;
-use crate::watch;
 
 /// What asked for shutdown.
 #[non_exhaustive]
@@ -68,8 +67,7 @@ pub(crate) fn current() -> Option<Cause> {
 }
 
 /// Makes the request, unless one was made in this process: wakes every
-/// waiter, and starts the deadline (it bounds the drain too). Returns
-/// whether this call made it.
+/// waiter. Returns whether this call made it.
 pub(crate) fn request(cause: Cause) -> bool {
     let seen = REQUEST.load(Ordering::SeqCst);
     let made = u64::from(std::process::id()) << 32 | u64::from(encode(cause));
@@ -79,7 +77,6 @@ pub(crate) fn request(cause: Cause) -> bool {
     }
     let wakers = std::mem::take(WAITERS.lock().here());
     wakers.into_values().for_each(Waker::wake);
-    watch::start_deadline();
     true
 }
 
@@ -157,7 +154,14 @@ impl Future for Requested {
 impl Requested {
     fn forget_waker(&mut self) {
         if let Some(number) = self.waiting.take() {
-            let removed = WAITERS.lock().here().remove(&number);
+            let mut waiters = WAITERS.lock();
+            let wakers = waiters.here();
+            let removed = wakers.remove(&number);
+            // Memory for the futures alive, not for the most ever alive.
+            if wakers.capacity() > 64 && wakers.len() < wakers.capacity() / 4 {
+                wakers.shrink_to(wakers.len() * 2);
+            }
+            drop(waiters);
             drop(removed);
         }
     }

@@ -92,14 +92,15 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::exit::{end_if_changed, run_at_exit, run_exit_handlers};
+use crate::exit::{end_from_a_handler, end_if_changed, run_at_exit, run_exit_handlers};
 use crate::reason::{self, ExitReason, Signal};
 use crate::run::Place;
 pub use crate::shutdown::{Cause, Requested};
 use crate::shutdown::{HANDLES, current, request};
+use crate::watch;
 
 /// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
 /// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
@@ -109,8 +110,14 @@ pub const DEFAULT_SIGNALS: &[Signal] = &[Signal::Interrupt, Signal::Terminate, S
 
 /// How many handled signals arrived.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
-/// Whether the first signal only asks for shutdown.
-static GRACEFUL: AtomicBool = AtomicBool::new(false);
+/// The process that chose graceful mode (0: none): a `fork()`ed child
+/// chooses for itself.
+static GRACEFUL: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this process chose graceful mode. Async-signal-safe.
+fn graceful() -> bool {
+    GRACEFUL.load(Ordering::SeqCst) == std::process::id()
+}
 
 /// Runs the exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, then lets the
 /// signal end the process. See the [module docs](self).
@@ -188,30 +195,35 @@ fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     platform::register(signals, graceful)
 }
 
-/// Whether a signal now only asks for shutdown: graceful mode, and someone
-/// to see the request (a [`Shutdown`] alive), and none made yet.
-/// Async-signal-safe: atomics only.
-fn asks_only() -> bool {
-    GRACEFUL.load(Ordering::SeqCst) && HANDLES.load(Ordering::SeqCst) > 0
+/// Whether the first signal only asks for shutdown: graceful mode, and
+/// someone to see the request (a [`Shutdown`] alive), or a request already
+/// made (by the program, or by a signal before its `Shutdown` went away).
+/// Async-signal-safe: atomics and `getpid` only.
+fn first_only_asks() -> bool {
+    graceful() && (HANDLES.load(Ordering::SeqCst) > 0 || current().is_some())
 }
 
 /// Counts a signal that just arrived, and says whether it may wake the
-/// signal thread; if not, it ends the process at once. A signal that only
-/// asks for shutdown may be followed by one that forces it; one more, or
-/// one while the handlers already run after an earlier one, ends the
-/// process. Async-signal-safe: atomics only.
+/// signal thread; if not, it ends the process at once. A first signal that
+/// only asks for shutdown may be followed by one that forces it; one more,
+/// or one while the handlers already run after an earlier one, ends the
+/// process. Async-signal-safe.
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
-    let allowed = if asks_only() { 2 } else { 1 };
+    let allowed = if first_only_asks() { 2 } else { 1 };
     nth <= allowed && !(nth > 1 && reason::has_begun())
 }
 
-/// What the signal thread does with a signal: ask for shutdown (the first,
-/// in graceful mode, while a [`Shutdown`] can see it), or run the handlers,
-/// unless an exit already runs them. Returns whether the process must now
-/// end by the signal.
+/// What the signal thread does with a signal: the first, in graceful mode,
+/// asks for shutdown (nothing more if the program asked already); any
+/// other runs the handlers, unless an exit already runs them. Returns
+/// whether the process must now end by the signal.
 fn handle(signal: Signal) -> bool {
-    if asks_only() && request(Cause::Signal(signal)) {
+    if first_only_asks() && RECEIVED.load(Ordering::SeqCst) < 2 {
+        if request(Cause::Signal(signal)) {
+            // The deadline, the orchestrator's clock, counts from here.
+            watch::start_deadline();
+        }
         return false;
     }
     if reason::has_begun() {
@@ -346,15 +358,21 @@ impl Shutdown {
     /// shutdown.exit_as_requested() // dies of the SIGTERM that asked
     /// # ; #[allow(unreachable_code)] Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// Inside an exit handler it decides how the process ends, as
+    /// [`exit`](crate::exit) does there: that handler ends, the rest run,
+    /// and the process then dies of the signal (or exits 0).
     pub fn exit_as_requested(&self) -> ! {
-        match current() {
-            Some(Cause::Signal(signal)) => {
-                run_at_exit(ExitReason::Signal(signal), None, Place::Here);
-                end_if_changed(None);
-                platform::die_of(signal)
-            }
+        let signal = match current() {
+            Some(Cause::Signal(signal)) => signal,
             _ => crate::exit(0),
+        };
+        if crate::lease::acts_for_run() {
+            end_from_a_handler(ExitReason::Signal(signal), None)
         }
+        run_at_exit(ExitReason::Signal(signal), None, Place::Here);
+        end_if_changed(None);
+        platform::die_of(signal)
     }
 }
 
@@ -405,22 +423,25 @@ mod platform {
     static REGISTERED: Mutex<Vec<c_int>> = Mutex::new(Vec::new());
 
     pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
+        // Every signal is checked before anything is installed.
         let numbers: Vec<c_int> = signals.iter().map(|s| s.number()).collect();
-        if let Some(&bad) = numbers.iter().find(|s| **s <= 0 || FORBIDDEN.contains(s)) {
-            let why = if NOT_ENDING.contains(&bad) {
+        for &number in &numbers {
+            let why = if Signal::try_from(number).is_err() {
+                "no signal has that number"
+            } else if NOT_ENDING.contains(&number) {
                 "its default action is not to end the process"
-            } else {
+            } else if FORBIDDEN.contains(&number) {
                 "it cannot be caught or reports a fault"
+            } else {
+                continue;
             };
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("atexit::signals cannot handle {:?} (signal {bad}): {why}", Signal::from_number(bad)),
-            ));
+            let name = Signal::from_number(number).to_string();
+            let which = if name.starts_with("SIG") { format!("{name} (signal {number})") } else { name };
+            let message = format!("atexit::signals cannot handle {which}: {why}");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
         let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
         start_thread()?;
-        // Graceful mode, once chosen, stays: a later `install` adds signals.
-        GRACEFUL.fetch_or(graceful, Ordering::SeqCst);
         for signal in numbers {
             if registered.contains(&signal) || is_ignored(signal) {
                 continue;
@@ -430,6 +451,10 @@ mod platform {
             // async-signal-safe.
             unsafe { signal_hook_registry::register(signal, move || on_signal(signal)) }?;
             registered.push(signal);
+        }
+        // Graceful mode, once chosen, stays: a later `install` adds signals.
+        if graceful {
+            GRACEFUL.store(std::process::id(), Ordering::SeqCst);
         }
         Ok(())
     }

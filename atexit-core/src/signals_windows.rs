@@ -68,8 +68,6 @@ pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
         };
         events |= these.iter().fold(0, |bits, event| bits | 1 << event);
     }
-    // Graceful mode, once chosen, stays: a later `install` adds events.
-    GRACEFUL.fetch_or(graceful, Ordering::SeqCst);
     static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     // SAFETY: `on_event` has the signature Windows calls.
@@ -79,6 +77,10 @@ pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     }
     *installed = true;
     EVENTS.fetch_or(events, Ordering::SeqCst);
+    // Graceful mode, once chosen, stays: a later `install` adds events.
+    if graceful {
+        GRACEFUL.store(std::process::id(), Ordering::SeqCst);
+    }
     Ok(())
 }
 
