@@ -60,7 +60,11 @@
 //! priority, last registered first. Static handlers
 //! ([`#[atexit::register]`](macro@register)) count as registered before
 //! `main`, so at equal priority they run after the runtime ones; among
-//! themselves they are ordered by module path and line. A handler registered while the handlers
+//! themselves an application's run before those of the libraries it uses
+//! (as Python's import order gives: a library's log flush after the
+//! application's handler that logs), then by module path and line;
+//! [`priority`] has named priorities for library authors. A handler
+//! registered while the handlers
 //! run also runs, in its place in that order; a pending handler unregistered
 //! while they run does not run.
 //!
@@ -270,7 +274,7 @@ pub use atexit_core::{AsyncRegistration, register_async};
 
 pub use atexit_core::{
     DEADLINE_EXIT_STATUS, ExitReason, Function, Handle, HandlerPanic, Registration, Registry, Signal, TimeLimit,
-    Untimed, clear, exit, exit_reason, is_exiting, ncallbacks, register, run_exitfuncs, set_deadline,
+    Untimed, clear, exit, exit_reason, is_exiting, ncallbacks, priority, register, run_exitfuncs, set_deadline,
     set_handler_time_limit, unregister,
 };
 
@@ -343,10 +347,15 @@ pub use atexit_core::{
 /// # Order
 ///
 /// Static handlers count as registered before `main`, so at equal priority
-/// they run after every handler registered at runtime. Among themselves they
-/// are ordered by module path, then by line, as if registered in that order:
-/// so within one module the handler written last runs first, and the order
-/// is the same for every build of a program.
+/// they run after every handler registered at runtime. Among themselves, an
+/// application's (written in a binary or an example: cargo sets
+/// `CARGO_BIN_NAME` there) run before those of the libraries it uses, so a
+/// library's flush comes after the application's handler that logs through
+/// it; then they are ordered by module path, then by line, as if registered
+/// in that order: within one module the handler written last runs first,
+/// and the order is the same for every build of a program. A library that
+/// must run after (or before) others says so with a named
+/// [`priority`]: `#[atexit::register(priority = atexit::priority::LATE)]`.
 ///
 /// # Expansion
 ///

@@ -42,7 +42,15 @@ fn assert_library_handler_runs_after(profile: &str, early: &str) {
         .output()
         .expect("run the fixture");
     assert_eq!(output.status.code(), Some(0), "{early}: {output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "main returns\nstatic handler of a library ran\n", "{early}");
+    // At equal priority the application's handlers run before its
+    // libraries'. The early `run_exitfuncs` runs the application's, which
+    // was submitted then, before `main`.
+    let expected = if early == "run_exitfuncs" {
+        "static handler of the application ran\nmain returns\nstatic handler of a library ran\n"
+    } else {
+        "main returns\nstatic handler of the application ran\nstatic handler of a library ran\n"
+    };
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{early}");
 }
 
 #[test]
@@ -68,9 +76,8 @@ fn macros_through_a_reexport() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        // Statics in module-path order: `atexit_fixture_static_lib::hidden`
-        // sorts after `atexit_fixture_reexport_bin`, so it runs first.
-        "goodbye re-exporter\nstatic handler of a library ran\nstatic handler through a re-export\n"
+        // The application's static handlers run before its libraries'.
+        "goodbye re-exporter\nstatic handler through a re-export\nstatic handler of a library ran\n"
     );
 }
 

@@ -266,3 +266,32 @@ impl<F, Limit> fmt::Debug for Registration<F, Limit> {
             .finish_non_exhaustive()
     }
 }
+
+/// Named priorities, for library authors above all: higher runs first, and
+/// at equal priority an application's static handlers run before its
+/// libraries' (see [`Registration`] for the whole order).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// // A logging library flushes after everyone else has logged:
+/// atexit::Registration::new(|| { /* flush the log */ })
+///     .priority(atexit::priority::LATE)
+///     .register();
+/// # atexit::clear();
+/// ```
+///
+/// With `#[atexit::register(priority = atexit::priority::LATE)]` the same
+/// holds for a static handler.
+pub mod priority {
+    /// Stops what feeds the others: a server stops accepting work, a
+    /// scheduler stops starting jobs, before anyone flushes.
+    pub const EARLY: i32 = 1000;
+    /// The default: an application's cleanup, most libraries'.
+    pub const NORMAL: i32 = 0;
+    /// Flushes what the others write: logs, metrics, traces, so that every
+    /// other handler can still write to them.
+    pub const LATE: i32 = -1000;
+    /// Releases what nothing may use afterwards: a lock file, a PID file,
+    /// a connection pool the flushes above go through.
+    pub const LAST: i32 = -2000;
+}

@@ -104,7 +104,7 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
 pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What an emptied place in a registry holds: never run, never counted.
-static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0, false);
+static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0, false, false);
 
 impl Callback {
     /// The placeholder left where a handler was taken out.

@@ -56,7 +56,7 @@ mod statics;
 mod thread;
 mod watch;
 
-pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, register, unregister};
+pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priority, register, unregister};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use crate::asynchronous::{AsyncRegistration, register_async};

@@ -24,6 +24,9 @@ pub struct StaticHandler {
     priority: i32,
     /// Whether a `fork()`ed child keeps it (`inherit_on_fork`).
     inherited: bool,
+    /// Whether it is the application's (written in a binary or an example,
+    /// which cargo builds with `CARGO_BIN_NAME` set) rather than a library's.
+    application: bool,
     /// Whether the process registry has taken it in (changed only under
     /// the registry's lock).
     taken: AtomicBool,
@@ -37,6 +40,7 @@ pub struct StaticRef(pub &'static StaticHandler);
 
 impl StaticHandler {
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)] // called by generated code only, one field each
     pub const fn new(
         f: fn(),
         identity: fn() -> Identity,
@@ -45,8 +49,19 @@ impl StaticHandler {
         line: u32,
         priority: i32,
         inherited: bool,
+        application: bool,
     ) -> Self {
-        StaticHandler { f, identity, module, name, line, priority, inherited, taken: AtomicBool::new(false) }
+        StaticHandler {
+            f,
+            identity,
+            module,
+            name,
+            line,
+            priority,
+            inherited,
+            application,
+            taken: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn function(&self) -> fn() {
@@ -78,10 +93,14 @@ impl StaticHandler {
     }
 }
 
-/// Puts `handlers` in registration order: priority, module path, line, name.
+/// Puts `handlers` in registration order (the last runs first): priority;
+/// then the libraries' before the application's, so that at equal priority
+/// an application's handlers run before those of the libraries it uses (a
+/// library's flush after the application's handler that logs through it),
+/// as Python's import order gives; then module path, line and name.
 pub(crate) fn sort(handlers: &mut [&'static StaticHandler]) {
-    handlers
-        .sort_unstable_by(|a, b| (a.priority, a.module, a.line, a.name).cmp(&(b.priority, b.module, b.line, b.name)));
+    let key = |h: &&StaticHandler| (h.priority, h.application, h.module, h.line, h.name);
+    handlers.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
 }
 
 #[cfg(test)]
@@ -95,14 +114,16 @@ mod tests {
 
     #[test]
     fn sorted_by_priority_module_line_then_name() {
-        static HANDLERS: [StaticHandler; 7] = [
-            StaticHandler::new(noop, identity, "a", "a::x", 9, -1, false),
-            StaticHandler::new(noop, identity, "b", "b::x", 1, -1, false),
-            StaticHandler::new(noop, identity, "a", "a::x", 2, 0, false),
-            StaticHandler::new(noop, identity, "a", "a::y", 2, 0, false),
-            StaticHandler::new(noop, identity, "a", "a::x", 300, 0, false),
-            StaticHandler::new(noop, identity, "c", "c::x", 1, 0, false),
-            StaticHandler::new(noop, identity, "a", "a::x", 1, 7, false),
+        static HANDLERS: [StaticHandler; 9] = [
+            StaticHandler::new(noop, identity, "a", "a::x", 9, -1, false, false),
+            StaticHandler::new(noop, identity, "b", "b::x", 1, -1, false, false),
+            StaticHandler::new(noop, identity, "z", "z::x", 1, -1, false, true),
+            StaticHandler::new(noop, identity, "a", "a::x", 2, 0, false, false),
+            StaticHandler::new(noop, identity, "a", "a::y", 2, 0, false, false),
+            StaticHandler::new(noop, identity, "a", "a::x", 300, 0, false, false),
+            StaticHandler::new(noop, identity, "c", "c::x", 1, 0, false, false),
+            StaticHandler::new(noop, identity, "b", "b::app", 1, 0, false, true),
+            StaticHandler::new(noop, identity, "a", "a::x", 1, 7, false, false),
         ];
         let expected: Vec<&'static StaticHandler> = HANDLERS.iter().collect();
         for rotation in 0..expected.len() {

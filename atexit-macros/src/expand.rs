@@ -120,6 +120,7 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
             #line,
             #priority,
             #inherited,
+            ::core::option_env!("CARGO_BIN_NAME").is_some(),
         );
         #krate::__private::inventory::submit! {
             #krate::__private::StaticRef(&__ATEXIT_HANDLER)

@@ -15,6 +15,7 @@ const _: () = {
         ::core::line!(),
         5,
         false,
+        ::core::option_env!("CARGO_BIN_NAME").is_some(),
     );
     ::atexit::__private::inventory::submit! {
         ::atexit::__private::StaticRef(& __ATEXIT_HANDLER)

@@ -23,6 +23,7 @@ impl Database {
             ::core::line!(),
             0,
             false,
+            ::core::option_env!("CARGO_BIN_NAME").is_some(),
         );
         ::atexit::__private::inventory::submit! {
             ::atexit::__private::StaticRef(& __ATEXIT_HANDLER)
