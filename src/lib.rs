@@ -16,6 +16,28 @@
 //! # atexit::clear();
 //! ```
 //!
+//! ```toml
+//! [dependencies]
+//! atexit = "0.1"                                          # the registry, the macros, the exit hook
+//! # atexit = { version = "0.1", features = ["signals"] }  # + signals, graceful shutdown
+//! # atexit = { version = "0.1", features = ["tokio"] }    # + async handlers
+//! ```
+//!
+//! # Which to use when
+//!
+//! | You want | Use |
+//! |---|---|
+//! | a closure or function to run at exit | [`register(f)`](fn@register); keep the [`Handle`] to remove it or [run](Handle::run) it early |
+//! | a function registered before `main`, from any crate | [`#[atexit::register]`](macro@register), with a named [`priority`] for a library's flush |
+//! | a function called with arguments, by keyword | [`#[atexit::handler]`](macro@handler) on it, then [`register!`](prelude::register) |
+//! | a name, a priority, a time limit | [`Registration`]; `AsyncRegistration` for an async handler (feature `tokio`) |
+//! | handlers of your own | [`Registry`] (`new` is `const`: a `static` works) |
+//! | cleanup at the end of a scope | a value with `Drop`; it does not run on `std::process::exit` or a signal, a handler does: [`Handle::run`] joins both |
+//! | the handlers to see `main`'s thread-locals | [`#[atexit::main]`](macro@main) (or [`exit`]); with `#[tokio::main]`, put it above |
+//! | handlers on Ctrl-C or `kill` | [`signals::install`] (feature `signals`) |
+//! | a server that drains on SIGTERM | [`signals::install_graceful`] |
+//! | a bound on the exit, or on one handler | [`set_deadline`], [`Registration::time_limit`] |
+//!
 //! # The API at a glance
 //!
 //! | Python | Rust | |
