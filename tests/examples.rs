@@ -178,6 +178,21 @@ mod graceful_server {
     }
 
     #[test]
+    fn with_exit_as_signal_the_drained_server_dies_of_the_signal_after_the_handlers() {
+        let exe = example("graceful_server");
+        let (child, out, first) = start(Command::new(exe).args(["--request-ms", "300", "--exit-as-signal"]));
+        let address = first.trim().strip_prefix("listening on ").expect("the address").to_owned();
+        let in_flight = request(&address);
+        std::thread::sleep(Duration::from_millis(100));
+        signal(&child, libc::SIGTERM);
+        assert_eq!(reply(in_flight), "done\n", "the in-flight request was finished");
+        let output = finish(child, out, first);
+        assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
+        let text = stdout(&output);
+        assert!(text.ends_with("draining 1 in flight\ndrained\nhandler: metrics flushed\n"), "{text}");
+    }
+
+    #[test]
     fn a_second_sigterm_forces_the_exit() {
         let (child, out, first, address) = serve(30_000);
         let _stuck = request(&address);
@@ -245,6 +260,7 @@ mod tracing_flush {
                 let lines = log_lines(&log);
                 assert!(lines.iter().any(|l| l.contains("ERROR") && l.contains("main gave up")), "{lines:#?}");
             }
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
@@ -259,6 +275,7 @@ mod tracing_flush {
         let output = finish(child, out, first);
         assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
         assert_complete(&log, "wait", "SIGTERM", &output);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -286,7 +303,9 @@ mod terminal_restore {
             .stderr(screen)
             .output()
             .expect("run the example");
-        (output, std::fs::read_to_string(screen_path).unwrap())
+        let screen = std::fs::read_to_string(screen_path).unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        (output, screen)
     }
 
     /// The screen is entered, then left once, and the restore reported
@@ -355,6 +374,7 @@ mod temp_files {
             assert_eq!(output.status.code(), Some(status), "{how}: {output:?}");
             assert_removed_both(how, &output);
             assert_eq!(left(&dir, pid), (false, false), "{how}: left behind");
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
@@ -372,6 +392,7 @@ mod temp_files {
             assert_eq!(output.status.signal(), Some(sig), "{output:?}");
             assert_removed_both(&format!("signal {sig}"), &output);
             assert_eq!(left(&dir, pid), (false, false), "signal {sig}: left behind");
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
@@ -392,5 +413,6 @@ mod temp_files {
         assert!(String::from_utf8_lossy(&output.stderr).contains("temp_files.lock exists"), "{output:?}");
         // The refused copy removed nothing of the killed one's.
         assert_eq!(left(&dir, pid), (true, true));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
