@@ -5,8 +5,8 @@
 //! The non-blocking writer hands each line to a thread of its own and
 //! gives back a `WorkerGuard`; dropping the guard writes out what is still
 //! queued. Kept in `main` as `let _guard`, it is dropped only when `main`
-//! returns: a `std::process::exit`, a signal or a handler that logs at exit
-//! loses the last lines. Here the guard lives in a static and an exit
+//! returns or a panic unwinds out of it: a `std::process::exit`, a signal
+//! or a handler that logs at exit loses the last lines. Here the guard lives in a static and an exit
 //! handler of priority `atexit::priority::LATE` drops it, after every
 //! handler of normal priority (the static ones of the program and of its
 //! libraries included) has logged.

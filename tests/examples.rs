@@ -180,10 +180,10 @@ mod graceful_server {
     #[test]
     fn with_exit_as_signal_the_drained_server_dies_of_the_signal_after_the_handlers() {
         let exe = example("graceful_server");
-        let (child, out, first) = start(Command::new(exe).args(["--request-ms", "300", "--exit-as-signal"]));
+        let (child, out, first) = start(Command::new(exe).args(["--request-ms", "500", "--exit-as-signal"]));
         let address = first.trim().strip_prefix("listening on ").expect("the address").to_owned();
         let in_flight = request(&address);
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(150));
         signal(&child, libc::SIGTERM);
         assert_eq!(reply(in_flight), "done\n", "the in-flight request was finished");
         let output = finish(child, out, first);
