@@ -1,7 +1,9 @@
 //! The real-program examples, run as real programs: `examples/pidfile.rs`
 //! (a PID file and a Unix socket removed on every normal exit, a stale pair
-//! after SIGKILL found on the next start) and `examples/graceful_server.rs`
-//! (a tokio server that drains on SIGTERM).
+//! after SIGKILL found on the next start), `examples/graceful_server.rs`
+//! (a tokio server that drains on SIGTERM), and the cookbook's recipes
+//! (`docs/cookbook.md`): `examples/tracing_flush.rs`,
+//! `examples/terminal_restore.rs`, `examples/temp_files.rs`.
 
 #![cfg(unix)]
 
@@ -176,6 +178,21 @@ mod graceful_server {
     }
 
     #[test]
+    fn with_exit_as_signal_the_drained_server_dies_of_the_signal_after_the_handlers() {
+        let exe = example("graceful_server");
+        let (child, out, first) = start(Command::new(exe).args(["--request-ms", "500", "--exit-as-signal"]));
+        let address = first.trim().strip_prefix("listening on ").expect("the address").to_owned();
+        let in_flight = request(&address);
+        std::thread::sleep(Duration::from_millis(150));
+        signal(&child, libc::SIGTERM);
+        assert_eq!(reply(in_flight), "done\n", "the in-flight request was finished");
+        let output = finish(child, out, first);
+        assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
+        let text = stdout(&output);
+        assert!(text.ends_with("draining 1 in flight\ndrained\nhandler: metrics flushed\n"), "{text}");
+    }
+
+    #[test]
     fn a_second_sigterm_forces_the_exit() {
         let (child, out, first, address) = serve(30_000);
         let _stuck = request(&address);
@@ -189,5 +206,213 @@ mod graceful_server {
         assert!(text.contains("draining 1 in flight\n"), "{text}");
         assert!(text.ends_with("handler: metrics flushed\n"), "{text}");
         assert!(!text.contains("drained"), "{text}");
+    }
+}
+
+mod tracing_flush {
+    use super::*;
+
+    /// The log's lines that carry a message, in the order written.
+    fn log_lines(log: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Every line the program logs is in the file, in the order the exit
+    /// runs the handlers: the runtime handler, the static one, then the
+    /// flush (priority `LATE`) with the exit's reason.
+    fn assert_complete(log: &Path, how: &str, reason: &str, output: &Output) {
+        let lines = log_lines(log);
+        let expected = [
+            format!("main: started, will end by {how}"),
+            "runtime handler: closing the session".to_owned(),
+            "static handler: goodbye".to_owned(),
+            format!("flushing the log (exit: {reason})"),
+        ];
+        let mut found = lines.iter();
+        for wanted in &expected {
+            assert!(
+                found.any(|line| line.ends_with(wanted.as_str())),
+                "{how}: the log lacks {wanted:?} (or has it out of order):\n{}\n{output:?}",
+                lines.join("\n")
+            );
+        }
+        assert_eq!(lines.len(), expected.len() + usize::from(how == "panic"), "{how}: {lines:#?}");
+    }
+
+    #[test]
+    fn the_log_has_every_line_on_every_exit() {
+        let exe = example("tracing_flush");
+        let paths = [
+            ("return", Some(0), "exit(0)"),
+            ("process-exit", Some(3), "exit(3)"),
+            ("atexit-exit", Some(4), "atexit::exit(4)"),
+            ("panic", Some(101), "exit(101)"),
+        ];
+        for (how, status, reason) in paths {
+            let dir = scratch(&format!("tracing-{how}"));
+            let log = dir.join("app.log");
+            let output =
+                Command::new(&exe).args(["--log", log.to_str().unwrap(), "--exit", how]).output().expect("run it");
+            assert_eq!(output.status.code(), status, "{how}: {output:?}");
+            assert_complete(&log, how, reason, &output);
+            if how == "panic" {
+                let lines = log_lines(&log);
+                assert!(lines.iter().any(|l| l.contains("ERROR") && l.contains("main gave up")), "{lines:#?}");
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn the_log_has_every_line_after_sigterm() {
+        let exe = example("tracing_flush");
+        let dir = scratch("tracing-sigterm");
+        let log = dir.join("app.log");
+        let (child, out, first) = start(Command::new(&exe).args(["--log", log.to_str().unwrap(), "--exit", "wait"]));
+        assert!(first.starts_with("logging to"), "{first}");
+        signal(&child, libc::SIGTERM);
+        let output = finish(child, out, first);
+        assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
+        assert_complete(&log, "wait", "SIGTERM", &output);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+mod terminal_restore {
+    use std::fs::File;
+
+    use super::*;
+
+    const ENTER: &str = "\x1b[?1049h";
+    const LEAVE: &str = "\x1b[?1049l";
+    const RESTORED: &str = "terminal restored\n";
+
+    /// Runs the example with stdin not a terminal, and its stdout and
+    /// stderr written to one file, as a terminal shows them: in the order
+    /// they were written.
+    fn run(how: &str) -> (Output, String) {
+        let exe = example("terminal_restore");
+        let dir = scratch(&format!("terminal-{how}"));
+        let screen_path = dir.join("screen");
+        let screen = File::create(&screen_path).unwrap();
+        let output = Command::new(exe)
+            .args(["--exit", how])
+            .stdin(Stdio::null())
+            .stdout(screen.try_clone().unwrap())
+            .stderr(screen)
+            .output()
+            .expect("run the example");
+        let screen = std::fs::read_to_string(screen_path).unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        (output, screen)
+    }
+
+    /// The screen is entered, then left once, and the restore reported
+    /// once, right after; raw mode was skipped and said so.
+    fn assert_restored_once(how: &str, screen: &str) -> usize {
+        assert!(screen.starts_with("stdin is not a terminal: raw mode skipped\n"), "{how}: {screen:?}");
+        assert_eq!(screen.matches(ENTER).count(), 1, "{how}: {screen:?}");
+        assert_eq!(screen.matches(LEAVE).count(), 1, "{how}: restored more than once, or never: {screen:?}");
+        assert_eq!(screen.matches(RESTORED).count(), 1, "{how}: {screen:?}");
+        let leave = screen.find(LEAVE).unwrap();
+        assert!(screen.find(ENTER).unwrap() < leave, "{how}: {screen:?}");
+        assert!(screen[leave + LEAVE.len()..].starts_with(RESTORED), "{how}: {screen:?}");
+        leave
+    }
+
+    #[test]
+    fn a_panic_message_is_printed_after_the_terminal_is_restored() {
+        let (output, screen) = run("panic");
+        assert_eq!(output.status.code(), Some(101), "{screen:?}");
+        let leave = assert_restored_once("panic", &screen);
+        let message = screen.find("the program failed in raw mode").expect("the panic message");
+        assert!(leave < message, "the panic message came before the terminal was restored: {screen:?}");
+        assert!(screen[leave..].contains("panicked at"), "{screen:?}");
+    }
+
+    #[test]
+    fn the_terminal_is_restored_once_on_return_and_exit() {
+        for (how, status) in [("return", 0), ("exit", 3)] {
+            let (output, screen) = run(how);
+            assert_eq!(output.status.code(), Some(status), "{how}: {screen:?}");
+            let leave = assert_restored_once(how, &screen);
+            assert!(screen.ends_with(RESTORED) && leave > 0, "{how}: {screen:?}");
+        }
+    }
+}
+
+mod temp_files {
+    use super::*;
+
+    /// Whether the lock file and the temporary directory are there.
+    fn left(dir: &Path, pid: u32) -> (bool, bool) {
+        (dir.join("temp_files.lock").exists(), dir.join(format!("temp_files-{pid}")).exists())
+    }
+
+    fn assert_removed_both(how: &str, output: &Output) {
+        let text = stdout(output);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("working in")).collect();
+        // The directory, the static handler, then the lock (priority
+        // `LAST`), each once.
+        assert_eq!(lines.len(), 3, "{how}: {output:?}");
+        assert!(lines[0].starts_with("removed ") && lines[0].contains("temp_files-"), "{how}: {lines:?}");
+        assert_eq!(lines[1], "report: done", "{how}: {lines:?}");
+        assert!(lines[2].starts_with("removed ") && lines[2].ends_with("temp_files.lock"), "{how}: {lines:?}");
+    }
+
+    #[test]
+    fn both_are_removed_on_every_normal_exit() {
+        let exe = example("temp_files");
+        let paths = [("return", 0), ("process-exit", 3), ("atexit-exit", 4), ("panic", 101)];
+        for (how, status) in paths {
+            let dir = scratch(&format!("temp-{how}"));
+            let (child, out, first) = start(Command::new(&exe).args(["--dir", dir.to_str().unwrap(), "--exit", how]));
+            assert!(first.starts_with("working in"), "{how}: {first}");
+            let pid = child.id();
+            let output = finish(child, out, first);
+            assert_eq!(output.status.code(), Some(status), "{how}: {output:?}");
+            assert_removed_both(how, &output);
+            assert_eq!(left(&dir, pid), (false, false), "{how}: left behind");
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn both_are_removed_on_sigint_and_sigterm() {
+        let exe = example("temp_files");
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let dir = scratch(&format!("temp-signal-{sig}"));
+            let (child, out, first) =
+                start(Command::new(&exe).args(["--dir", dir.to_str().unwrap(), "--exit", "wait"]));
+            let pid = child.id();
+            assert_eq!(left(&dir, pid), (true, true), "signal {sig}: not created");
+            signal(&child, sig);
+            let output = finish(child, out, first);
+            assert_eq!(output.status.signal(), Some(sig), "{output:?}");
+            assert_removed_both(&format!("signal {sig}"), &output);
+            assert_eq!(left(&dir, pid), (false, false), "signal {sig}: left behind");
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn sigkill_leaves_both_and_the_next_start_refuses() {
+        let exe = example("temp_files");
+        let dir = scratch("temp-sigkill");
+        let (child, out, first) = start(Command::new(&exe).args(["--dir", dir.to_str().unwrap(), "--exit", "wait"]));
+        let pid = child.id();
+        signal(&child, libc::SIGKILL);
+        let output = finish(child, out, first);
+        assert_eq!(output.status.signal(), Some(libc::SIGKILL), "{output:?}");
+        assert!(!stdout(&output).contains("removed "), "SIGKILL ran a handler: {output:?}");
+        assert_eq!(left(&dir, pid), (true, true), "SIGKILL removed something");
+
+        let output = Command::new(&exe).args(["--dir", dir.to_str().unwrap()]).output().expect("run it again");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("temp_files.lock exists"), "{output:?}");
+        // The refused copy removed nothing of the killed one's.
+        assert_eq!(left(&dir, pid), (true, true));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
