@@ -12,6 +12,7 @@ use crate::callback::{Callback, Handler, Pending, call};
 use crate::identity::{Function, Identity};
 use crate::panic::HandlerPanic;
 use crate::registry::Handle;
+use crate::run::on_a_runtime_built_here;
 
 /// Registers an async handler: `f` is called at exit and its future run to
 /// completion, or for `time_limit` at most; past that it is dropped
@@ -178,14 +179,6 @@ where
     fn run(mut self: Box<Self>) -> Result<(), HandlerPanic> {
         let name = self.name();
         let Some(work) = self.pending() else { return Ok(()) };
-        call(
-            || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                let runtime = runtime.expect("a runtime for an async handler");
-                runtime.block_on(work);
-                runtime.shutdown_background();
-            },
-            || name,
-        )
+        call(|| on_a_runtime_built_here(work).expect("a runtime for an async handler"), || name)
     }
 }

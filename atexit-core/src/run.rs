@@ -457,18 +457,24 @@ fn in_a_runtime() -> bool {
 
 #[cfg(feature = "tokio")]
 fn block_on(watched: Watched) -> Outcome {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => {
-            let outcome = runtime.block_on(watched);
-            // Blocking tasks it started may run on: not waited for.
-            runtime.shutdown_background();
-            outcome
-        }
+    match on_a_runtime_built_here(watched) {
+        Ok(outcome) => outcome,
         Err(e) => {
             write_stderr_now(&format!("atexit: an async handler could not run: no runtime: {e}\n"));
             (Ok(()), Ended::Ok)
         }
     }
+}
+
+/// Runs `future` to its end on a current-thread runtime built for it on
+/// this thread. Blocking tasks it started may run on: they are not waited
+/// for (the runtime shuts down in the background).
+#[cfg(feature = "tokio")]
+pub(crate) fn on_a_runtime_built_here<F: Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_background();
+    Ok(output)
 }
 
 #[cfg(not(feature = "tokio"))]
