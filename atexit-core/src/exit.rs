@@ -13,12 +13,18 @@ use crate::watch;
 /// run that another thread may be in, every handler runs. Panics were
 /// reported as they happened; nothing is left to return them to.
 pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
+    begin(why, status, place);
+    if let Err(panic) = run::run(place) {
+        drop_quietly(panic);
+    }
+}
+
+/// The process is exiting, for `why`: recorded, and the deadline's clock
+/// started (unless the handlers are a shared library's, run as it unloads).
+fn begin(why: ExitReason, status: Option<i32>, place: Place) {
     reason::begin(why, status, lease::acts_for_run());
     if place != Place::Unwatched {
         watch::start_deadline();
-    }
-    if let Err(panic) = run::run(place) {
-        drop_quietly(panic);
     }
 }
 
@@ -52,10 +58,9 @@ pub fn exit(code: i32) -> ! {
     if lease::acts_for_run() {
         end_from_a_handler(ExitReason::Exit(code), Some(code))
     }
-    run_at_exit(ExitReason::Exit(code), Some(code), Place::Here);
+    run_exit_handlers(ExitReason::Exit(code), Some(code));
     // On Unix this goes through libc's `exit`, whose hook runs whatever was
     // registered after the run above finished.
-    end_if_changed(Some(code));
     std::process::exit(code)
 }
 
@@ -131,8 +136,7 @@ pub async fn run_exit_async(status: Option<std::process::ExitCode>) {
         Some(code) => (ExitReason::MainReturned, status_of(code)),
         None => (ExitReason::MainPanicked, 101),
     };
-    reason::begin(why, Some(status), lease::acts_for_run());
-    watch::start_deadline();
+    begin(why, Some(status), Place::Here);
     if let Err(panic) = run::run_async().await {
         drop_quietly(panic);
     }
@@ -144,9 +148,10 @@ pub(crate) fn status_of(code: std::process::ExitCode) -> i32 {
     (0..=u8::MAX).find(|&n| std::process::ExitCode::from(n) == code).map_or(1, i32::from)
 }
 
-/// The exit run of `#[atexit::main]` and of the signal thread, which end
-/// the process themselves, with `status` unless a handler or a racing
-/// exit gave it another: then the process ends here, with that one.
+/// The exit run of [`exit`], `#[atexit::main]`, the signal thread and
+/// `exit_as_requested`, which end the process themselves, with `status`
+/// unless a handler or a racing exit gave it another: then the process
+/// ends here, with that one.
 pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
     run_at_exit(why, status, Place::Here);
     end_if_changed(status);

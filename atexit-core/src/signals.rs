@@ -95,9 +95,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::exit::{end_from_a_handler, end_if_changed, run_at_exit, run_exit_handlers};
+use crate::exit::{end_from_a_handler, run_exit_handlers};
 use crate::reason::{self, ExitReason, Signal};
-use crate::run::Place;
 pub use crate::shutdown::{Cause, Requested};
 use crate::shutdown::{HANDLES, current, request};
 use crate::watch;
@@ -370,8 +369,7 @@ impl Shutdown {
         if crate::lease::acts_for_run() {
             end_from_a_handler(ExitReason::Signal(signal), None)
         }
-        run_at_exit(ExitReason::Signal(signal), None, Place::Here);
-        end_if_changed(None);
+        run_exit_handlers(ExitReason::Signal(signal), None);
         platform::die_of(signal)
     }
 }
