@@ -81,11 +81,60 @@ fn register_ns<F: FnOnce() + Send + 'static>(make: impl Fn(u64) -> F) -> f64 {
     per_op(ROUNDS, N, || {
         let start = Instant::now();
         for i in 0..N as u64 {
-            black_box(atexit::register(make(i)));
+            atexit::register(black_box(make(i)));
         }
         let elapsed = start.elapsed();
         atexit::clear();
         elapsed
+    })
+}
+
+/// The code a user writes instead of this library: push under the lock;
+/// at exit, pop under the lock and call outside it (so that a handler may
+/// register), last first.
+mod hand_written {
+    use std::sync::Mutex;
+
+    type Hook = Box<dyn FnOnce() + Send>;
+    pub static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
+
+    pub fn register(f: impl FnOnce() + Send + 'static) {
+        HOOKS.lock().unwrap().push(Box::new(f));
+    }
+
+    pub fn run() {
+        loop {
+            let next = HOOKS.lock().unwrap().pop();
+            let Some(hook) = next else { break };
+            hook();
+        }
+    }
+}
+
+/// `ours` and `peer` measured alternately, `RUNS` times each; the median
+/// of each. One after the other, a drift of the machine (another process,
+/// the clock) would favour one side.
+fn interleaved(mut ours: impl FnMut() -> f64, mut peer: impl FnMut() -> f64) -> (f64, f64) {
+    const RUNS: usize = 5;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        a.push(ours());
+        b.push(peer());
+    }
+    (median(a), median(b))
+}
+
+/// Nanoseconds per handler when `run` runs `HANDLERS` no-op handlers that
+/// `register` registered.
+fn run_ns(register: impl Fn(), run: impl Fn()) -> f64 {
+    const HANDLERS: usize = 1_000_000;
+    per_op(7, HANDLERS, || {
+        for _ in 0..HANDLERS {
+            register();
+        }
+        let start = Instant::now();
+        run();
+        start.elapsed()
     })
 }
 
@@ -95,8 +144,20 @@ fn main() {
     let wanted = |key: &str| filter.is_empty() || filter.iter().any(|f| key.contains(f.as_str()));
 
     if wanted("register_fn") {
-        let ns = register_ns(|_| noop);
+        let peer = || {
+            per_op(ROUNDS, N, || {
+                let start = Instant::now();
+                for _ in 0..N {
+                    hand_written::register(black_box(noop));
+                }
+                let elapsed = start.elapsed();
+                hand_written::HOOKS.lock().unwrap().clear();
+                elapsed
+            })
+        };
+        let (ns, peer) = interleaved(|| register_ns(|_| noop), peer);
         report("register_fn", "register(fn item), process registry", ns, "ns/op");
+        report("register_fn_peer", "  hand-written Mutex<Vec<Box<dyn FnOnce>>>", peer, "ns/op");
         let r = Registry::new();
         r.register(noop); // the first registration creates the stack
         COUNTING.store(true, Ordering::SeqCst);
@@ -159,17 +220,19 @@ fn main() {
     }
 
     if wanted("run") {
-        const HANDLERS: usize = 1_000_000;
-        let ns = per_op(7, HANDLERS, || {
-            let r = Registry::new();
-            for _ in 0..HANDLERS {
-                r.register(noop);
-            }
-            let start = Instant::now();
-            r.run().unwrap();
-            start.elapsed()
-        });
-        report("run", "run 1,000,000 no-op handlers, per handler", ns, "ns/handler");
+        let ours = || {
+            run_ns(
+                || drop(atexit::register(noop)),
+                || atexit::run_exitfuncs().unwrap(),
+            )
+        };
+        let peer = || run_ns(|| hand_written::register(black_box(noop)), hand_written::run);
+        let (ns, peer) = interleaved(ours, peer);
+        report("run", "run 1,000,000 no-op handlers, process registry, per handler", ns, "ns/handler");
+        report("run_peer", "  hand-written Mutex<Vec<Box<dyn FnOnce>>>", peer, "ns/handler");
+        let r = Registry::new();
+        let ns = run_ns(|| drop(r.register(noop)), || r.run().unwrap());
+        report("run_local", "run 1,000,000 no-op handlers, a Registry, per handler", ns, "ns/handler");
     }
 
     if wanted("threads") {

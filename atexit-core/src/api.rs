@@ -142,7 +142,7 @@ impl Untimed for () {}
 
 /// What a [`Registration`] knows of its time limit: `()` (none given) or a
 /// `Duration`. Sealed.
-pub trait TimeLimit: sealed::Sealed {
+pub trait TimeLimit: sealed::Sealed + Copy {
     #[doc(hidden)]
     fn get(self) -> Option<Duration>;
 }
@@ -235,6 +235,9 @@ impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
 
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
+        if self.time_limit.get().is_some() {
+            crate::watch::watch_handlers();
+        }
         let (priority, fingerprint, callback) = self.into_parts();
         register_callback(priority, fingerprint, callback)
     }

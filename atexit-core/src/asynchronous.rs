@@ -126,6 +126,7 @@ where
         let AsyncRegistration { f, priority, name, identity, time_limit } = self;
         let identity = identity.unwrap_or_else(|| Identity::of(&f));
         let handler = AsyncHandler { f: Some(f), time_limit, identity, name };
+        crate::watch::watch_handlers();
         register_callback(priority, identity.fingerprint(), Callback::Boxed(Box::new(handler)))
     }
 }

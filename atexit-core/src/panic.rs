@@ -28,6 +28,11 @@ use crate::last_words::write_stderr_now;
 /// # flush_now().unwrap();
 /// ```
 pub struct HandlerPanic {
+    /// Boxed, so that a handler's `Result<(), HandlerPanic>` is one word.
+    caught: Box<Caught>,
+}
+
+struct Caught {
     name: Cow<'static, str>,
     message: Cow<'static, str>,
     /// Behind a lock only so that the panic is `Sync`: taken out whole.
@@ -47,24 +52,24 @@ impl HandlerPanic {
         } else {
             Cow::Borrowed("Box<dyn Any>")
         };
-        HandlerPanic { name, message, payload: Mutex::new(payload) }
+        HandlerPanic { caught: Box::new(Caught { name, message, payload: Mutex::new(payload) }) }
     }
 
     /// The handler's name: the one given at registration, else the function's
     /// path (`my_app::flush_logs`, or `my_app::main::{{closure}}` for a closure).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.caught.name
     }
 
     /// The panic message, when the payload is a string (as with `panic!`),
     /// else `"Box<dyn Any>"`, as the standard panic hook prints it.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.caught.message
     }
 
     /// Takes the payload out, to inspect or re-raise it later.
     pub fn into_payload(self) -> Box<dyn Any + Send> {
-        self.payload.into_inner().unwrap_or_else(PoisonError::into_inner)
+        self.caught.payload.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Re-raises the panic on the current thread, with its original payload.
@@ -73,7 +78,7 @@ impl HandlerPanic {
     }
 
     pub(crate) fn is_exit_request(&self) -> bool {
-        self.payload.lock().unwrap_or_else(PoisonError::into_inner).is::<ExitRequest>()
+        self.caught.payload.lock().unwrap_or_else(PoisonError::into_inner).is::<ExitRequest>()
     }
 
     /// Writes the one-line report every caught panic gets on stderr. A closed
@@ -85,14 +90,14 @@ impl HandlerPanic {
 
 impl fmt::Display for HandlerPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "exit handler `{}` panicked: {}", self.name, self.message())
+        write!(f, "exit handler `{}` panicked: {}", self.name(), self.message())
     }
 }
 
 impl fmt::Debug for HandlerPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HandlerPanic")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("message", &self.message())
             .finish_non_exhaustive()
     }

@@ -92,6 +92,7 @@ impl Process {
 
     /// Takes the next handler out, in exit order (`with_statics` at the
     /// start of a run).
+    #[inline]
     pub(crate) fn pop(&self, with_statics: bool) -> Option<Callback> {
         self.state(with_statics).registrations.pop_next()
     }

@@ -252,19 +252,27 @@ fn end_as_the_exit_would(forked: bool) {
 fn drain(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
     let mut last = None;
     let mut with_statics = true;
+    watch::settle();
     while lease::current() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
             return (last, true);
         };
-        let Some(result) = call(callback, lease, place) else { break };
-        record(&mut last, result);
+        let result = if watch::watching() {
+            let Some(result) = call(callback, lease, place) else { break };
+            result
+        } else {
+            callback.run()
+        };
+        if let Err(panic) = result {
+            record(&mut last, panic);
+        }
     }
     (last, false)
 }
 
-/// A handler's outcome: a panic is reported, and the last one kept.
-fn record(last: &mut Option<HandlerPanic>, result: Result<(), HandlerPanic>) {
-    let Err(panic) = result else { return };
+/// A handler's panic: reported, and the last one kept.
+#[cold]
+fn record(last: &mut Option<HandlerPanic>, panic: HandlerPanic) {
     if panic.is_exit_request() {
         drop_quietly(panic);
         return;
@@ -283,8 +291,9 @@ fn ended(result: &Result<(), HandlerPanic>) -> Ended {
     }
 }
 
-/// Calls one handler for the run, as `lease`. `None` when the run went on
-/// without this thread meanwhile (the handler overran its limit).
+/// Calls one handler for the run, as `lease`, watched. `None` when the run
+/// went on without this thread meanwhile (the handler overran its limit).
+#[inline(never)]
 fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
     let limit = match place {
         Place::Unwatched => None,
@@ -298,7 +307,7 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
     if watch::close(ticket, ended(&result)) {
         // Left behind: a panic still says whose it was.
         if let Err(panic) = result {
-            record(&mut None, Err(panic));
+            record(&mut None, panic);
         }
         return None;
     }
@@ -521,7 +530,9 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
                 None => break,
             },
         };
-        record(&mut last, result);
+        if let Err(panic) = result {
+            record(&mut last, panic);
+        }
     }
     AWAITING.store(false, Ordering::SeqCst);
     lease::hold(previous);

@@ -15,6 +15,7 @@
 //!   ends at once with [`DEADLINE_EXIT_STATUS`].
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,7 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 /// ```
 pub fn set_deadline(limit: Duration) {
     DEADLINE.set(limit);
+    watch_handlers();
 }
 
 /// Gives every handler registered without a time limit of its own (see
@@ -85,11 +87,38 @@ pub fn set_deadline(limit: Duration) {
 /// ```
 pub fn set_handler_time_limit(limit: Duration) {
     HANDLER_LIMIT.set(limit);
+    watch_handlers();
 }
 
 /// The time limit of a handler registered without one.
 pub(crate) fn default_limit() -> Option<Duration> {
     HANDLER_LIMIT.get()
+}
+
+/// Set once anything may need a run to look at a handler before calling
+/// it: a handler with a time limit of its own or async work, the trace, a
+/// deadline, a default time limit. Never cleared: once set, runs only take
+/// the longer way, which serves every case.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+
+/// Runs must look at each handler from now on.
+pub(crate) fn watch_handlers() {
+    WATCHING.store(true, Ordering::Relaxed);
+}
+
+/// At a run's start: the settings from the environment count too.
+pub(crate) fn settle() {
+    if trace_on() || has_deadline() || default_limit().is_some() {
+        watch_handlers();
+    }
+}
+
+/// Whether a run must look at each handler before calling it (its time
+/// limit, its async work) and record it (for the trace, the deadline, the
+/// default time limit). A program that uses none of these only calls them.
+#[inline]
+pub(crate) fn watching() -> bool {
+    WATCHING.load(Ordering::Relaxed)
 }
 
 fn trace_on() -> bool {
