@@ -62,42 +62,50 @@ def fmt(v, unit="ns"):
     return "n/a" if v is None else f"{v:,.1f} {unit}"
 
 rows = [
-    # key, what, target on CPython ratio, target on glibc ratio
-    ("register_fn", "register(fn item)", 0.15, 0.5),
+    # key, what, target on the hand-written peer, on CPython, on glibc
+    ("register_fn", "register(fn item)", 1.0, 0.15, 0.5),
     # The target compares a closure with CPython registering a plain function.
-    ("register_closure", "register(capturing closure) vs CPython's register(fn)", 0.3, None),
-    ("run", "run, per handler (1,000,000 no-ops)", 0.25, 0.75),
-    ("unregister_among", "unregister(f) among 100,000", 0.1, None),
+    ("register_closure", "register(capturing closure) vs CPython's register(fn)", None, 0.3, None),
+    ("run", "run, per handler (1,000,000 no-ops)", 1.0, 0.25, 0.75),
+    ("unregister_among", "unregister(f) among 100,000", None, 0.1, None),
 ]
-print(f"| operation | atexit | CPython | glibc | vs CPython (target) | vs glibc (target) |")
-print(f"|---|---|---|---|---|---|")
-for key, what, t_py, t_c in rows:
+print("The hand-written peer: a static Mutex<Vec<Box<dyn FnOnce() + Send>>>, pushed under the lock,")
+print("run by popping under the lock and calling outside it; measured in the same process, the two")
+print("interleaved, the median of 5 runs each (within 5 % of the target counts as met).")
+print()
+print(f"| operation | atexit | hand-written | CPython | glibc | vs hand-written (target) | vs CPython (target) | vs glibc (target) |")
+print(f"|---|---|---|---|---|---|---|---|")
+for key, what, t_peer, t_py, t_c in rows:
     a, p, g = ours.get(key), py.get("register_fn" if key == "register_closure" else key), c.get(key)
+    peer = ours.get(f"{key}_peer")
+    vs_peer = f"{ratio(a, peer)} (≤ {t_peer}x)" if t_peer else ""
     vs_py = f"{ratio(a, p)} (≤ {t_py}x)" if t_py else ratio(a, p)
     vs_c = f"{ratio(a, g)} (≤ {t_c}x)" if t_c else (ratio(a, g) if g else "n/a (glibc has none)")
-    print(f"| {what} | {fmt(a)} | {fmt(p)} | {fmt(g)} | {vs_py} | {vs_c} |")
+    print(f"| {what} | {fmt(a)} | {fmt(peer) if peer else ''} | {fmt(p)} | {fmt(g)} | {vs_peer} | {vs_py} | {vs_c} |")
+v = ours.get("run_local")
+print(f"| run, per handler, a `Registry` | {fmt(v)} | | | | | | |")
 
 v = ours.get("register_closure_large")
-print(f"| register(closure capturing three words: allocates) | {fmt(v)} | | | | |")
+print(f"| register(closure capturing three words: allocates) | {fmt(v)} | | | | | | |")
 h, r = ours.get("handle_unregister"), ours.get("register_fn")
-print(f"| Handle::unregister, 100,000 pending | {fmt(h)} | n/a | n/a | {ratio(h, r)} of register (≤ 3x) | |")
+print(f"| Handle::unregister, 100,000 pending | {fmt(h)} | | n/a | n/a | | {ratio(h, r)} of register (≤ 3x) | |")
 for threads in (1, 2):
     v, g = ours.get(f"threads_{threads}"), c.get(f"threads_{threads}")
     vs_c = f"{v / g:.3g}x of glibc's throughput" if v and g else "n/a"
-    print(f"| register, {threads} thread(s) at once | {fmt(v, 'M ops/s')} | | {fmt(g, 'M ops/s')} | | {vs_c} |")
+    print(f"| register, {threads} thread(s) at once | {fmt(v, 'M ops/s')} | | | {fmt(g, 'M ops/s')} | | | {vs_c} |")
 for key, what in (("memory_fn", "memory per pending fn item"), ("memory_closure", "memory per pending closure (u64)")):
     v = ours.get(key)
     target = " (≤ 32 bytes)" if key == "memory_fn" else ""
-    print(f"| {what} | {fmt(v, 'bytes')}{target} | | | | |")
+    print(f"| {what} | {fmt(v, 'bytes')}{target} | | | | | | |")
 a, b = st.get("startup_exit_plain"), st.get("startup_exit_statics")
 c, d = st.get("startup_only_plain"), st.get("startup_only_statics")
 if a and b:
     split = f"; start-up +{(d - c) / 1e3:.0f} µs, exit +{((b - a) - (d - c)) / 1e3:.0f} µs" if c and d else ""
-    print(f"| start-up + exit, 1,000 static handlers | +{(b / a - 1) * 100:.1f}% ({a / 1e3:.0f} → {b / 1e3:.0f} µs{split}) (≤ +10%) | | | | |")
+    print(f"| start-up + exit, 1,000 static handlers | +{(b / a - 1) * 100:.1f}% ({a / 1e3:.0f} → {b / 1e3:.0f} µs{split}) (≤ +10%) | | | | | | |")
 a, b = st.get("compile_build_plain"), st.get("compile_build_statics")
 if a and b:
-    print(f"| cargo build, 1,000 static handlers vs plain fns | {b:.2f} s vs {a:.2f} s | | | | |")
+    print(f"| cargo build, 1,000 static handlers vs plain fns | {b:.2f} s vs {a:.2f} s | | | | | | |")
 a = st.get("expand_with")
 if a:
-    print(f"| rustc macro expansion, 1,000 static handlers | {a:.3f} s | | | | |")
+    print(f"| rustc macro expansion, 1,000 static handlers | {a:.3f} s | | | | | | |")
 PY

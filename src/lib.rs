@@ -84,7 +84,7 @@
 //! `main`, so at equal priority they run after the runtime ones; among
 //! themselves an application's run before those of the libraries it uses
 //! (as Python's import order gives: a library's log flush after the
-//! application's handler that logs), then by module path and line;
+//! application's handler that logs), then by module and line;
 //! [`priority`] has named priorities for library authors. A handler
 //! registered while the handlers
 //! run also runs, in its place in that order; a pending handler unregistered
@@ -373,9 +373,11 @@ pub use atexit_core::{
 /// application's (written in a binary or an example: cargo sets
 /// `CARGO_BIN_NAME` there) run before those of the libraries it uses, so a
 /// library's flush comes after the application's handler that logs through
-/// it; then they are ordered by module path, then by line, as if registered
-/// in that order: within one module the handler written last runs first,
-/// and the order is the same for every build of a program. A library that
+/// it; then they are ordered by module (in an order fixed at compile time
+/// by a hash of the module's path), then by line, as if registered in that
+/// order: within one module the handler written last runs first, and the
+/// order is the same for every build of a program, whatever order the
+/// linker put them in. A library that
 /// must run after (or before) others says so with a named
 /// [`priority`]: `#[atexit::register(priority = atexit::priority::LATE)]`.
 ///

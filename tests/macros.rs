@@ -77,9 +77,10 @@ ctor::declarative::ctor! {
 
 /// The static handlers' part of every run, in exit order: by priority; at
 /// equal priority after runtime handlers (the constructor's is the oldest of
-/// those), the later module path first, then the later line first.
+/// those); the modules in the order the hashes of their paths give (here,
+/// this file's before `later_module`'s), and within one, the later line first.
 const STATICS_HIGH: &str = "static high\n";
-const STATICS_DEFAULT: &str = "registered in a constructor\nstatic in later module\nstatic b\nstatic a\n";
+const STATICS_DEFAULT: &str = "registered in a constructor\nstatic b\nstatic a\nstatic in later module\n";
 const STATICS_LOW: &str = "static low\n";
 
 fn only_statics() {}
@@ -249,8 +250,8 @@ fn all() -> Vec<Case> {
             "statics_with_runtime_handlers",
             statics_with_runtime_handlers,
             expect(
-                "runtime high\nstatic high\nruntime 2\nruntime 1\nregistered in a constructor\nstatic in later module\n\
-                 static b\nstatic a\nruntime low\nstatic low\n",
+                "runtime high\nstatic high\nruntime 2\nruntime 1\nregistered in a constructor\nstatic b\n\
+                 static a\nstatic in later module\nruntime low\nstatic low\n",
                 Code(0),
             ),
         ),
@@ -259,7 +260,7 @@ fn all() -> Vec<Case> {
             statics_are_counted_callable_and_unregistrable,
             expect(
                 "pending 8\nstatic a\nunregistered 1\npending 7\nstatic high\nregistered in a constructor\n\
-                 static in later module\nstatic b\nstatic low\n",
+                 static b\nstatic in later module\nstatic low\n",
                 Code(0),
             ),
         ),

@@ -3,11 +3,13 @@
 //! A [`State`] of pending handlers, as a [`Registry`](crate::Registry)
 //! keeps, with three rules of the process's own:
 //! - **Static handlers** (`#[atexit::register]`) are taken in when the
-//!   registry is first needed whole (a count, `unregister`, `clear`, a run),
-//!   below every runtime registration, so that they count as registered when
-//!   the program was loaded. Those submitted later (a constructor can need
-//!   the registry before every crate's constructors have run) are taken in
-//!   at the next such use and sorted in among the others.
+//!   registry is first needed whole (a count, `unregister`, `clear`, a run)
+//!   into a list of their own, sorted by their compile-time keys. They count
+//!   as registered when the program was loaded, before every runtime
+//!   registration: a run takes the next handler from whichever of the two
+//!   comes first. Those submitted later (a constructor can need the registry
+//!   before every crate's constructors have run; a library loaded later) are
+//!   taken in at the next such use and sorted in among the others.
 //! - **Fork**: in a `fork()`ed child, the first use drops the parent's
 //!   registrations, except those registered to be inherited. They are
 //!   leaked, not dropped: a destructor could flush the parent's buffers a
@@ -27,8 +29,9 @@ use crate::registry::{Key, Registrations, State, emptied};
 use crate::statics::{self, StaticHandler, StaticRef};
 
 /// The process registry.
-pub(crate) static PROCESS: Process =
-    Process { state: Lock::new(Settled { registrations: State::new(), generation: 0, statics_taken: false }) };
+pub(crate) static PROCESS: Process = Process {
+    state: Lock::new(Settled { registrations: State::new(), generation: 0, statics: Vec::new(), newest_static: None }),
+};
 
 pub(crate) struct Process {
     state: Lock<Settled>,
@@ -39,8 +42,12 @@ struct Settled {
     registrations: State,
     /// The `fork()` generation they belong to.
     generation: u64,
-    /// Whether static handlers were taken in before.
-    statics_taken: bool,
+    /// The static handlers taken in and pending, in registration order
+    /// (the last runs first).
+    statics: Vec<&'static StaticHandler>,
+    /// The newest submission taken in: `inventory` adds new ones in front
+    /// of it, so those before it are the ones not taken in yet.
+    newest_static: Option<&'static StaticRef>,
 }
 
 /// How many `fork()`s lie between the first process and this one.
@@ -76,25 +83,40 @@ impl Process {
     }
 
     pub(crate) fn unregister(&self, identity: Identity) -> usize {
-        let taken = self.state(true).registrations.take_identity(identity);
-        taken.len()
+        let mut state = self.state(true);
+        let statics = state.statics.len();
+        state.statics.retain(|handler| handler.identity() != identity);
+        let statics = statics - state.statics.len();
+        let taken = state.registrations.take_identity(identity);
+        drop(state);
+        statics + taken.len()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.state(true).registrations.len()
+        let state = self.state(true);
+        state.registrations.len() + state.statics.len()
     }
 
     /// Drops every pending handler, static ones included.
     pub(crate) fn clear(&self) {
-        let taken = emptied(self.state(true).registrations.take_all());
+        let mut state = self.state(true);
+        state.statics.clear();
+        let taken = emptied(state.registrations.take_all());
+        drop(state);
         self.state(false).registrations.keep_memory(taken);
     }
 
     /// Takes the next handler out, in exit order (`with_statics` at the
-    /// start of a run).
+    /// start of a run): a static handler when its priority is above every
+    /// runtime registration's (at equal priority, it counts as older).
     #[inline]
     pub(crate) fn pop(&self, with_statics: bool) -> Option<Callback> {
-        self.state(with_statics).registrations.pop_next()
+        let mut state = self.state(with_statics);
+        let Some(next_static) = state.statics.last() else { return state.registrations.pop_next() };
+        match state.registrations.top_priority() {
+            Some(priority) if priority >= next_static.priority() => state.registrations.pop_next(),
+            _ => state.statics.pop().map(Callback::Static),
+        }
     }
 
     /// The lock `fork()` holds across (see `fork.rs`).
@@ -116,35 +138,25 @@ impl Registrations for Process {
 
 impl Settled {
     fn forget_parents_registrations(&mut self) {
-        // Static handlers count as the parent's: taken in, then dropped with
-        // the parent's others unless registered `inherit_on_fork`.
+        // Static handlers count as the parent's: dropped with the parent's
+        // others unless registered `inherit_on_fork`.
         self.take_in_statics();
+        self.statics.retain(|handler| handler.inherited());
         for callback in self.registrations.take_where(|_, callback| !callback.inherited()) {
             std::mem::forget(callback);
         }
     }
 
     fn take_in_statics(&mut self) {
-        let mut handlers = untaken_statics();
-        if handlers.is_empty() {
+        let newest = inventory::iter::<StaticRef>.into_iter().next();
+        if newest.map(|r| r as *const StaticRef) == self.newest_static.map(|r| r as *const StaticRef) {
             return;
         }
-        if std::mem::replace(&mut self.statics_taken, true) {
-            for callback in self.registrations.take_where(|_, callback| matches!(callback, Callback::Static(_))) {
-                if let Callback::Static(handler) = callback {
-                    handlers.push(handler);
-                }
-            }
-        }
-        statics::sort(&mut handlers);
-        let handlers = handlers.into_iter().map(|h| (h.priority(), h.identity().fingerprint(), Callback::Static(h)));
-        self.registrations.insert_oldest(handlers);
+        let seen = std::mem::replace(&mut self.newest_static, newest);
+        let fresh = inventory::iter::<StaticRef>.into_iter().take_while(|r| seen.is_none_or(|seen| !std::ptr::eq(*r, seen)));
+        self.statics.extend(fresh.map(|r| r.0));
+        statics::sort(&mut self.statics);
     }
-}
-
-/// The static handlers not taken in yet, each marked taken now.
-fn untaken_statics() -> Vec<&'static StaticHandler> {
-    inventory::iter::<StaticRef>.into_iter().map(|r| r.0).filter(|handler| handler.take()).collect()
 }
 
 /// In a `fork()`ed child, before anything else runs there but signal

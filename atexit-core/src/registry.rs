@@ -116,16 +116,13 @@ pub(crate) struct State {
     stacks: Vec<Stack>,
     len: usize,
     next_seq: u64,
-    /// Below every number given so far: for [`State::insert_oldest`].
-    lowest_seq: u64,
     /// The stack used last.
     last_used: usize,
 }
 
 impl State {
     pub(crate) const fn new() -> Self {
-        // Room below for handlers inserted as the oldest (static handlers).
-        State { stacks: Vec::new(), len: 0, next_seq: 1 << 62, lowest_seq: 1 << 62, last_used: 0 }
+        State { stacks: Vec::new(), len: 0, next_seq: 0, last_used: 0 }
     }
 
     #[inline]
@@ -157,23 +154,6 @@ impl State {
         Key { seq, priority, index: index as u32 }
     }
 
-    /// Adds handlers below every pending one of their priority, as if they
-    /// had been registered before all of them, in the order given (the
-    /// last given runs first among them).
-    pub(crate) fn insert_oldest(&mut self, handlers: impl ExactSizeIterator<Item = (i32, u64, Callback)>) {
-        self.lowest_seq -= handlers.len() as u64;
-        self.len += handlers.len();
-        for (seq, (priority, fingerprint, callback)) in (self.lowest_seq..).zip(handlers) {
-            self.stack(priority).entries.push(Entry::new(seq, fingerprint, callback));
-        }
-        // Each stack is now two runs in order: a stable sort merges them.
-        for stack in &mut self.stacks {
-            if !stack.entries.is_sorted_by_key(|e| e.seq) {
-                stack.entries.sort_by_key(|e| e.seq);
-            }
-        }
-    }
-
     /// Where the stack of `priority` is, or would go.
     fn place(&self, priority: i32) -> Result<usize, usize> {
         self.stacks.binary_search_by_key(&priority, |s| s.priority)
@@ -191,6 +171,11 @@ impl State {
         let Ok(at) = self.place(key.priority) else { return false };
         let stack = &self.stacks[at];
         stack.find(key).is_some_and(|i| !stack.entries[i].is_empty())
+    }
+
+    /// The priority of the next handler to run.
+    pub(crate) fn top_priority(&self) -> Option<i32> {
+        self.stacks.iter().rev().find(|stack| !stack.entries.is_empty()).map(|stack| stack.priority)
     }
 
     pub(crate) fn pop_next(&mut self) -> Option<Callback> {

@@ -2,14 +2,12 @@
 //!
 //! Each annotated function becomes a `static` [`StaticHandler`] and an
 //! `inventory` submission of a [`StaticRef`] to it. The process registry
-//! takes them in (see `process.rs`); this module knows what one is and the
-//! order they are taken in: by priority, then module path, then line, then
-//! name, so that within one module the one written last runs first (as if
-//! registered in source order, last in, first out) and the order is the
-//! same on every build and platform, whatever order the linker laid them
-//! out in.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! keeps them apart from runtime registrations and merges the two as a run
+//! goes (see `process.rs`); this module knows what one is and the order
+//! they run in. That order is fixed at compile time, the same on every
+//! build and platform whatever order the linker laid them out in: each
+//! handler carries a key made by a `const fn` from its priority, whether it
+//! is the application's, its module path, its line and its name.
 
 use crate::identity::Identity;
 
@@ -20,25 +18,20 @@ pub struct StaticHandler {
     identity: fn() -> Identity,
     module: &'static str,
     name: &'static str,
-    line: u32,
+    /// Registration order (see [`order_key`]): the greatest runs first.
+    key: u128,
     priority: i32,
     /// Whether a `fork()`ed child keeps it (`inherit_on_fork`).
     inherited: bool,
-    /// Whether it is the application's (written in a binary or an example,
-    /// which cargo builds with `CARGO_BIN_NAME` set) rather than a library's.
-    application: bool,
-    /// Whether the process registry has taken it in (changed only under
-    /// the registry's lock).
-    taken: AtomicBool,
 }
 
-/// What generated code submits to `inventory`: the handler is a `static`
-/// of its own, because a value submitted to `inventory` cannot hold an
-/// atomic.
+/// What generated code submits to `inventory`.
 #[doc(hidden)]
 pub struct StaticRef(pub &'static StaticHandler);
 
 impl StaticHandler {
+    /// `application`: written in a binary or an example (which cargo builds
+    /// with `CARGO_BIN_NAME` set) rather than in a library.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)] // called by generated code only, one field each
     pub const fn new(
@@ -51,17 +44,8 @@ impl StaticHandler {
         inherited: bool,
         application: bool,
     ) -> Self {
-        StaticHandler {
-            f,
-            identity,
-            module,
-            name,
-            line,
-            priority,
-            inherited,
-            application,
-            taken: AtomicBool::new(false),
-        }
+        let key = order_key(priority, application, module, line);
+        StaticHandler { f, identity, module, name, key, priority, inherited }
     }
 
     pub(crate) fn function(&self) -> fn() {
@@ -83,24 +67,46 @@ impl StaticHandler {
     pub(crate) fn inherited(&self) -> bool {
         self.inherited
     }
-
-    /// Marks it taken; true if it was not before. Called under the process
-    /// registry's lock, so a load and a store are enough.
-    pub(crate) fn take(&self) -> bool {
-        let fresh = !self.taken.load(Ordering::Relaxed);
-        self.taken.store(true, Ordering::Relaxed);
-        fresh
-    }
 }
 
-/// Puts `handlers` in registration order (the last runs first): priority;
-/// then the libraries' before the application's, so that at equal priority
-/// an application's handlers run before those of the libraries it uses (a
-/// library's flush after the application's handler that logs through it),
-/// as Python's import order gives; then module path, line and name.
+/// The order static handlers count as registered in (the last runs first),
+/// as one number: by priority; then the libraries' before the
+/// application's, so that at equal priority an application's handlers run
+/// before those of the libraries it uses (a library's flush after the
+/// application's handler that logs through it), as Python's import order
+/// gives; then by module, in an order fixed by a hash of its path; then by
+/// line, so that within a module the one written last runs first. [`sort`]
+/// breaks ties (handlers a macro wrote on one line, a collision of hashes)
+/// by the module's path, then the name.
+const fn order_key(priority: i32, application: bool, module: &str, line: u32) -> u128 {
+    // Flipping the sign bit orders an `i32` as an unsigned number.
+    let priority = (priority as u32 ^ 0x8000_0000) as u128;
+    let line = if line > 0x7fff_ffff { 0x7fff_ffff } else { line };
+    (priority << 96)
+        | ((application as u128) << 95)
+        | ((hash32(module) as u128) << 63)
+        | ((line as u128) << 32)
+}
+
+/// FNV-1a, 32 bits.
+const fn hash32(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash = (hash ^ bytes[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    hash
+}
+
+/// Puts `handlers` in registration order: the last runs first.
 pub(crate) fn sort(handlers: &mut [&'static StaticHandler]) {
-    let key = |h: &&StaticHandler| (h.priority, h.application, h.module, h.line, h.name);
-    handlers.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    handlers.sort_unstable_by_key(|handler| handler.key);
+    // Equal keys: two handlers on one line, or a collision of hashes.
+    for tied in handlers.chunk_by_mut(|a, b| a.key == b.key).filter(|tied| tied.len() > 1) {
+        tied.sort_unstable_by_key(|handler| (handler.module, handler.name));
+    }
 }
 
 #[cfg(test)]
@@ -113,8 +119,8 @@ mod tests {
     }
 
     #[test]
-    fn sorted_by_priority_module_line_then_name() {
-        static HANDLERS: [StaticHandler; 9] = [
+    fn sorted_by_priority_application_module_then_line_whatever_the_input_order() {
+        static HANDLERS: [StaticHandler; 10] = [
             StaticHandler::new(noop, identity, "a", "a::x", 9, -1, false, false),
             StaticHandler::new(noop, identity, "b", "b::x", 1, -1, false, false),
             StaticHandler::new(noop, identity, "z", "z::x", 1, -1, false, true),
@@ -122,17 +128,58 @@ mod tests {
             StaticHandler::new(noop, identity, "a", "a::y", 2, 0, false, false),
             StaticHandler::new(noop, identity, "a", "a::x", 300, 0, false, false),
             StaticHandler::new(noop, identity, "c", "c::x", 1, 0, false, false),
+            StaticHandler::new(noop, identity, "c", "c::x", 70_000, 0, false, false),
             StaticHandler::new(noop, identity, "b", "b::app", 1, 0, false, true),
             StaticHandler::new(noop, identity, "a", "a::x", 1, 7, false, false),
         ];
-        let expected: Vec<&'static StaticHandler> = HANDLERS.iter().collect();
-        for rotation in 0..expected.len() {
-            let mut shuffled: Vec<_> = expected.clone();
-            shuffled.rotate_left(rotation);
-            shuffled.swap(0, expected.len() - 1);
-            sort(&mut shuffled);
-            let places = |v: &[&StaticHandler]| v.iter().map(|h| (h.name, h.line)).collect::<Vec<_>>();
-            assert_eq!(places(&shuffled), places(&expected), "rotation {rotation}");
+        let all: Vec<&'static StaticHandler> = HANDLERS.iter().collect();
+        let mut first = all.clone();
+        sort(&mut first);
+        let line = |h: &StaticHandler| (h.key >> 32) as u32 & 0x7fff_ffff;
+        let application = |h: &StaticHandler| h.key >> 95 & 1 == 1;
+        for pair in first.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            assert!(a.priority <= b.priority, "priority first");
+            if a.priority == b.priority {
+                assert!(application(a) <= application(b), "libraries' before the application's");
+                if application(a) == application(b) && a.module == b.module {
+                    assert!(line(a) <= line(b), "in a module, by line: {} {}", line(a), line(b));
+                }
+            }
         }
+        // Modules are not interleaved, and the input order never decides.
+        let modules: Vec<_> = first.iter().filter(|h| h.priority == 0 && !application(h)).map(|h| h.module).collect();
+        let mut runs = modules.clone();
+        runs.dedup();
+        let mut distinct = runs.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(runs.len(), distinct.len(), "{modules:?}");
+        for rotation in 0..all.len() {
+            let mut shuffled = all.clone();
+            shuffled.rotate_left(rotation);
+            shuffled.swap(0, all.len() - 1);
+            sort(&mut shuffled);
+            let places = |v: &[&StaticHandler]| v.iter().map(|h| (h.name, line(h))).collect::<Vec<_>>();
+            assert_eq!(places(&shuffled), places(&first), "rotation {rotation}");
+        }
+    }
+
+    #[test]
+    fn the_key_is_made_at_compile_time_and_ties_are_broken_by_path() {
+        const ONE: u128 = order_key(0, false, "m", 5);
+        assert_eq!(ONE, order_key(0, false, "m", 5));
+        assert!(order_key(-1, true, "m", 5) < order_key(0, false, "m", 5));
+        assert!(order_key(0, false, "m", 5) < order_key(0, true, "m", 1));
+        assert!(order_key(0, false, "m", 5) < order_key(0, false, "m", 6));
+        assert!(order_key(i32::MAX, false, "m", u32::MAX) > order_key(i32::MIN, true, "m", 0));
+        // One line, two handlers (a macro wrote both): by name.
+        static TIED: [StaticHandler; 2] = [
+            StaticHandler::new(noop, identity, "m", "m::b", 3, 0, false, false),
+            StaticHandler::new(noop, identity, "m", "m::a", 3, 0, false, false),
+        ];
+        let mut tied: Vec<&'static StaticHandler> = TIED.iter().collect();
+        sort(&mut tied);
+        assert_eq!(tied.iter().map(|h| h.name).collect::<Vec<_>>(), ["m::a", "m::b"]);
     }
 }
