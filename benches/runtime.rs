@@ -220,12 +220,7 @@ fn main() {
     }
 
     if wanted("run") {
-        let ours = || {
-            run_ns(
-                || drop(atexit::register(noop)),
-                || atexit::run_exitfuncs().unwrap(),
-            )
-        };
+        let ours = || run_ns(|| drop(atexit::register(noop)), || atexit::run_exitfuncs().unwrap());
         let peer = || run_ns(|| hand_written::register(black_box(noop)), hand_written::run);
         let (ns, peer) = interleaved(ours, peer);
         report("run", "run 1,000,000 no-op handlers, process registry, per handler", ns, "ns/handler");

@@ -283,6 +283,38 @@ mod scenarios {
         atexit::Registration::new(|| say("quick handler")).time_limit(Duration::from_secs(10)).register();
     }
 
+    // The run calls plain handlers without looking at them until something
+    // needs watching: each of these comes up only once the run is going.
+    pub fn time_limited_handler_registered_by_a_handler() {
+        atexit::register(|| say("the others run"));
+        atexit::register(|| {
+            atexit::Registration::new(|| thread::sleep(Duration::from_secs(30)))
+                .name("slow, registered at exit")
+                .time_limit(Duration::from_millis(100))
+                .register();
+        });
+    }
+
+    pub fn handler_time_limit_set_by_a_handler() {
+        atexit::register(|| say("the others run"));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("slow").register();
+        atexit::register(|| atexit::set_handler_time_limit(Duration::from_millis(100)));
+    }
+
+    pub fn async_handler_registered_by_a_handler() {
+        atexit::register(|| say("sync handler, registered first"));
+        atexit::register(|| {
+            atexit::register_async(Duration::from_millis(50), || async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                say("never: the async handler registered at exit overran");
+            });
+            atexit::register_async(Duration::from_secs(5), || async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                say("async handler, registered at exit, slept and ran");
+            });
+        });
+    }
+
     fn register_async_handlers() {
         atexit::register(|| say("sync handler, registered first"));
         atexit::register_async(Duration::from_secs(5), || async {
@@ -881,6 +913,30 @@ fn all() -> Vec<Case> {
         )
         .env(&[("ATEXIT_HANDLER_TIME_LIMIT_MS", "100")]),
         case("time_limit_met", time_limit_met, expect("quick handler\n", Code(0))),
+        case(
+            "time_limited_handler_registered_by_a_handler",
+            time_limited_handler_registered_by_a_handler,
+            Expect {
+                stderr_has: &["handler `slow, registered at exit` did not finish within its time limit of 100ms"],
+                ..expect("the others run\n", Code(0))
+            },
+        ),
+        case(
+            "handler_time_limit_set_by_a_handler",
+            handler_time_limit_set_by_a_handler,
+            Expect {
+                stderr_has: &["handler `slow` did not finish within its time limit of 100ms"],
+                ..expect("the others run\n", Code(0))
+            },
+        ),
+        case(
+            "async_handler_registered_by_a_handler",
+            async_handler_registered_by_a_handler,
+            Expect {
+                stderr_has: &["did not finish within its time limit of 50ms; dropped"],
+                ..expect("async handler, registered at exit, slept and ran\nsync handler, registered first\n", Code(0))
+            },
+        ),
         case(
             "async_handlers_at_process_exit",
             async_handlers_at_process_exit,

@@ -153,7 +153,8 @@ impl Settled {
             return;
         }
         let seen = std::mem::replace(&mut self.newest_static, newest);
-        let fresh = inventory::iter::<StaticRef>.into_iter().take_while(|r| seen.is_none_or(|seen| !std::ptr::eq(*r, seen)));
+        let fresh =
+            inventory::iter::<StaticRef>.into_iter().take_while(|r| seen.is_none_or(|seen| !std::ptr::eq(*r, seen)));
         self.statics.extend(fresh.map(|r| r.0));
         statics::sort(&mut self.statics);
     }

@@ -82,10 +82,7 @@ const fn order_key(priority: i32, application: bool, module: &str, line: u32) ->
     // Flipping the sign bit orders an `i32` as an unsigned number.
     let priority = (priority as u32 ^ 0x8000_0000) as u128;
     let line = if line > 0x7fff_ffff { 0x7fff_ffff } else { line };
-    (priority << 96)
-        | ((application as u128) << 95)
-        | ((hash32(module) as u128) << 63)
-        | ((line as u128) << 32)
+    (priority << 96) | ((application as u128) << 95) | ((hash32(module) as u128) << 63) | ((line as u128) << 32)
 }
 
 /// FNV-1a, 32 bits.
