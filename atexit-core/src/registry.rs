@@ -111,36 +111,47 @@ impl Stack {
 
 /// The pending handlers of one registry.
 pub(crate) struct State {
-    /// By ascending priority: the last non-empty one runs next. Empty
-    /// stacks stay, keeping their memory for the next registrations.
-    stacks: Vec<Stack>,
+    /// The stack registrations went to last, kept apart from the others:
+    /// most registrations share one priority, and here it is one load nearer.
+    current: Stack,
+    /// The other priorities' stacks, by ascending priority. Empty stacks
+    /// stay, keeping their memory for the next registrations.
+    others: Vec<Stack>,
     len: usize,
     next_seq: u64,
-    /// The stack used last.
-    last_used: usize,
+}
+
+impl Stack {
+    const fn new(priority: i32) -> Stack {
+        Stack { priority, entries: Vec::new(), empty: 0 }
+    }
 }
 
 impl State {
     pub(crate) const fn new() -> Self {
-        State { stacks: Vec::new(), len: 0, next_seq: 0, last_used: 0 }
+        State { current: Stack::new(0), others: Vec::new(), len: 0, next_seq: 0 }
     }
 
     #[inline]
     fn stack(&mut self, priority: i32) -> &mut Stack {
-        // Most registrations share one priority.
-        let last = self.last_used;
-        if self.stacks.get(last).is_some_and(|s| s.priority == priority) {
-            return &mut self.stacks[last];
+        if self.current.priority != priority {
+            self.make_current(priority);
         }
-        let at = match self.place(priority) {
-            Ok(at) => at,
-            Err(at) => {
-                self.stacks.insert(at, Stack { priority, entries: Vec::new(), empty: 0 });
-                at
-            }
+        &mut self.current
+    }
+
+    /// Puts the stack of `priority` (made if there is none) in `current`,
+    /// and the one that was there among the others.
+    #[cold]
+    fn make_current(&mut self, priority: i32) {
+        let stack = match self.place(priority) {
+            Ok(at) => self.others.remove(at),
+            Err(_) => Stack::new(priority),
         };
-        self.last_used = at;
-        &mut self.stacks[at]
+        let previous = std::mem::replace(&mut self.current, stack);
+        if let Err(at) = self.place(previous.priority) {
+            self.others.insert(at, previous);
+        }
     }
 
     #[inline]
@@ -154,32 +165,55 @@ impl State {
         Key { seq, priority, index: index as u32 }
     }
 
-    /// Where the stack of `priority` is, or would go.
+    /// Where among the others the stack of `priority` is, or would go.
     fn place(&self, priority: i32) -> Result<usize, usize> {
-        self.stacks.binary_search_by_key(&priority, |s| s.priority)
+        self.others.binary_search_by_key(&priority, |s| s.priority)
+    }
+
+    fn find(&mut self, priority: i32) -> Option<&mut Stack> {
+        if self.current.priority == priority {
+            return Some(&mut self.current);
+        }
+        let at = self.place(priority).ok()?;
+        Some(&mut self.others[at])
+    }
+
+    fn all(&mut self) -> impl Iterator<Item = &mut Stack> {
+        std::iter::once(&mut self.current).chain(&mut self.others)
     }
 
     pub(crate) fn remove(&mut self, key: Key) -> Option<Callback> {
-        let at = self.place(key.priority).ok()?;
-        let stack = &mut self.stacks[at];
+        let stack = self.find(key.priority)?;
         let callback = stack.take_tidily(stack.find(key)?)?;
         self.len -= 1;
         Some(callback)
     }
 
-    pub(crate) fn contains(&self, key: Key) -> bool {
-        let Ok(at) = self.place(key.priority) else { return false };
-        let stack = &self.stacks[at];
+    pub(crate) fn contains(&mut self, key: Key) -> bool {
+        let Some(stack) = self.find(key.priority) else { return false };
         stack.find(key).is_some_and(|i| !stack.entries[i].is_empty())
     }
 
     /// The priority of the next handler to run.
     pub(crate) fn top_priority(&self) -> Option<i32> {
-        self.stacks.iter().rev().find(|stack| !stack.entries.is_empty()).map(|stack| stack.priority)
+        let current = (!self.current.entries.is_empty()).then_some(self.current.priority);
+        let other = self.others.iter().rev().find(|stack| !stack.entries.is_empty()).map(|stack| stack.priority);
+        current.max(other)
+    }
+
+    /// Whether the next handler to run is on top of `current`.
+    fn current_runs_next(&self) -> bool {
+        let priority = self.current.priority;
+        !self.current.entries.is_empty()
+            && self.others.iter().rev().take_while(|stack| stack.priority > priority).all(|s| s.entries.is_empty())
     }
 
     pub(crate) fn pop_next(&mut self) -> Option<Callback> {
-        let callback = self.stacks.iter_mut().rev().find_map(Stack::pop)?;
+        let callback = if self.current_runs_next() {
+            self.current.pop()
+        } else {
+            self.others.iter_mut().rev().find_map(Stack::pop)
+        }?;
         self.len -= 1;
         Some(callback)
     }
@@ -188,7 +222,7 @@ impl State {
     /// identity's fingerprint and itself.
     pub(crate) fn take_where(&mut self, mut pick: impl FnMut(u64, &Callback) -> bool) -> Vec<Callback> {
         let mut taken = Vec::new();
-        for stack in &mut self.stacks {
+        for stack in self.all() {
             for at in 0..stack.entries.len() {
                 let entry = &stack.entries[at];
                 if !entry.is_empty() && pick(entry.fingerprint, &entry.callback) {
@@ -223,7 +257,7 @@ impl State {
             stack.empty = 0;
             (stack.priority, std::mem::take(&mut stack.entries))
         };
-        self.stacks.iter_mut().map(take).collect()
+        self.all().map(take).collect()
     }
 
     /// After a `clear`: each stack gets its memory back if it is still

@@ -450,3 +450,47 @@ fn a_pending_closure_capturing_an_atomic_survives_unregister_and_runs() {
     assert_eq!(r.len(), 2);
     r.run().unwrap();
 }
+
+#[test]
+fn random_priorities_and_removals_agree_with_a_plain_model() {
+    // The registry against the simplest thing that could be right: a list
+    // of (priority, number) run by priority, then newest first. Registrations
+    // switch between priorities (the registry keeps the stack used last
+    // apart from the others), and removals through handles compact stacks.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let priorities = [-5, 0, 0, 0, 3, 10];
+    let rounds = if cfg!(miri) { 3 } else { 40 };
+    for _ in 0..rounds {
+        let log = Log::default();
+        let r = Registry::new();
+        let mut model: Vec<(i32, usize)> = Vec::new();
+        let mut handles = Vec::new();
+        for number in 0..(if cfg!(miri) { 40 } else { 300 }) {
+            if next(4) == 0 && !handles.is_empty() {
+                let (priority, n, handle): (i32, usize, atexit_core::Handle) =
+                    handles.swap_remove(next(handles.len() as u64) as usize);
+                assert!(handle.is_pending());
+                assert_eq!(handle.priority(), priority);
+                assert!(handle.unregister());
+                model.retain(|&(_, m)| m != n);
+            } else {
+                let priority = priorities[next(priorities.len() as u64) as usize];
+                let handle = Registration::new(log.handler(&number.to_string())).priority(priority).register_in(&r);
+                model.push((priority, number));
+                handles.push((priority, number, handle));
+            }
+            assert_eq!(r.len(), model.len());
+        }
+        r.run().unwrap();
+        model.sort_by_key(|&(priority, n)| std::cmp::Reverse((priority, n)));
+        let expected: Vec<String> = model.iter().map(|(_, n)| n.to_string()).collect();
+        assert_eq!(log.entries(), expected);
+        assert!(handles.iter().all(|(_, _, h)| !h.is_pending()));
+    }
+}
