@@ -88,6 +88,8 @@ pub(crate) enum Place {
 /// and returns the last panic. Called by a thread that acts for a run (from
 /// inside a handler), it goes on with that run.
 pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
+    // Read here, so that a fresh thread need not read the environment.
+    watch::settle();
     let result = if lease::acts_for_run() { go_on(place) } else { start(place) };
     result.map_or(Ok(()), Err)
 }
@@ -252,7 +254,6 @@ fn end_as_the_exit_would(forked: bool) {
 fn drain(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
     let mut last = None;
     let mut with_statics = true;
-    watch::settle();
     while lease::current() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
             return (last, true);
@@ -501,6 +502,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     if lease::acts_for_run() {
         return run(Place::Here);
     }
+    watch::settle();
     let (lease, run) = claim(true, Place::Here);
     let previous = lease::hold(lease);
     STALLED.store(false, Ordering::SeqCst);
