@@ -23,13 +23,13 @@ use crate::fork;
 use crate::panic::drop_quietly;
 use crate::reason::ExitReason;
 use crate::run::Place;
-use crate::statics::StaticRef;
+use crate::statics::StaticHandler;
 
 // The collection of static handlers is declared here, beside the
 // constructor: every `#[atexit::register]` refers to it, so the linker keeps
 // this module, and the constructor with it, in any binary that has a
 // static handler, even one that never calls the runtime.
-inventory::collect!(StaticRef);
+inventory::collect!(StaticHandler);
 
 #[cfg(not(miri))]
 ctor::declarative::ctor! {

@@ -73,7 +73,7 @@ pub mod __private {
     pub use crate::entry::{CatchUnwind, run_main};
     pub use crate::exit::run_exit_async;
     pub use crate::identity::Identity;
-    pub use crate::statics::{StaticHandler, StaticRef};
+    pub use crate::statics::StaticHandler;
     pub use inventory;
 
     /// A `register!` argument: it is stored until exit, so it must be

@@ -26,7 +26,7 @@ use crate::lease;
 use crate::lock::{ForkLock, Guard, Lock};
 use crate::reason;
 use crate::registry::{Key, Registrations, State, emptied};
-use crate::statics::{self, StaticHandler, StaticRef};
+use crate::statics::{self, StaticHandler};
 
 /// The process registry.
 pub(crate) static PROCESS: Process = Process {
@@ -47,7 +47,7 @@ struct Settled {
     statics: Vec<&'static StaticHandler>,
     /// The newest submission taken in: `inventory` adds new ones in front
     /// of it, so those before it are the ones not taken in yet.
-    newest_static: Option<&'static StaticRef>,
+    newest_static: Option<&'static StaticHandler>,
 }
 
 /// How many `fork()`s lie between the first process and this one.
@@ -148,14 +148,15 @@ impl Settled {
     }
 
     fn take_in_statics(&mut self) {
-        let newest = inventory::iter::<StaticRef>.into_iter().next();
-        if newest.map(|r| r as *const StaticRef) == self.newest_static.map(|r| r as *const StaticRef) {
+        let newest = inventory::iter::<StaticHandler>.into_iter().next();
+        if newest.map(|h| h as *const StaticHandler) == self.newest_static.map(|h| h as *const StaticHandler) {
             return;
         }
         let seen = std::mem::replace(&mut self.newest_static, newest);
-        let fresh =
-            inventory::iter::<StaticRef>.into_iter().take_while(|r| seen.is_none_or(|seen| !std::ptr::eq(*r, seen)));
-        self.statics.extend(fresh.map(|r| r.0));
+        let fresh = inventory::iter::<StaticHandler>
+            .into_iter()
+            .take_while(|h| seen.is_none_or(|seen| !std::ptr::eq(*h, seen)));
+        self.statics.extend(fresh);
         statics::sort(&mut self.statics);
     }
 }

@@ -1,7 +1,7 @@
 //! Handlers registered statically with `#[atexit::register]`, from any crate.
 //!
-//! Each annotated function becomes a `static` [`StaticHandler`] and an
-//! `inventory` submission of a [`StaticRef`] to it. The process registry
+//! Each annotated function becomes a [`StaticHandler`] submitted to
+//! `inventory`. The process registry
 //! keeps them apart from runtime registrations and merges the two as a run
 //! goes (see `process.rs`); this module knows what one is and the order
 //! they run in. That order is fixed at compile time, the same on every
@@ -24,10 +24,6 @@ pub struct StaticHandler {
     /// Whether a `fork()`ed child keeps it (`inherit_on_fork`).
     inherited: bool,
 }
-
-/// What generated code submits to `inventory`.
-#[doc(hidden)]
-pub struct StaticRef(pub &'static StaticHandler);
 
 impl StaticHandler {
     /// `application`: written in a binary or an example (which cargo builds

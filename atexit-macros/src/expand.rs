@@ -112,18 +112,17 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
     // a closure.
     let call = if f.has_abi { quote!(|| #function()) } else { function.clone() };
     let registration = quote! {
-        static __ATEXIT_HANDLER: #krate::__private::StaticHandler = #krate::__private::StaticHandler::new(
-            #call,
-            #krate::__private::identity_fn(&#function),
-            ::core::module_path!(),
-            #name,
-            #line,
-            #priority,
-            #inherited,
-            ::core::option_env!("CARGO_BIN_NAME").is_some(),
-        );
         #krate::__private::inventory::submit! {
-            #krate::__private::StaticRef(&__ATEXIT_HANDLER)
+            #krate::__private::StaticHandler::new(
+                #call,
+                #krate::__private::identity_fn(&#function),
+                ::core::module_path!(),
+                #name,
+                #line,
+                #priority,
+                #inherited,
+                ::core::option_env!("CARGO_BIN_NAME").is_some(),
+            )
         }
     };
     let Some((self_token, ty)) = &options.self_type else {

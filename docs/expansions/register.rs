@@ -7,17 +7,9 @@ fn flush() {
     save_state();
 }
 const _: () = {
-    static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler = ::atexit::__private::StaticHandler::new(
-        flush,
-        ::atexit::__private::identity_fn(&flush),
-        ::core::module_path!(),
-        "flush logs",
-        ::core::line!(),
-        5,
-        false,
-        ::core::option_env!("CARGO_BIN_NAME").is_some(),
-    );
     ::atexit::__private::inventory::submit! {
-        ::atexit::__private::StaticRef(& __ATEXIT_HANDLER)
+        ::atexit::__private::StaticHandler::new(flush, ::atexit::__private::identity_fn(&
+        flush), ::core::module_path!(), "flush logs", ::core::line!(), 5, false,
+        ::core::option_env!("CARGO_BIN_NAME") .is_some(),)
     }
 };

@@ -15,18 +15,12 @@ impl Database {
         let _: ::core::marker::PhantomData<Self> = ::core::marker::PhantomData::<
             Database,
         >;
-        static __ATEXIT_HANDLER: ::atexit::__private::StaticHandler = ::atexit::__private::StaticHandler::new(
-            <Database>::close_all,
-            ::atexit::__private::identity_fn(&<Database>::close_all),
-            ::core::module_path!(),
-            ::core::concat!(::core::module_path!(), "::", "Database::close_all"),
-            ::core::line!(),
-            0,
-            false,
-            ::core::option_env!("CARGO_BIN_NAME").is_some(),
-        );
         ::atexit::__private::inventory::submit! {
-            ::atexit::__private::StaticRef(& __ATEXIT_HANDLER)
+            ::atexit::__private::StaticHandler::new(< Database > ::close_all,
+            ::atexit::__private::identity_fn(& < Database > ::close_all),
+            ::core::module_path!(), ::core::concat!(::core::module_path!(), "::",
+            "Database::close_all"), ::core::line!(), 0, false,
+            ::core::option_env!("CARGO_BIN_NAME") .is_some(),)
         }
     };
 }
