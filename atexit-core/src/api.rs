@@ -24,14 +24,21 @@ use crate::registry::{Handle, Registry};
 /// # extern crate atexit_core as atexit;
 /// atexit::register(|| println!("goodbye"));
 /// ```
+#[inline]
 pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
     register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
 }
 
-/// Puts a handler in the process registry, the hook installed.
+/// Puts a handler in the process registry, the hook installed. The handle
+/// is made where this is inlined, so a caller that drops it makes none.
+#[inline]
 pub(crate) fn register_callback(priority: i32, fingerprint: u64, callback: Callback) -> Handle {
+    Handle::in_process(&PROCESS, insert(priority, fingerprint, callback))
+}
+
+fn insert(priority: i32, fingerprint: u64, callback: Callback) -> crate::registry::Key {
     hook::install();
-    Handle::in_process(&PROCESS, PROCESS.insert(priority, fingerprint, callback))
+    PROCESS.insert(priority, fingerprint, callback)
 }
 
 /// Removes every pending registration of the function `f`, and returns how

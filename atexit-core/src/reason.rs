@@ -278,6 +278,7 @@ pub(crate) fn decide(reason: ExitReason, status: Option<i32>) {
 static BEGUN: AtomicBool = AtomicBool::new(false);
 
 /// Whether the process has begun to exit.
+#[inline]
 pub(crate) fn has_begun() -> bool {
     BEGUN.load(Ordering::SeqCst)
 }

@@ -352,6 +352,7 @@ pub struct Handle {
 
 impl Handle {
     /// A handle to a registration in the process registry.
+    #[inline]
     pub(crate) fn in_process(registrations: &'static dyn Registrations, key: Key) -> Handle {
         Handle { owner: Owner::Process(registrations), key }
     }
