@@ -301,6 +301,19 @@ mod scenarios {
         atexit::register(|| atexit::set_handler_time_limit(Duration::from_millis(100)));
     }
 
+    pub fn deadline_set_by_a_handler() {
+        atexit::register(|| say("never: the deadline ended the exit"));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("slow").register();
+        atexit::register(|| atexit::set_deadline(Duration::from_millis(300)));
+    }
+
+    pub fn deadline_removed_by_a_handler() {
+        atexit::set_deadline(Duration::from_millis(300));
+        atexit::register(|| say("the others run"));
+        atexit::Registration::new(|| thread::sleep(Duration::from_millis(600))).name("slow").register();
+        atexit::register(|| atexit::set_deadline(Duration::ZERO));
+    }
+
     pub fn async_handler_registered_by_a_handler() {
         atexit::register(|| say("sync handler, registered first"));
         atexit::register(|| {
@@ -929,6 +942,15 @@ fn all() -> Vec<Case> {
                 ..expect("the others run\n", Code(0))
             },
         ),
+        case(
+            "deadline_set_by_a_handler",
+            deadline_set_by_a_handler,
+            Expect {
+                stderr_has: &["atexit: exit deadline of 300ms passed while handler `slow` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
+        case("deadline_removed_by_a_handler", deadline_removed_by_a_handler, expect("the others run\n", Code(0))),
         case(
             "async_handler_registered_by_a_handler",
             async_handler_registered_by_a_handler,

@@ -96,10 +96,19 @@ const fn hash32(text: &str) -> u32 {
 /// Puts `handlers` in registration order: the last runs first.
 pub(crate) fn sort(handlers: &mut [&'static StaticHandler]) {
     handlers.sort_unstable_by_key(|handler| handler.key);
-    // Equal keys: two handlers on one line, or a collision of hashes.
-    for tied in handlers.chunk_by_mut(|a, b| a.key == b.key).filter(|tied| tied.len() > 1) {
-        tied.sort_unstable_by_key(|handler| (handler.module, handler.name));
+    // What the key cannot tell apart: two modules whose paths hash alike
+    // (their handlers would interleave by line), and two handlers on one
+    // line (a macro wrote both). Both are put in order by path, line, name.
+    for group in handlers.chunk_by_mut(|a, b| a.key >> 63 == b.key >> 63) {
+        let untold = |pair: &[&StaticHandler]| pair[0].key == pair[1].key || !same_module(pair[0], pair[1]);
+        if group.windows(2).any(untold) {
+            group.sort_unstable_by_key(|handler| (handler.module, handler.key, handler.name));
+        }
     }
+}
+
+fn same_module(a: &StaticHandler, b: &StaticHandler) -> bool {
+    std::ptr::eq(a.module, b.module) || a.module == b.module
 }
 
 #[cfg(test)]
@@ -155,6 +164,27 @@ mod tests {
             sort(&mut shuffled);
             let places = |v: &[&StaticHandler]| v.iter().map(|h| (h.name, line(h))).collect::<Vec<_>>();
             assert_eq!(places(&shuffled), places(&first), "rotation {rotation}");
+        }
+    }
+
+    #[test]
+    fn modules_whose_paths_hash_alike_do_not_interleave() {
+        // Two paths with one 32-bit FNV-1a hash (found by a search).
+        const A: &str = "fnvc::m_cimsbtfr";
+        const B: &str = "fnvc::m_citnaouk";
+        assert_eq!(hash32(A), hash32(B));
+        static HANDLERS: [StaticHandler; 4] = [
+            StaticHandler::new(noop, identity, A, "a1", 10, 0, false, true),
+            StaticHandler::new(noop, identity, B, "b1", 20, 0, false, true),
+            StaticHandler::new(noop, identity, A, "a2", 30, 0, false, true),
+            StaticHandler::new(noop, identity, B, "b2", 40, 0, false, true),
+        ];
+        for rotation in 0..HANDLERS.len() {
+            let mut handlers: Vec<&'static StaticHandler> = HANDLERS.iter().collect();
+            handlers.rotate_left(rotation);
+            sort(&mut handlers);
+            let names: Vec<_> = handlers.iter().map(|h| h.name).collect();
+            assert_eq!(names, ["a1", "a2", "b1", "b2"], "rotation {rotation}");
         }
     }
 

@@ -55,7 +55,10 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 /// takes no lock and flushes nothing, so a handler holding stdout's lock, or
 /// blocked on a full pipe, cannot hold it up. Without a deadline there is no
 /// thread and no cost; with one, a watchdog thread sleeps from the start of
-/// the exit. A child `fork()`ed during the exit has no deadline; a shared
+/// the exit. Set, changed or removed by a handler while the process exits,
+/// the deadline counts from the start of the exit all the same (and if that
+/// is already past, it passes at once). A child `fork()`ed during the exit
+/// has no deadline; a shared
 /// library's handlers, run when it is unloaded, have none either.
 ///
 /// ```
@@ -68,6 +71,8 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 pub fn set_deadline(limit: Duration) {
     DEADLINE.set(limit);
     watch_handlers();
+    let limit = DEADLINE.get();
+    arm_deadline(&mut WATCH.lock(), limit);
 }
 
 /// Gives every handler registered without a time limit of its own (see
@@ -170,12 +175,25 @@ struct Watched {
     move_on: Option<Box<dyn FnOnce() + Send>>,
 }
 
+/// The deadline's clock.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// The process is not exiting (or runs a shared library's handlers).
+    NotStarted,
+    /// The process began to exit then: a deadline, set before or during the
+    /// exit, counts from there.
+    Since(Instant),
+    /// A child `fork()`ed during its parent's exit: no deadline.
+    Off,
+}
+
 struct Watch {
     /// Innermost last: a nested run's handler runs inside another's.
     handlers: Vec<Watched>,
     /// When the deadline passes, and its length.
     deadline: Option<(Instant, Duration)>,
-    deadline_started: bool,
+    /// Where the deadline counts from.
+    clock: Clock,
     last_ticket: u64,
     /// The watchdog, to wake when there is something new to watch, and the
     /// process it runs in (a `fork()`ed child has none).
@@ -185,7 +203,7 @@ struct Watch {
 /// A spin lock, held for a few steps at a time, so that `fork()` can hold
 /// it across (see `fork.rs`).
 static WATCH: Lock<Watch> =
-    Lock::new(Watch { handlers: Vec::new(), deadline: None, deadline_started: false, last_ticket: 0, watchdog: None });
+    Lock::new(Watch { handlers: Vec::new(), deadline: None, clock: Clock::NotStarted, last_ticket: 0, watchdog: None });
 
 /// Opens the ticket of a handler about to run, with its time limit (zero:
 /// none) and what its run does if it is left behind.
@@ -346,18 +364,24 @@ fn trace_line(name: &str, said: &str, elapsed: Duration) -> String {
     format!("atexit: trace: `{name}` {said} in {elapsed:?}\n")
 }
 
-/// Starts the deadline's clock, once, if there is a deadline: the process
-/// is beginning to exit.
+/// The process is beginning to exit: the deadline's clock starts, once,
+/// for a deadline set now or later in the exit.
 pub(crate) fn start_deadline() {
-    let Some(limit) = DEADLINE.get() else { return };
+    let limit = DEADLINE.get();
     let mut watch = WATCH.lock();
-    if watch.deadline_started {
-        return;
+    if let Clock::NotStarted = watch.clock {
+        watch.clock = Clock::Since(Instant::now());
+        arm_deadline(&mut watch, limit);
     }
-    watch.deadline_started = true;
-    watch.deadline = Instant::now().checked_add(limit).map(|at| (at, limit));
+}
+
+/// Sets when the deadline passes, counted from the start of the exit (if
+/// it has started), and wakes the watchdog for it.
+fn arm_deadline(watch: &mut Watch, limit: Option<Duration>) {
+    let Clock::Since(since) = watch.clock else { return };
+    watch.deadline = limit.and_then(|limit| since.checked_add(limit).map(|at| (at, limit)));
     if watch.deadline.is_some() {
-        wake_watchdog(&mut watch);
+        wake_watchdog(watch);
     }
 }
 
@@ -467,5 +491,8 @@ pub(crate) fn forked() {
     let mut watch = WATCH.lock();
     watch.watchdog = None;
     watch.deadline = None;
+    if let Clock::Since(_) = watch.clock {
+        watch.clock = Clock::Off;
+    }
     std::mem::forget(std::mem::take(&mut watch.handlers));
 }
