@@ -9,7 +9,7 @@ use crate::callback::{Callback, Closure, Configured};
 use crate::hook;
 use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
-use crate::registry::{Handle, Registry};
+use crate::registry::{Handle, Key, Registry};
 
 /// Registers `f` to run once when the process ends normally, and returns a
 /// [`Handle`] to that one registration.
@@ -33,12 +33,12 @@ pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
 /// is made where this is inlined, so a caller that drops it makes none.
 #[inline]
 pub(crate) fn register_callback(priority: i32, fingerprint: u64, callback: Callback) -> Handle {
-    Handle::in_process(&PROCESS, insert(priority, fingerprint, callback))
+    Handle::in_process(&PROCESS, Key::from_place(priority, insert(priority, fingerprint, callback)))
 }
 
-fn insert(priority: i32, fingerprint: u64, callback: Callback) -> crate::registry::Key {
+fn insert(priority: i32, fingerprint: u64, callback: Callback) -> (u64, u32) {
     hook::install();
-    PROCESS.insert(priority, fingerprint, callback)
+    PROCESS.insert(priority, fingerprint, callback).place()
 }
 
 /// Removes every pending registration of the function `f`, and returns how

@@ -35,6 +35,18 @@ impl Key {
     pub(crate) fn nothing(priority: i32) -> Key {
         Key { seq: u64::MAX, priority, index: u32::MAX }
     }
+
+    /// Its parts but the priority, which the caller knows: two words,
+    /// which a function returns in registers.
+    #[inline]
+    pub(crate) fn place(self) -> (u64, u32) {
+        (self.seq, self.index)
+    }
+
+    #[inline]
+    pub(crate) fn from_place(priority: i32, (seq, index): (u64, u32)) -> Key {
+        Key { seq, priority, index }
+    }
 }
 
 /// Small: the identity is kept as its fingerprint, which `unregister`
