@@ -113,9 +113,10 @@ impl Process {
     pub(crate) fn pop(&self, with_statics: bool) -> Option<Callback> {
         let mut state = self.state(with_statics);
         let Some(next_static) = state.statics.last() else { return state.registrations.pop_next() };
-        match state.registrations.top_priority() {
-            Some(priority) if priority >= next_static.priority() => state.registrations.pop_next(),
-            _ => state.statics.pop().map(Callback::Static),
+        if state.registrations.has_from(next_static.priority()) {
+            state.registrations.pop_next()
+        } else {
+            state.statics.pop().map(Callback::Static)
         }
     }
 

@@ -206,11 +206,10 @@ impl State {
         stack.find(key).is_some_and(|i| !stack.entries[i].is_empty())
     }
 
-    /// The priority of the next handler to run.
-    pub(crate) fn top_priority(&self) -> Option<i32> {
-        let current = (!self.current.entries.is_empty()).then_some(self.current.priority);
-        let other = self.others.iter().rev().find(|stack| !stack.entries.is_empty()).map(|stack| stack.priority);
-        current.max(other)
+    /// Whether a handler of `priority` or higher is pending.
+    pub(crate) fn has_from(&self, priority: i32) -> bool {
+        let pending = |stack: &Stack| stack.priority >= priority && !stack.entries.is_empty();
+        pending(&self.current) || self.others.iter().rev().take_while(|s| s.priority >= priority).any(pending)
     }
 
     /// Whether the next handler to run is on top of `current`.
