@@ -307,6 +307,14 @@ mod scenarios {
         atexit::register(|| atexit::set_deadline(Duration::from_millis(300)));
     }
 
+    pub fn deadline_after_exit_inside_run_exitfuncs() {
+        atexit::set_deadline(Duration::from_millis(300));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(30))).name("hangs").register();
+        atexit::register(|| atexit::exit(3));
+        let _ = atexit::run_exitfuncs();
+        say("never: the run ends the process");
+    }
+
     pub fn deadline_removed_by_a_handler() {
         atexit::set_deadline(Duration::from_millis(300));
         atexit::register(|| say("the others run"));
@@ -947,6 +955,14 @@ fn all() -> Vec<Case> {
             deadline_set_by_a_handler,
             Expect {
                 stderr_has: &["atexit: exit deadline of 300ms passed while handler `slow` was running"],
+                ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
+        case(
+            "deadline_after_exit_inside_run_exitfuncs",
+            deadline_after_exit_inside_run_exitfuncs,
+            Expect {
+                stderr_has: &["atexit: exit deadline of 300ms passed while handler `hangs` was running"],
                 ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
             },
         ),

@@ -20,10 +20,13 @@ pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
 }
 
 /// The process is exiting, for `why`: recorded, and the deadline's clock
-/// started (unless the handlers are a shared library's, run as it unloads).
+/// started (a shared library's copy of the runtime, run as it unloads, has
+/// no deadline, then or later).
 fn begin(why: ExitReason, status: Option<i32>, place: Place) {
     reason::begin(why, status, lease::acts_for_run());
-    if place != Place::Unwatched {
+    if place == Place::Unwatched {
+        watch::no_deadline();
+    } else {
         watch::start_deadline();
     }
 }
@@ -70,6 +73,8 @@ pub fn exit(code: i32) -> ! {
 /// here, and the process ends at once.
 pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     reason::decide(why, status);
+    // Inside an explicit run, this is where the process begins to exit.
+    watch::start_deadline();
     #[cfg(panic = "unwind")]
     std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
     #[cfg(not(panic = "unwind"))]

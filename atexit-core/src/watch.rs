@@ -50,15 +50,18 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 /// [`exit`](crate::exit), `#[atexit::main]`, a handled signal), before it
 /// waits for a run that another thread is in, and it is not stopped: it
 /// bounds the rest of the exit too. An explicit
-/// [`run_exitfuncs`](crate::run_exitfuncs) starts no clock, but a handler
-/// it runs is named if the deadline passes while it runs. Ending the process
+/// [`run_exitfuncs`](crate::run_exitfuncs) starts no clock until one of
+/// its handlers calls [`exit`](crate::exit), but a handler it runs is named
+/// if the deadline passes while it runs. Ending the process
 /// takes no lock and flushes nothing, so a handler holding stdout's lock, or
 /// blocked on a full pipe, cannot hold it up. Without a deadline there is no
 /// thread and no cost; with one, a watchdog thread sleeps from the start of
 /// the exit. Set, changed or removed by a handler while the process exits,
 /// the deadline counts from the start of the exit all the same (and if that
-/// is already past, it passes at once). A child `fork()`ed during the exit
-/// has no deadline; a shared
+/// is already past, it passes at once); the handler that sets it is not
+/// named if it is still running when it passes (the status is 124 all the
+/// same). A child `fork()`ed during the exit (after a handled signal, in
+/// graceful mode too) has no deadline; a shared
 /// library's handlers, run when it is unloaded, have none either.
 ///
 /// ```
@@ -183,7 +186,8 @@ enum Clock {
     /// The process began to exit then: a deadline, set before or during the
     /// exit, counts from there.
     Since(Instant),
-    /// A child `fork()`ed during its parent's exit: no deadline.
+    /// A child `fork()`ed during its parent's exit, or a shared library's
+    /// copy of the runtime: no deadline.
     Off,
 }
 
@@ -373,6 +377,14 @@ pub(crate) fn start_deadline() {
         watch.clock = Clock::Since(Instant::now());
         arm_deadline(&mut watch, limit);
     }
+}
+
+/// This copy of the runtime never has a deadline: a shared library's, whose
+/// handlers run as it unloads (no thread of it may outlive the unloading).
+pub(crate) fn no_deadline() {
+    let mut watch = WATCH.lock();
+    watch.clock = Clock::Off;
+    watch.deadline = None;
 }
 
 /// Sets when the deadline passes, counted from the start of the exit (if
