@@ -1,13 +1,13 @@
 //! Handlers registered statically with `#[atexit::register]`, from any crate.
 //!
 //! Each annotated function becomes a [`StaticHandler`] submitted to
-//! `inventory`. The process registry
-//! keeps them apart from runtime registrations and merges the two as a run
-//! goes (see `process.rs`); this module knows what one is and the order
-//! they run in. That order is fixed at compile time, the same on every
-//! build and platform whatever order the linker laid them out in: each
-//! handler carries a key made by a `const fn` from its priority, whether it
-//! is the application's, its module path, its line and its name.
+//! `inventory`. The process registry keeps them apart from runtime
+//! registrations and merges the two as a run goes (see `process.rs`); this
+//! module knows what one is and the order they run in. That order is the
+//! same on every build and platform, whatever order the linker laid them
+//! out in: each handler carries a key made by a `const fn` from its
+//! priority, whether it is the application's, its module path and its line,
+//! and [`sort`] breaks what the key cannot tell apart by path and name.
 
 use crate::identity::Identity;
 

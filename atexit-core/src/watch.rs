@@ -181,7 +181,7 @@ struct Watched {
 /// The deadline's clock.
 #[derive(Clone, Copy)]
 enum Clock {
-    /// The process is not exiting (or runs a shared library's handlers).
+    /// The process has not begun to exit.
     NotStarted,
     /// The process began to exit then: a deadline, set before or during the
     /// exit, counts from there.
