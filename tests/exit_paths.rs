@@ -315,6 +315,24 @@ mod scenarios {
         say("never: the run ends the process");
     }
 
+    /// The deadline's clock and a time limit both need the watchdog, at
+    /// the start of the exit, before it has begun: one is started.
+    pub fn one_watchdog_for_a_deadline_and_a_time_limit() {
+        atexit::set_deadline(Duration::from_secs(20));
+        atexit::Registration::new(|| {
+            thread::sleep(Duration::from_millis(300));
+            let watchdogs = std::fs::read_dir("/proc/self/task")
+                .map(|tasks| {
+                    let comm = |task: std::fs::DirEntry| std::fs::read_to_string(task.path().join("comm")).ok();
+                    tasks.flatten().filter_map(comm).filter(|name| name.trim() == "atexit-watchdog").count()
+                })
+                .unwrap_or(1);
+            say(&format!("watchdogs {watchdogs}"));
+        })
+        .time_limit(Duration::from_secs(10))
+        .register();
+    }
+
     pub fn deadline_removed_by_a_handler() {
         atexit::set_deadline(Duration::from_millis(300));
         atexit::register(|| say("the others run"));
@@ -965,6 +983,11 @@ fn all() -> Vec<Case> {
                 stderr_has: &["atexit: exit deadline of 300ms passed while handler `hangs` was running"],
                 ..expect("", Code(atexit::DEADLINE_EXIT_STATUS))
             },
+        ),
+        case(
+            "one_watchdog_for_a_deadline_and_a_time_limit",
+            one_watchdog_for_a_deadline_and_a_time_limit,
+            expect("watchdogs 1\n", Code(0)),
         ),
         case("deadline_removed_by_a_handler", deadline_removed_by_a_handler, expect("the others run\n", Code(0))),
         case(

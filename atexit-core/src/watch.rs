@@ -58,9 +58,11 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 /// thread and no cost; with one, a watchdog thread sleeps from the start of
 /// the exit. Set, changed or removed by a handler while the process exits,
 /// the deadline counts from the start of the exit all the same (and if that
-/// is already past, it passes at once); the handler that sets it is not
-/// named if it is still running when it passes (the status is 124 all the
-/// same). A child `fork()`ed during the exit (after a handled signal, in
+/// is already past, it passes at once). A handler that was already running
+/// when such a deadline was set (the one that set it, one waiting for a
+/// nested run, one running while another thread set it) is not named if
+/// it is still running when the deadline passes, unless it has a time
+/// limit of its own or the trace is on; the status is 124 all the same. A child `fork()`ed during the exit (after a handled signal, in
 /// graceful mode too) has no deadline; a shared
 /// library's handlers, run when it is unloaded, have none either.
 ///
@@ -202,12 +204,22 @@ struct Watch {
     /// The watchdog, to wake when there is something new to watch, and the
     /// process it runs in (a `fork()`ed child has none).
     watchdog: Option<(std::thread::Thread, u32)>,
+    /// The process in which a watchdog was started that has not recorded
+    /// itself yet: it looks at everything when it does, so none other is
+    /// started meanwhile.
+    watchdog_starting: Option<u32>,
 }
 
 /// A spin lock, held for a few steps at a time, so that `fork()` can hold
 /// it across (see `fork.rs`).
-static WATCH: Lock<Watch> =
-    Lock::new(Watch { handlers: Vec::new(), deadline: None, clock: Clock::NotStarted, last_ticket: 0, watchdog: None });
+static WATCH: Lock<Watch> = Lock::new(Watch {
+    handlers: Vec::new(),
+    deadline: None,
+    clock: Clock::NotStarted,
+    last_ticket: 0,
+    watchdog: None,
+    watchdog_starting: None,
+});
 
 /// Opens the ticket of a handler about to run, with its time limit (zero:
 /// none) and what its run does if it is left behind.
@@ -399,11 +411,15 @@ fn arm_deadline(watch: &mut Watch, limit: Option<Duration>) {
 
 /// Wakes the watchdog, or starts it if this process has none.
 fn wake_watchdog(watch: &mut Watch) {
+    let here = thread::process_id();
     match &watch.watchdog {
-        Some((thread, pid)) if *pid == thread::process_id() => thread.unpark(),
+        Some((thread, pid)) if *pid == here => thread.unpark(),
+        _ if watch.watchdog_starting == Some(here) => {}
         _ => {
             watch.watchdog = None;
+            watch.watchdog_starting = Some(here);
             if let Err((e, _)) = thread::spawn_detached(c"atexit-watchdog", Box::new(watchdog)) {
+                watch.watchdog_starting = None;
                 write_stderr_now(&format!("atexit: no time limit and no deadline: could not start a thread: {e}\n"));
             }
         }
