@@ -5,6 +5,13 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::wait::Event;
+
+/// Notified whenever the run's state changes (the lease moves, a run
+/// finishes, an async handler's outcome comes): what every thread that
+/// waits for the run blocks on.
+pub(crate) static CHANGED: Event = Event::new();
+
 /// The lease that acts for the run now; 0 when no run is going on.
 static LEASE: AtomicU64 = AtomicU64::new(0);
 static LAST_LEASE: AtomicU64 = AtomicU64::new(0);
@@ -21,12 +28,17 @@ pub(crate) fn current() -> u64 {
 
 /// Moves the run from lease `from` to lease `to`, if `from` still holds it.
 pub(crate) fn pass(from: u64, to: u64) -> bool {
-    LEASE.compare_exchange(from, to, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    let passed = LEASE.compare_exchange(from, to, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+    if passed {
+        CHANGED.notify();
+    }
+    passed
 }
 
 /// Gives the run to lease `to` (0: the run is over).
 pub(crate) fn set(to: u64) {
     LEASE.store(to, Ordering::Release);
+    CHANGED.notify();
 }
 
 /// A lease no thread held before.

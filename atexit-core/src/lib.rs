@@ -5,7 +5,8 @@
 //! One file per idea, in layers; a module uses only those below it (a test,
 //! `tests/layers.rs`, fails on a cycle):
 //!
-//! 1. `identity` (what `unregister` compares), `panic` (a caught panic),
+//! 1. `wait` (the one way a thread waits: on an atomic word), `identity`
+//!    (what `unregister` compares), `panic` (a caught panic),
 //!    `lock` (the state's lock), `runlock` (a local registry's runs one at
 //!    a time), `statics` (what a `#[atexit::register]` handler is), `last_words`
 //!    (last words: writes that cannot block, the ways to end the process),
@@ -54,6 +55,7 @@ mod shutdown;
 pub mod signals;
 mod statics;
 mod thread;
+mod wait;
 mod watch;
 
 pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priority, register, unregister};

@@ -1,22 +1,31 @@
 //! The short lock around a registry's state.
 //!
 //! It is held for a few loads and stores (a push, a pop, a scan), never
-//! while a handler runs or a captured value is dropped. It is a spin lock
-//! rather than `std::sync::Mutex` for one reason: `fork` must hold the
-//! process registry's lock from its prepare callback to its parent and
+//! while a handler runs or a captured value is dropped. It is a word of
+//! our own rather than `std::sync::Mutex` for one reason: `fork` must hold
+//! the process registry's lock from its prepare callback to its parent and
 //! child callbacks, three separate functions with no guard to pass between
-//! them, and this lock can be taken and released without a guard.
+//! them, and this lock can be taken and released without a guard. A
+//! thread that finds it taken spins a little, then blocks on the word
+//! (`wait.rs`) until the holder releases it.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::wait;
+
+/// The lock's word: free, taken, or taken with a thread waiting for it.
+const FREE: u32 = 0;
+const TAKEN: u32 = 1;
+const CONTENDED: u32 = 2;
 
 pub(crate) struct Lock<T> {
-    locked: AtomicBool,
+    state: AtomicU32,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: the value is reached only through a `Guard`, and `locked` lets
+// SAFETY: the value is reached only through a `Guard`, and `state` lets
 // one guard exist at a time, so sharing the lock hands `T` from thread to
 // thread, which `T: Send` allows.
 unsafe impl<T: Send> Sync for Lock<T> {}
@@ -27,7 +36,7 @@ pub(crate) struct Guard<'a, T> {
 
 impl<T> Lock<T> {
     pub(crate) const fn new(value: T) -> Self {
-        Lock { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+        Lock { state: AtomicU32::new(FREE), value: UnsafeCell::new(value) }
     }
 
     #[inline]
@@ -39,31 +48,25 @@ impl<T> Lock<T> {
     /// Takes the lock without a guard; [`release`](Lock::release) gives it back.
     #[inline]
     pub(crate) fn acquire(&self) {
-        if self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if self.state.compare_exchange_weak(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.acquire_slowly();
         }
     }
 
     /// Waits for the holder. It holds the lock for nanoseconds, so spin a
-    /// little; past that, another thread is taking the lock over and over
-    /// (or the holder was preempted), and a waiter that keeps looking only
-    /// pulls the lock's cache line away from it: sleep, longer each time
-    /// (the benchmark of two threads registering at once measures it).
+    /// little; past that, block until the holder releases it.
     #[cold]
     fn acquire_slowly(&self) {
-        let mut waits = 0u32;
-        loop {
-            if !self.locked.load(Ordering::Relaxed)
-                && self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        for _ in 0..64 {
+            if self.state.load(Ordering::Relaxed) == FREE
+                && self.state.compare_exchange_weak(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 return;
             }
-            waits += 1;
-            if waits < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::sleep(std::time::Duration::from_micros(1 << (waits - 64).min(10)));
-            }
+            std::hint::spin_loop();
+        }
+        while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
+            wait::wait(&self.state, CONTENDED);
         }
     }
 
@@ -72,7 +75,9 @@ impl<T> Lock<T> {
     /// # Safety
     /// The caller took the lock with `acquire` and holds no guard of it.
     pub(crate) unsafe fn release(&self) {
-        self.locked.store(false, Ordering::Release);
+        if self.state.swap(FREE, Ordering::Release) == CONTENDED {
+            wait::wake_one(&self.state);
+        }
     }
 }
 

@@ -36,6 +36,7 @@ use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
 use crate::reason::Ending;
 use crate::thread;
+use crate::wait::Event;
 use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
 
 /// Runs started, and the number of the last one finished.
@@ -222,6 +223,7 @@ fn finish_turn(lease: u64) -> Option<Then> {
     match then {
         Some(Then::Return(to)) => lease::set(to),
         Some(Then::Finish { run, .. }) => {
+            // Stored before the lease is given up, which notifies.
             FINISHED.store(run, Ordering::Release);
             lease::set(0);
         }
@@ -327,12 +329,10 @@ fn move_on(from: u64) {
     }
 }
 
-fn wait_until(done: impl Fn() -> bool) {
-    let mut pause = Duration::from_micros(1);
-    while !done() {
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(1));
-    }
+/// Blocks until `done`, which reads the run's state: whatever changes that
+/// state notifies [`lease::CHANGED`].
+fn wait_until(done: impl FnMut() -> bool) {
+    lease::CHANGED.wait_until(done);
 }
 
 /// An async handler's future, polled as acting for the run with `lease`
@@ -388,7 +388,9 @@ fn call_async(
         return Some(result);
     }
     let helper = lease::new_lease();
-    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || {});
+    // Past its limit and the grace after it, the watchdog gives it up and
+    // wakes this thread.
+    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || lease::CHANGED.notify());
     let watched = Watched { future: work, name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
@@ -404,15 +406,13 @@ fn call_async(
             return;
         }
         *theirs.lock() = Some(result);
+        lease::CHANGED.notify();
     });
     if let Err((e, job)) = thread::spawn_detached(c"atexit-async", job) {
         write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
         job();
     }
-    wait_until(|| {
-        outcome.lock().is_some()
-            || matches!(watch::fate(ticket), Fate::Overran(since) if since.elapsed() >= watch::CANCEL_GRACE)
-    });
+    wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind);
     let finished = outcome.lock().take();
     // The lease back, unless the run went on without this thread.
     if !lease::pass(helper, lease) {
@@ -425,7 +425,7 @@ fn call_async(
             Some(result)
         }
         None => {
-            watch::give_up(ticket);
+            // Given up by the watchdog, which said so.
             watch::close(ticket, Ended::Dropped);
             Some(Ok(()))
         }
@@ -438,20 +438,20 @@ fn call_async(
 /// running its code then). A future that needs a runtime's timers or
 /// sockets panics there, and is reported.
 fn poll_here(watched: Watched) -> Outcome {
-    struct Woken(AtomicBool);
+    struct Woken(AtomicBool, Event);
     impl Wake for Woken {
         fn wake(self: Arc<Self>) {
             self.0.store(true, Ordering::Release);
+            self.1.notify();
         }
     }
-    let woken = Arc::new(Woken(AtomicBool::new(true)));
+    let woken = Arc::new(Woken(AtomicBool::new(true), Event::new()));
     let waker = Waker::from(Arc::clone(&woken));
     let mut context = Context::from_waker(&waker);
     let mut watched = std::pin::pin!(watched);
     loop {
-        if !woken.0.swap(false, Ordering::AcqRel) {
-            std::thread::sleep(Duration::from_millis(1));
-        } else if let Poll::Ready(outcome) = watched.as_mut().poll(&mut context) {
+        woken.1.wait_until(|| woken.0.swap(false, Ordering::AcqRel));
+        if let Poll::Ready(outcome) = watched.as_mut().poll(&mut context) {
             return outcome;
         }
     }

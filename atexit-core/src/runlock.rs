@@ -7,13 +7,14 @@
 //! nested run (`run_exitfuncs()` or `exit()` inside a handler) continues the
 //! same run on the same thread instead of deadlocking on itself.
 //!
-//! Made of two atomics and no `Mutex`, so a `fork()`ed child can take it
-//! from a thread that does not exist there (see [`RunLock::forget_other_threads`]),
-//! and so the exiting thread can use it after its thread-locals are gone.
+//! Made of atomics and no `Mutex`, so the exiting thread can use it after
+//! its thread-locals are gone; a waiter blocks until the run it waits for
+//! ends (`wait.rs`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+
+use crate::wait::Event;
 
 thread_local! {
     // Its address is this thread's token. A `const` thread-local without a
@@ -32,6 +33,8 @@ pub(crate) struct RunLock {
     owner: AtomicUsize,
     /// How deeply the owner's runs are nested; only the owner touches it.
     depth: AtomicUsize,
+    /// Notified when the lock is released.
+    released: Event,
 }
 
 pub(crate) struct RunGuard<'a> {
@@ -40,21 +43,18 @@ pub(crate) struct RunGuard<'a> {
 
 impl RunLock {
     pub(crate) const fn new() -> Self {
-        RunLock { owner: AtomicUsize::new(0), depth: AtomicUsize::new(0) }
+        RunLock { owner: AtomicUsize::new(0), depth: AtomicUsize::new(0), released: Event::new() }
     }
 
     /// Waits until no other thread is running, then holds the lock.
     ///
-    /// A waiter waits for a whole run, which can take seconds: it sleeps
-    /// between looks rather than spinning.
+    /// A waiter waits for a whole run, which can take seconds: it blocks
+    /// until the run is released.
     pub(crate) fn acquire(&self) -> RunGuard<'_> {
         let me = thread_token();
         if self.owner.load(Ordering::Acquire) != me {
-            let mut pause = Duration::from_micros(1);
-            while self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(1));
-            }
+            self.released
+                .wait_until(|| self.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok());
         }
         self.depth.fetch_add(1, Ordering::Relaxed);
         RunGuard { lock: self }
@@ -65,6 +65,7 @@ impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
         if self.lock.depth.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.lock.owner.store(0, Ordering::Release);
+            self.lock.released.notify();
         }
     }
 }

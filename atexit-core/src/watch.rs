@@ -145,7 +145,9 @@ pub(crate) enum OnOverrun {
     /// An async handler its run awaits: woken to be dropped; if it is not
     /// back within [`CANCEL_GRACE`], as `MoveOn`.
     Cancel,
-    /// Its run waits for it from another thread, which looks at its fate.
+    /// Its run waits for it from another thread: woken to be dropped; if
+    /// it is not back within [`CANCEL_GRACE`], given up, and the waiting
+    /// thread is told (through its `move_on`).
     Tell,
 }
 
@@ -320,21 +322,6 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
     false
 }
 
-/// Gives the handler up from the thread that waits for it (`Tell`): its run
-/// goes on from there. Returns false if it is no longer watched.
-pub(crate) fn give_up(ticket: Ticket) {
-    if ticket.0 == 0 {
-        return;
-    }
-    let mut watch = WATCH.lock();
-    if let Some(watched) = watch.handlers.iter_mut().find(|w| w.ticket == ticket.0) {
-        watched.fate = Fate::LeftBehind;
-        let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
-        drop(watch);
-        left_behind(&name, limit, started);
-    }
-}
-
 /// An overrunning handler is given up: named, and traced.
 fn left_behind(name: &str, limit: Duration, started: Instant) {
     say_overran(name, limit, "left behind (it blocks its thread)");
@@ -460,8 +447,7 @@ fn watchdog() {
             let Fate::Overran(since) = watched.fate else { continue };
             let gives_up_at = match watched.on_overrun {
                 OnOverrun::MoveOn => since,
-                OnOverrun::Cancel => since + CANCEL_GRACE,
-                OnOverrun::Tell => continue,
+                OnOverrun::Cancel | OnOverrun::Tell => since + CANCEL_GRACE,
             };
             if now < gives_up_at {
                 next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
