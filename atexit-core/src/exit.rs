@@ -46,6 +46,13 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
 /// `panic = "abort"` there is no unwinding: the remaining handlers run
 /// nested inside the calling handler, which never resumes.
 ///
+/// Called from a thread that does not act for a run going on (a thread a
+/// handler started and joins, or any other thread while the handlers run),
+/// it does the same to that thread: `code` becomes the status, and the
+/// thread is ended by unwinding (its `JoinHandle::join` returns `Err`)
+/// rather than made to wait for a run that may be waiting for it. With
+/// `panic = "abort"` it waits for that run to end instead.
+///
 /// In a shared library's handlers, run as it is unloaded, the status has no
 /// process to end: the call ends the handler and the others run.
 ///
@@ -58,7 +65,10 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
 /// }
 /// ```
 pub fn exit(code: i32) -> ! {
-    if lease::acts_for_run() {
+    // From a thread that does not act for a run going on (a helper thread
+    // of a handler, say), as from a handler: waiting for the run could wait
+    // for a handler that waits for this thread.
+    if lease::run_going_on() {
         end_from_a_handler(ExitReason::Exit(code), Some(code))
     }
     run_exit_handlers(ExitReason::Exit(code), Some(code));

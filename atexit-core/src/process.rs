@@ -101,8 +101,11 @@ impl Process {
     pub(crate) fn clear(&self) {
         let mut state = self.state(true);
         state.statics.clear();
-        let taken = emptied(state.registrations.take_all());
+        let taken = state.registrations.take_all();
+        // Dropped outside the lock: a captured value's destructor may use
+        // the registry.
         drop(state);
+        let taken = emptied(taken);
         self.state(false).registrations.keep_memory(taken);
     }
 

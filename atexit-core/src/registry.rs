@@ -320,16 +320,29 @@ impl Local {
     /// including those registered while the run goes on. Returns the last
     /// panic.
     fn run(&self) -> Result<(), HandlerPanic> {
-        let _run = self.run_lock.acquire();
+        let run = self.run_lock.acquire();
         let mut last = None;
+        let mut exit_request = None;
         loop {
             let next = self.state.lock().pop_next();
             let Some(callback) = next else { break };
             let Err(panic) = callback.run() else { continue };
+            if panic.is_exit_request() {
+                // `exit(n)` inside the process registry's run: the rest
+                // of this registry runs, then the exit ends the handler
+                // that ran it, as it would have ended a direct caller.
+                exit_request = Some(panic);
+                continue;
+            }
             panic.report();
             if let Some(previous) = last.replace(panic) {
                 drop_quietly(previous);
             }
+        }
+        drop(run);
+        if let Some(request) = exit_request {
+            drop_quietly(last);
+            request.resume();
         }
         last.map_or(Ok(()), Err)
     }
@@ -409,8 +422,10 @@ impl Handle {
     /// # Ok::<(), atexit::HandlerPanic>(())
     /// ```
     pub fn run(self) -> Result<bool, HandlerPanic> {
-        match self.with(|inner| inner.take(self.key)).flatten() {
-            Some(callback) => callback.run().map(|()| true),
+        match self.with(|inner| inner.take(self.key)).flatten().map(Callback::run) {
+            // `exit(n)` inside the process registry's run ends the caller too.
+            Some(Err(panic)) if panic.is_exit_request() => panic.resume(),
+            Some(result) => result.map(|()| true),
             None => Ok(false),
         }
     }
@@ -533,7 +548,10 @@ impl Registry {
 
     /// Drops every pending handler without running it.
     pub fn clear(&self) {
-        let taken = emptied(self.inner().state.lock().take_all());
+        // Dropped outside the lock: a captured value's destructor may use
+        // the registry.
+        let taken = self.inner().state.lock().take_all();
+        let taken = emptied(taken);
         self.inner().state.lock().keep_memory(taken);
     }
 

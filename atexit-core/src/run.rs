@@ -519,7 +519,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         let result = match work {
             Some(work) => {
                 let name = callback.name();
-                let limit = callback.time_limit();
+                let limit = callback.time_limit().or_else(watch::default_limit);
                 let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on(lease));
                 let (result, how) = Watched { future: work, name, ticket, lease }.await;
                 if watch::close(ticket, how) {
