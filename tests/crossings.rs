@@ -155,6 +155,45 @@ mod scenarios {
         atexit::exit(1);
     }
 
+    /// A handler calls `std::process::exit(4)` after `main` returned: the
+    /// standard library parks it for ever (only the first thread to exit
+    /// goes on); it is named and left behind, and the rest run.
+    pub fn process_exit_in_a_handler_after_main_returns() {
+        atexit::register(|| say("registered before it, runs after it"));
+        atexit::Registration::new(|| std::process::exit(4)).name("exits the std way").register();
+    }
+
+    /// The same on a worker thread's `std::process::exit`, and in an async
+    /// handler, which runs on a thread of its own there.
+    pub fn process_exit_in_a_handler_after_process_exit() {
+        process_exit_in_a_handler_after_main_returns();
+        thread::spawn(|| std::process::exit(6)).join().unwrap();
+    }
+
+    pub fn process_exit_in_an_async_handler_after_main_returns() {
+        atexit::register(|| say("registered before it, runs after it"));
+        atexit::AsyncRegistration::new(|| async { std::process::exit(4) }).name("exits the std way").register();
+    }
+
+    /// A handler overruns its limit after another took away the threads
+    /// (a sandbox denying `clone` and `clone3`, the watchdog already
+    /// running): the rest run once it returns, on its thread.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    pub fn no_thread_for_the_rest_after_an_overrun() {
+        thread::spawn(|| {}).join().unwrap();
+        atexit::register(|| say("first registered, runs last"));
+        atexit::Registration::new(|| {
+            thread::sleep(Duration::from_millis(1200));
+            say("slow handler returned");
+        })
+        .name("slow")
+        .time_limit(Duration::from_millis(200))
+        .register();
+        atexit::Registration::new(|| sandbox(&[libc::SYS_clone, libc::SYS_clone3], 0x0005_0000 | libc::EPERM as u32))
+            .time_limit(Duration::from_secs(5))
+            .register();
+    }
+
     /// The default time limit applies to an async handler awaited on the
     /// application's runtime too.
     #[atexit::main]
@@ -226,6 +265,39 @@ fn all() -> Vec<Case> {
             Expect {
                 stderr_lacks: NO_PANIC,
                 ..expect("helper joined: ended by its exit\nruns after the helper's exit\n", Code(3))
+            },
+        ),
+        case(
+            "process_exit_in_a_handler_after_main_returns",
+            process_exit_in_a_handler_after_main_returns,
+            Expect {
+                stderr_has: &["handler `exits the std way` called std::process::exit", "call atexit::exit"],
+                ..expect("registered before it, runs after it\n", Code(0))
+            },
+        ),
+        case(
+            "process_exit_in_a_handler_after_process_exit",
+            process_exit_in_a_handler_after_process_exit,
+            Expect {
+                stderr_has: &["handler `exits the std way` called std::process::exit"],
+                ..expect("registered before it, runs after it\n", Code(6))
+            },
+        ),
+        case(
+            "process_exit_in_an_async_handler_after_main_returns",
+            process_exit_in_an_async_handler_after_main_returns,
+            Expect {
+                stderr_has: &["handler `exits the std way` called std::process::exit"],
+                ..expect("registered before it, runs after it\n", Code(0))
+            },
+        ),
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        case(
+            "no_thread_for_the_rest_after_an_overrun",
+            no_thread_for_the_rest_after_an_overrun,
+            Expect {
+                stderr_has: &["handler `slow` did not finish within its time limit", "no thread for the other handlers"],
+                ..expect("slow handler returned\nfirst registered, runs last\n", Code(0))
             },
         ),
         common::main_case(

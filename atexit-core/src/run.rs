@@ -180,7 +180,70 @@ fn hand_over(lease: u64) {
         job();
     }
     let run = STARTED.load(Ordering::Relaxed);
-    wait_until(|| lease::current() == lease || FINISHED.load(Ordering::Acquire) >= run);
+    let back = || lease::current() == lease || FINISHED.load(Ordering::Acquire) >= run;
+    // A handler that calls `std::process::exit` on a thread of ours is
+    // parked for ever by the standard library (this thread, or another,
+    // exits): nothing notifies that, so this thread looks now and then.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    while !lease::CHANGED.wait_until_for(PARK_CHECK, back) {
+        go_on_without_a_parked_handler();
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    wait_until(back);
+}
+
+/// How often the exiting thread looks whether the handler running on a
+/// thread of ours is parked in the standard library's exit.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PARK_CHECK: Duration = Duration::from_millis(250);
+
+/// The handler a thread of ours runs now, for the run, as `lease`: what
+/// [`go_on_without_a_parked_handler`] looks at.
+struct Running {
+    tid: i32,
+    lease: u64,
+    name: Cow<'static, str>,
+}
+
+static RUNNING: Lock<Option<Running>> = Lock::new(None);
+
+/// Runs `f`, the handler `name`, as `lease`: recorded while it runs if
+/// this is a thread of ours.
+#[inline]
+fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
+    let Some(tid) = thread::ours() else { return f() };
+    let previous = RUNNING.lock().replace(Running { tid, lease, name: name() });
+    drop(previous);
+    let result = f();
+    let mut slot = RUNNING.lock();
+    let mine = slot.take_if(|r| r.lease == lease && r.tid == tid);
+    drop(slot);
+    drop(mine);
+    result
+}
+
+/// If the handler running for the run on a thread of ours is parked in the
+/// standard library's exit, it is named and left behind, and the run goes
+/// on from a new thread (or, with none, from this one).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn go_on_without_a_parked_handler() {
+    let parked = RUNNING.lock().as_ref().map(|r| (r.tid, r.lease, r.name.clone()));
+    let Some((tid, held, name)) = parked else { return };
+    if lease::current() != held || !thread::parked_in_exit(tid) {
+        return;
+    }
+    write_stderr_now(&format!(
+        "atexit: handler `{name}` called std::process::exit while the process exits, which the standard \
+         library answers by parking it for ever; it is left behind and the other handlers run (to end \
+         the process from a handler, call atexit::exit)\n"
+    ));
+    if let Err((e, _)) = move_on(held) {
+        write_stderr_now(&format!("atexit: the other handlers run on the exiting thread: no thread: {e}\n"));
+        let here = lease::new_lease();
+        if lease::pass(held, here) {
+            drain_then(here, true);
+        }
+    }
 }
 
 /// Drains as `lease` on this thread, then, if it still holds the lease,
@@ -263,6 +326,9 @@ fn drain(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
         let result = if watch::watching() {
             let Some(result) = call(callback, lease, place) else { break };
             result
+        } else if thread::ours().is_some() {
+            let name = callback.name();
+            running(lease, || name, || callback.run())
         } else {
             callback.run()
         };
@@ -305,10 +371,13 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
     if let Some(work) = callback.pending() {
         return call_async(callback.name(), work, limit, lease, place);
     }
-    let ticket = watch::open(|| callback.name(), limit, OnOverrun::MoveOn, move || move_on(lease));
-    let result = callback.run();
-    if watch::close(ticket, ended(&result)) {
-        // Left behind: a panic still says whose it was.
+    let name = callback.name();
+    let ticket = watch::open(|| name.clone(), limit, OnOverrun::MoveOn, move || move_on_or_wait(lease));
+    let result = running(lease, || name, || callback.run());
+    // Left behind, and the run went on without this thread meanwhile (with
+    // no thread to go on from, it waited for this one).
+    if watch::close(ticket, ended(&result)) && lease::current() != lease {
+        // A panic still says whose it was.
         if let Err(panic) = result {
             record(&mut None, panic);
         }
@@ -317,15 +386,25 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
     Some(result)
 }
 
-/// From the watchdog: the holder of `from` is left behind in a handler; the
-/// run goes on from a new thread.
-fn move_on(from: u64) {
+/// The holder of `from` is left behind in a handler: the run goes on from
+/// a new thread, or, if none can start, the lease goes back to `from`.
+fn move_on(from: u64) -> Result<(), (std::io::Error, thread::Job)> {
     let to = lease::new_lease();
     if !lease::pass(from, to) {
-        return;
+        return Ok(());
     }
-    if let Err((e, _)) = thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(to, true))) {
-        write_stderr_now(&format!("atexit: the other handlers cannot run: no thread: {e}\n"));
+    thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(to, true))).map_err(|(e, job)| {
+        lease::pass(to, from);
+        (e, job)
+    })
+}
+
+/// From the watchdog: the holder of `from` overran its limit. With no
+/// thread to go on from, the run waits for it to return (the watchdog
+/// stays free for the deadline).
+fn move_on_or_wait(from: u64) {
+    if let Err((e, _)) = move_on(from) {
+        write_stderr_now(&format!("atexit: no thread for the other handlers ({e}): they run once it returns\n"));
     }
 }
 
@@ -397,7 +476,8 @@ fn call_async(
     let pid = thread::process_id();
     lease::set(helper);
     let job = Box::new(move || {
-        let result = block_on(watched);
+        let name = watched.name.clone();
+        let result = running(helper, || name, || block_on(watched));
         if thread::process_id() != pid {
             // A `fork()` in the future: this thread is the child's only
             // one, and goes on with the run there.
@@ -412,7 +492,7 @@ fn call_async(
         write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
         job();
     }
-    wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind);
+    wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind || lease::current() != helper);
     let finished = outcome.lock().take();
     // The lease back, unless the run went on without this thread.
     if !lease::pass(helper, lease) {
@@ -520,9 +600,9 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
             Some(work) => {
                 let name = callback.name();
                 let limit = callback.time_limit().or_else(watch::default_limit);
-                let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on(lease));
+                let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on_or_wait(lease));
                 let (result, how) = Watched { future: work, name, ticket, lease }.await;
-                if watch::close(ticket, how) {
+                if watch::close(ticket, how) && lease::current() != lease {
                     break;
                 }
                 result

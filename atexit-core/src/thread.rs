@@ -22,6 +22,9 @@ pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::E
         // SAFETY: `arg` is the `Box<Job>` that `spawn_detached` leaked for
         // this thread alone; it is taken back once, here.
         let job = unsafe { Box::from_raw(arg.cast::<Job>()) };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: `gettid` has no preconditions.
+        OURS.set(unsafe { libc::gettid() });
         // No panic may unwind out of a thread's start routine.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         std::ptr::null_mut()
@@ -63,6 +66,41 @@ pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::E
             None => Ok(()),
         },
     }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+thread_local! {
+    // The thread id of a thread started here; 0 on any other. `const` and
+    // without destructor: usable while the thread's thread-locals are torn down.
+    static OURS: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// The id of the calling thread, if this module started it (Linux).
+#[inline]
+pub(crate) fn ours() -> Option<i32> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return Some(OURS.get()).filter(|&tid| tid != 0);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    None
+}
+
+/// Whether thread `tid` of this process is blocked for good where the
+/// standard library parks a thread that calls `std::process::exit` while
+/// another thread exits: in `pause()` (glibc and musl make it `pause`,
+/// `rt_sigsuspend` or an empty `ppoll` where there is no `pause` system
+/// call). That guard exists on Linux only (rust-lang/rust#126606).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn parked_in_exit(tid: i32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else { return false };
+    let mut fields = text.split_whitespace().map(|f| i64::from_str_radix(f.trim_start_matches("0x"), 16));
+    let Some(Ok(number)) = text.split_whitespace().next().map(str::parse::<i64>) else { return false };
+    fields.next();
+    #[cfg(target_arch = "x86_64")]
+    if number == libc::SYS_pause {
+        return true;
+    }
+    let (first, second) = (fields.next(), fields.next());
+    number == libc::SYS_rt_sigsuspend || (number == libc::SYS_ppoll && first == Some(Ok(0)) && second == Some(Ok(0)))
 }
 
 /// The calling process's id; 0 where there is no `fork` and none to ask

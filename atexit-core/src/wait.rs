@@ -58,6 +58,45 @@ impl Event {
     }
 }
 
+/// [`Event::wait_until`] for `timeout` at most: whether `done` said so.
+/// Linux only (`atomic-wait` has no timeout); only the exiting thread
+/// uses it, to look at what notifies nobody (see `run.rs`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Event {
+    pub(crate) fn wait_until_for(&self, timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let seen = self.changes.load(Ordering::SeqCst);
+            if done() {
+                return true;
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            if self.changes.load(Ordering::SeqCst) == seen {
+                let timeout = libc::timespec {
+                    tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
+                    tv_nsec: left.subsec_nanos() as _,
+                };
+                // SAFETY: `FUTEX_WAIT` reads the word and the timeout, both
+                // alive for the call, and blocks while the word is `seen`.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_futex,
+                        &self.changes as *const AtomicU32,
+                        libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                        seen,
+                        &timeout as *const libc::timespec,
+                    )
+                };
+            }
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Blocks while `word` holds `value` (it may return spuriously).
 pub(crate) fn wait(word: &AtomicU32, value: u32) {
     platform::wait(word, value);
