@@ -39,5 +39,5 @@ rows = [
 ]
 for label, key, target in rows:
     v = r[key]
-    print(f"{label:<34}{v:>8.1}{v / r['plain']:>9.3}x{v / r['thread']:>10.3}x{v / r['handwritten']:>16.3}x  {target}")
+    print(f"{label:<34}{v:>8.1f}{v / r['plain']:>9.3f}x{v / r['thread']:>10.3f}x{v / r['handwritten']:>16.3f}x  {target}")
 PY

@@ -175,9 +175,9 @@ fn go_on(place: Place) -> Option<HandlerPanic> {
 fn hand_over(lease: u64) {
     let fresh = lease::new_lease();
     lease::set(fresh);
-    if let Err((e, job)) = thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(fresh, false))) {
+    if let Err(e) = thread::spawn(&FRESH) {
         write_stderr_now(&format!("atexit: the handlers run on the exiting thread: no thread: {e}\n"));
-        job();
+        drain_then(fresh, false);
     }
     let run = STARTED.load(Ordering::Relaxed);
     let back = || lease::current() == lease || FINISHED.load(Ordering::Acquire) >= run;
@@ -237,7 +237,7 @@ fn go_on_without_a_parked_handler() {
          library answers by parking it for ever; it is left behind and the other handlers run (to end \
          the process from a handler, call atexit::exit)\n"
     ));
-    if let Err((e, _)) = move_on(held) {
+    if let Err(e) = move_on(held) {
         write_stderr_now(&format!("atexit: the other handlers run on the exiting thread: no thread: {e}\n"));
         let here = lease::new_lease();
         if lease::pass(held, here) {
@@ -245,6 +245,13 @@ fn go_on_without_a_parked_handler() {
         }
     }
 }
+
+/// The fresh thread of [`hand_over`], and a continuation of [`move_on`].
+/// Each holds the lease it was started for: nothing moves the lease between
+/// the start and the first handler, so each reads it, rather than be given
+/// it in an allocation of the starting thread (see [`thread::Plain`]).
+static FRESH: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(lease::current(), false) };
+static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(lease::current(), true) };
 
 /// Drains as `lease` on this thread, then, if it still holds the lease,
 /// does what is next. A continuation (`moved_on`) finishing a run whose
@@ -281,8 +288,8 @@ fn finish_turn(lease: u64) -> Option<Then> {
     if lease::current() != lease {
         return None;
     }
-    let mut state = STATE.lock();
-    let then = state.then.pop();
+    let then = STATE.lock().then.pop();
+    // Outside the lock: the lease's change wakes the waiters, which take it.
     match then {
         Some(Then::Return(to)) => lease::set(to),
         Some(Then::Finish { run, .. }) => {
@@ -388,14 +395,13 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
 
 /// The holder of `from` is left behind in a handler: the run goes on from
 /// a new thread, or, if none can start, the lease goes back to `from`.
-fn move_on(from: u64) -> Result<(), (std::io::Error, thread::Job)> {
+fn move_on(from: u64) -> std::io::Result<()> {
     let to = lease::new_lease();
     if !lease::pass(from, to) {
         return Ok(());
     }
-    thread::spawn_detached(c"atexit-run", Box::new(move || drain_then(to, true))).map_err(|(e, job)| {
+    thread::spawn(&CONTINUATION).inspect_err(|_| {
         lease::pass(to, from);
-        (e, job)
     })
 }
 
@@ -403,7 +409,7 @@ fn move_on(from: u64) -> Result<(), (std::io::Error, thread::Job)> {
 /// thread to go on from, the run waits for it to return (the watchdog
 /// stays free for the deadline).
 fn move_on_or_wait(from: u64) {
-    if let Err((e, _)) = move_on(from) {
+    if let Err(e) = move_on(from) {
         write_stderr_now(&format!("atexit: no thread for the other handlers ({e}): they run once it returns\n"));
     }
 }

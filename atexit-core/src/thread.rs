@@ -11,42 +11,89 @@
 use std::ffi::CStr;
 use std::io;
 
-/// What such a thread runs.
+/// What such a thread runs: a closure.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread that runs a plain function: starting it allocates nothing, so
+/// the thread frees nothing. (The first `free` on a thread makes glibc set
+/// up a heap arena for it, an `mmap` of 64 MiB or more, which a thread that
+/// runs handlers that allocate nothing does not need.)
+pub(crate) struct Plain {
+    /// 15 bytes at most.
+    pub(crate) name: &'static CStr,
+    pub(crate) run: fn(),
+}
+
+/// Starts `plain` on a new detached thread.
+pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: `arg` is the `&'static Plain` that `spawn` passed.
+            let plain = unsafe { &*arg.cast::<Plain>() };
+            started(plain.name);
+            // No panic may unwind out of a thread's start routine.
+            let _ = std::panic::catch_unwind(plain.run);
+            std::ptr::null_mut()
+        }
+        create(start, (plain as *const Plain).cast_mut().cast())
+    }
+    #[cfg(not(unix))]
+    std::thread::Builder::new().name(plain.name.to_string_lossy().into_owned()).spawn(plain.run).map(drop)
+}
 
 /// Starts `job` on a new detached thread named `name` (15 bytes at most),
 /// or gives it back with the error.
 #[cfg(unix)]
 pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::Error, Job)> {
     extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
-        // SAFETY: `arg` is the `Box<Job>` that `spawn_detached` leaked for
-        // this thread alone; it is taken back once, here.
-        let job = unsafe { Box::from_raw(arg.cast::<Job>()) };
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        // SAFETY: `gettid` has no preconditions.
-        OURS.set(unsafe { libc::gettid() });
+        // SAFETY: `arg` is the box that `spawn_detached` leaked for this
+        // thread alone; it is taken back once, here.
+        let (name, job) = *unsafe { Box::from_raw(arg.cast::<(&'static CStr, Job)>()) };
+        started(name);
         // No panic may unwind out of a thread's start routine.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         std::ptr::null_mut()
     }
-    let arg = Box::into_raw(Box::new(job));
+    let arg = Box::into_raw(Box::new((name, job)));
+    create(start, arg.cast()).map_err(|e| {
+        // SAFETY: no thread was created: the box is still this function's.
+        let (_, job) = *unsafe { Box::from_raw(arg) };
+        (e, job)
+    })
+}
+
+/// Creates a detached thread that runs `start(arg)`.
+#[cfg(unix)]
+fn create(start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void, arg: *mut libc::c_void) -> io::Result<()> {
     // SAFETY: a zeroed `pthread_t` is a valid place for `pthread_create` to
-    // write to; `start` has the signature it calls and never unwinds; `arg`
-    // stays valid until `start` takes it back, or until it is taken back
-    // below when no thread was created; `name` is NUL-terminated.
+    // write to; `start` has the signature it calls and never unwinds; what
+    // `arg` points to stays valid until `start` is done with it (or the
+    // caller takes it back when no thread was created).
     unsafe {
         let mut thread: libc::pthread_t = std::mem::zeroed();
-        let rc = libc::pthread_create(&mut thread, std::ptr::null(), start, arg.cast());
+        let rc = libc::pthread_create(&mut thread, std::ptr::null(), start, arg);
         if rc != 0 {
-            return Err((io::Error::from_raw_os_error(rc), *Box::from_raw(arg)));
+            return Err(io::Error::from_raw_os_error(rc));
         }
-        #[cfg(target_os = "linux")]
-        libc::pthread_setname_np(thread, name.as_ptr());
         libc::pthread_detach(thread);
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = name;
     Ok(())
+}
+
+/// On a thread started here, first: it names itself (one system call, off
+/// the starting thread's path) and records its id.
+#[cfg(unix)]
+fn started(name: &'static CStr) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: `name` is NUL-terminated and at most 16 bytes with it;
+    // `gettid` has no preconditions.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+        OURS.set(libc::gettid());
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = name;
 }
 
 #[cfg(not(unix))]

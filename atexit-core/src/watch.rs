@@ -405,7 +405,8 @@ fn wake_watchdog(watch: &mut Watch) {
         _ => {
             watch.watchdog = None;
             watch.watchdog_starting = Some(here);
-            if let Err((e, _)) = thread::spawn_detached(c"atexit-watchdog", Box::new(watchdog)) {
+            static WATCHDOG: thread::Plain = thread::Plain { name: c"atexit-watchdog", run: watchdog };
+            if let Err(e) = thread::spawn(&WATCHDOG) {
                 watch.watchdog_starting = None;
                 write_stderr_now(&format!("atexit: no time limit and no deadline: could not start a thread: {e}\n"));
             }
