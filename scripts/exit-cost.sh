@@ -18,7 +18,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr); $(rustc --version)"
 "$bin/exit-cost-runner" "$rounds" "$runs" \
-    plain="$bin/plain" thread="$bin/thread" handwritten="$bin/handwritten" \
+    plain="$bin/plain" thread="$bin/thread" handwritten="$bin/handwritten" linked="$bin/linked" \
     register="$bin/register" static="$bin/static_handler" atexit_main="$bin/atexit_main" | tee "$out"
 python3 - "$out" <<'PY'
 import sys
@@ -33,6 +33,7 @@ rows = [
     ("plain binary", "plain", ""),
     ("spawn + join one thread", "thread", ""),
     ("hand-written peer", "handwritten", ""),
+    ("links atexit, registers nothing", "linked", ""),
     ("register(f), main returns", "register", "≤ 1.02x thread"),
     ("one #[atexit::register] handler", "static", "≤ 1.02x thread"),
     ("#[atexit::main] + one handler", "atexit_main", "≤ 1.03x hand-written"),

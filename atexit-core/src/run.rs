@@ -494,7 +494,7 @@ fn call_async(
         *theirs.lock() = Some(result);
         lease::CHANGED.notify();
     });
-    if let Err((e, job)) = thread::spawn_detached(c"atexit-async", job) {
+    if let Err((e, job)) = thread::spawn_job(job) {
         write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
         job();
     }

@@ -11,6 +11,8 @@
 use std::ffi::CStr;
 use std::io;
 
+use crate::lock::Lock;
+
 /// What such a thread runs: a closure.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
@@ -25,53 +27,32 @@ pub(crate) struct Plain {
 }
 
 /// Starts `plain` on a new detached thread.
-pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
-            // SAFETY: `arg` is the `&'static Plain` that `spawn` passed.
-            let plain = unsafe { &*arg.cast::<Plain>() };
-            started(plain.name);
-            // No panic may unwind out of a thread's start routine.
-            let _ = std::panic::catch_unwind(plain.run);
-            std::ptr::null_mut()
-        }
-        create(start, (plain as *const Plain).cast_mut().cast())
-    }
-    #[cfg(not(unix))]
-    std::thread::Builder::new().name(plain.name.to_string_lossy().into_owned()).spawn(plain.run).map(drop)
-}
-
-/// Starts `job` on a new detached thread named `name` (15 bytes at most),
-/// or gives it back with the error.
 #[cfg(unix)]
-pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::Error, Job)> {
+pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
     extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
-        // SAFETY: `arg` is the box that `spawn_detached` leaked for this
-        // thread alone; it is taken back once, here.
-        let (name, job) = *unsafe { Box::from_raw(arg.cast::<(&'static CStr, Job)>()) };
-        started(name);
+        // SAFETY: `arg` is the `&'static Plain` that `spawn` passed. The
+        // thread names itself (one system call, off the starting thread's
+        // path): `name` is NUL-terminated and at most 16 bytes with it.
+        // `gettid` has no preconditions.
+        let plain = unsafe {
+            let plain = &*arg.cast::<Plain>();
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            {
+                libc::prctl(libc::PR_SET_NAME, plain.name.as_ptr());
+                OURS.set(libc::gettid());
+            }
+            plain
+        };
         // No panic may unwind out of a thread's start routine.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let _ = std::panic::catch_unwind(plain.run);
         std::ptr::null_mut()
     }
-    let arg = Box::into_raw(Box::new((name, job)));
-    create(start, arg.cast()).map_err(|e| {
-        // SAFETY: no thread was created: the box is still this function's.
-        let (_, job) = *unsafe { Box::from_raw(arg) };
-        (e, job)
-    })
-}
-
-/// Creates a detached thread that runs `start(arg)`.
-#[cfg(unix)]
-fn create(start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void, arg: *mut libc::c_void) -> io::Result<()> {
     // SAFETY: a zeroed `pthread_t` is a valid place for `pthread_create` to
-    // write to; `start` has the signature it calls and never unwinds; what
-    // `arg` points to stays valid until `start` is done with it (or the
-    // caller takes it back when no thread was created).
+    // write to; `start` has the signature it calls and never unwinds; `arg`
+    // is a `&'static`.
     unsafe {
         let mut thread: libc::pthread_t = std::mem::zeroed();
+        let arg = (plain as *const Plain).cast_mut().cast();
         let rc = libc::pthread_create(&mut thread, std::ptr::null(), start, arg);
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
@@ -81,38 +62,32 @@ fn create(start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void, arg: *mu
     Ok(())
 }
 
-/// On a thread started here, first: it names itself (one system call, off
-/// the starting thread's path) and records its id.
-#[cfg(unix)]
-fn started(name: &'static CStr) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: `name` is NUL-terminated and at most 16 bytes with it;
-    // `gettid` has no preconditions.
-    unsafe {
-        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
-        OURS.set(libc::gettid());
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = name;
+#[cfg(not(unix))]
+pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
+    std::thread::Builder::new().name(plain.name.to_string_lossy().into_owned()).spawn(plain.run).map(drop)
 }
 
-#[cfg(not(unix))]
-pub(crate) fn spawn_detached(name: &'static CStr, job: Job) -> Result<(), (io::Error, Job)> {
-    use std::sync::{Arc, Mutex, PoisonError};
-    let slot = Arc::new(Mutex::new(Some(job)));
-    let theirs = Arc::clone(&slot);
-    let spawned = std::thread::Builder::new().name(name.to_string_lossy().into_owned()).spawn(move || {
-        if let Some(job) = theirs.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            job()
+/// Closures waiting for a thread of [`spawn_job`]'s to run them.
+static JOBS: Lock<Vec<Job>> = Lock::new(Vec::new());
+
+/// Starts `job` on a new detached thread (named `atexit-async`: an async
+/// handler is the one closure such a thread runs), or gives it back with
+/// the error. Each such thread runs one job of [`JOBS`]; which does not
+/// matter.
+pub(crate) fn spawn_job(job: Job) -> Result<(), (io::Error, Job)> {
+    static JOB: Plain = Plain { name: c"atexit-async", run: run_one_job };
+    fn run_one_job() {
+        let job = JOBS.lock().pop();
+        if let Some(job) = job {
+            job();
         }
-    });
-    match spawned {
-        Ok(_) => Ok(()),
-        Err(e) => match slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            Some(job) => Err((e, job)),
-            None => Ok(()),
-        },
     }
+    JOBS.lock().push(job);
+    spawn(&JOB).map_err(|e| {
+        // This job, or one another thread's job left for it: the same.
+        let job = JOBS.lock().pop().expect("a job for each thread not started");
+        (e, job)
+    })
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
