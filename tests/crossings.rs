@@ -194,6 +194,109 @@ mod scenarios {
             .register();
     }
 
+    /// `run_exitfuncs()` inside an async handler awaited on the
+    /// application's runtime runs the rest, and the handler goes on.
+    #[atexit::main]
+    #[tokio::main]
+    pub async fn nested_run_in_an_async_handler() {
+        atexit::register(|| say("rest ran in the nested run"));
+        atexit::register_async(Duration::from_secs(2), || async {
+            let _ = atexit::run_exitfuncs();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            say("async handler finished");
+        });
+    }
+
+    /// Waits for child `pid` and says how it ended.
+    fn wait_for(pid: libc::pid_t) -> String {
+        let mut status = 0;
+        // SAFETY: waiting for a child of this process.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exited {}", libc::WEXITSTATUS(status))
+        }
+    }
+
+    /// A handler forks after `main` returned; the child (which goes on with
+    /// the run) calls `atexit::exit(7)`.
+    pub fn exit_in_a_child_forked_by_a_handler() {
+        atexit::register(|| say("registered first"));
+        atexit::register(|| {
+            // SAFETY: the child only prints and exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                say("child exits with 7");
+                atexit::exit(7);
+            }
+            say(&format!("child {}", wait_for(pid)));
+        });
+    }
+
+    /// A worker forks while the handlers run (after `main` returned); the
+    /// child is not exiting, and its `atexit::exit(7)` runs its own handlers.
+    pub fn exit_in_a_child_forked_by_a_worker_during_the_exit() {
+        use std::sync::mpsc;
+        let (tell, running) = mpsc::channel::<()>();
+        let (done, finished) = mpsc::channel::<()>();
+        atexit::register(move || {
+            tell.send(()).unwrap();
+            finished.recv().unwrap();
+        });
+        thread::spawn(move || {
+            running.recv().unwrap();
+            // SAFETY: the child prints, registers and exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                say(&format!("child reads reason {:?}", atexit::exit_reason()));
+                atexit::register(|| say("child's own handler ran"));
+                atexit::exit(7);
+            }
+            say(&format!("child {}", wait_for(pid)));
+            done.send(()).unwrap();
+        });
+    }
+
+    /// A future whose destructor panics, dropped at its time limit: named,
+    /// and the rest run; on the application's runtime and off it.
+    fn register_a_future_that_panics_when_dropped() {
+        struct PanicsWhenDropped;
+        impl Drop for PanicsWhenDropped {
+            fn drop(&mut self) {
+                panic!("guard dropped");
+            }
+        }
+        atexit::register(|| say("rest ran"));
+        atexit::AsyncRegistration::new(|| async {
+            let _guard = PanicsWhenDropped;
+            std::future::pending::<()>().await;
+        })
+        .name("guarded")
+        .time_limit(Duration::from_millis(200))
+        .register();
+    }
+
+    #[atexit::main]
+    #[tokio::main]
+    pub async fn future_panics_when_dropped_on_the_applications_runtime() {
+        register_a_future_that_panics_when_dropped();
+    }
+
+    pub fn future_panics_when_dropped_at_process_exit() {
+        register_a_future_that_panics_when_dropped();
+    }
+
+    /// No file descriptor for the runtime an async handler needs at exit:
+    /// it is named, the trace says it did not run, the rest run.
+    pub fn no_descriptor_for_an_async_handlers_runtime() {
+        atexit::register(|| say("rest ran"));
+        atexit::AsyncRegistration::new(|| async { say("never printed") }).name("async-flush").register();
+        let limit = libc::rlimit { rlim_cur: 3, rlim_max: 3 };
+        // SAFETY: sets this process's limit on descriptors from a live struct.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    }
+
     /// The default time limit applies to an async handler awaited on the
     /// application's runtime too.
     #[atexit::main]
@@ -300,6 +403,54 @@ fn all() -> Vec<Case> {
                 ..expect("slow handler returned\nfirst registered, runs last\n", Code(0))
             },
         ),
+        common::main_case(
+            "nested_run_in_an_async_handler",
+            nested_run_in_an_async_handler,
+            Expect {
+                stderr_lacks: &["dropped", "panicked"],
+                ..expect("rest ran in the nested run\nasync handler finished\n", Code(0))
+            },
+        ),
+        case(
+            "exit_in_a_child_forked_by_a_handler",
+            exit_in_a_child_forked_by_a_handler,
+            Expect { stderr_lacks: NO_PANIC, ..expect("child exits with 7\nchild exited 7\nregistered first\n", Code(0)) },
+        ),
+        case(
+            "exit_in_a_child_forked_by_a_worker_during_the_exit",
+            exit_in_a_child_forked_by_a_worker_during_the_exit,
+            Expect {
+                stderr_lacks: NO_PANIC,
+                ..expect("child reads reason None\nchild's own handler ran\nchild exited 7\n", Code(0))
+            },
+        ),
+        common::main_case(
+            "future_panics_when_dropped_on_the_applications_runtime",
+            future_panics_when_dropped_on_the_applications_runtime,
+            Expect {
+                stderr_has: &["exit handler `guarded` panicked: guard dropped"],
+                stderr_lacks: &["left behind"],
+                ..expect("rest ran\n", Code(0))
+            },
+        ),
+        case(
+            "future_panics_when_dropped_at_process_exit",
+            future_panics_when_dropped_at_process_exit,
+            Expect {
+                stderr_has: &["exit handler `guarded` panicked: guard dropped"],
+                stderr_lacks: &["left behind"],
+                ..expect("rest ran\n", Code(0))
+            },
+        ),
+        case(
+            "no_descriptor_for_an_async_handlers_runtime",
+            no_descriptor_for_an_async_handlers_runtime,
+            Expect {
+                stderr_has: &["async handler `async-flush` could not run", "`async-flush` not run in"],
+                ..expect("rest ran\n", Code(0))
+            },
+        )
+        .env(&[("ATEXIT_TRACE", "1")]),
         common::main_case(
             "default_limit_on_the_applications_runtime",
             default_limit_on_the_applications_runtime,

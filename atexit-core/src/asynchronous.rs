@@ -180,6 +180,12 @@ where
     fn run(mut self: Box<Self>) -> Result<(), HandlerPanic> {
         let name = self.name();
         let Some(work) = self.pending() else { return Ok(()) };
-        call(|| on_a_runtime_built_here(work).expect("a runtime for an async handler"), || name)
+        match on_a_runtime_built_here(work) {
+            Ok(()) => Ok(()),
+            Err((e, work)) => {
+                drop(work);
+                call(|| panic!("no runtime to run it on: {e}"), || name)
+            }
+        }
     }
 }

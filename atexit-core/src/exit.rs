@@ -74,7 +74,7 @@ pub fn exit(code: i32) -> ! {
     run_exit_handlers(ExitReason::Exit(code), Some(code));
     // On Unix this goes through libc's `exit`, whose hook runs whatever was
     // registered after the run above finished.
-    std::process::exit(code)
+    crate::last_words::exit_process(code)
 }
 
 /// A handler decides how the process ends: it is ended (unwound, so its
@@ -125,10 +125,10 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
 /// ```
 pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     if lease::acts_for_run() {
-        return run::run(Place::Here);
+        return run::run_explicitly();
     }
     reason::explicit_run(Some(ExitReason::RunExitfuncs));
-    let result = run::run(Place::Here);
+    let result = run::run_explicitly();
     reason::explicit_run(None);
     // A handler called `exit`: the process ends now, as it decided.
     match reason::ending() {
@@ -177,7 +177,7 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
 /// (a handler asked for it with `Shutdown::exit_as_requested`).
 pub(crate) fn end_if_changed(status: Option<i32>) {
     match reason::ending() {
-        Some(Ending::Status(code)) if Some(code) != status => std::process::exit(code),
+        Some(Ending::Status(code)) if Some(code) != status => crate::last_words::exit_process(code),
         Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal(signal),
         _ => {}
     }

@@ -65,8 +65,7 @@ pub(crate) fn die_of_signal(_: crate::reason::Signal) -> ! {
 }
 
 /// Ends the process through C's `exit`: for a `fork()`ed child of a process
-/// in C's `exit`, where the standard library's exit (its state copied from
-/// the parent, where another thread called it) would park the caller.
+/// that was exiting (see [`exit_process`]).
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub(crate) fn exit_through_libc(code: i32) -> ! {
     use std::io::Write;
@@ -79,6 +78,17 @@ pub(crate) fn exit_through_libc(code: i32) -> ! {
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 pub(crate) fn exit_through_libc(code: i32) -> ! {
     terminate_now(code)
+}
+
+/// Ends the process with `code` through `exit` (C's exit handlers left
+/// run): the standard library's, unless this is a child `fork()`ed while
+/// its parent exited, whose copy of the standard library's exit state
+/// (another thread is exiting) would park the caller for ever: C's then.
+pub(crate) fn exit_process(code: i32) -> ! {
+    if crate::reason::forked_from_an_exit() {
+        exit_through_libc(code)
+    }
+    std::process::exit(code)
 }
 
 /// Ends the process now with `code`: no exit handler, no flush.

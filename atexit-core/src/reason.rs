@@ -3,7 +3,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+
+use crate::lock::{ForkLock, Guard, Lock};
 
 /// Why the process registry's handlers are running, as [`exit_reason`]
 /// tells a handler.
@@ -207,10 +208,40 @@ struct Exiting {
     explicit: Option<ExitReason>,
 }
 
-static EXITING: Mutex<Exiting> = Mutex::new(Exiting { reason: None, status: None, explicit: None });
+/// A lock that `fork()` holds across (see `fork.rs`).
+static EXITING: Lock<Exiting> = Lock::new(Exiting { reason: None, status: None, explicit: None });
 
-fn exiting() -> std::sync::MutexGuard<'static, Exiting> {
-    EXITING.lock().unwrap_or_else(PoisonError::into_inner)
+fn exiting() -> Guard<'static, Exiting> {
+    EXITING.lock()
+}
+
+/// The lock `fork()` holds across (see `fork.rs`).
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
+pub(crate) fn fork_lock() -> &'static dyn ForkLock {
+    &EXITING
+}
+
+/// Set in a child `fork()`ed while its parent was exiting.
+static FORKED_FROM_AN_EXIT: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is a child `fork()`ed while its parent was exiting
+/// (see `last_words::exit_process`).
+pub(crate) fn forked_from_an_exit() -> bool {
+    FORKED_FROM_AN_EXIT.load(Ordering::SeqCst)
+}
+
+/// In a `fork()`ed child: if it does not go on with its parent's run (it
+/// was forked by a thread that did not act for it), it is not exiting:
+/// whatever it ends with is its own.
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
+pub(crate) fn forked(goes_on_with_the_run: bool) {
+    if has_begun() {
+        FORKED_FROM_AN_EXIT.store(true, Ordering::SeqCst);
+    }
+    if !goes_on_with_the_run {
+        *exiting() = Exiting { reason: None, status: None, explicit: None };
+        BEGUN.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Why the handlers are running, for a handler to read: `None` when no run
@@ -299,11 +330,6 @@ pub(crate) fn has_begun() -> bool {
 /// ```
 pub fn is_exiting() -> bool {
     has_begun()
-}
-
-/// Whether the exit is C's `exit` (`main` returned, `std::process::exit`).
-pub(crate) fn is_c_exit() -> bool {
-    matches!(exiting().reason, Some(ExitReason::ProcessExit(_)))
 }
 
 /// How the process ends, once an exit began: with a status, or dying of a

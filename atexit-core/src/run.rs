@@ -89,9 +89,20 @@ pub(crate) enum Place {
 /// and returns the last panic. Called by a thread that acts for a run (from
 /// inside a handler), it goes on with that run.
 pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
+    run_as(place, true)
+}
+
+/// [`run`] for an explicit `run_exitfuncs`: inside a handler, the thread
+/// that called it goes on afterwards, and so does an async handler that
+/// it awaits.
+pub(crate) fn run_explicitly() -> Result<(), HandlerPanic> {
+    run_as(Place::Here, false)
+}
+
+fn run_as(place: Place, exiting: bool) -> Result<(), HandlerPanic> {
     // Read here, so that a fresh thread need not read the environment.
     watch::settle();
-    let result = if lease::acts_for_run() { go_on(place) } else { start(place) };
+    let result = if lease::acts_for_run() { go_on(place, exiting) } else { start(place) };
     result.map_or(Ok(()), Err)
 }
 
@@ -151,10 +162,12 @@ fn start(place: Place) -> Option<HandlerPanic> {
 
 /// Inside a handler of the run: the rest runs now, from here, or from a
 /// fresh thread if this one's thread-locals are gone.
-fn go_on(place: Place) -> Option<HandlerPanic> {
+fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
     let lease = lease::held();
-    // An async handler this thread awaits will not be polled again.
-    watch::drop_awaited("the thread awaiting it called exit");
+    if exiting {
+        // An async handler this thread awaits will not be polled again.
+        watch::drop_awaited("the thread awaiting it called exit");
+    }
     if place == Place::Fresh {
         if PROCESS.len() == 0 {
             return None;
@@ -268,7 +281,7 @@ fn drain_then(lease: u64, moved_on: bool) {
     let forked = thread::process_id() != RUN_PID.load(Ordering::Relaxed);
     if let Some(Then::Finish { starter_drains, .. }) = then {
         if forked || (moved_on && starter_drains) {
-            end_as_the_exit_would(forked);
+            end_as_the_exit_would();
         }
     }
 }
@@ -306,16 +319,11 @@ fn finish_turn(lease: u64) -> Option<Then> {
 /// started it was left behind in a handler, or this is a `fork()`ed child
 /// where it does not exist. The process ends now, as that thread would
 /// have ended it. (Not after an explicit run: its caller returns when its
-/// handler does.) In a child forked while C's `exit` ran in its parent, the
-/// standard library's exit, whose state the child copied, would park this
-/// thread: C's `exit` ends it.
-fn end_as_the_exit_would(forked: bool) {
+/// handler does.)
+fn end_as_the_exit_would() {
     match crate::reason::ending() {
         Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
-        Some(Ending::Status(code)) if forked && crate::reason::is_c_exit() => {
-            crate::last_words::exit_through_libc(code)
-        }
-        Some(Ending::Status(code)) => std::process::exit(code),
+        Some(Ending::Status(code)) => crate::last_words::exit_process(code),
         None => {}
     }
 }
@@ -424,7 +432,8 @@ fn wait_until(done: impl FnMut() -> bool) {
 /// (whatever thread polls it), with its panic caught and named, and dropped
 /// once its ticket says it overran.
 pub(crate) struct Watched {
-    future: Pending,
+    /// Dropped by `poll` once it is done, or to be dropped.
+    future: Option<Pending>,
     name: Cow<'static, str>,
     ticket: Ticket,
     lease: u64,
@@ -433,24 +442,53 @@ pub(crate) struct Watched {
 /// What an async handler's future came to, and how the trace says it.
 type Outcome = (Result<(), HandlerPanic>, Ended);
 
+impl Watched {
+    /// Drops the future as acting for the run (its destructor may use the
+    /// registry), a panic from it caught and named.
+    fn drop_future(&mut self) -> Result<(), HandlerPanic> {
+        let Some(future) = self.future.take() else { return Ok(()) };
+        let previous = lease::hold(self.lease);
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+        lease::hold(previous);
+        dropped.map_err(|payload| HandlerPanic::new(self.name.clone(), payload))
+    }
+}
+
 impl Future for Watched {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if watch::fate(self.ticket) != Fate::Running {
-            return Poll::Ready((Ok(()), Ended::Dropped));
+            return Poll::Ready((self.drop_future(), Ended::Dropped));
         }
-        watch::set_waker(self.ticket, cx.waker());
-        let previous = lease::hold(self.lease);
-        let polled = panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx)));
+        let (ticket, lease) = (self.ticket, self.lease);
+        let Some(future) = self.future.as_mut() else { return Poll::Ready((Ok(()), Ended::Ok)) };
+        watch::set_waker(ticket, cx.waker());
+        let previous = lease::hold(lease);
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
         lease::hold(previous);
         let result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(())) => Ok(()),
-            Err(payload) => Err(HandlerPanic::new(self.name.clone(), payload)),
+            Ok(Poll::Ready(())) => self.drop_future(),
+            Err(payload) => {
+                let panic = HandlerPanic::new(self.name.clone(), payload);
+                drop_quietly(self.drop_future());
+                Err(panic)
+            }
         };
         let how = ended(&result);
         Poll::Ready((result, how))
+    }
+}
+
+impl Drop for Watched {
+    /// Dropped before it was done (its runtime shut down, say): the
+    /// future's own panic is reported, not let out.
+    fn drop(&mut self) {
+        if let Err(panic) = self.drop_future() {
+            panic.report();
+            drop_quietly(panic);
+        }
     }
 }
 
@@ -468,7 +506,7 @@ fn call_async(
 ) -> Option<Result<(), HandlerPanic>> {
     if place == Place::Unwatched {
         let ticket = watch::open(|| name.clone(), None, OnOverrun::Tell, || {});
-        let (result, how) = poll_here(Watched { future: work, name, ticket, lease });
+        let (result, how) = poll_here(Watched { future: Some(work), name, ticket, lease });
         watch::close(ticket, how);
         return Some(result);
     }
@@ -476,7 +514,7 @@ fn call_async(
     // Past its limit and the grace after it, the watchdog gives it up and
     // wakes this thread.
     let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || lease::CHANGED.notify());
-    let watched = Watched { future: work, name, ticket, lease: helper };
+    let watched = Watched { future: Some(work), name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
     let pid = thread::process_id();
@@ -555,19 +593,23 @@ fn in_a_runtime() -> bool {
 fn block_on(watched: Watched) -> Outcome {
     match on_a_runtime_built_here(watched) {
         Ok(outcome) => outcome,
-        Err(e) => {
-            write_stderr_now(&format!("atexit: an async handler could not run: no runtime: {e}\n"));
-            (Ok(()), Ended::Ok)
+        Err((e, watched)) => {
+            write_stderr_now(&format!("atexit: async handler `{}` could not run: no runtime: {e}\n", watched.name));
+            (Ok(()), Ended::NotRun)
         }
     }
 }
 
 /// Runs `future` to its end on a current-thread runtime built for it on
-/// this thread. Blocking tasks it started may run on: they are not waited
-/// for (the runtime shuts down in the background).
+/// this thread, or gives it back with the error. Blocking tasks it started
+/// may run on: they are not waited for (the runtime shuts down in the
+/// background).
 #[cfg(feature = "tokio")]
-pub(crate) fn on_a_runtime_built_here<F: Future>(future: F) -> std::io::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+pub(crate) fn on_a_runtime_built_here<F: Future>(future: F) -> Result<F::Output, (std::io::Error, F)> {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return Err((e, future)),
+    };
     let output = runtime.block_on(future);
     runtime.shutdown_background();
     Ok(output)
@@ -607,7 +649,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
                 let name = callback.name();
                 let limit = callback.time_limit().or_else(watch::default_limit);
                 let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on_or_wait(lease));
-                let (result, how) = Watched { future: work, name, ticket, lease }.await;
+                let (result, how) = Watched { future: Some(work), name, ticket, lease }.await;
                 if watch::close(ticket, how) && lease::current() != lease {
                     break;
                 }
@@ -641,12 +683,13 @@ pub(crate) fn fork_lock() -> &'static dyn ForkLock {
 /// ran a handler of the run going on (however it held the lease: acting,
 /// running an async handler, or left behind), the run goes on from it,
 /// and whoever finishes the run ends the child as the exit would have.
-/// Otherwise no run goes on there.
+/// Otherwise no run goes on there. Returns whether one does.
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn forked() {
+pub(crate) fn forked() -> bool {
     let mut state = STATE.lock();
     let held = lease::held();
-    if lease::current() != 0 && held != 0 {
+    let goes_on = lease::current() != 0 && held != 0;
+    if goes_on {
         lease::set(held);
         let run = STARTED.load(Ordering::Relaxed);
         state.then.clear();
@@ -656,4 +699,5 @@ pub(crate) fn forked() {
         state.then.clear();
         FINISHED.store(STARTED.load(Ordering::Relaxed), Ordering::Release);
     }
+    goes_on
 }

@@ -293,6 +293,8 @@ pub(crate) enum Ended {
     CalledExit,
     /// An async handler dropped at its limit.
     Dropped,
+    /// An async handler that could not start (no runtime could be built).
+    NotRun,
 }
 
 /// Closes the ticket: the handler returned (`how`), or was given up while
@@ -316,6 +318,7 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
         (_, Ended::Ok) => "ok",
         (_, Ended::Panicked) => "panicked",
         (_, Ended::CalledExit) => "called exit",
+        (_, Ended::NotRun) => "not run",
     };
     trace(&watched.name, said, watched.started.elapsed());
     drop(watched.move_on);
