@@ -432,7 +432,9 @@ fn all() -> Vec<Case> {
                 stderr_lacks: &["left behind"],
                 ..expect("rest ran\n", Code(0))
             },
-        ),
+        )
+        // The panic hook prints fast: the handler is back within its grace.
+        .env(&[("RUST_BACKTRACE", "0")]),
         case(
             "future_panics_when_dropped_at_process_exit",
             future_panics_when_dropped_at_process_exit,
@@ -441,7 +443,9 @@ fn all() -> Vec<Case> {
                 stderr_lacks: &["left behind"],
                 ..expect("rest ran\n", Code(0))
             },
-        ),
+        )
+        // The panic hook prints fast: the handler is back within its grace.
+        .env(&[("RUST_BACKTRACE", "0")]),
         case(
             "no_descriptor_for_an_async_handlers_runtime",
             no_descriptor_for_an_async_handlers_runtime,

@@ -1,9 +1,9 @@
 //! The exit paths: where an exit run starts, [`exit`], [`run_exitfuncs`],
 //! and how the process ends once its handlers have run.
 
-use crate::lease;
+use crate::exit_state;
 use crate::panic::drop_quietly;
-use crate::reason::{self, Ending, ExitReason};
+use crate::reason::{Ending, ExitReason};
 use crate::run::{self, Place};
 use crate::watch;
 
@@ -23,7 +23,7 @@ pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
 /// started (a shared library's copy of the runtime, run as it unloads, has
 /// no deadline, then or later).
 fn begin(why: ExitReason, status: Option<i32>, place: Place) {
-    reason::begin(why, status, lease::acts_for_run());
+    exit_state::begin(why, status, exit_state::acts_for_run());
     if place == Place::Unwatched {
         watch::no_deadline();
     } else {
@@ -68,7 +68,7 @@ pub fn exit(code: i32) -> ! {
     // From a thread that does not act for a run going on (a helper thread
     // of a handler, say), as from a handler: waiting for the run could wait
     // for a handler that waits for this thread.
-    if lease::run_going_on() {
+    if exit_state::run_going_on() {
         end_from_a_handler(ExitReason::Exit(code), Some(code))
     }
     run_exit_handlers(ExitReason::Exit(code), Some(code));
@@ -82,7 +82,7 @@ pub fn exit(code: i32) -> ! {
 /// so. With `panic = "abort"` there is no unwinding: the rest run nested
 /// here, and the process ends at once.
 pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
-    reason::decide(why, status);
+    exit_state::decide(why, status);
     // Inside an explicit run, this is where the process begins to exit.
     watch::start_deadline();
     #[cfg(panic = "unwind")]
@@ -90,7 +90,7 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     #[cfg(not(panic = "unwind"))]
     {
         let _ = run::run(Place::Here);
-        match reason::ending() {
+        match exit_state::ending() {
             Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
             ending => crate::last_words::terminate_now(match ending {
                 Some(Ending::Status(code)) => code,
@@ -124,14 +124,14 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
 /// # Ok::<(), atexit::HandlerPanic>(())
 /// ```
 pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
-    if lease::acts_for_run() {
+    if exit_state::acts_for_run() {
         return run::run_explicitly();
     }
-    reason::explicit_run(Some(ExitReason::RunExitfuncs));
+    exit_state::explicit_run(Some(ExitReason::RunExitfuncs));
     let result = run::run_explicitly();
-    reason::explicit_run(None);
+    exit_state::explicit_run(None);
     // A handler called `exit`: the process ends now, as it decided.
-    match reason::ending() {
+    match exit_state::ending() {
         Some(Ending::Status(code)) => exit(code),
         Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
         None => result,
@@ -176,7 +176,7 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
 /// signal), ends the process so: with another status, or dying of a signal
 /// (a handler asked for it with `Shutdown::exit_as_requested`).
 pub(crate) fn end_if_changed(status: Option<i32>) {
-    match reason::ending() {
+    match exit_state::ending() {
         Some(Ending::Status(code)) if Some(code) != status => crate::last_words::exit_process(code),
         Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal(signal),
         _ => {}
@@ -190,7 +190,7 @@ pub(crate) fn end_if_changed(status: Option<i32>) {
 /// `exit` began.)
 #[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
 pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
-    let ending = reason::ending();
+    let ending = exit_state::ending();
     if ending.is_none() || ending == status.map(Ending::Status) {
         return;
     }

@@ -19,7 +19,7 @@ pub(crate) fn install() {
 mod atfork {
     use crate::lock::ForkLock;
     use crate::process::{self, PROCESS};
-    use crate::{reason, run, watch};
+    use crate::{exit_state, watch};
 
     /// The locks held across `fork()`, in the order they are taken.
     fn locks() -> impl DoubleEndedIterator<Item = &'static dyn ForkLock> {
@@ -33,7 +33,7 @@ mod atfork {
                 None
             }
         };
-        [PROCESS.fork_lock(), run::fork_lock(), reason::fork_lock(), watch::fork_lock()].into_iter().chain(shutdown)
+        [PROCESS.fork_lock(), exit_state::fork_lock(), watch::fork_lock()].into_iter().chain(shutdown)
     }
 
     extern "C" fn prepare() {
@@ -47,9 +47,10 @@ mod atfork {
     extern "C" fn child() {
         release();
         process::forked();
-        let goes_on = run::forked();
-        reason::forked(goes_on);
+        exit_state::forked();
         watch::forked();
+        #[cfg(feature = "signals")]
+        crate::shutdown::forked();
     }
 
     fn release() {

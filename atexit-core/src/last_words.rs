@@ -85,7 +85,7 @@ pub(crate) fn exit_through_libc(code: i32) -> ! {
 /// its parent exited, whose copy of the standard library's exit state
 /// (another thread is exiting) would park the caller for ever: C's then.
 pub(crate) fn exit_process(code: i32) -> ! {
-    if crate::reason::forked_from_an_exit() {
+    if crate::exit_state::forked_from_an_exit() {
         exit_through_libc(code)
     }
     std::process::exit(code)

@@ -35,11 +35,11 @@ mod asynchronous;
 mod callback;
 mod entry;
 mod exit;
+mod exit_state;
 mod fork;
 mod hook;
 mod identity;
 mod last_words;
-mod lease;
 mod lock;
 mod panic;
 mod process;
@@ -63,9 +63,10 @@ pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priori
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use crate::asynchronous::{AsyncRegistration, register_async};
 pub use crate::exit::{exit, run_exitfuncs};
+pub use crate::exit_state::{exit_reason, is_exiting};
 pub use crate::identity::Function;
 pub use crate::panic::HandlerPanic;
-pub use crate::reason::{ExitReason, Signal, exit_reason, is_exiting};
+pub use crate::reason::{ExitReason, Signal};
 pub use crate::registry::{Handle, Registry};
 pub use crate::watch::{DEADLINE_EXIT_STATUS, set_deadline, set_handler_time_limit};
 

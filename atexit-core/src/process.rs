@@ -10,28 +10,24 @@
 //!   comes first. Those submitted later (a constructor can need the registry
 //!   before every crate's constructors have run; a library loaded later) are
 //!   taken in at the next such use and sorted in among the others.
-//! - **Fork**: in a `fork()`ed child, the first use drops the parent's
-//!   registrations, except those registered to be inherited. They are
+//! - **Fork**: a `fork()`ed child drops the parent's registrations at
+//!   once (its fork callback), except those registered to be inherited. They are
 //!   leaked, not dropped: a destructor could flush the parent's buffers a
 //!   second time. Static handlers count as the parent's.
 //! - **Late arrivals**: while the exit runs, a registration from another
 //!   thread than the running one is dropped, so that busy threads cannot
 //!   keep the exit from ever finishing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::callback::Callback;
+use crate::exit_state;
 use crate::identity::Identity;
-use crate::lease;
 use crate::lock::{ForkLock, Guard, Lock};
-use crate::reason;
 use crate::registry::{Key, Registrations, State, emptied};
 use crate::statics::{self, StaticHandler};
 
 /// The process registry.
-pub(crate) static PROCESS: Process = Process {
-    state: Lock::new(Settled { registrations: State::new(), generation: 0, statics: Vec::new(), newest_static: None }),
-};
+pub(crate) static PROCESS: Process =
+    Process { state: Lock::new(Settled { registrations: State::new(), statics: Vec::new(), newest_static: None }) };
 
 pub(crate) struct Process {
     state: Lock<Settled>,
@@ -40,8 +36,6 @@ pub(crate) struct Process {
 /// The pending handlers, and what was done to keep them up to date.
 struct Settled {
     registrations: State,
-    /// The `fork()` generation they belong to.
-    generation: u64,
     /// The static handlers taken in and pending, in registration order
     /// (the last runs first).
     statics: Vec<&'static StaticHandler>,
@@ -50,21 +44,12 @@ struct Settled {
     newest_static: Option<&'static StaticHandler>,
 }
 
-/// How many `fork()`s lie between the first process and this one.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-
 impl Process {
-    /// The state, brought up to date: the parent's registrations dropped
-    /// in a new `fork()` generation; static handlers taken in when the
-    /// caller needs every pending handler (a count, a scan, a run's start).
+    /// The state, with the static handlers taken in when the caller needs
+    /// every pending handler (a count, a scan, a run's start).
     #[inline]
     fn state(&self, with_statics: bool) -> Guard<'_, Settled> {
         let mut state = self.state.lock();
-        let generation = GENERATION.load(Ordering::Relaxed);
-        if generation != state.generation {
-            state.generation = generation;
-            state.forget_parents_registrations();
-        }
         if with_statics {
             state.take_in_statics();
         }
@@ -75,7 +60,7 @@ impl Process {
     /// for its run (a late arrival, dropped).
     #[inline]
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
-        if reason::has_begun() && lease::run_going_on() && !lease::acts_for_run() {
+        if exit_state::has_begun() && exit_state::run_going_on() && !exit_state::acts_for_run() {
             crate::panic::drop_quietly(callback);
             return Key::nothing(priority);
         }
@@ -166,8 +151,9 @@ impl Settled {
 }
 
 /// In a `fork()`ed child, before anything else runs there but signal
-/// handlers: this is a new generation.
+/// handlers: the parent's registrations are dropped, but those registered
+/// to be inherited.
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
-    GENERATION.fetch_add(1, Ordering::Relaxed);
+    PROCESS.state.lock().forget_parents_registrations();
 }

@@ -1,10 +1,8 @@
-//! Why the handlers are running: the exit reason a handler can read, and the
-//! names of the signals that can cause it.
+//! Why the handlers are running, as a handler reads it, the names of the
+//! signals that can cause it, and how the process ends. (The exit state
+//! that holds them is `exit_state.rs`'s.)
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::lock::{ForkLock, Guard, Lock};
 
 /// Why the process registry's handlers are running, as [`exit_reason`]
 /// tells a handler.
@@ -197,161 +195,10 @@ impl TryFrom<i32> for Signal {
     }
 }
 
-/// How the process is exiting, once it is: the first exit decides, until
-/// a handler asks for another status (see [`begin`]).
-struct Exiting {
-    reason: Option<ExitReason>,
-    /// The status the process ends with, where known: `None` for a signal
-    /// (the process dies of it) and for C's `exit` where libc does not say.
-    status: Option<i32>,
-    /// The reason of an explicit run going on now.
-    explicit: Option<ExitReason>,
-}
-
-/// A lock that `fork()` holds across (see `fork.rs`).
-static EXITING: Lock<Exiting> = Lock::new(Exiting { reason: None, status: None, explicit: None });
-
-fn exiting() -> Guard<'static, Exiting> {
-    EXITING.lock()
-}
-
-/// The lock `fork()` holds across (see `fork.rs`).
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn fork_lock() -> &'static dyn ForkLock {
-    &EXITING
-}
-
-/// Set in a child `fork()`ed while its parent was exiting.
-static FORKED_FROM_AN_EXIT: AtomicBool = AtomicBool::new(false);
-
-/// Whether this process is a child `fork()`ed while its parent was exiting
-/// (see `last_words::exit_process`).
-pub(crate) fn forked_from_an_exit() -> bool {
-    FORKED_FROM_AN_EXIT.load(Ordering::SeqCst)
-}
-
-/// In a `fork()`ed child: if it does not go on with its parent's run (it
-/// was forked by a thread that did not act for it), it is not exiting:
-/// whatever it ends with is its own.
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn forked(goes_on_with_the_run: bool) {
-    if has_begun() {
-        FORKED_FROM_AN_EXIT.store(true, Ordering::SeqCst);
-    }
-    if !goes_on_with_the_run {
-        *exiting() = Exiting { reason: None, status: None, explicit: None };
-        BEGUN.store(false, Ordering::SeqCst);
-    }
-}
-
-/// Why the handlers are running, for a handler to read: `None` when no run
-/// is going on.
-///
-/// What it says is how the process will end: once a handler calls
-/// [`exit(n)`](crate::exit), later handlers read `Exit(n)`, the status the
-/// process then ends with.
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// use atexit::ExitReason;
-///
-/// atexit::register(|| match atexit::exit_reason() {
-///     Some(ExitReason::Signal(signal)) => eprintln!("stopped by {signal:?}"),
-///     Some(ExitReason::ProcessExit(Some(code))) if code != 0 => eprintln!("failing with {code}"),
-///     _ => {}
-/// });
-/// # atexit::clear();
-/// ```
-pub fn exit_reason() -> Option<ExitReason> {
-    let exiting = exiting();
-    exiting.reason.or(exiting.explicit)
-}
-
-impl ExitReason {
-    /// Whether this is a call that names a status (`exit`), rather than
-    /// `main` ending or a signal.
-    fn is_exit_call(self) -> bool {
-        matches!(self, ExitReason::Exit(_) | ExitReason::ProcessExit(_))
-    }
-}
-
-/// An exit begins, or is asked for during one, for `reason` and with
-/// `status`. The first one decides how the process ends, with two
-/// exceptions: a handler of the run (`by_handler`) that calls an exit
-/// asks for its status, and an exit call made while `main`'s end or a
-/// signal runs the handlers decides the status, as a call that cannot be
-/// refused. Another exit racing the first changes nothing: the handlers
-/// read what the process ends with.
-pub(crate) fn begin(reason: ExitReason, status: Option<i32>, by_handler: bool) {
-    BEGUN.store(true, Ordering::SeqCst);
-    let mut exiting = exiting();
-    let replaces = match exiting.reason {
-        None => true,
-        Some(first) => reason.is_exit_call() && (by_handler || !first.is_exit_call()),
-    };
-    if replaces {
-        exiting.reason = Some(reason);
-        exiting.status = status;
-    }
-}
-
-/// A handler decides how the process ends (`exit(n)`, or dying of the
-/// signal that asked for shutdown): the last such call wins.
-pub(crate) fn decide(reason: ExitReason, status: Option<i32>) {
-    BEGUN.store(true, Ordering::SeqCst);
-    let mut exiting = exiting();
-    exiting.reason = Some(reason);
-    exiting.status = status;
-}
-
-/// Set when the exit begins, for what must be cheap to ask: a registration
-/// from a thread that does not act for the run is turned away from then on.
-static BEGUN: AtomicBool = AtomicBool::new(false);
-
-/// Whether the process has begun to exit.
-#[inline]
-pub(crate) fn has_begun() -> bool {
-    BEGUN.load(Ordering::SeqCst)
-}
-
-/// Whether the process is exiting: from the moment an exit begins (`main`
-/// returning, `std::process::exit`, [`exit`](crate::exit), a handled signal,
-/// a handler's `exit` inside an explicit run) to its end. An explicit
-/// [`run_exitfuncs`](crate::run_exitfuncs) is no exit: while it runs, this
-/// is `false` (a handler tells the two apart with
-/// [`exit_reason`], which says `RunExitfuncs` there).
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// atexit::register(|| println!("exiting: {}", atexit::is_exiting()));
-/// assert!(!atexit::is_exiting());
-/// atexit::run_exitfuncs()?; // prints "exiting: false"
-/// # Ok::<(), atexit::HandlerPanic>(())
-/// ```
-pub fn is_exiting() -> bool {
-    has_begun()
-}
-
 /// How the process ends, once an exit began: with a status, or dying of a
 /// signal.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Ending {
     Status(i32),
     Signal(Signal),
-}
-
-/// How the process ends, as the exit decided (`None` before one began, or
-/// for C's `exit` where libc does not say its status).
-pub(crate) fn ending() -> Option<Ending> {
-    let exiting = exiting();
-    match (exiting.reason?, exiting.status) {
-        (ExitReason::Signal(signal), _) => Some(Ending::Signal(signal)),
-        (_, Some(code)) => Some(Ending::Status(code)),
-        (_, None) => None,
-    }
-}
-
-/// An explicit run starts (`Some`) or ends (`None`).
-pub(crate) fn explicit_run(reason: Option<ExitReason>) {
-    exiting().explicit = reason;
 }

@@ -24,53 +24,20 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use crate::callback::{Callback, Pending};
+use crate::exit_state::{self as state, Ender, Running, Then};
 use crate::last_words::write_stderr_now;
-use crate::lease;
-use crate::lock::{ForkLock, Lock};
+use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
 use crate::reason::Ending;
 use crate::thread;
 use crate::wait::Event;
 use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
-
-/// Runs started, and the number of the last one finished.
-static STARTED: AtomicU64 = AtomicU64::new(0);
-static FINISHED: AtomicU64 = AtomicU64::new(0);
-/// The process the run going on started in: a `fork()`ed child finishes
-/// it alone, and then ends as the exit would have.
-static RUN_PID: AtomicU32 = AtomicU32::new(0);
-/// Set while `#[atexit::main]`'s async run awaits handlers on the
-/// application's runtime; `STALLED` once a thread of that runtime blocked
-/// in an exit of its own, which stops the runtime's timers: the async
-/// handlers left then run on a runtime built for them.
-static AWAITING: AtomicBool = AtomicBool::new(false);
-static STALLED: AtomicBool = AtomicBool::new(false);
-
-/// What the holder of the lease does when no handler is left, innermost last.
-#[derive(Clone, Copy, Debug)]
-enum Then {
-    /// Finish run number `run`. `starter_drains`: the thread that started
-    /// it runs its handlers itself (if it is left behind, whoever finishes
-    /// ends the process, as it would have).
-    Finish { run: u64, starter_drains: bool },
-    /// Hand the lease back to the thread that holds this one, which waits.
-    Return(u64),
-}
-
-struct State {
-    then: Vec<Then>,
-    /// The last panic of a run (by its number), from whichever thread ran
-    /// the handler, for the thread that started it.
-    last: Option<(u64, HandlerPanic)>,
-}
-
-static STATE: Lock<State> = Lock::new(State { then: Vec::new(), last: None });
 
 /// Where a run's handlers run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -102,59 +69,48 @@ pub(crate) fn run_explicitly() -> Result<(), HandlerPanic> {
 fn run_as(place: Place, exiting: bool) -> Result<(), HandlerPanic> {
     // Read here, so that a fresh thread need not read the environment.
     watch::settle();
-    let result = if lease::acts_for_run() { go_on(place, exiting) } else { start(place) };
+    let result = if state::acts_for_run() { go_on(place, exiting) } else { start(place) };
     result.map_or(Ok(()), Err)
 }
 
 /// Takes the lease of a new run, once no other run is going on, and says
-/// what finishes it. Returns the lease and the run's number. `place` is
-/// the caller's: a thread whose thread-locals are gone (C's `exit`) cannot
-/// tell whether it is one of a runtime's.
-fn claim(starter_drains: bool, place: Place) -> (u64, u64) {
-    let lease = lease::new_lease();
-    if !lease::pass(0, lease) {
+/// who ends the process after it. Returns the lease and the run's number.
+/// `place` is the caller's: a thread whose thread-locals are gone (C's
+/// `exit`) cannot tell whether it is one of a runtime's.
+fn claim(ender: Ender, place: Place) -> (u64, u64) {
+    let lease = state::new_lease();
+    if !state::pass_lease(0, lease) {
         let may_be_the_runtimes = place == Place::Fresh || in_a_runtime();
-        if AWAITING.load(Ordering::SeqCst) && may_be_the_runtimes && !STALLED.swap(true, Ordering::SeqCst) {
+        if may_be_the_runtimes && state::stall() {
             // This thread may be one of the runtime's, which its exit now
             // blocks: what the run awaits there may never come.
             watch::drop_awaited("a thread of its runtime called exit, which stops the runtime");
         }
-        wait_until(|| lease::pass(0, lease));
+        wait_until(|| state::pass_lease(0, lease));
     }
-    RUN_PID.store(thread::process_id(), Ordering::Relaxed);
-    let run = STARTED.fetch_add(1, Ordering::Relaxed) + 1;
-    STATE.lock().then.push(Then::Finish { run, starter_drains });
-    (lease, run)
+    (lease, state::start_run(ender))
 }
 
 /// The end of a run for the thread that started it: once it is finished
 /// (by this thread or another), its last panic.
 fn outcome(run: u64) -> Option<HandlerPanic> {
-    wait_until(|| FINISHED.load(Ordering::Acquire) >= run);
-    let last = STATE.lock().last.take();
-    match last {
-        Some((of, panic)) if of == run => Some(panic),
-        Some((_, stale)) => {
-            drop_quietly(stale);
-            None
-        }
-        None => None,
-    }
+    wait_until(|| state::finished(run));
+    state::take_last(run)
 }
 
 /// A new run: waits for one that another thread is in, then runs.
 fn start(place: Place) -> Option<HandlerPanic> {
     let fresh = place == Place::Fresh && PROCESS.len() > 0;
-    let (lease, run) = claim(!fresh, place);
+    let (lease, run) = claim(if fresh { Ender::Starter } else { Ender::StarterOrItsContinuation }, place);
     if fresh {
         hand_over(lease);
     } else {
-        let previous = lease::hold(lease);
+        let previous = state::hold_lease(lease);
         let (last, done) = drain(lease, place);
-        lease::hold(previous);
-        keep_last(run, last);
+        state::hold_lease(previous);
+        state::keep_last(run, last);
         if done {
-            finish_turn(lease);
+            state::finish_turn(lease);
         }
     }
     outcome(run)
@@ -163,7 +119,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
 /// Inside a handler of the run: the rest runs now, from here, or from a
 /// fresh thread if this one's thread-locals are gone.
 fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
-    let lease = lease::held();
+    let lease = state::held_lease();
     if exiting {
         // An async handler this thread awaits will not be polled again.
         watch::drop_awaited("the thread awaiting it called exit");
@@ -172,7 +128,7 @@ fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
         if PROCESS.len() == 0 {
             return None;
         }
-        STATE.lock().then.push(Then::Return(lease));
+        state::locked().then.push(Then::Return(lease));
         hand_over(lease);
         return None;
     }
@@ -183,22 +139,22 @@ fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
 }
 
 /// Hands the lease over to a fresh thread, which drains and then does what
-/// `STATE.then` says, and waits until the run is done with this thread's
+/// the exit state's `then` says, and waits until the run is done with this thread's
 /// turn: its lease back, or the run finished.
 fn hand_over(lease: u64) {
-    let fresh = lease::new_lease();
-    lease::set(fresh);
+    let fresh = state::new_lease();
+    state::set_lease(fresh);
     if let Err(e) = thread::spawn(&FRESH) {
         write_stderr_now(&format!("atexit: the handlers run on the exiting thread: no thread: {e}\n"));
         drain_then(fresh, false);
     }
-    let run = STARTED.load(Ordering::Relaxed);
-    let back = || lease::current() == lease || FINISHED.load(Ordering::Acquire) >= run;
+    let run = state::last_run();
+    let back = || state::lease() == lease || state::finished(run);
     // A handler that calls `std::process::exit` on a thread of ours is
     // parked for ever by the standard library (this thread, or another,
     // exits): nothing notifies that, so this thread looks now and then.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    while !lease::CHANGED.wait_until_for(PARK_CHECK, back) {
+    while !state::CHANGED.wait_until_for(PARK_CHECK, back) {
         go_on_without_a_parked_handler();
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -210,27 +166,15 @@ fn hand_over(lease: u64) {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const PARK_CHECK: Duration = Duration::from_millis(250);
 
-/// The handler a thread of ours runs now, for the run, as `lease`: what
-/// [`go_on_without_a_parked_handler`] looks at.
-struct Running {
-    tid: i32,
-    lease: u64,
-    name: Cow<'static, str>,
-}
-
-static RUNNING: Lock<Option<Running>> = Lock::new(None);
-
 /// Runs `f`, the handler `name`, as `lease`: recorded while it runs if
 /// this is a thread of ours.
 #[inline]
 fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
     let Some(tid) = thread::ours() else { return f() };
-    let previous = RUNNING.lock().replace(Running { tid, lease, name: name() });
+    let previous = state::locked().running.replace(Running { tid, lease, name: name() });
     drop(previous);
     let result = f();
-    let mut slot = RUNNING.lock();
-    let mine = slot.take_if(|r| r.lease == lease && r.tid == tid);
-    drop(slot);
+    let mine = state::locked().running.take_if(|r| r.lease == lease && r.tid == tid);
     drop(mine);
     result
 }
@@ -240,9 +184,9 @@ fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOn
 /// on from a new thread (or, with none, from this one).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn go_on_without_a_parked_handler() {
-    let parked = RUNNING.lock().as_ref().map(|r| (r.tid, r.lease, r.name.clone()));
+    let parked = state::locked().running.as_ref().map(|r| (r.tid, r.lease, r.name.clone()));
     let Some((tid, held, name)) = parked else { return };
-    if lease::current() != held || !thread::parked_in_exit(tid) {
+    if state::lease() != held || !thread::parked_in_exit(tid) {
         return;
     }
     write_stderr_now(&format!(
@@ -252,8 +196,8 @@ fn go_on_without_a_parked_handler() {
     ));
     if let Err(e) = move_on(held) {
         write_stderr_now(&format!("atexit: the other handlers run on the exiting thread: no thread: {e}\n"));
-        let here = lease::new_lease();
-        if lease::pass(held, here) {
+        let here = state::new_lease();
+        if state::pass_lease(held, here) {
             drain_then(here, true);
         }
     }
@@ -263,56 +207,26 @@ fn go_on_without_a_parked_handler() {
 /// Each holds the lease it was started for: nothing moves the lease between
 /// the start and the first handler, so each reads it, rather than be given
 /// it in an allocation of the starting thread (see [`thread::Plain`]).
-static FRESH: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(lease::current(), false) };
-static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(lease::current(), true) };
+static FRESH: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), false) };
+static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), true) };
 
 /// Drains as `lease` on this thread, then, if it still holds the lease,
 /// does what is next. A continuation (`moved_on`) finishing a run whose
-/// starter was left behind ends the process as the exit would have.
+/// starter was left behind ends the process as the exit would have, and
+/// so does whoever finishes the run in a `fork()`ed child.
 fn drain_then(lease: u64, moved_on: bool) {
-    lease::hold(lease);
-    let run = STARTED.load(Ordering::Relaxed);
+    state::hold_lease(lease);
+    let run = state::last_run();
     let (last, done) = drain(lease, Place::Here);
-    keep_last(run, last);
+    state::keep_last(run, last);
     if !done {
         return;
     }
-    let then = finish_turn(lease);
-    let forked = thread::process_id() != RUN_PID.load(Ordering::Relaxed);
-    if let Some(Then::Finish { starter_drains, .. }) = then {
-        if forked || (moved_on && starter_drains) {
-            end_as_the_exit_would();
-        }
+    match state::finish_turn(lease) {
+        Some(Then::Finish { ender: Ender::Finisher, .. }) => end_as_the_exit_would(),
+        Some(Then::Finish { ender: Ender::StarterOrItsContinuation, .. }) if moved_on => end_as_the_exit_would(),
+        _ => {}
     }
-}
-
-/// The last panic of run number `run`, kept for the thread that waits for it.
-fn keep_last(run: u64, last: Option<HandlerPanic>) {
-    if let Some(panic) = last {
-        if let Some((_, previous)) = STATE.lock().last.replace((run, panic)) {
-            drop_quietly(previous);
-        }
-    }
-}
-
-/// No handler is left: the holder of `lease`, if it still holds it, does
-/// what is next.
-fn finish_turn(lease: u64) -> Option<Then> {
-    if lease::current() != lease {
-        return None;
-    }
-    let then = STATE.lock().then.pop();
-    // Outside the lock: the lease's change wakes the waiters, which take it.
-    match then {
-        Some(Then::Return(to)) => lease::set(to),
-        Some(Then::Finish { run, .. }) => {
-            // Stored before the lease is given up, which notifies.
-            FINISHED.store(run, Ordering::Release);
-            lease::set(0);
-        }
-        None => lease::set(0),
-    }
-    then
 }
 
 /// The run has finished on a thread that nobody waits for: the one that
@@ -321,7 +235,7 @@ fn finish_turn(lease: u64) -> Option<Then> {
 /// have ended it. (Not after an explicit run: its caller returns when its
 /// handler does.)
 fn end_as_the_exit_would() {
-    match crate::reason::ending() {
+    match state::ending() {
         Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
         Some(Ending::Status(code)) => crate::last_words::exit_process(code),
         None => {}
@@ -334,7 +248,7 @@ fn end_as_the_exit_would() {
 fn drain(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
     let mut last = None;
     let mut with_statics = true;
-    while lease::current() == lease {
+    while state::lease() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
             return (last, true);
         };
@@ -391,7 +305,7 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
     let result = running(lease, || name, || callback.run());
     // Left behind, and the run went on without this thread meanwhile (with
     // no thread to go on from, it waited for this one).
-    if watch::close(ticket, ended(&result)) && lease::current() != lease {
+    if watch::close(ticket, ended(&result)) && state::lease() != lease {
         // A panic still says whose it was.
         if let Err(panic) = result {
             record(&mut None, panic);
@@ -404,12 +318,12 @@ fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), H
 /// The holder of `from` is left behind in a handler: the run goes on from
 /// a new thread, or, if none can start, the lease goes back to `from`.
 fn move_on(from: u64) -> std::io::Result<()> {
-    let to = lease::new_lease();
-    if !lease::pass(from, to) {
+    let to = state::new_lease();
+    if !state::pass_lease(from, to) {
         return Ok(());
     }
     thread::spawn(&CONTINUATION).inspect_err(|_| {
-        lease::pass(to, from);
+        state::pass_lease(to, from);
     })
 }
 
@@ -422,10 +336,10 @@ fn move_on_or_wait(from: u64) {
     }
 }
 
-/// Blocks until `done`, which reads the run's state: whatever changes that
-/// state notifies [`lease::CHANGED`].
+/// Blocks until `done`, which reads the exit state: whatever changes it
+/// notifies [`state::CHANGED`].
 fn wait_until(done: impl FnMut() -> bool) {
-    lease::CHANGED.wait_until(done);
+    state::CHANGED.wait_until(done);
 }
 
 /// An async handler's future, polled as acting for the run with `lease`
@@ -447,9 +361,9 @@ impl Watched {
     /// registry), a panic from it caught and named.
     fn drop_future(&mut self) -> Result<(), HandlerPanic> {
         let Some(future) = self.future.take() else { return Ok(()) };
-        let previous = lease::hold(self.lease);
+        let previous = state::hold_lease(self.lease);
         let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
-        lease::hold(previous);
+        state::hold_lease(previous);
         dropped.map_err(|payload| HandlerPanic::new(self.name.clone(), payload))
     }
 }
@@ -464,9 +378,9 @@ impl Future for Watched {
         let (ticket, lease) = (self.ticket, self.lease);
         let Some(future) = self.future.as_mut() else { return Poll::Ready((Ok(()), Ended::Ok)) };
         watch::set_waker(ticket, cx.waker());
-        let previous = lease::hold(lease);
+        let previous = state::hold_lease(lease);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
-        lease::hold(previous);
+        state::hold_lease(previous);
         let result = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(())) => self.drop_future(),
@@ -510,15 +424,15 @@ fn call_async(
         watch::close(ticket, how);
         return Some(result);
     }
-    let helper = lease::new_lease();
+    let helper = state::new_lease();
     // Past its limit and the grace after it, the watchdog gives it up and
     // wakes this thread.
-    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || lease::CHANGED.notify());
+    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || state::CHANGED.notify());
     let watched = Watched { future: Some(work), name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
     let pid = thread::process_id();
-    lease::set(helper);
+    state::set_lease(helper);
     let job = Box::new(move || {
         let name = watched.name.clone();
         let result = running(helper, || name, || block_on(watched));
@@ -530,16 +444,16 @@ fn call_async(
             return;
         }
         *theirs.lock() = Some(result);
-        lease::CHANGED.notify();
+        state::CHANGED.notify();
     });
     if let Err((e, job)) = thread::spawn_job(job) {
         write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
         job();
     }
-    wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind || lease::current() != helper);
+    wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind || state::lease() != helper);
     let finished = outcome.lock().take();
     // The lease back, unless the run went on without this thread.
-    if !lease::pass(helper, lease) {
+    if !state::pass_lease(helper, lease) {
         watch::close(ticket, Ended::Ok);
         return None;
     }
@@ -627,30 +541,33 @@ fn block_on(watched: Watched) -> Outcome {
 /// it overruns its limit it is woken to be dropped, and if it blocks its
 /// thread instead, the run goes on from a new thread.
 pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
-    if lease::acts_for_run() {
+    if state::acts_for_run() {
         return run(Place::Here);
     }
     watch::settle();
-    let (lease, run) = claim(true, Place::Here);
-    let previous = lease::hold(lease);
-    STALLED.store(false, Ordering::SeqCst);
-    AWAITING.store(true, Ordering::SeqCst);
+    let (lease, run) = claim(Ender::StarterOrItsContinuation, Place::Here);
+    let previous = state::hold_lease(lease);
+    state::set_awaiting(true);
     let mut last = None;
     let mut with_statics = true;
     let mut done = false;
-    while lease::current() == lease {
+    while state::lease() == lease {
         let Some(mut callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
             done = true;
             break;
         };
-        let work = if STALLED.load(Ordering::SeqCst) { None } else { callback.pending() };
+        let work = if state::stalled() { None } else { callback.pending() };
         let result = match work {
             Some(work) => {
                 let name = callback.name();
                 let limit = callback.time_limit().or_else(watch::default_limit);
                 let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on_or_wait(lease));
                 let (result, how) = Watched { future: Some(work), name, ticket, lease }.await;
-                if watch::close(ticket, how) && lease::current() != lease {
+                if watch::close(ticket, how) && state::lease() != lease {
+                    // Left behind: a panic still says whose it was.
+                    if let Err(panic) = result {
+                        record(&mut None, panic);
+                    }
                     break;
                 }
                 result
@@ -664,40 +581,11 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
             record(&mut last, panic);
         }
     }
-    AWAITING.store(false, Ordering::SeqCst);
-    lease::hold(previous);
-    keep_last(run, last);
+    state::set_awaiting(false);
+    state::hold_lease(previous);
+    state::keep_last(run, last);
     if done {
-        finish_turn(lease);
+        state::finish_turn(lease);
     }
     outcome(run).map_or(Ok(()), Err)
-}
-
-/// The lock `fork()` holds across (see `fork.rs`).
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn fork_lock() -> &'static dyn ForkLock {
-    &STATE
-}
-
-/// In a `fork()`ed child, whose one thread is the one that forked. If it
-/// ran a handler of the run going on (however it held the lease: acting,
-/// running an async handler, or left behind), the run goes on from it,
-/// and whoever finishes the run ends the child as the exit would have.
-/// Otherwise no run goes on there. Returns whether one does.
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn forked() -> bool {
-    let mut state = STATE.lock();
-    let held = lease::held();
-    let goes_on = lease::current() != 0 && held != 0;
-    if goes_on {
-        lease::set(held);
-        let run = STARTED.load(Ordering::Relaxed);
-        state.then.clear();
-        state.then.push(Then::Finish { run, starter_drains: true });
-    } else {
-        lease::set(0);
-        state.then.clear();
-        FINISHED.store(STARTED.load(Ordering::Relaxed), Ordering::Release);
-    }
-    goes_on
 }

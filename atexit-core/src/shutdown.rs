@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
+use crate::exit_state;
 use crate::lock::{ForkLock, Lock};
 use crate::reason::Signal;
 
@@ -34,9 +35,13 @@ impl fmt::Display for Cause {
 /// How many `Shutdown`s (and futures of theirs) are alive: while none is,
 /// a signal does not ask for shutdown (see `signals.rs`).
 pub(crate) static HANDLES: AtomicUsize = AtomicUsize::new(0);
-/// The request: the process it was made in (high half) and its cause
-/// (low half, [`encode`]d; 0: none). A `fork()`ed child starts without one.
-static REQUEST: AtomicU64 = AtomicU64::new(0);
+/// The request is the exit state's word: the process it was made in (high
+/// half) and its cause (low half, [`encode`]d; 0: none). The process is
+/// looked at because the signal handler reads it, in a `fork()`ed child
+/// too, before the child's fork callback could reset it.
+fn request_word() -> &'static AtomicU64 {
+    exit_state::shutdown_request()
+}
 
 fn encode(cause: Cause) -> u32 {
     let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
@@ -59,7 +64,7 @@ fn decode(code: u32) -> Option<Cause> {
 
 /// The request made in this process, if any.
 pub(crate) fn current() -> Option<Cause> {
-    let request = REQUEST.load(Ordering::SeqCst);
+    let request = request_word().load(Ordering::SeqCst);
     if (request >> 32) as u32 != std::process::id() {
         return None;
     }
@@ -69,10 +74,10 @@ pub(crate) fn current() -> Option<Cause> {
 /// Makes the request, unless one was made in this process: wakes every
 /// waiter. Returns whether this call made it.
 pub(crate) fn request(cause: Cause) -> bool {
-    let seen = REQUEST.load(Ordering::SeqCst);
+    let seen = request_word().load(Ordering::SeqCst);
     let made = u64::from(std::process::id()) << 32 | u64::from(encode(cause));
     let fresh = (seen >> 32) as u32 != std::process::id() || seen as u32 == 0;
-    if !fresh || REQUEST.compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+    if !fresh || request_word().compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         return false;
     }
     let wakers = std::mem::take(WAITERS.lock().here());
@@ -83,25 +88,24 @@ pub(crate) fn request(cause: Cause) -> bool {
 /// The futures waiting for the request, each by its number: memory for the
 /// futures alive, each removed when it completes or is dropped.
 struct Waiters {
-    /// The process they were made in: a `fork()`ed child starts with none.
-    pid: u32,
     wakers: Option<HashMap<u64, Waker>>,
     last: u64,
 }
 
-/// A spin lock, so that `fork()` can hold it across (see `fork.rs`).
-static WAITERS: Lock<Waiters> = Lock::new(Waiters { pid: 0, wakers: None, last: 0 });
+/// A lock that `fork()` holds across (see `fork.rs`).
+static WAITERS: Lock<Waiters> = Lock::new(Waiters { wakers: None, last: 0 });
 
 impl Waiters {
     fn here(&mut self) -> &mut HashMap<u64, Waker> {
-        let pid = std::process::id();
-        if self.pid != pid {
-            // The parent's wakers belong to its threads and runtimes.
-            std::mem::forget(self.wakers.take());
-            self.pid = pid;
-        }
         self.wakers.get_or_insert_with(HashMap::new)
     }
+}
+
+/// In a `fork()`ed child: the parent's wakers belong to its threads and
+/// runtimes, and are not dropped here.
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
+pub(crate) fn forked() {
+    std::mem::forget(WAITERS.lock().wakers.take());
 }
 
 /// The future of [`Shutdown::requested_async`](crate::signals::Shutdown::requested_async).

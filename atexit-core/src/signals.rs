@@ -96,7 +96,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::exit::{end_from_a_handler, run_exit_handlers};
-use crate::reason::{self, ExitReason, Signal};
+use crate::exit_state;
+use crate::reason::{ExitReason, Signal};
 pub use crate::shutdown::{Cause, Requested};
 use crate::shutdown::{HANDLES, current, request};
 use crate::watch;
@@ -210,7 +211,7 @@ fn first_only_asks() -> bool {
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
     let allowed = if first_only_asks() { 2 } else { 1 };
-    nth <= allowed && !(nth > 1 && reason::has_begun())
+    nth <= allowed && !(nth > 1 && exit_state::has_begun())
 }
 
 /// What the signal thread does with a signal: the first, in graceful mode,
@@ -225,7 +226,7 @@ fn handle(signal: Signal) -> bool {
         }
         return false;
     }
-    if reason::has_begun() {
+    if exit_state::has_begun() {
         // The process is already exiting another way, which runs the
         // handlers and sets the status; a second signal still ends it at once.
         return false;
@@ -366,7 +367,7 @@ impl Shutdown {
             Some(Cause::Signal(signal)) => signal,
             _ => crate::exit(0),
         };
-        if crate::lease::acts_for_run() {
+        if crate::exit_state::acts_for_run() {
             end_from_a_handler(ExitReason::Signal(signal), None)
         }
         run_exit_handlers(ExitReason::Signal(signal), None);

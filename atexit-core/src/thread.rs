@@ -1,12 +1,20 @@
-//! The threads the runtime starts while the process exits: the deadline's
-//! watchdog, and handlers that run with a time limit.
+//! The threads the runtime starts while the process exits: the fresh
+//! thread the handlers run on, a continuation, an async handler's thread,
+//! the watchdog.
 //!
-//! On Unix they are plain, detached `pthread`s, not `std::thread`s: the
-//! exit hook runs after libc has destroyed the exiting thread's
-//! thread-locals, and `std::thread::spawn` of Rust 1.85 reads one of them
-//! (its spawn hooks) and panics there; the deadline was silently lost that
-//! way (the test `deadline_while_the_exit_waits_for_another_threads_run`,
-//! on 1.85). Nothing started here is ever joined.
+//! On Unix they are plain, detached `pthread`s, not `std::thread`s, for
+//! two reasons. The exit hook runs after libc has destroyed the exiting
+//! thread's thread-locals, and `std::thread::spawn` reads one of them (its
+//! spawn hooks) and panics there, once the thread had spawned a thread
+//! before: rust-lang/rust#138696, fixed by rust-lang/rust#138702 in Rust
+//! 1.87 (checked: a C exit hook that spawns, after `main` spawned and
+//! joined a thread, panics on 1.85 and 1.86 and not on 1.87). The deadline
+//! was silently lost that way (the test
+//! `deadline_while_the_exit_waits_for_another_threads_run`, on 1.85). This
+//! reason goes once the declared `rust-version` is 1.87 or later. The other
+//! stays: `std::thread::spawn` allocates what the new thread frees, and the
+//! first `free` on a thread sets up a heap arena for it (see [`Plain`]), a
+//! cost every program would pay at exit. Nothing started here is joined.
 
 use std::ffi::CStr;
 use std::io;

@@ -203,13 +203,17 @@ struct Watch {
     /// Where the deadline counts from.
     clock: Clock,
     last_ticket: u64,
-    /// The watchdog, to wake when there is something new to watch, and the
-    /// process it runs in (a `fork()`ed child has none).
-    watchdog: Option<(std::thread::Thread, u32)>,
-    /// The process in which a watchdog was started that has not recorded
-    /// itself yet: it looks at everything when it does, so none other is
-    /// started meanwhile.
-    watchdog_starting: Option<u32>,
+    watchdog: Watchdog,
+}
+
+/// The watchdog of this process (a `fork()`ed child has none).
+enum Watchdog {
+    None,
+    /// Started, not yet running: it looks at everything when it runs, so
+    /// none other is started meanwhile.
+    Starting,
+    /// Running: woken when there is something new to watch.
+    Running(std::thread::Thread),
 }
 
 /// A spin lock, held for a few steps at a time, so that `fork()` can hold
@@ -219,8 +223,7 @@ static WATCH: Lock<Watch> = Lock::new(Watch {
     deadline: None,
     clock: Clock::NotStarted,
     last_ticket: 0,
-    watchdog: None,
-    watchdog_starting: None,
+    watchdog: Watchdog::None,
 });
 
 /// Opens the ticket of a handler about to run, with its time limit (zero:
@@ -294,6 +297,7 @@ pub(crate) enum Ended {
     /// An async handler dropped at its limit.
     Dropped,
     /// An async handler that could not start (no runtime could be built).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     NotRun,
 }
 
@@ -401,16 +405,14 @@ fn arm_deadline(watch: &mut Watch, limit: Option<Duration>) {
 
 /// Wakes the watchdog, or starts it if this process has none.
 fn wake_watchdog(watch: &mut Watch) {
-    let here = thread::process_id();
     match &watch.watchdog {
-        Some((thread, pid)) if *pid == here => thread.unpark(),
-        _ if watch.watchdog_starting == Some(here) => {}
-        _ => {
-            watch.watchdog = None;
-            watch.watchdog_starting = Some(here);
+        Watchdog::Running(thread) => thread.unpark(),
+        Watchdog::Starting => {}
+        Watchdog::None => {
+            watch.watchdog = Watchdog::Starting;
             static WATCHDOG: thread::Plain = thread::Plain { name: c"atexit-watchdog", run: watchdog };
             if let Err(e) = thread::spawn(&WATCHDOG) {
-                watch.watchdog_starting = None;
+                watch.watchdog = Watchdog::None;
                 write_stderr_now(&format!("atexit: no time limit and no deadline: could not start a thread: {e}\n"));
             }
         }
@@ -424,7 +426,7 @@ enum Act {
 }
 
 fn watchdog() {
-    WATCH.lock().watchdog = Some((std::thread::current(), thread::process_id()));
+    WATCH.lock().watchdog = Watchdog::Running(std::thread::current());
     loop {
         let now = Instant::now();
         let mut acts = Vec::new();
@@ -507,7 +509,7 @@ pub(crate) fn fork_lock() -> &'static dyn ForkLock {
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
     let mut watch = WATCH.lock();
-    watch.watchdog = None;
+    std::mem::forget(std::mem::replace(&mut watch.watchdog, Watchdog::None));
     watch.deadline = None;
     if let Clock::Since(_) = watch.clock {
         watch.clock = Clock::Off;
