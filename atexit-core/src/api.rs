@@ -1,11 +1,16 @@
-//! The process registry's public functions, and the builder for
-//! registrations with options.
+//! The process registry's public functions, and the builders for
+//! registrations with options, sync and async.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use crate::callback::{Callback, Closure, Configured};
+#[cfg(feature = "tokio")]
+use std::future::Future;
+
+#[cfg(feature = "tokio")]
+use crate::asynchronous::AsyncFn;
+use crate::callback::{Callback, Closure, Configured, Options};
 use crate::hook;
 use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
@@ -125,10 +130,7 @@ pub fn clear() {
 #[must_use = "a Registration does nothing until `.register()` is called"]
 pub struct Registration<F, Limit = ()> {
     f: F,
-    priority: i32,
-    name: Option<Cow<'static, str>>,
-    identity: Option<Identity>,
-    inherited: bool,
+    options: Options,
     /// `()` or, once [`time_limit`](Registration::time_limit) gave one, a `Duration`.
     time_limit: Limit,
 }
@@ -175,7 +177,7 @@ mod sealed {
 impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// A registration of `f` at priority 0, named after its type.
     pub fn new(f: F) -> Self {
-        Registration { f, priority: 0, name: None, identity: None, inherited: false, time_limit: () }
+        Registration { f, options: Options::default(), time_limit: () }
     }
 
     /// Gives the handler a time limit: if it has not finished `limit` after
@@ -206,28 +208,27 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     /// # atexit::clear();
     /// ```
     pub fn time_limit(self, limit: Duration) -> Registration<F, Duration> {
-        let Registration { f, priority, name, identity, inherited, time_limit: () } = self;
-        Registration { f, priority, name, identity, inherited, time_limit: limit }
+        Registration { f: self.f, options: self.options, time_limit: limit }
     }
 }
 
 impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
     /// Sets the priority: higher runs first.
     pub fn priority(mut self, priority: i32) -> Self {
-        self.priority = priority;
+        self.options.priority = priority;
         self
     }
 
     /// Sets the name shown in panic reports and traces.
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = Some(name.into());
+        self.options.name = Some(name.into());
         self
     }
 
     /// Makes `unregister(g)` remove this registration, as if `g` itself had
     /// been registered.
     pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
-        self.identity = Some(Identity::of(g));
+        self.options.identity = Some(Identity::of(g));
         self
     }
 
@@ -236,7 +237,7 @@ impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
     /// drops every registration its parent made before the fork, and runs
     /// only what it registers itself. Unix only; elsewhere there is no fork.
     pub fn inherit_on_fork(mut self) -> Self {
-        self.inherited = true;
+        self.options.inherited = true;
         self
     }
 
@@ -260,19 +261,157 @@ impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
     }
 
     fn into_parts(self) -> (i32, u64, Callback) {
-        let Registration { f, priority, name, identity, inherited, time_limit } = self;
-        let identity = identity.unwrap_or_else(|| Identity::of(&f));
-        let time_limit = time_limit.get();
-        let custom = Configured { f, name, identity, inherited, time_limit };
-        (priority, identity.fingerprint(), Callback::Boxed(Box::new(custom)))
+        let Registration { f, mut options, time_limit } = self;
+        let identity = options.identity.unwrap_or_else(|| Identity::of(&f));
+        options.time_limit = time_limit.get();
+        let priority = options.priority;
+        (priority, identity.fingerprint(), Callback::Boxed(Box::new(Configured { f, options, identity })))
     }
 }
 
 impl<F, Limit> fmt::Debug for Registration<F, Limit> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration")
-            .field("priority", &self.priority)
-            .field("name", &self.name)
+            .field("priority", &self.options.priority)
+            .field("name", &self.options.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registers an async handler: `f` is called at exit and its future run to
+/// completion, or for `time_limit` at most; past that it is dropped
+/// (cancelled), named on stderr, and the other handlers run. It keeps its
+/// place in the exit order, like any handler (last registered first).
+/// `Duration::ZERO` means no limit, as everywhere else; so does a limit too
+/// long to pass (`Duration::MAX`). For a name, a priority or an identity,
+/// use [`AsyncRegistration`].
+///
+/// Inside the future, as in any handler, [`exit`](crate::exit) sets the
+/// status, [`register`](crate::register) adds a handler that runs next, and
+/// a panic is reported with the handler's name, whichever thread polls it.
+///
+/// ```no_run
+/// # extern crate atexit_core as atexit;
+/// # async fn flush_telemetry() {}
+/// use std::time::Duration;
+///
+/// // In `main`, under `#[atexit::main]` placed above `#[tokio::main]`, so
+/// // that the future runs on the application's runtime:
+/// atexit::register_async(Duration::from_secs(2), || async {
+///     flush_telemetry().await;
+/// });
+/// ```
+///
+/// Under `#[atexit::main]` (above `#[tokio::main]`) the future runs on the
+/// application's runtime as `main` ends, or unwinds from a panic; on other
+/// exit paths, on a runtime built at exit, where what belonged to the
+/// application's runtime may be gone (a bare `#[tokio::main]` is such a
+/// case: its runtime is gone when C's exit runs the handlers). A future
+/// that blocks its thread instead of awaiting cannot be dropped: past its
+/// limit it is left behind there and the other handlers run on a new
+/// thread. If a thread of the application's runtime exits (`std::process::exit`
+/// in a task) while the exit run awaits an async handler there, that thread
+/// stops the runtime: the handler is dropped, named, and the async handlers
+/// left run on a runtime built at exit (a thread that calls
+/// `std::process::exit` cannot be told from the runtime's, so any does
+/// that; [`exit`](crate::exit) from a thread outside the runtime does not).
+/// Requires the `tokio` feature. `unregister(f)` removes it, as for any
+/// handler.
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub fn register_async<F, Fut>(time_limit: Duration, f: F) -> Handle
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    AsyncRegistration::new(f).time_limit(time_limit).register()
+}
+
+/// An async handler with the options a [`Registration`] has: a name, a
+/// priority, a time limit, the identity of another function, a place in a
+/// `fork()`ed child.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use std::time::Duration;
+///
+/// let handle = atexit::AsyncRegistration::new(|| async { /* flush spans */ })
+///     .name("flush spans")
+///     .priority(10)
+///     .time_limit(Duration::from_secs(2))
+///     .register();
+/// # handle.unregister();
+/// ```
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[must_use = "an AsyncRegistration does nothing until `.register()` is called"]
+pub struct AsyncRegistration<F> {
+    f: F,
+    options: Options,
+}
+
+#[cfg(feature = "tokio")]
+impl<F, Fut> AsyncRegistration<F>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    /// An async handler at priority 0, named after its type, with no time
+    /// limit of its own (the one [`set_handler_time_limit`](crate::set_handler_time_limit)
+    /// gives, if any).
+    pub fn new(f: F) -> Self {
+        AsyncRegistration { f, options: Options::default() }
+    }
+
+    /// Sets the priority: higher runs first.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.options.priority = priority;
+        self
+    }
+
+    /// Sets the name shown in panic reports, overrun messages and traces.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.options.name = Some(name.into());
+        self
+    }
+
+    /// Makes `unregister(g)` remove this registration.
+    pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
+        self.options.identity = Some(Identity::of(g));
+        self
+    }
+
+    /// Keeps this registration in a `fork()`ed child, as
+    /// [`Registration::inherit_on_fork`] does.
+    pub fn inherit_on_fork(mut self) -> Self {
+        self.options.inherited = true;
+        self
+    }
+
+    /// How long its future may run; past that it is dropped, or left
+    /// behind if it blocks its thread. `Duration::ZERO`: no limit.
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.options.time_limit = Some(limit).filter(|limit| !limit.is_zero());
+        self
+    }
+
+    /// Registers in the process registry, to run at exit.
+    pub fn register(self) -> Handle {
+        let AsyncRegistration { f, options } = self;
+        let identity = options.identity.unwrap_or_else(|| Identity::of(&f));
+        let priority = options.priority;
+        crate::watch::watch_handlers();
+        register_callback(priority, identity.fingerprint(), Callback::Async(Box::new(AsyncFn { f, options, identity })))
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<F> std::fmt::Debug for AsyncRegistration<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncRegistration")
+            .field("priority", &self.options.priority)
+            .field("name", &self.options.name)
+            .field("time_limit", &self.options.time_limit)
             .finish_non_exhaustive()
     }
 }

@@ -1,186 +1,69 @@
-//! Async exit handlers (feature `tokio`): a future-returning closure, run
-//! with a time limit in its place in the exit order. Where its future runs
-//! is the run's business (`run.rs`).
+//! How async handlers run (feature `tokio`; `api.rs` registers them):
+//! awaited in their place by `#[atexit::main]`'s async run, on the
+//! application's runtime; where a run cannot await (it is not async, or
+//! the application's runtime stalled), each on a runtime built for it on a
+//! thread of its own, which acts for the run meanwhile; in a shared library
+//! being unloaded, polled where it stands.
 
-use std::any::type_name;
 use std::borrow::Cow;
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::api::register_callback;
-use crate::callback::{Callback, Handler, Pending, call};
-use crate::identity::{Function, Identity};
-use crate::panic::HandlerPanic;
-use crate::registry::Handle;
-use crate::run::on_a_runtime_built_here;
+use crate::callback::{AsyncHandler, Options, Pending, call};
+use crate::exit_state::{self as state, Ender};
+use crate::identity::Identity;
+use crate::last_words::write_stderr_now;
+use crate::lock::Lock;
+use crate::panic::{HandlerPanic, drop_quietly};
+use crate::run::{self, Drained, Place, ended};
+use crate::thread;
+use crate::wait::Event;
+use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
 
-/// Registers an async handler: `f` is called at exit and its future run to
-/// completion, or for `time_limit` at most; past that it is dropped
-/// (cancelled), named on stderr, and the other handlers run. It keeps its
-/// place in the exit order, like any handler (last registered first).
-/// `Duration::ZERO` means no limit, as everywhere else; so does a limit too
-/// long to pass (`Duration::MAX`). For a name, a priority or an identity,
-/// use [`AsyncRegistration`].
-///
-/// Inside the future, as in any handler, [`exit`](crate::exit) sets the
-/// status, [`register`](crate::register) adds a handler that runs next, and
-/// a panic is reported with the handler's name, whichever thread polls it.
-///
-/// ```no_run
-/// # extern crate atexit_core as atexit;
-/// # async fn flush_telemetry() {}
-/// use std::time::Duration;
-///
-/// // In `main`, under `#[atexit::main]` placed above `#[tokio::main]`, so
-/// // that the future runs on the application's runtime:
-/// atexit::register_async(Duration::from_secs(2), || async {
-///     flush_telemetry().await;
-/// });
-/// ```
-///
-/// Under `#[atexit::main]` (above `#[tokio::main]`) the future runs on the
-/// application's runtime as `main` ends, or unwinds from a panic; on other
-/// exit paths, on a runtime built at exit, where what belonged to the
-/// application's runtime may be gone (a bare `#[tokio::main]` is such a
-/// case: its runtime is gone when C's exit runs the handlers). A future
-/// that blocks its thread instead of awaiting cannot be dropped: past its
-/// limit it is left behind there and the other handlers run on a new
-/// thread. If a thread of the application's runtime exits (`std::process::exit`
-/// in a task) while the exit run awaits an async handler there, that thread
-/// stops the runtime: the handler is dropped, named, and the async handlers
-/// left run on a runtime built at exit (a thread that calls
-/// `std::process::exit` cannot be told from the runtime's, so any does
-/// that; [`exit`](crate::exit) from a thread outside the runtime does not).
-/// Requires the `tokio` feature. `unregister(f)` removes it, as for any
-/// handler.
-pub fn register_async<F, Fut>(time_limit: Duration, f: F) -> Handle
+/// An async handler: `f` makes its future.
+pub(crate) struct AsyncFn<F> {
+    pub(crate) f: F,
+    pub(crate) options: Options,
+    pub(crate) identity: Identity,
+}
+
+impl<F, Fut> AsyncHandler for AsyncFn<F>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    AsyncRegistration::new(f).time_limit(time_limit).register()
-}
-
-/// An async handler with the options a [`Registration`](crate::Registration)
-/// has: a name, a priority, a time limit, the identity of another function.
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// use std::time::Duration;
-///
-/// let handle = atexit::AsyncRegistration::new(|| async { /* flush spans */ })
-///     .name("flush spans")
-///     .priority(10)
-///     .time_limit(Duration::from_secs(2))
-///     .register();
-/// # handle.unregister();
-/// ```
-#[must_use = "an AsyncRegistration does nothing until `.register()` is called"]
-pub struct AsyncRegistration<F> {
-    f: F,
-    priority: i32,
-    name: Option<Cow<'static, str>>,
-    identity: Option<Identity>,
-    time_limit: Duration,
-}
-
-impl<F, Fut> AsyncRegistration<F>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    /// An async handler at priority 0, named after its type, with no time
-    /// limit of its own (the one [`set_handler_time_limit`](crate::set_handler_time_limit)
-    /// gives, if any).
-    pub fn new(f: F) -> Self {
-        AsyncRegistration { f, priority: 0, name: None, identity: None, time_limit: Duration::ZERO }
+    fn options(&self) -> &Options {
+        &self.options
     }
 
-    /// Sets the priority: higher runs first.
-    pub fn priority(mut self, priority: i32) -> Self {
-        self.priority = priority;
-        self
-    }
-
-    /// Sets the name shown in panic reports, overrun messages and traces.
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Makes `unregister(g)` remove this registration.
-    pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
-        self.identity = Some(Identity::of(g));
-        self
-    }
-
-    /// How long its future may run; past that it is dropped, or left
-    /// behind if it blocks its thread. `Duration::ZERO`: no limit.
-    pub fn time_limit(mut self, limit: Duration) -> Self {
-        self.time_limit = limit;
-        self
-    }
-
-    /// Registers in the process registry, to run at exit.
-    pub fn register(self) -> Handle {
-        let AsyncRegistration { f, priority, name, identity, time_limit } = self;
-        let identity = identity.unwrap_or_else(|| Identity::of(&f));
-        let handler = AsyncHandler { f: Some(f), time_limit, identity, name };
-        crate::watch::watch_handlers();
-        register_callback(priority, identity.fingerprint(), Callback::Boxed(Box::new(handler)))
-    }
-}
-
-impl<F> std::fmt::Debug for AsyncRegistration<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncRegistration")
-            .field("priority", &self.priority)
-            .field("name", &self.name)
-            .field("time_limit", &self.time_limit)
-            .finish_non_exhaustive()
-    }
-}
-
-struct AsyncHandler<F> {
-    /// Taken when it runs.
-    f: Option<F>,
-    time_limit: Duration,
-    identity: Identity,
-    name: Option<Cow<'static, str>>,
-}
-
-impl<F, Fut> Handler for AsyncHandler<F>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
     fn name(&self) -> Cow<'static, str> {
-        self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
+        self.options.name_or::<F>()
     }
 
     fn identity(&self) -> Identity {
         self.identity
     }
 
-    fn inherited(&self) -> bool {
-        false
+    fn future(self: Box<Self>) -> Pending {
+        Box::pin((self.f)())
     }
 
-    fn time_limit(&self) -> Option<Duration> {
-        Some(self.time_limit).filter(|limit| !limit.is_zero())
+    fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>> {
+        let (name, limit) = (self.name(), self.options.time_limit.or_else(watch::default_limit));
+        run_in_a_run(name, self.future(), limit, lease, unloading)
     }
 
-    fn pending(&mut self) -> Option<Pending> {
-        let f = self.f.take()?;
-        Some(Box::pin(f()))
-    }
-
-    /// Outside a run ([`Handle::run`]): the future runs to its end on a
-    /// runtime built here (inside another runtime that panics, reported).
-    fn run(mut self: Box<Self>) -> Result<(), HandlerPanic> {
+    /// Outside a run ([`Handle::run`](crate::Handle::run)): the future runs
+    /// to its end on a runtime built here (inside another runtime that
+    /// panics, reported).
+    fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         let name = self.name();
-        let Some(work) = self.pending() else { return Ok(()) };
-        match on_a_runtime_built_here(work) {
+        match on_a_runtime_built_here(self.future()) {
             Ok(()) => Ok(()),
             Err((e, work)) => {
                 drop(work);
@@ -188,4 +71,227 @@ where
             }
         }
     }
+}
+
+/// An async handler's future, polled as acting for the run with `lease`
+/// (whatever thread polls it), with its panic caught and named, and dropped
+/// once its ticket says it overran.
+pub(crate) struct Watched {
+    /// Dropped by `poll` once it is done, or to be dropped.
+    future: Option<Pending>,
+    name: Cow<'static, str>,
+    ticket: Ticket,
+    lease: u64,
+}
+
+/// What an async handler's future came to, and how the trace says it.
+type Outcome = (Result<(), HandlerPanic>, Ended);
+
+impl Watched {
+    /// Drops the future as acting for the run (its destructor may use the
+    /// registry), a panic from it caught and named.
+    fn drop_future(&mut self) -> Result<(), HandlerPanic> {
+        let Some(future) = self.future.take() else { return Ok(()) };
+        let previous = state::hold_lease(self.lease);
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+        state::hold_lease(previous);
+        dropped.map_err(|payload| HandlerPanic::new(self.name.clone(), payload))
+    }
+}
+
+impl Future for Watched {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if watch::fate(self.ticket) != Fate::Running {
+            return Poll::Ready((self.drop_future(), Ended::Dropped));
+        }
+        let (ticket, lease) = (self.ticket, self.lease);
+        let Some(future) = self.future.as_mut() else { return Poll::Ready((Ok(()), Ended::Ok)) };
+        watch::set_waker(ticket, cx.waker());
+        let previous = state::hold_lease(lease);
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+        state::hold_lease(previous);
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(())) => self.drop_future(),
+            Err(payload) => {
+                let panic = HandlerPanic::new(self.name.clone(), payload);
+                drop_quietly(self.drop_future());
+                Err(panic)
+            }
+        };
+        let how = ended(&result);
+        Poll::Ready((result, how))
+    }
+}
+
+impl Drop for Watched {
+    /// Dropped before it was done (its runtime shut down, say): the
+    /// future's own panic is reported, not let out.
+    fn drop(&mut self) {
+        if let Err(panic) = self.drop_future() {
+            panic.report();
+            drop_quietly(panic);
+        }
+    }
+}
+
+/// An async handler in a run that cannot await: its future runs on a
+/// runtime built for it on a thread of its own (the run's thread may be
+/// inside a runtime, or past the end of its thread-locals), which holds
+/// the lease meanwhile; this thread waits, and gives it up if it overruns.
+/// In a shared library being unloaded, it runs here instead.
+fn run_in_a_run(
+    name: Cow<'static, str>,
+    work: Pending,
+    limit: Option<Duration>,
+    lease: u64,
+    unloading: bool,
+) -> Option<Result<(), HandlerPanic>> {
+    if unloading {
+        let ticket = watch::open(|| name.clone(), None, OnOverrun::Tell, || {});
+        let (result, how) = poll_here(Watched { future: Some(work), name, ticket, lease });
+        watch::close(ticket, how);
+        return Some(result);
+    }
+    let helper = state::new_lease();
+    // Past its limit and the grace after it, the watchdog gives it up and
+    // wakes this thread.
+    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || state::CHANGED.notify());
+    let watched = Watched { future: Some(work), name, ticket, lease: helper };
+    let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
+    let theirs = Arc::clone(&outcome);
+    let pid = thread::process_id();
+    state::set_lease(helper);
+    let job = Box::new(move || {
+        let name = watched.name.clone();
+        let result = run::running(helper, || name, || block_on(watched));
+        if thread::process_id() != pid {
+            // A `fork()` in the future: this thread is the child's only
+            // one, and goes on with the run there.
+            drop(result);
+            run::drain_then(helper, false);
+            return;
+        }
+        *theirs.lock() = Some(result);
+        state::CHANGED.notify();
+    });
+    if let Err((e, job)) = thread::spawn_job(job) {
+        write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
+        job();
+    }
+    run::wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind || state::lease() != helper);
+    let finished = outcome.lock().take();
+    // The lease back, unless the run went on without this thread.
+    if !state::pass_lease(helper, lease) {
+        watch::close(ticket, Ended::Ok);
+        return None;
+    }
+    match finished {
+        Some((result, how)) => {
+            watch::close(ticket, how);
+            Some(result)
+        }
+        None => {
+            // Given up by the watchdog, which said so.
+            watch::close(ticket, Ended::Dropped);
+            Some(Ok(()))
+        }
+    }
+}
+
+/// Polls an async handler to its end on this thread, with no runtime: in a
+/// shared library being unloaded, which must leave nothing behind (a
+/// runtime's thread-locals would be torn down after the library is gone,
+/// running its code then). A future that needs a runtime's timers or
+/// sockets panics there, and is reported.
+fn poll_here(watched: Watched) -> Outcome {
+    struct Woken(AtomicBool, Event);
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+            self.1.notify();
+        }
+    }
+    let woken = Arc::new(Woken(AtomicBool::new(true), Event::new()));
+    let waker = Waker::from(Arc::clone(&woken));
+    let mut context = Context::from_waker(&waker);
+    let mut watched = std::pin::pin!(watched);
+    loop {
+        woken.1.wait_until(|| woken.0.swap(false, Ordering::AcqRel));
+        if let Poll::Ready(outcome) = watched.as_mut().poll(&mut context) {
+            return outcome;
+        }
+    }
+}
+
+fn block_on(watched: Watched) -> Outcome {
+    match on_a_runtime_built_here(watched) {
+        Ok(outcome) => outcome,
+        Err((e, watched)) => {
+            write_stderr_now(&format!("atexit: async handler `{}` could not run: no runtime: {e}\n", watched.name));
+            (Ok(()), Ended::NotRun)
+        }
+    }
+}
+
+/// Runs `future` to its end on a current-thread runtime built for it on
+/// this thread, or gives it back with the error. Blocking tasks it started
+/// may run on: they are not waited for (the runtime shuts down in the
+/// background).
+fn on_a_runtime_built_here<F: Future>(future: F) -> Result<F::Output, (std::io::Error, F)> {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return Err((e, future)),
+    };
+    let output = runtime.block_on(future);
+    runtime.shutdown_background();
+    Ok(output)
+}
+
+/// The run of `#[atexit::main]` on an async `main`: as [`run::run`], but
+/// an async handler is awaited here, in its place, on the application's
+/// runtime; if it overruns its limit it is woken to be dropped, and if it
+/// blocks its thread instead, the run goes on from a new thread.
+pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
+    if state::acts_for_run() {
+        return run::run(Place::Here);
+    }
+    watch::settle();
+    let (lease, run) = run::claim(Ender::StarterOrItsContinuation, Place::Here);
+    let previous = state::hold_lease(lease);
+    state::set_awaiting(true);
+    let mut last = None;
+    let done = loop {
+        let (drained_last, drained) = run::drain(lease, Place::Here, true);
+        if let Some(panic) = drained_last {
+            drop_quietly(last.replace(panic));
+        }
+        let handler = match drained {
+            Drained::Done => break true,
+            Drained::Moved => break false,
+            Drained::Async(handler) => handler,
+        };
+        let name = handler.name();
+        let limit = handler.options().time_limit.or_else(watch::default_limit);
+        let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || run::move_on_or_wait(lease));
+        let (result, how) = Watched { future: Some(handler.future()), name, ticket, lease }.await;
+        let moved = watch::close(ticket, how) && state::lease() != lease;
+        if let Err(panic) = result {
+            // Left behind, a panic still says whose it was.
+            let mut theirs = None;
+            run::record(if moved { &mut theirs } else { &mut last }, panic);
+        }
+        if moved {
+            break false;
+        }
+    };
+    state::set_awaiting(false);
+    state::hold_lease(previous);
+    state::keep_last(run, last);
+    if done {
+        state::finish_turn(lease);
+    }
+    run::outcome(run).map_or(Ok(()), Err)
 }

@@ -1,5 +1,5 @@
-//! A registered handler: the closure, or a static handler, with what the
-//! registry and the reports ask of it.
+//! A registered handler: a static handler, a closure, or an async handler,
+//! with its options and what the registry and the reports ask of it.
 
 use std::any::type_name;
 use std::borrow::Cow;
@@ -13,12 +13,38 @@ use crate::panic::HandlerPanic;
 use crate::statics::StaticHandler;
 
 /// One pending handler.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) enum Callback {
     /// A `#[atexit::register]` function.
     Static(&'static StaticHandler),
     /// A runtime registration. A `Box` of a zero-sized closure (a function
     /// item, a closure that captures nothing) does not allocate.
     Boxed(Box<dyn Handler>),
+    /// An async handler (`register_async`): how it runs is its own
+    /// business (`asynchronous.rs`).
+    Async(Box<dyn AsyncHandler>),
+}
+
+/// What a registration says of its handler besides the function, for
+/// `Registration` and `AsyncRegistration` alike.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Options {
+    pub(crate) priority: i32,
+    /// What reports and traces call it (default: the function's path).
+    pub(crate) name: Option<Cow<'static, str>>,
+    /// What `unregister` compares (default: the function's own).
+    pub(crate) identity: Option<Identity>,
+    /// Whether a `fork()`ed child keeps it.
+    pub(crate) inherited: bool,
+    /// How long it may run before it is left behind (or dropped).
+    pub(crate) time_limit: Option<Duration>,
+}
+
+impl Options {
+    /// The name given, or the function's type's.
+    pub(crate) fn name_or<F>(&self) -> Cow<'static, str> {
+        self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
+    }
 }
 
 /// What a runtime registration is, behind its `Box`.
@@ -33,12 +59,25 @@ pub(crate) trait Handler: Send {
     fn time_limit(&self) -> Option<Duration> {
         None
     }
-    /// An async handler's work, as a future (taken once), for a run that
-    /// can await it; `None` for the others.
-    fn pending(&mut self) -> Option<Pending> {
-        None
-    }
     /// Runs it, catching a panic so that none crosses into the caller.
+    fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
+}
+
+/// An async handler, behind its `Box`.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
+pub(crate) trait AsyncHandler: Send {
+    fn options(&self) -> &Options;
+    /// The name reports and traces show.
+    fn name(&self) -> Cow<'static, str>;
+    fn identity(&self) -> Identity;
+    /// Its work, as a future, for a run that awaits it in its place.
+    fn future(self: Box<Self>) -> Pending;
+    /// Runs it as a handler of the process registry's run, as `lease`,
+    /// where that run cannot await it (`unloading`: a shared library's
+    /// copy of the runtime, as the library is unloaded). `None` when the
+    /// run went on without this thread meanwhile.
+    fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>>;
+    /// Runs it outside any run ([`Handle::run`](crate::Handle::run)).
     fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
 }
 
@@ -63,18 +102,16 @@ impl<F: FnOnce() + Send + 'static> Handler for Closure<F> {
     }
 }
 
-/// A registration with options (see `Registration`).
+/// A registration with options (see `Registration`); its identity resolved.
 pub(crate) struct Configured<F> {
     pub(crate) f: F,
-    pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) options: Options,
     pub(crate) identity: Identity,
-    pub(crate) inherited: bool,
-    pub(crate) time_limit: Option<Duration>,
 }
 
 impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
     fn name(&self) -> Cow<'static, str> {
-        self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
+        self.options.name_or::<F>()
     }
 
     fn identity(&self) -> Identity {
@@ -82,16 +119,16 @@ impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
     }
 
     fn time_limit(&self) -> Option<Duration> {
-        self.time_limit
+        self.options.time_limit
     }
 
     fn inherited(&self) -> bool {
-        self.inherited
+        self.options.inherited
     }
 
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        let Configured { f, name, .. } = *self;
-        call(f, || name.unwrap_or(Cow::Borrowed(type_name::<F>())))
+        let Configured { f, options, .. } = *self;
+        call(f, || options.name_or::<F>())
     }
 }
 
@@ -101,6 +138,7 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
 }
 
 /// An async handler's work.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What an emptied place in a registry holds: never run, never counted.
@@ -120,6 +158,7 @@ impl Callback {
         match self {
             Callback::Static(handler) => handler.identity(),
             Callback::Boxed(handler) => handler.identity(),
+            Callback::Async(handler) => handler.identity(),
         }
     }
 
@@ -127,19 +166,15 @@ impl Callback {
         match self {
             Callback::Static(handler) => Cow::Borrowed(handler.name()),
             Callback::Boxed(handler) => handler.name(),
+            Callback::Async(handler) => handler.name(),
         }
-    }
-
-    /// An async handler's work (taken out), for the run to await.
-    pub(crate) fn pending(&mut self) -> Option<Pending> {
-        let Callback::Boxed(handler) = self else { return None };
-        handler.pending()
     }
 
     pub(crate) fn time_limit(&self) -> Option<Duration> {
         match self {
             Callback::Static(_) => None,
             Callback::Boxed(handler) => handler.time_limit(),
+            Callback::Async(handler) => handler.options().time_limit,
         }
     }
 
@@ -147,13 +182,17 @@ impl Callback {
         match self {
             Callback::Static(handler) => handler.inherited(),
             Callback::Boxed(handler) => handler.inherited(),
+            Callback::Async(handler) => handler.options().inherited,
         }
     }
 
+    /// Runs it on this thread, outside the process registry's run (an
+    /// async one on a runtime built for it).
     pub(crate) fn run(self) -> Result<(), HandlerPanic> {
         match self {
             Callback::Static(handler) => call(handler.function(), || Cow::Borrowed(handler.name())),
             Callback::Boxed(handler) => handler.run(),
+            Callback::Async(handler) => handler.run(),
         }
     }
 }
@@ -168,13 +207,9 @@ mod tests {
         let plain = Callback::Boxed(Box::new(Closure(named)));
         assert!(plain.name().ends_with("::named"), "{}", plain.name());
         assert!(plain.run().is_ok());
-        let custom = Callback::Boxed(Box::new(Configured {
-            f: || panic!("boom"),
-            name: Some("n".into()),
-            identity: Identity::Address(1),
-            inherited: true,
-            time_limit: None,
-        }));
+        let options = Options { name: Some("n".into()), inherited: true, ..Options::default() };
+        let custom =
+            Callback::Boxed(Box::new(Configured { f: || panic!("boom"), options, identity: Identity::Address(1) }));
         assert!(custom.inherited());
         let panic = custom.run().unwrap_err();
         assert_eq!((panic.name(), panic.message()), ("n", "boom"));

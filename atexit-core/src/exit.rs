@@ -24,7 +24,7 @@ pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
 /// no deadline, then or later).
 fn begin(why: ExitReason, status: Option<i32>, place: Place) {
     exit_state::begin(why, status, exit_state::acts_for_run());
-    if place == Place::Unwatched {
+    if place == Place::Unloading {
         watch::no_deadline();
     } else {
         watch::start_deadline();
@@ -74,7 +74,7 @@ pub fn exit(code: i32) -> ! {
     run_exit_handlers(ExitReason::Exit(code), Some(code));
     // On Unix this goes through libc's `exit`, whose hook runs whatever was
     // registered after the run above finished.
-    crate::last_words::exit_process(code)
+    crate::last_words::exit_process(code, exit_state::forked_from_an_exit())
 }
 
 /// A handler decides how the process ends: it is ended (unwound, so its
@@ -152,7 +152,12 @@ pub async fn run_exit_async(status: Option<std::process::ExitCode>) {
         None => (ExitReason::MainPanicked, 101),
     };
     begin(why, Some(status), Place::Here);
-    if let Err(panic) = run::run_async().await {
+    #[cfg(feature = "tokio")]
+    let result = crate::asynchronous::run_async().await;
+    // Without the feature there is no async handler to await.
+    #[cfg(not(feature = "tokio"))]
+    let result = run::run(Place::Here);
+    if let Err(panic) = result {
         drop_quietly(panic);
     }
 }
@@ -177,7 +182,9 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
 /// (a handler asked for it with `Shutdown::exit_as_requested`).
 pub(crate) fn end_if_changed(status: Option<i32>) {
     match exit_state::ending() {
-        Some(Ending::Status(code)) if Some(code) != status => crate::last_words::exit_process(code),
+        Some(Ending::Status(code)) if Some(code) != status => {
+            crate::last_words::exit_process(code, exit_state::forked_from_an_exit())
+        }
         Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal(signal),
         _ => {}
     }

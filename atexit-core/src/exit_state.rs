@@ -248,6 +248,7 @@ pub(crate) fn take_last(run: u64) -> Option<HandlerPanic> {
 
 /// `#[atexit::main]`'s async run begins (`true`) or ends awaiting handlers
 /// on the application's runtime.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn set_awaiting(awaiting: bool) {
     if awaiting {
         EXIT.stalled.store(false, Ordering::SeqCst);

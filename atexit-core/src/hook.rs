@@ -135,7 +135,7 @@ fn at_process_exit(status: Option<i32>) {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         if IN_LIBRARY.load(Ordering::Relaxed) {
-            run_at_exit(ExitReason::ProcessExit(status), status, Place::Unwatched);
+            run_at_exit(ExitReason::ProcessExit(status), status, Place::Unloading);
         } else {
             // WebAssembly has no threads to start, and no thread-locals
             // torn down before the C library's exit hooks.

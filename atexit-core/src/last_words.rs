@@ -82,10 +82,11 @@ pub(crate) fn exit_through_libc(code: i32) -> ! {
 
 /// Ends the process with `code` through `exit` (C's exit handlers left
 /// run): the standard library's, unless this is a child `fork()`ed while
-/// its parent exited, whose copy of the standard library's exit state
-/// (another thread is exiting) would park the caller for ever: C's then.
-pub(crate) fn exit_process(code: i32) -> ! {
-    if crate::exit_state::forked_from_an_exit() {
+/// its parent exited (`forked_from_an_exit`), whose copy of the standard
+/// library's exit state (another thread is exiting) would park the caller
+/// for ever: C's then.
+pub(crate) fn exit_process(code: i32, forked_from_an_exit: bool) -> ! {
+    if forked_from_an_exit {
         exit_through_libc(code)
     }
     std::process::exit(code)

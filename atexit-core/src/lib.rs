@@ -58,10 +58,10 @@ mod thread;
 mod wait;
 mod watch;
 
-pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priority, register, unregister};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use crate::asynchronous::{AsyncRegistration, register_async};
+pub use crate::api::{AsyncRegistration, register_async};
+pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priority, register, unregister};
 pub use crate::exit::{exit, run_exitfuncs};
 pub use crate::exit_state::{exit_reason, is_exiting};
 pub use crate::identity::Function;

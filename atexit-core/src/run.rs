@@ -20,24 +20,17 @@
 //! that handed it over waits for: the run itself, or that thread's turn.
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::time::Duration;
 
-use crate::callback::{Callback, Pending};
+use crate::callback::{AsyncHandler, Callback};
 use crate::exit_state::{self as state, Ender, Running, Then};
 use crate::last_words::write_stderr_now;
-use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
 use crate::reason::Ending;
 use crate::thread;
-use crate::wait::Event;
-use crate::watch::{self, Ended, Fate, OnOverrun, Ticket};
+use crate::watch::{self, Ended, OnOverrun};
 
 /// Where a run's handlers run.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -49,7 +42,7 @@ pub(crate) enum Place {
     /// On the calling thread, each handler waited for, none watched: a
     /// shared library's copy of the runtime, run as it is unloaded (no
     /// code of it may run once the unloading returns).
-    Unwatched,
+    Unloading,
 }
 
 /// Runs the process registry's handlers, each once, until none is left,
@@ -77,10 +70,10 @@ fn run_as(place: Place, exiting: bool) -> Result<(), HandlerPanic> {
 /// who ends the process after it. Returns the lease and the run's number.
 /// `place` is the caller's: a thread whose thread-locals are gone (C's
 /// `exit`) cannot tell whether it is one of a runtime's.
-fn claim(ender: Ender, place: Place) -> (u64, u64) {
+pub(crate) fn claim(ender: Ender, place: Place) -> (u64, u64) {
     let lease = state::new_lease();
     if !state::pass_lease(0, lease) {
-        let may_be_the_runtimes = place == Place::Fresh || in_a_runtime();
+        let may_be_the_runtimes = place == Place::Fresh || crate::thread::in_a_runtime();
         if may_be_the_runtimes && state::stall() {
             // This thread may be one of the runtime's, which its exit now
             // blocks: what the run awaits there may never come.
@@ -93,7 +86,7 @@ fn claim(ender: Ender, place: Place) -> (u64, u64) {
 
 /// The end of a run for the thread that started it: once it is finished
 /// (by this thread or another), its last panic.
-fn outcome(run: u64) -> Option<HandlerPanic> {
+pub(crate) fn outcome(run: u64) -> Option<HandlerPanic> {
     wait_until(|| state::finished(run));
     state::take_last(run)
 }
@@ -106,7 +99,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
         hand_over(lease);
     } else {
         let previous = state::hold_lease(lease);
-        let (last, done) = drain(lease, place);
+        let (last, done) = drain_all(lease, place);
         state::hold_lease(previous);
         state::keep_last(run, last);
         if done {
@@ -134,7 +127,7 @@ fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
     }
     // Left behind meanwhile, its panics were reported; the run goes on
     // without them.
-    let (last, done) = drain(lease, place);
+    let (last, done) = drain_all(lease, place);
     last.filter(|_| done)
 }
 
@@ -169,7 +162,7 @@ const PARK_CHECK: Duration = Duration::from_millis(250);
 /// Runs `f`, the handler `name`, as `lease`: recorded while it runs if
 /// this is a thread of ours.
 #[inline]
-fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
     let Some(tid) = thread::ours() else { return f() };
     let previous = state::locked().running.replace(Running { tid, lease, name: name() });
     drop(previous);
@@ -214,10 +207,10 @@ static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: |
 /// does what is next. A continuation (`moved_on`) finishing a run whose
 /// starter was left behind ends the process as the exit would have, and
 /// so does whoever finishes the run in a `fork()`ed child.
-fn drain_then(lease: u64, moved_on: bool) {
+pub(crate) fn drain_then(lease: u64, moved_on: bool) {
     state::hold_lease(lease);
     let run = state::last_run();
-    let (last, done) = drain(lease, Place::Here);
+    let (last, done) = drain_all(lease, Place::Here);
     state::keep_last(run, last);
     if !done {
         return;
@@ -237,40 +230,67 @@ fn drain_then(lease: u64, moved_on: bool) {
 fn end_as_the_exit_would() {
     match state::ending() {
         Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
-        Some(Ending::Status(code)) => crate::last_words::exit_process(code),
+        Some(Ending::Status(code)) => crate::last_words::exit_process(code, state::forked_from_an_exit()),
         None => {}
     }
 }
 
+/// Where a drain stopped.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
+pub(crate) enum Drained {
+    /// No handler is left.
+    Done,
+    /// The run went on without this thread.
+    Moved,
+    /// At an async handler, which the caller awaits in its place
+    /// (`#[atexit::main]`'s async run: see `asynchronous.rs`).
+    Async(Box<dyn AsyncHandler>),
+}
+
 /// Calls handlers while this thread holds `lease`, until none is left or
-/// the run goes on without this thread. Returns the last panic, and
-/// whether none is left (rather than the run having gone on elsewhere).
-fn drain(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
+/// the run goes on without this thread, or, if the caller `awaits` them
+/// (and its runtime did not stall), at an async handler. Returns the last
+/// panic, and where it stopped.
+pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPanic>, Drained) {
     let mut last = None;
     let mut with_statics = true;
     while state::lease() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
-            return (last, true);
+            return (last, Drained::Done);
         };
-        let result = if watch::watching() {
-            let Some(result) = call(callback, lease, place) else { break };
-            result
-        } else if thread::ours().is_some() {
-            let name = callback.name();
-            running(lease, || name, || callback.run())
-        } else {
-            callback.run()
+        let result = match callback {
+            Callback::Async(handler) if awaits && !state::stalled() => return (last, Drained::Async(handler)),
+            Callback::Async(handler) => match handler.run_in(lease, place == Place::Unloading) {
+                Some(result) => result,
+                None => break,
+            },
+            callback if watch::watching() => match call(callback, lease, place) {
+                Some(result) => result,
+                None => break,
+            },
+            callback if thread::ours().is_some() => {
+                let name = callback.name();
+                running(lease, || name, || callback.run())
+            }
+            callback => callback.run(),
         };
         if let Err(panic) = result {
             record(&mut last, panic);
         }
     }
-    (last, false)
+    (last, Drained::Moved)
+}
+
+/// Drains (see [`drain`]) to the end, or until the run goes on without
+/// this thread: whether it got to the end.
+fn drain_all(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
+    let (last, drained) = drain(lease, place, false);
+    (last, matches!(drained, Drained::Done))
 }
 
 /// A handler's panic: reported, and the last one kept.
 #[cold]
-fn record(last: &mut Option<HandlerPanic>, panic: HandlerPanic) {
+pub(crate) fn record(last: &mut Option<HandlerPanic>, panic: HandlerPanic) {
     if panic.is_exit_request() {
         drop_quietly(panic);
         return;
@@ -281,7 +301,7 @@ fn record(last: &mut Option<HandlerPanic>, panic: HandlerPanic) {
     }
 }
 
-fn ended(result: &Result<(), HandlerPanic>) -> Ended {
+pub(crate) fn ended(result: &Result<(), HandlerPanic>) -> Ended {
     match result {
         Ok(()) => Ended::Ok,
         Err(panic) if panic.is_exit_request() => Ended::CalledExit,
@@ -292,14 +312,11 @@ fn ended(result: &Result<(), HandlerPanic>) -> Ended {
 /// Calls one handler for the run, as `lease`, watched. `None` when the run
 /// went on without this thread meanwhile (the handler overran its limit).
 #[inline(never)]
-fn call(mut callback: Callback, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
+fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
     let limit = match place {
-        Place::Unwatched => None,
+        Place::Unloading => None,
         _ => callback.time_limit().or_else(watch::default_limit),
     };
-    if let Some(work) = callback.pending() {
-        return call_async(callback.name(), work, limit, lease, place);
-    }
     let name = callback.name();
     let ticket = watch::open(|| name.clone(), limit, OnOverrun::MoveOn, move || move_on_or_wait(lease));
     let result = running(lease, || name, || callback.run());
@@ -330,7 +347,7 @@ fn move_on(from: u64) -> std::io::Result<()> {
 /// From the watchdog: the holder of `from` overran its limit. With no
 /// thread to go on from, the run waits for it to return (the watchdog
 /// stays free for the deadline).
-fn move_on_or_wait(from: u64) {
+pub(crate) fn move_on_or_wait(from: u64) {
     if let Err(e) = move_on(from) {
         write_stderr_now(&format!("atexit: no thread for the other handlers ({e}): they run once it returns\n"));
     }
@@ -338,254 +355,6 @@ fn move_on_or_wait(from: u64) {
 
 /// Blocks until `done`, which reads the exit state: whatever changes it
 /// notifies [`state::CHANGED`].
-fn wait_until(done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(done: impl FnMut() -> bool) {
     state::CHANGED.wait_until(done);
-}
-
-/// An async handler's future, polled as acting for the run with `lease`
-/// (whatever thread polls it), with its panic caught and named, and dropped
-/// once its ticket says it overran.
-pub(crate) struct Watched {
-    /// Dropped by `poll` once it is done, or to be dropped.
-    future: Option<Pending>,
-    name: Cow<'static, str>,
-    ticket: Ticket,
-    lease: u64,
-}
-
-/// What an async handler's future came to, and how the trace says it.
-type Outcome = (Result<(), HandlerPanic>, Ended);
-
-impl Watched {
-    /// Drops the future as acting for the run (its destructor may use the
-    /// registry), a panic from it caught and named.
-    fn drop_future(&mut self) -> Result<(), HandlerPanic> {
-        let Some(future) = self.future.take() else { return Ok(()) };
-        let previous = state::hold_lease(self.lease);
-        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
-        state::hold_lease(previous);
-        dropped.map_err(|payload| HandlerPanic::new(self.name.clone(), payload))
-    }
-}
-
-impl Future for Watched {
-    type Output = Outcome;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if watch::fate(self.ticket) != Fate::Running {
-            return Poll::Ready((self.drop_future(), Ended::Dropped));
-        }
-        let (ticket, lease) = (self.ticket, self.lease);
-        let Some(future) = self.future.as_mut() else { return Poll::Ready((Ok(()), Ended::Ok)) };
-        watch::set_waker(ticket, cx.waker());
-        let previous = state::hold_lease(lease);
-        let polled = panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
-        state::hold_lease(previous);
-        let result = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(())) => self.drop_future(),
-            Err(payload) => {
-                let panic = HandlerPanic::new(self.name.clone(), payload);
-                drop_quietly(self.drop_future());
-                Err(panic)
-            }
-        };
-        let how = ended(&result);
-        Poll::Ready((result, how))
-    }
-}
-
-impl Drop for Watched {
-    /// Dropped before it was done (its runtime shut down, say): the
-    /// future's own panic is reported, not let out.
-    fn drop(&mut self) {
-        if let Err(panic) = self.drop_future() {
-            panic.report();
-            drop_quietly(panic);
-        }
-    }
-}
-
-/// An async handler in a run that cannot await: its future runs on a
-/// runtime built for it on a thread of its own (the run's thread may be
-/// inside a runtime, or past the end of its thread-locals), which holds
-/// the lease meanwhile; this thread waits, and gives it up if it overruns.
-/// In a shared library being unloaded, it runs here instead.
-fn call_async(
-    name: Cow<'static, str>,
-    work: Pending,
-    limit: Option<Duration>,
-    lease: u64,
-    place: Place,
-) -> Option<Result<(), HandlerPanic>> {
-    if place == Place::Unwatched {
-        let ticket = watch::open(|| name.clone(), None, OnOverrun::Tell, || {});
-        let (result, how) = poll_here(Watched { future: Some(work), name, ticket, lease });
-        watch::close(ticket, how);
-        return Some(result);
-    }
-    let helper = state::new_lease();
-    // Past its limit and the grace after it, the watchdog gives it up and
-    // wakes this thread.
-    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || state::CHANGED.notify());
-    let watched = Watched { future: Some(work), name, ticket, lease: helper };
-    let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
-    let theirs = Arc::clone(&outcome);
-    let pid = thread::process_id();
-    state::set_lease(helper);
-    let job = Box::new(move || {
-        let name = watched.name.clone();
-        let result = running(helper, || name, || block_on(watched));
-        if thread::process_id() != pid {
-            // A `fork()` in the future: this thread is the child's only
-            // one, and goes on with the run there.
-            drop(result);
-            drain_then(helper, false);
-            return;
-        }
-        *theirs.lock() = Some(result);
-        state::CHANGED.notify();
-    });
-    if let Err((e, job)) = thread::spawn_job(job) {
-        write_stderr_now(&format!("atexit: an async handler runs on the exiting thread: no thread: {e}\n"));
-        job();
-    }
-    wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind || state::lease() != helper);
-    let finished = outcome.lock().take();
-    // The lease back, unless the run went on without this thread.
-    if !state::pass_lease(helper, lease) {
-        watch::close(ticket, Ended::Ok);
-        return None;
-    }
-    match finished {
-        Some((result, how)) => {
-            watch::close(ticket, how);
-            Some(result)
-        }
-        None => {
-            // Given up by the watchdog, which said so.
-            watch::close(ticket, Ended::Dropped);
-            Some(Ok(()))
-        }
-    }
-}
-
-/// Polls an async handler to its end on this thread, with no runtime: in a
-/// shared library being unloaded, which must leave nothing behind (a
-/// runtime's thread-locals would be torn down after the library is gone,
-/// running its code then). A future that needs a runtime's timers or
-/// sockets panics there, and is reported.
-fn poll_here(watched: Watched) -> Outcome {
-    struct Woken(AtomicBool, Event);
-    impl Wake for Woken {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::Release);
-            self.1.notify();
-        }
-    }
-    let woken = Arc::new(Woken(AtomicBool::new(true), Event::new()));
-    let waker = Waker::from(Arc::clone(&woken));
-    let mut context = Context::from_waker(&waker);
-    let mut watched = std::pin::pin!(watched);
-    loop {
-        woken.1.wait_until(|| woken.0.swap(false, Ordering::AcqRel));
-        if let Poll::Ready(outcome) = watched.as_mut().poll(&mut context) {
-            return outcome;
-        }
-    }
-}
-
-/// Whether the calling thread runs in a tokio runtime.
-fn in_a_runtime() -> bool {
-    #[cfg(feature = "tokio")]
-    return tokio::runtime::Handle::try_current().is_ok();
-    #[cfg(not(feature = "tokio"))]
-    false
-}
-
-#[cfg(feature = "tokio")]
-fn block_on(watched: Watched) -> Outcome {
-    match on_a_runtime_built_here(watched) {
-        Ok(outcome) => outcome,
-        Err((e, watched)) => {
-            write_stderr_now(&format!("atexit: async handler `{}` could not run: no runtime: {e}\n", watched.name));
-            (Ok(()), Ended::NotRun)
-        }
-    }
-}
-
-/// Runs `future` to its end on a current-thread runtime built for it on
-/// this thread, or gives it back with the error. Blocking tasks it started
-/// may run on: they are not waited for (the runtime shuts down in the
-/// background).
-#[cfg(feature = "tokio")]
-pub(crate) fn on_a_runtime_built_here<F: Future>(future: F) -> Result<F::Output, (std::io::Error, F)> {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => return Err((e, future)),
-    };
-    let output = runtime.block_on(future);
-    runtime.shutdown_background();
-    Ok(output)
-}
-
-#[cfg(not(feature = "tokio"))]
-fn block_on(watched: Watched) -> Outcome {
-    // Without the feature no async handler can be registered.
-    drop(watched);
-    (Ok(()), Ended::Ok)
-}
-
-/// The run of `#[atexit::main]` on an async `main`: as [`run`], but an async
-/// handler is awaited here, in its place, on the application's runtime; if
-/// it overruns its limit it is woken to be dropped, and if it blocks its
-/// thread instead, the run goes on from a new thread.
-pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
-    if state::acts_for_run() {
-        return run(Place::Here);
-    }
-    watch::settle();
-    let (lease, run) = claim(Ender::StarterOrItsContinuation, Place::Here);
-    let previous = state::hold_lease(lease);
-    state::set_awaiting(true);
-    let mut last = None;
-    let mut with_statics = true;
-    let mut done = false;
-    while state::lease() == lease {
-        let Some(mut callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
-            done = true;
-            break;
-        };
-        let work = if state::stalled() { None } else { callback.pending() };
-        let result = match work {
-            Some(work) => {
-                let name = callback.name();
-                let limit = callback.time_limit().or_else(watch::default_limit);
-                let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || move_on_or_wait(lease));
-                let (result, how) = Watched { future: Some(work), name, ticket, lease }.await;
-                if watch::close(ticket, how) && state::lease() != lease {
-                    // Left behind: a panic still says whose it was.
-                    if let Err(panic) = result {
-                        record(&mut None, panic);
-                    }
-                    break;
-                }
-                result
-            }
-            None => match call(callback, lease, Place::Here) {
-                Some(result) => result,
-                None => break,
-            },
-        };
-        if let Err(panic) = result {
-            record(&mut last, panic);
-        }
-    }
-    state::set_awaiting(false);
-    state::hold_lease(previous);
-    state::keep_last(run, last);
-    if done {
-        state::finish_turn(lease);
-    }
-    outcome(run).map_or(Ok(()), Err)
 }

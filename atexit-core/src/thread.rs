@@ -22,6 +22,7 @@ use std::io;
 use crate::lock::Lock;
 
 /// What such a thread runs: a closure.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// A thread that runs a plain function: starting it allocates nothing, so
@@ -76,12 +77,14 @@ pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
 }
 
 /// Closures waiting for a thread of [`spawn_job`]'s to run them.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 static JOBS: Lock<Vec<Job>> = Lock::new(Vec::new());
 
 /// Starts `job` on a new detached thread (named `atexit-async`: an async
 /// handler is the one closure such a thread runs), or gives it back with
 /// the error. Each such thread runs one job of [`JOBS`]; which does not
 /// matter.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn spawn_job(job: Job) -> Result<(), (io::Error, Job)> {
     static JOB: Plain = Plain { name: c"atexit-async", run: run_one_job };
     fn run_one_job() {
@@ -133,8 +136,17 @@ pub(crate) fn parked_in_exit(tid: i32) -> bool {
     number == libc::SYS_rt_sigsuspend || (number == libc::SYS_ppoll && first == Some(Ok(0)) && second == Some(Ok(0)))
 }
 
+/// Whether the calling thread runs in a tokio runtime.
+pub(crate) fn in_a_runtime() -> bool {
+    #[cfg(feature = "tokio")]
+    return tokio::runtime::Handle::try_current().is_ok();
+    #[cfg(not(feature = "tokio"))]
+    false
+}
+
 /// The calling process's id; 0 where there is no `fork` and none to ask
 /// (WebAssembly: `std::process::id` panics there).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn process_id() -> u32 {
     #[cfg(unix)]
     return std::process::id();

@@ -148,6 +148,7 @@ pub(crate) enum OnOverrun {
     /// Its run waits for it from another thread: woken to be dropped; if
     /// it is not back within [`CANCEL_GRACE`], given up, and the waiting
     /// thread is told (through its `move_on`).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Tell,
 }
 
@@ -268,6 +269,7 @@ fn has_deadline() -> bool {
 }
 
 /// Where the handler stands now.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn fate(ticket: Ticket) -> Fate {
     if ticket.0 == 0 {
         return Fate::Running;
@@ -277,6 +279,7 @@ pub(crate) fn fate(ticket: Ticket) -> Fate {
 }
 
 /// What wakes an async handler when it is to be dropped.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn set_waker(ticket: Ticket, waker: &Waker) {
     if ticket.0 == 0 {
         return;
@@ -295,6 +298,7 @@ pub(crate) enum Ended {
     Panicked,
     CalledExit,
     /// An async handler dropped at its limit.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Dropped,
     /// An async handler that could not start (no runtime could be built).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]

@@ -19,8 +19,29 @@ fn graph() -> BTreeMap<String, Vec<String>> {
         // Comments (docs' links among them) are no dependency.
         let code: String =
             text.lines().map(|line| line.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
-        modules.insert(name, uses(&code));
+        modules.insert(name, (uses(&code, "crate::"), code));
     }
+    // A file included as a module of another (`#[path = "x.rs"] mod ...`)
+    // reaches that one with `super::`; elsewhere `super::` is the file's
+    // own inline modules reaching the file.
+    let parents: Vec<(String, String)> = modules
+        .iter()
+        .flat_map(|(parent, (_, code))| {
+            code.match_indices("#[path = \"").map(move |(at, found)| {
+                let rest = &code[at + found.len()..];
+                (rest[..rest.find(".rs\"").expect("a path to a .rs file")].to_owned(), parent.clone())
+            })
+        })
+        .collect();
+    let mut modules: BTreeMap<String, Vec<String>> = modules
+        .into_iter()
+        .map(|(name, (mut used, code))| {
+            if let Some((_, parent)) = parents.iter().find(|(child, _)| *child == name) {
+                used.extend(uses(&code, "super::").into_iter().map(|_| parent.clone()));
+            }
+            (name, used)
+        })
+        .collect();
     let names: Vec<String> = modules.keys().cloned().collect();
     for (name, used) in &mut modules {
         used.retain(|u| u != name && names.contains(u));
@@ -30,14 +51,14 @@ fn graph() -> BTreeMap<String, Vec<String>> {
     modules
 }
 
-/// The first path segment after each `crate::` in `text`, `crate::{a, b::c}` included.
-/// (A string holding `//` would cut its line short: the sources have none
-/// that matters here.)
-fn uses(text: &str) -> Vec<String> {
+/// The first path segment after each `prefix` (`crate::`) in `text`,
+/// `crate::{a, b::c}` included. (A string holding `//` would cut its line
+/// short: the sources have none that matters here.)
+fn uses(text: &str, prefix: &str) -> Vec<String> {
     let mut found = Vec::new();
     let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
-    for (at, _) in text.match_indices("crate::") {
-        let rest = &text[at + "crate::".len()..];
+    for (at, _) in text.match_indices(prefix) {
+        let rest = &text[at + prefix.len()..];
         if let Some(group) = rest.strip_prefix('{') {
             let mut depth = 0;
             let mut start = true;
@@ -102,5 +123,5 @@ fn modules_form_layers_without_cycles() {
 #[test]
 fn the_reader_finds_grouped_and_plain_uses() {
     let text = "use crate::a::X;\nuse crate::{b, c::{D, E}, d::F};\nlet x = crate::e::f();";
-    assert_eq!(uses(text), ["a", "b", "c", "d", "e"]);
+    assert_eq!(uses(text, "crate::"), ["a", "b", "c", "d", "e"]);
 }
