@@ -52,6 +52,7 @@ pub(crate) enum Ender {
 pub(crate) struct Running {
     pub(crate) tid: i32,
     pub(crate) lease: u64,
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
     pub(crate) name: Cow<'static, str>,
 }
 
@@ -88,6 +89,7 @@ struct ExitState {
     /// The process it was made in (high half; the signal handler may read
     /// it in a child before its fork callback runs) and its cause (low
     /// half, encoded by `shutdown.rs`; 0: none).
+    #[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
     shutdown_request: AtomicU64,
     locked: Lock<Locked>,
 }
@@ -377,7 +379,7 @@ pub(crate) fn forked_from_an_exit() -> bool {
 }
 
 /// The shutdown request's word (see `shutdown.rs`).
-#[cfg_attr(not(feature = "signals"), allow(dead_code))]
+#[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
 pub(crate) fn shutdown_request() -> &'static AtomicU64 {
     &EXIT.shutdown_request
 }

@@ -31,6 +31,7 @@ pub(crate) type Job = Box<dyn FnOnce() + Send>;
 /// runs handlers that allocate nothing does not need.)
 pub(crate) struct Plain {
     /// 15 bytes at most.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android", target_os = "macos", not(unix))), allow(dead_code))]
     pub(crate) name: &'static CStr,
     pub(crate) run: fn(),
 }
@@ -50,6 +51,8 @@ pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
                 libc::prctl(libc::PR_SET_NAME, plain.name.as_ptr());
                 OURS.set(libc::gettid());
             }
+            #[cfg(target_os = "macos")]
+            libc::pthread_setname_np(plain.name.as_ptr());
             plain
         };
         // No panic may unwind out of a thread's start routine.
