@@ -2,12 +2,20 @@
 //! registered, unless they were registered to be inherited
 //! ([`Registration::inherit_on_fork`](crate::Registration::inherit_on_fork)).
 //!
-//! The process registry's lock is held across `fork()` (taken in the prepare
-//! callback, released in the parent's and the child's), so the child never
-//! inherits it half-taken by a thread that does not exist there; the child's
-//! callback starts a new generation, whose first use of the registry drops
-//! the parent's registrations (`process.rs`). The callbacks use no
-//! thread-local: a handler may fork after its thread's thread-locals are gone.
+//! This is the one place a `fork()` is seen. The runtime's locks (the
+//! process registry's, the exit state's, the watchdog's, the shutdown
+//! waiters') are held across it (taken in the prepare callback, released
+//! in the parent's and the child's), so the child never inherits one
+//! half-taken by a thread that does not exist there. The child's callback
+//! then resets what belongs to the parent: its registrations
+//! (`process.rs`), its run and exit (`exit_state.rs`), its watchdog and
+//! deadline (`watch.rs`), its shutdown waiters (`shutdown.rs`). The
+//! callbacks read one `const` thread-local without destructor (which
+//! lease the forking thread held): a handler may fork after its thread's
+//! thread-locals are gone. Two others tell a child by its process id: the
+//! signal handler, which may run in the child before its callback, and an
+//! async handler's thread, which finds itself the child's only thread
+//! after a `fork()` inside its future.
 
 /// Installs the fork callbacks (once, with the process hook).
 pub(crate) fn install() {
@@ -62,7 +70,8 @@ mod atfork {
 
     pub(super) fn install() {
         // SAFETY: the three callbacks are `extern "C" fn()`s that do not
-        // unwind (they lock, unlock and count); `pthread_atfork` only
+        // unwind (they take and release locks, and reset state, catching
+        // nothing because nothing there panics); `pthread_atfork` only
         // records them.
         if unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) } != 0 {
             use std::io::Write;

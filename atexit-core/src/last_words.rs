@@ -3,8 +3,10 @@
 //!
 //! A handler may hang holding the standard streams' locks, or be blocked
 //! writing to a pipe that nobody reads; the runtime's own messages (reports,
-//! the trace, overruns, the deadline) must not wait for it: nothing here
-//! takes a lock or flushes a stream.
+//! the trace, overruns, the deadline) must not wait for it: they take no
+//! lock. Of the ways to end the process, those through `exit`
+//! ([`exit_process`], [`exit_through_libc`]) flush and take locks, as
+//! `exit` does; [`die_of`] and [`terminate_now`] take none.
 
 /// Writes `message` to file descriptor 2 if it can take it now; otherwise
 /// drops it. Takes no lock (not even stderr's).
@@ -35,12 +37,15 @@ pub(crate) fn write_stderr_now(message: &str) {
 /// report it. Async-signal-safe.
 #[cfg(unix)]
 pub(crate) fn die_of(signal: i32) -> ! {
-    // SAFETY: `signal`, `sigemptyset`, `sigaddset`, `pthread_sigmask`,
-    // `raise` and `_exit` are async-signal-safe; the set is a local that
-    // `sigemptyset` initialises. Inside a handler for `signal` the signal is
-    // blocked, so it is unblocked for `raise` to take effect.
+    // SAFETY: `sigaction`, `sigemptyset`, `sigaddset`, `pthread_sigmask`,
+    // `raise` and `_exit` are async-signal-safe; the action and the set are
+    // locals, zeroed (an empty mask, no flags, the default action) before
+    // use. Inside a handler for `signal` the signal is blocked, so it is
+    // unblocked for `raise` to take effect.
     unsafe {
-        libc::signal(signal, libc::SIG_DFL);
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &default, std::ptr::null_mut());
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, signal);
@@ -71,7 +76,10 @@ pub(crate) fn exit_through_libc(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     // SAFETY: `exit` runs the C exit handlers left (this runtime's has run)
-    // and ends the process; no preconditions.
+    // and ends the process. It is not thread-safe (the standard library's
+    // guard, which this bypasses, is there for that): here it is called
+    // only in a `fork()`ed child, whose one thread this is, unless it
+    // started others since.
     unsafe { libc::exit(code) }
 }
 

@@ -446,7 +446,7 @@ mod platform {
                 continue;
             }
             // SAFETY: `on_signal` only loads and stores atomics and calls
-            // `getpid`, `write`, `signal`, `raise` and `_exit`, which are
+            // `getpid`, `write`, `sigaction`, `raise` and `_exit`, which are
             // async-signal-safe.
             unsafe { signal_hook_registry::register(signal, move || on_signal(signal)) }?;
             registered.push(signal);
@@ -533,8 +533,8 @@ mod platform {
 
     /// The signal handler proper: wake the thread, or die at once.
     fn on_signal(signal: c_int) {
-        // SAFETY: `getpid` is async-signal-safe and has no preconditions.
-        let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != unsafe { libc::getpid() };
+        // `std::process::id` is `getpid`, which is async-signal-safe.
+        let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != std::process::id() as i32;
         if no_thread_here || !may_wake_for_another() {
             crate::last_words::die_of(signal);
         }
