@@ -503,9 +503,9 @@ mod unix {
     }
 
     // ---------------------------------------------------------------------
-    // The numbered cases' programs.
+    // The programs of the single scenarios.
 
-    /// Case 1: logging at exit, through `tracing` and a non-blocking file
+    /// Logging at exit, through `tracing` and a non-blocking file
     /// writer whose guard a static handler drops.
     mod logging {
         use std::sync::{Mutex, PoisonError};
@@ -567,7 +567,7 @@ mod unix {
         }
     }
 
-    /// Case 2: `std::process::exit(4)` from an async handler run on a
+    /// `std::process::exit(4)` from an async handler run on a
     /// runtime built at exit.
     fn process_exit_in_async_handler() {
         atexit::register(|| println!("rest ran"));
@@ -578,11 +578,11 @@ mod unix {
     }
 
     #[atexit::main]
-    fn case02_main_attr() {
+    fn process_exit_in_async_handler_main() {
         process_exit_in_async_handler();
     }
 
-    /// Case 4: the `#[atexit::main]` thread-local example of the crate's docs.
+    /// The `#[atexit::main]` thread-local example of the crate's docs.
     mod doc_example {
         use std::cell::RefCell;
 
@@ -597,7 +597,7 @@ mod unix {
         }
     }
 
-    /// Case 5: an async handler that panics on a runtime built at exit.
+    /// An async handler that panics on a runtime built at exit.
     fn async_handler_panics() {
         atexit::register(|| println!("rest ran"));
         atexit::register_async(Duration::from_secs(3), || async {
@@ -606,7 +606,7 @@ mod unix {
         });
     }
 
-    /// Case 7: a time-limited handler holds stderr's lock forever; the
+    /// A time-limited handler holds stderr's lock forever; the
     /// handlers after it panic and print.
     fn stderr_lock_held_by_a_left_behind_handler() {
         atexit::register(|| println!("later handler wrote to stdout"));
@@ -620,11 +620,11 @@ mod unix {
         .register();
     }
 
-    /// Case 8: an async handler on the application's runtime spawns a task
+    /// An async handler on the application's runtime spawns a task
     /// that calls `std::process::exit(3)`, then goes on awaiting.
     #[atexit::main]
     #[tokio::main]
-    async fn case08_main() {
+    async fn task_calls_process_exit_main() {
         atexit::register(|| println!("rest ran"));
         atexit::register_async(Duration::from_secs(2), || async {
             tokio::spawn(async { std::process::exit(3) });
@@ -633,7 +633,7 @@ mod unix {
         });
     }
 
-    /// Case 10 (a): `atexit::exit(5)` on a thread, `std::process::exit(3)`
+    /// `atexit::exit(5)` on a thread, `std::process::exit(3)`
     /// on main, at the same moment.
     fn exit_races_process_exit() {
         atexit::register(|| println!("reason: {:?}", atexit::exit_reason()));
@@ -647,7 +647,7 @@ mod unix {
         std::process::exit(3);
     }
 
-    /// Case 10 (b): a handler calls `atexit::exit(123)`; one that runs
+    /// A handler calls `atexit::exit(123)`; one that runs
     /// after it reads the reason.
     fn reason_after_exit_in_a_handler() {
         atexit::register(|| println!("reason: {:?}", atexit::exit_reason()));
@@ -853,11 +853,11 @@ mod unix {
     fn numbered() -> Vec<Scenario> {
         let mut cases = Vec::new();
 
-        // Case 1: logging at exit, on three paths, with and without
+        // Logging at exit, on three paths, with and without
         // `#[atexit::main]`.
         let logging: [(&str, Play, Status); 6] = [
             (
-                "case01_logging_main_returns",
+                "logging_main_returns",
                 || {
                     logging::main_returns();
                     ExitCode::SUCCESS
@@ -865,7 +865,7 @@ mod unix {
                 Status::Code(0),
             ),
             (
-                "case01_logging_process_exit",
+                "logging_process_exit",
                 || {
                     logging::process_exit();
                     ExitCode::SUCCESS
@@ -873,16 +873,16 @@ mod unix {
                 Status::Code(0),
             ),
             (
-                "case01_logging_panic",
+                "logging_panic",
                 || {
                     logging::panics();
                     ExitCode::SUCCESS
                 },
                 Status::Code(101),
             ),
-            ("case01_logging_attr_main_returns", logging::attr_main_returns, Status::Code(0)),
-            ("case01_logging_attr_process_exit", logging::attr_process_exit, Status::Code(0)),
-            ("case01_logging_attr_panic", logging::attr_panics, Status::Code(101)),
+            ("logging_attr_main_returns", logging::attr_main_returns, Status::Code(0)),
+            ("logging_attr_process_exit", logging::attr_process_exit, Status::Code(0)),
+            ("logging_attr_panic", logging::attr_panics, Status::Code(101)),
         ];
         for (name, play, status) in logging {
             let panics = usize::from(status == Status::Code(101));
@@ -907,9 +907,9 @@ mod unix {
             cases.push(Scenario::new(name, play, want).with_temp_dir());
         }
 
-        // Case 2: `std::process::exit(4)` from an async handler (on a
+        // `std::process::exit(4)` from an async handler (on a
         // runtime built at exit), in runs begun three ways.
-        let case02 = |extra: &[&str]| Want {
+        let process_exit_in_async_handler_expect = |extra: &[&str]| Want {
             stdout: lines(&[&["calling std::process::exit(4)", "rest ran"][..], extra].concat()),
             status: Some(Status::Code(4)),
             stderr_lacks: strings(&[HANDLER_REPORT, "re-entrantly"]),
@@ -917,70 +917,78 @@ mod unix {
             ..Want::default()
         };
         cases.push(Scenario::new(
-            "case02_process_exit_in_async_handler_atexit_exit",
+            "process_exit_in_async_handler_atexit_exit",
             || {
                 process_exit_in_async_handler();
                 atexit::exit(1)
             },
-            case02(&[]),
+            process_exit_in_async_handler_expect(&[]),
         ));
-        cases.push(Scenario::new("case02_process_exit_in_async_handler_main_attr", case02_main_attr, case02(&[])));
         cases.push(Scenario::new(
-            "case02_process_exit_in_async_handler_run_exitfuncs",
+            "process_exit_in_async_handler_main_attr",
+            process_exit_in_async_handler_main,
+            process_exit_in_async_handler_expect(&[]),
+        ));
+        cases.push(Scenario::new(
+            "process_exit_in_async_handler_run_exitfuncs",
             || {
                 process_exit_in_async_handler();
                 report_run();
                 ExitCode::SUCCESS
             },
-            case02(&[]),
+            process_exit_in_async_handler_expect(&[]),
         ));
 
-        // Case 4: the docs' thread-local example, with and without a time
+        // The docs' thread-local example, with and without a time
         // limit for every handler: the same output.
-        let case04 = || Want {
+        let doc_thread_local_example_expect = || Want {
             stdout: lines(&["flushing [\"last words\"]"]),
             status: Some(Status::Code(0)),
             stderr_lacks: strings(&["panicked", TLS_DESTROYED]),
             ..Want::default()
         };
-        cases.push(Scenario::new("case04_doc_thread_local_example", doc_example::main, case04()));
+        cases.push(Scenario::new("doc_thread_local_example", doc_example::main, doc_thread_local_example_expect()));
         cases.push(
-            Scenario::new("case04_doc_thread_local_example_with_a_time_limit", doc_example::main, case04())
-                .env("ATEXIT_HANDLER_TIME_LIMIT_MS", "5000"),
+            Scenario::new(
+                "doc_thread_local_example_with_a_time_limit",
+                doc_example::main,
+                doc_thread_local_example_expect(),
+            )
+            .env("ATEXIT_HANDLER_TIME_LIMIT_MS", "5000"),
         );
 
-        // Case 5: an async handler panics on a runtime built at exit.
-        let case05 = |stdout: Vec<Line>| Want {
+        // An async handler panics on a runtime built at exit.
+        let async_panic_expect = |stdout: Vec<Line>| Want {
             stdout: Some(stdout),
             status: Some(Status::Code(0)),
             stderr_line: vec![(HANDLER_REPORT.to_owned(), "panicked: async boom".to_owned())],
             ..Want::default()
         };
         cases.push(Scenario::new(
-            "case05_async_panic_main_returns",
+            "async_panic_main_returns",
             || {
                 async_handler_panics();
                 ExitCode::SUCCESS
             },
-            case05(vec![Line::Is("rest ran".to_owned())]),
+            async_panic_expect(vec![Line::Is("rest ran".to_owned())]),
         ));
         cases.push(Scenario::new(
-            "case05_async_panic_run_exitfuncs",
+            "async_panic_run_exitfuncs",
             || {
                 async_handler_panics();
                 report_run();
                 ExitCode::SUCCESS
             },
-            case05(vec![Line::Is("rest ran".to_owned()), Line::Has("run_exitfuncs: Err(", "async boom")]),
+            async_panic_expect(vec![Line::Is("rest ran".to_owned()), Line::Has("run_exitfuncs: Err(", "async boom")]),
         ));
 
-        // Case 6: a future dropped at its limit is not traced `ok` after
+        // A future dropped at its limit is not traced `ok` after
         // the line that says so (the grid's `overrun` cells check more).
         const EXIT_RUNTIME: Cell = Cell { way: Way::AsyncExit, path: Path::Return, promise: Promise::OverrunAwait };
         const APP_RUNTIME: Cell = Cell { way: Way::AsyncApp, path: Path::MainAttr, promise: Promise::OverrunAwait };
         let dropped: [(&str, Cell, Play); 2] = [
-            ("case06_dropped_future_not_traced_ok_exit_runtime", EXIT_RUNTIME, || play_cell(EXIT_RUNTIME)),
-            ("case06_dropped_future_not_traced_ok_app_runtime", APP_RUNTIME, || play_cell(APP_RUNTIME)),
+            ("dropped_future_not_traced_ok_exit_runtime", EXIT_RUNTIME, || play_cell(EXIT_RUNTIME)),
+            ("dropped_future_not_traced_ok_app_runtime", APP_RUNTIME, || play_cell(APP_RUNTIME)),
         ];
         for (name, cell, play) in dropped {
             let want = Want {
@@ -1002,11 +1010,11 @@ mod unix {
             cases.push(scenario);
         }
 
-        // Case 7: a handler left behind holding stderr's lock cannot hold
+        // A handler left behind holding stderr's lock cannot hold
         // up the runtime's own writes (trace, panic report), nor the exit.
         cases.push(
             Scenario::new(
-                "case07_left_behind_handler_holds_stderr_lock",
+                "left_behind_handler_holds_stderr_lock",
                 || {
                     stderr_lock_held_by_a_left_behind_handler();
                     ExitCode::SUCCESS
@@ -1021,19 +1029,19 @@ mod unix {
             .env("ATEXIT_TRACE", "1"),
         );
 
-        // Case 8: a task of the application's runtime calls
+        // A task of the application's runtime calls
         // `std::process::exit(3)` while an async handler awaits there.
         cases.push(Scenario::new(
-            "case08_task_calls_process_exit_during_async_handler",
-            case08_main,
+            "task_calls_process_exit_during_async_handler",
+            task_calls_process_exit_main,
             Want { status: Some(Status::Code(3)), within: Some(Duration::from_secs(5)), ..Want::default() },
         ));
 
-        // Case 10 (a): the status agrees with the reason the handlers read,
+        // The status agrees with the reason the handlers read,
         // whichever of two racing exits wins; 30 runs.
         cases.push(
             Scenario::new(
-                "case10a_exit_races_process_exit",
+                "exit_races_process_exit",
                 || {
                     exit_races_process_exit();
                     ExitCode::SUCCESS
@@ -1056,28 +1064,28 @@ mod unix {
             .runs(30),
         );
 
-        // Case 10 (b): after a handler's `atexit::exit(123)`, the reason
+        // After a handler's `atexit::exit(123)`, the reason
         // says so.
-        let case10b = || Want {
+        let reason_after_exit_in_a_handler_expect = || Want {
             stdout: lines(&["calling exit(123)", "reason: Some(Exit(123))"]),
             status: Some(Status::Code(123)),
             ..Want::default()
         };
         cases.push(Scenario::new(
-            "case10b_reason_after_exit_in_a_handler_return",
+            "reason_after_exit_in_a_handler_return",
             || {
                 reason_after_exit_in_a_handler();
                 ExitCode::SUCCESS
             },
-            case10b(),
+            reason_after_exit_in_a_handler_expect(),
         ));
         cases.push(Scenario::new(
-            "case10b_reason_after_exit_in_a_handler_atexit_exit",
+            "reason_after_exit_in_a_handler_atexit_exit",
             || {
                 reason_after_exit_in_a_handler();
                 atexit::exit(5)
             },
-            case10b(),
+            reason_after_exit_in_a_handler_expect(),
         ));
 
         // A hostile user's findings.
@@ -1172,7 +1180,7 @@ mod unix {
             ));
         }
 
-        // Case 12: extreme durations. Zero is no limit, as everywhere; the
+        // Extreme durations. Zero is no limit, as everywhere; the
         // largest is no limit in practice; a call beats the environment.
         let ran = |line: &str| Want {
             stdout: lines(&[line]),
@@ -1181,7 +1189,7 @@ mod unix {
             ..Want::default()
         };
         cases.push(Scenario::new(
-            "case12_async_limit_max",
+            "async_limit_max",
             || {
                 atexit::register_async(Duration::MAX, || async {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1192,7 +1200,7 @@ mod unix {
             ran("async handler with Duration::MAX ran"),
         ));
         cases.push(Scenario::new(
-            "case12_async_limit_zero",
+            "async_limit_zero",
             || {
                 atexit::register_async(Duration::ZERO, || async {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1203,7 +1211,7 @@ mod unix {
             ran("async handler with Duration::ZERO ran"),
         ));
         cases.push(Scenario::new(
-            "case12_registration_limit_zero",
+            "registration_limit_zero",
             || {
                 atexit::Registration::new(|| {
                     std::thread::sleep(Duration::from_millis(200));
@@ -1217,7 +1225,7 @@ mod unix {
         ));
         cases.push(
             Scenario::new(
-                "case12_deadline_max_beats_environment",
+                "deadline_max_beats_environment",
                 || {
                     atexit::set_deadline(Duration::from_nanos(u64::MAX));
                     atexit::register(|| {
