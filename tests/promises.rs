@@ -10,8 +10,10 @@
 //! the rules of the promise. The README's promise table is the list of
 //! cells, checked when every cell passed.
 //!
-//! **The numbered cases** of the issue, `caseNN_...`, each a scenario of its
-//! own.
+//! **Single scenarios**, each a crossing once found broken (logging at
+//! exit, an async handler's `std::process::exit`, a left-behind handler
+//! holding stderr's lock, racing exits, extreme durations...), named after
+//! what it shows.
 //!
 //! `cargo test --test promises -- NAME` runs the scenarios whose name
 //! contains NAME; `ATEXIT_TEST_JOBS=N` runs N children at a time (default 4).
@@ -783,7 +785,7 @@ mod unix {
 
     type Check = Box<dyn Fn(&Run) -> Result<(), String> + Send + Sync>;
 
-    /// A numbered case's program: it returns `main`'s status.
+    /// A single scenario's program: it returns `main`'s status.
     type Play = fn() -> ExitCode;
 
     /// What a scenario must show; what is left out is not checked.
@@ -849,8 +851,8 @@ mod unix {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// The numbered cases of the issue.
-    fn numbered() -> Vec<Scenario> {
+    /// The single scenarios.
+    fn single() -> Vec<Scenario> {
         let mut cases = Vec::new();
 
         // Logging at exit, on three paths, with and without
@@ -1379,15 +1381,15 @@ mod unix {
             if let Some(cell) = Cell::parse(&name) {
                 return play_cell(cell);
             }
-            let case = numbered().into_iter().find(|case| case.name == name).expect("unknown scenario");
-            return (case.play.expect("a numbered case has a program"))();
+            let case = single().into_iter().find(|case| case.name == name).expect("unknown scenario");
+            return (case.play.expect("a single scenario has a program"))();
         }
         // The parent is no scenario: the binary's static handlers are not under test here.
         atexit::clear();
         let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
         let scenarios: Vec<Scenario> = cells()
             .map(grid_scenario)
-            .chain(numbered())
+            .chain(single())
             .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
             .collect();
         let jobs = std::env::var("ATEXIT_TEST_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(4_usize).max(1);
@@ -1428,7 +1430,7 @@ mod unix {
             failed.sort();
             println!("\nfailures:\n    {}", failed.join("\n    "));
         }
-        println!("\n{} cells, {} numbered scenarios; {:?}", cells().count(), numbered().len(), started.elapsed());
+        println!("\n{} cells, {} single scenarios; {:?}", cells().count(), single().len(), started.elapsed());
         println!("\n{passed} passed, {} failed", failed.len());
         if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
