@@ -76,7 +76,7 @@ where
 /// An async handler's future, polled as acting for the run with `lease`
 /// (whatever thread polls it), with its panic caught and named, and dropped
 /// once its ticket says it overran.
-pub(crate) struct Watched {
+pub(crate) struct WatchedFuture {
     /// Dropped by `poll` once it is done, or to be dropped.
     future: Option<Pending>,
     name: Cow<'static, str>,
@@ -87,7 +87,7 @@ pub(crate) struct Watched {
 /// What an async handler's future came to, and how the trace says it.
 type Outcome = (Result<(), HandlerPanic>, Ended);
 
-impl Watched {
+impl WatchedFuture {
     /// Drops the future as acting for the run (its destructor may use the
     /// registry), a panic from it caught and named.
     fn drop_future(&mut self) -> Result<(), HandlerPanic> {
@@ -99,7 +99,7 @@ impl Watched {
     }
 }
 
-impl Future for Watched {
+impl Future for WatchedFuture {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -126,7 +126,7 @@ impl Future for Watched {
     }
 }
 
-impl Drop for Watched {
+impl Drop for WatchedFuture {
     /// Dropped before it was done (its runtime shut down, say): the
     /// future's own panic is reported, not let out.
     fn drop(&mut self) {
@@ -150,16 +150,16 @@ fn run_in_a_run(
     unloading: bool,
 ) -> Option<Result<(), HandlerPanic>> {
     if unloading {
-        let ticket = watch::open(|| name.clone(), None, OnOverrun::Tell, || {});
-        let (result, how) = poll_here(Watched { future: Some(work), name, ticket, lease });
+        let ticket = watch::open(|| name.clone(), None, OnOverrun::CancelOrTellTheWaiter, || {});
+        let (result, how) = poll_here(WatchedFuture { future: Some(work), name, ticket, lease });
         watch::close(ticket, how);
         return Some(result);
     }
     let helper = state::new_lease();
     // Past its limit and the grace after it, the watchdog gives it up and
     // wakes this thread.
-    let ticket = watch::open(|| name.clone(), limit, OnOverrun::Tell, || state::CHANGED.notify());
-    let watched = Watched { future: Some(work), name, ticket, lease: helper };
+    let ticket = watch::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, || state::CHANGED.notify());
+    let watched = WatchedFuture { future: Some(work), name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
     let pid = thread::process_id();
@@ -206,7 +206,7 @@ fn run_in_a_run(
 /// runtime's thread-locals would be torn down after the library is gone,
 /// running its code then). A future that needs a runtime's timers or
 /// sockets panics there, and is reported.
-fn poll_here(watched: Watched) -> Outcome {
+fn poll_here(watched: WatchedFuture) -> Outcome {
     struct Woken(AtomicBool, Event);
     impl Wake for Woken {
         fn wake(self: Arc<Self>) {
@@ -226,7 +226,7 @@ fn poll_here(watched: Watched) -> Outcome {
     }
 }
 
-fn block_on(watched: Watched) -> Outcome {
+fn block_on(watched: WatchedFuture) -> Outcome {
     match on_a_runtime_built_here(watched) {
         Ok(outcome) => outcome,
         Err((e, watched)) => {
@@ -275,8 +275,9 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         };
         let name = handler.name();
         let limit = handler.options().time_limit.or_else(watch::default_limit);
-        let ticket = watch::open(|| name.clone(), limit, OnOverrun::Cancel, move || run::move_on_or_wait(lease));
-        let (result, how) = Watched { future: Some(handler.future()), name, ticket, lease }.await;
+        let ticket =
+            watch::open(|| name.clone(), limit, OnOverrun::CancelOrMoveOn, move || run::move_on_or_wait(lease));
+        let (result, how) = WatchedFuture { future: Some(handler.future()), name, ticket, lease }.await;
         let moved = watch::close(ticket, how) && state::lease() != lease;
         if let Err(panic) = result {
             // Left behind, a panic still says whose it was.

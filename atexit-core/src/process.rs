@@ -1,6 +1,6 @@
 //! The process registry: the one `atexit::register` fills and the exit runs.
 //!
-//! A [`State`] of pending handlers, as a [`Registry`](crate::Registry)
+//! A [`Stacks`] of pending handlers, as a [`Registry`](crate::Registry)
 //! keeps, with three rules of the process's own:
 //! - **Static handlers** (`#[atexit::register]`) are taken in when the
 //!   registry is first needed whole (a count, `unregister`, `clear`, a run)
@@ -22,20 +22,20 @@ use crate::callback::Callback;
 use crate::exit_state;
 use crate::identity::Identity;
 use crate::lock::{ForkLock, Guard, Lock};
-use crate::registry::{Key, Registrations, State, emptied};
+use crate::registry::{Key, Registrations, Stacks, emptied};
 use crate::statics::{self, StaticHandler};
 
 /// The process registry.
 pub(crate) static PROCESS: Process =
-    Process { state: Lock::new(Settled { registrations: State::new(), statics: Vec::new(), newest_static: None }) };
+    Process { state: Lock::new(Handlers { registrations: Stacks::new(), statics: Vec::new(), newest_static: None }) };
 
 pub(crate) struct Process {
-    state: Lock<Settled>,
+    state: Lock<Handlers>,
 }
 
 /// The pending handlers, and what was done to keep them up to date.
-struct Settled {
-    registrations: State,
+struct Handlers {
+    registrations: Stacks,
     /// The static handlers taken in and pending, in registration order
     /// (the last runs first).
     statics: Vec<&'static StaticHandler>,
@@ -48,7 +48,7 @@ impl Process {
     /// The state, with the static handlers taken in when the caller needs
     /// every pending handler (a count, a scan, a run's start).
     #[inline]
-    fn state(&self, with_statics: bool) -> Guard<'_, Settled> {
+    fn state(&self, with_statics: bool) -> Guard<'_, Handlers> {
         let mut state = self.state.lock();
         if with_statics {
             state.take_in_statics();
@@ -125,7 +125,7 @@ impl Registrations for Process {
     }
 }
 
-impl Settled {
+impl Handlers {
     fn forget_parents_registrations(&mut self) {
         // Static handlers count as the parent's: dropped with the parent's
         // others unless registered `inherit_on_fork`.

@@ -10,7 +10,7 @@
 //! entry was, which is still right unless a compaction moved it.
 //!
 //! This module knows nothing of the process: the process registry
-//! (`process.rs`) keeps a [`State`] of its own, with its own rules.
+//! (`process.rs`) keeps a [`Stacks`] of its own, with its own rules.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
@@ -122,7 +122,7 @@ impl Stack {
 }
 
 /// The pending handlers of one registry.
-pub(crate) struct State {
+pub(crate) struct Stacks {
     /// The stack registrations went to last, kept apart from the others:
     /// most registrations share one priority, and here it is one load nearer.
     current: Stack,
@@ -139,9 +139,9 @@ impl Stack {
     }
 }
 
-impl State {
+impl Stacks {
     pub(crate) const fn new() -> Self {
-        State { current: Stack::new(0), others: Vec::new(), len: 0, next_seq: 0 }
+        Stacks { current: Stack::new(0), others: Vec::new(), len: 0, next_seq: 0 }
     }
 
     #[inline]
@@ -247,7 +247,7 @@ impl State {
     }
 }
 
-impl State {
+impl Stacks {
     /// Takes out every pending registration of `identity`, to be dropped
     /// once the lock is released (a captured value's destructor may use
     /// the registry).
@@ -260,7 +260,7 @@ impl State {
         self.len
     }
 
-    /// Takes every pending handler out; [`keep_memory`](State::keep_memory)
+    /// Takes every pending handler out; [`keep_memory`](Stacks::keep_memory)
     /// gives the emptied stacks back once their handlers are dropped.
     pub(crate) fn take_all(&mut self) -> Vec<(i32, Vec<Entry>)> {
         self.len = 0;
@@ -300,12 +300,12 @@ pub(crate) trait Registrations: Sync {
 }
 
 /// The shared state behind a [`Registry`] and its [`Handle`]s.
-struct Local {
-    state: Lock<State>,
+struct Shared {
+    state: Lock<Stacks>,
     run_lock: RunLock,
 }
 
-impl Registrations for Local {
+impl Registrations for Shared {
     fn take(&self, key: Key) -> Option<Callback> {
         self.state.lock().remove(key)
     }
@@ -315,7 +315,7 @@ impl Registrations for Local {
     }
 }
 
-impl Local {
+impl Shared {
     /// Runs every pending handler, in order, each once, until none is left,
     /// including those registered while the run goes on. Returns the last
     /// panic.
@@ -352,7 +352,7 @@ impl Local {
 /// `static`; a handle does not keep a local registry alive.
 enum Owner {
     Process(&'static dyn Registrations),
-    Local(Weak<Local>),
+    Shared(Weak<Shared>),
 }
 
 /// One registration, returned by every `register`.
@@ -384,7 +384,7 @@ impl Handle {
     fn with<R>(&self, f: impl FnOnce(&dyn Registrations) -> R) -> Option<R> {
         match &self.owner {
             Owner::Process(registrations) => Some(f(*registrations)),
-            Owner::Local(weak) => weak.upgrade().map(|local| f(&*local)),
+            Owner::Shared(weak) => weak.upgrade().map(|local| f(&*local)),
         }
     }
 
@@ -488,7 +488,7 @@ impl fmt::Debug for Handle {
 /// ```
 pub struct Registry {
     /// Made at first use, so that `new` can be `const`.
-    inner: OnceLock<Arc<Local>>,
+    inner: OnceLock<Arc<Shared>>,
 }
 
 impl Registry {
@@ -504,13 +504,13 @@ impl Registry {
         self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
     }
 
-    fn inner(&self) -> &Arc<Local> {
-        self.inner.get_or_init(|| Arc::new(Local { state: Lock::new(State::new()), run_lock: RunLock::new() }))
+    fn inner(&self) -> &Arc<Shared> {
+        self.inner.get_or_init(|| Arc::new(Shared { state: Lock::new(Stacks::new()), run_lock: RunLock::new() }))
     }
 
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Handle {
         let key = self.inner().state.lock().insert(priority, fingerprint, callback);
-        Handle { owner: Owner::Local(Arc::downgrade(self.inner())), key }
+        Handle { owner: Owner::Shared(Arc::downgrade(self.inner())), key }
     }
 
     /// Removes every pending registration of the function `f`, whatever it

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A duration set from code, or else read once from an environment
 /// variable in whole milliseconds; zero is none.
-pub(crate) struct Millis {
+pub(crate) struct DurationSetting {
     /// Nanoseconds; `UNSET` until set or read from the environment.
     nanos: AtomicU64,
     var: &'static str,
@@ -19,9 +19,9 @@ pub(crate) struct Millis {
 
 const UNSET: u64 = u64::MAX;
 
-impl Millis {
-    pub(crate) const fn new(var: &'static str) -> Millis {
-        Millis { nanos: AtomicU64::new(UNSET), var }
+impl DurationSetting {
+    pub(crate) const fn new(var: &'static str) -> DurationSetting {
+        DurationSetting { nanos: AtomicU64::new(UNSET), var }
     }
 
     /// Sets it from code; a value too long to be told from "unset" is the

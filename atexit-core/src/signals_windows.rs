@@ -68,8 +68,8 @@ pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
         };
         events |= these.iter().fold(0, |bits, event| bits | 1 << event);
     }
-    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    static HANDLER_INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut installed = HANDLER_INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     // SAFETY: `on_event` has the signature Windows calls.
     if !*installed && unsafe { SetConsoleCtrlHandler(Some(on_event), 1) } == 0 {
         // Nothing recorded: a later call tries again.

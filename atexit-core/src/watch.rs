@@ -21,15 +21,15 @@ use std::time::{Duration, Instant};
 
 use crate::last_words::{terminate_now, write_stderr_now};
 use crate::lock::{ForkLock, Lock};
-use crate::settings::{self, Millis};
+use crate::settings::{self, DurationSetting};
 use crate::thread;
 
 /// The status the process ends with when the deadline passes, as `timeout(1)` uses.
 pub const DEADLINE_EXIT_STATUS: i32 = 124;
 
-static DEADLINE: Millis = Millis::new("ATEXIT_DEADLINE_MS");
+static DEADLINE: DurationSetting = DurationSetting::new("ATEXIT_DEADLINE_MS");
 /// The time limit of handlers registered without one.
-static HANDLER_LIMIT: Millis = Millis::new("ATEXIT_HANDLER_TIME_LIMIT_MS");
+static HANDLER_LIMIT: DurationSetting = DurationSetting::new("ATEXIT_HANDLER_TIME_LIMIT_MS");
 
 /// How long an async handler over its limit has, once woken to be dropped,
 /// to come back before its run goes on without it.
@@ -144,12 +144,12 @@ pub(crate) enum OnOverrun {
     MoveOn,
     /// An async handler its run awaits: woken to be dropped; if it is not
     /// back within [`CANCEL_GRACE`], as `MoveOn`.
-    Cancel,
+    CancelOrMoveOn,
     /// Its run waits for it from another thread: woken to be dropped; if
     /// it is not back within [`CANCEL_GRACE`], given up, and the waiting
     /// thread is told (through its `move_on`).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    Tell,
+    CancelOrTellTheWaiter,
 }
 
 /// Where a watched handler stands.
@@ -238,7 +238,7 @@ pub(crate) fn open(
     let limit = limit.filter(|l| !l.is_zero());
     // An awaited async handler is always recorded: it may have to be
     // dropped for another reason than a limit (see `drop_awaited`).
-    if limit.is_none() && on_overrun != OnOverrun::Cancel && !trace_on() && !has_deadline() {
+    if limit.is_none() && on_overrun != OnOverrun::CancelOrMoveOn && !trace_on() && !has_deadline() {
         return Ticket(0);
     }
     let started = Instant::now();
@@ -355,7 +355,7 @@ pub(crate) fn drop_awaited(why: &str) {
     let mut watch = WATCH.lock();
     let mut wakers = Vec::new();
     for watched in &mut watch.handlers {
-        if watched.on_overrun == OnOverrun::Cancel && watched.fate == Fate::Running {
+        if watched.on_overrun == OnOverrun::CancelOrMoveOn && watched.fate == Fate::Running {
             watched.fate = Fate::Dropped;
             wakers.extend(watched.waker.take());
             write_stderr_now(&format!(
@@ -457,7 +457,7 @@ fn watchdog() {
             let Fate::Overran(since) = watched.fate else { continue };
             let gives_up_at = match watched.on_overrun {
                 OnOverrun::MoveOn => since,
-                OnOverrun::Cancel | OnOverrun::Tell => since + CANCEL_GRACE,
+                OnOverrun::CancelOrMoveOn | OnOverrun::CancelOrTellTheWaiter => since + CANCEL_GRACE,
             };
             if now < gives_up_at {
                 next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
