@@ -150,7 +150,7 @@ fn run_in_a_run(
     unloading: bool,
 ) -> Option<Result<(), HandlerPanic>> {
     if unloading {
-        let ticket = watch::open(|| name.clone(), None, OnOverrun::CancelOrTellTheWaiter, || {});
+        let ticket = run::open(|| name.clone(), None, OnOverrun::CancelOrTellTheWaiter, lease);
         let (result, how) = poll_here(WatchedFuture { future: Some(work), name, ticket, lease });
         watch::close(ticket, how);
         return Some(result);
@@ -158,7 +158,7 @@ fn run_in_a_run(
     let helper = state::new_lease();
     // Past its limit and the grace after it, the watchdog gives it up and
     // wakes this thread.
-    let ticket = watch::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, || state::CHANGED.notify());
+    let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, lease);
     let watched = WatchedFuture { future: Some(work), name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);
@@ -275,8 +275,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         };
         let name = handler.name();
         let limit = handler.options().time_limit.or_else(watch::default_limit);
-        let ticket =
-            watch::open(|| name.clone(), limit, OnOverrun::CancelOrMoveOn, move || run::move_on_or_wait(lease));
+        let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrMoveOn, lease);
         let (result, how) = WatchedFuture { future: Some(handler.future()), name, ticket, lease }.await;
         let moved = watch::close(ticket, how) && state::lease() != lease;
         if let Err(panic) = result {

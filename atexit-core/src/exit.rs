@@ -1,6 +1,8 @@
 //! The exit paths: where an exit run starts, [`exit`], [`run_exitfuncs`],
 //! and how the process ends once its handlers have run.
 
+use std::time::Duration;
+
 use crate::exit_state;
 use crate::panic::drop_quietly;
 use crate::reason::{Ending, ExitReason};
@@ -27,7 +29,7 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
     if place == Place::Unloading {
         watch::no_deadline();
     } else {
-        watch::start_deadline();
+        start_deadline();
     }
 }
 
@@ -48,9 +50,13 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
 ///
 /// Called from a thread that does not act for a run going on (a thread a
 /// handler started and joins, or any other thread while the handlers run),
-/// it does the same to that thread: `code` becomes the status, and the
-/// thread is ended by unwinding (its `JoinHandle::join` returns `Err`)
-/// rather than made to wait for a run that may be waiting for it. With
+/// it ends that thread by unwinding (its `JoinHandle::join` returns `Err`)
+/// rather than make it wait for a run that may be waiting for it. It is an
+/// exit racing the one going on: `code` becomes the status only where such
+/// a call decides it (the exit began with `main` returning under
+/// `#[atexit::main]`, a signal, or an explicit `run_exitfuncs`), so that
+/// the handlers read what the process ends with. To set the status from a
+/// helper thread's work, let the handler that joins it call `exit`. With
 /// `panic = "abort"` it waits for that run to end instead.
 ///
 /// In a shared library's handlers, run as it is unloaded, the status has no
@@ -65,11 +71,17 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
 /// }
 /// ```
 pub fn exit(code: i32) -> ! {
-    // From a thread that does not act for a run going on (a helper thread
-    // of a handler, say), as from a handler: waiting for the run could wait
-    // for a handler that waits for this thread.
-    if exit_state::run_going_on() {
+    if exit_state::acts_for_run() {
         end_from_a_handler(ExitReason::Exit(code), Some(code))
+    }
+    // From a thread that does not act for a run going on (a helper thread
+    // of a handler, say): waiting for the run could wait for a handler that
+    // waits for this thread. It is an exit racing the one going on.
+    #[cfg(panic = "unwind")]
+    if exit_state::run_going_on() {
+        exit_state::begin(ExitReason::Exit(code), Some(code), false);
+        start_deadline();
+        std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
     }
     run_exit_handlers(ExitReason::Exit(code), Some(code));
     // On Unix this goes through libc's `exit`, whose hook runs whatever was
@@ -84,7 +96,7 @@ pub fn exit(code: i32) -> ! {
 pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     exit_state::decide(why, status);
     // Inside an explicit run, this is where the process begins to exit.
-    watch::start_deadline();
+    start_deadline();
     #[cfg(panic = "unwind")]
     std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
     #[cfg(not(panic = "unwind"))]
@@ -211,4 +223,54 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
         Some(Ending::Status(code)) => crate::last_words::terminate_now(code),
         None => {}
     }
+}
+
+/// Bounds the exit: if the handlers have not all finished `limit` after
+/// the process started exiting, the handler still running is named on stderr
+/// and the process ends at once with status [`DEADLINE_EXIT_STATUS`](crate::DEADLINE_EXIT_STATUS) (124).
+///
+/// Orchestrators give a process a grace period between `SIGTERM` and
+/// `SIGKILL` (10 s to 30 s): a deadline inside it turns a hung handler into a
+/// named, diagnosable exit instead of an anonymous kill. `Duration::ZERO`
+/// removes the deadline; a duration too long to matter (`Duration::MAX`) is
+/// a deadline that never passes. Without a call, the environment variable
+/// `ATEXIT_DEADLINE_MS` (whole milliseconds) sets it.
+///
+/// The clock starts when the process starts exiting (the exit hook,
+/// [`exit`](crate::exit), `#[atexit::main]`, a handled signal), before it
+/// waits for a run that another thread is in, and it is not stopped: it
+/// bounds the rest of the exit too. An explicit
+/// [`run_exitfuncs`](crate::run_exitfuncs) starts no clock until one of
+/// its handlers calls [`exit`](crate::exit), but a handler it runs is named
+/// if the deadline passes while it runs. Ending the process
+/// takes no lock and flushes nothing, so a handler holding stdout's lock, or
+/// blocked on a full pipe, cannot hold it up. Without a deadline there is no
+/// thread and no cost; with one, a watchdog thread sleeps from the start of
+/// the exit. Set, changed or removed by a handler while the process exits,
+/// the deadline counts from the start of the exit all the same (and if that
+/// is already past, it passes at once). A handler that was already running
+/// when such a deadline was set (the one that set it, one waiting for a
+/// nested run, one running while another thread set it) is not named if
+/// it is still running when the deadline passes, unless it has a time
+/// limit of its own or the trace is on; the status is 124 all the same. A child `fork()`ed during the exit (after a handled signal, in
+/// graceful mode too) has no deadline; a shared
+/// library's handlers, run when it is unloaded, have none either.
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use std::time::Duration;
+///
+/// // Inside Kubernetes' default 30 s grace period, with room to spare.
+/// atexit::set_deadline(Duration::from_secs(20));
+/// ```
+pub fn set_deadline(limit: Duration) {
+    watch::set_deadline(limit);
+    run::start_watchdog_if_wanted();
+}
+
+/// The process is beginning to exit: the deadline's clock starts, once,
+/// for a deadline set now or later in the exit.
+pub(crate) fn start_deadline() {
+    watch::start_deadline();
+    run::start_watchdog_if_wanted();
 }

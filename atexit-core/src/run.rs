@@ -20,7 +20,6 @@
 //! that handed it over waits for: the run itself, or that thread's turn.
 
 use std::borrow::Cow;
-#[cfg(any(target_os = "linux", target_os = "android"))]
 use std::time::Duration;
 
 use crate::callback::{AsyncHandler, Callback};
@@ -318,7 +317,7 @@ fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), Handl
         _ => callback.time_limit().or_else(watch::default_limit),
     };
     let name = callback.name();
-    let ticket = watch::open(|| name.clone(), limit, OnOverrun::MoveOn, move || move_on_or_wait(lease));
+    let ticket = open(|| name.clone(), limit, OnOverrun::MoveOn, lease);
     let result = running(lease, || name, || callback.run());
     // Left behind, and the run went on without this thread meanwhile (with
     // no thread to go on from, it waited for this one).
@@ -344,10 +343,64 @@ fn move_on(from: u64) -> std::io::Result<()> {
     })
 }
 
+/// Opens the watch ticket of a handler that runs as `lease` (see
+/// `watch::open`), and starts the watchdog if it needs one.
+pub(crate) fn open(
+    name: impl FnOnce() -> Cow<'static, str>,
+    limit: Option<Duration>,
+    on_overrun: OnOverrun,
+    lease: u64,
+) -> watch::Ticket {
+    let ticket = watch::open(name, limit, on_overrun, lease);
+    start_watchdog_if_wanted();
+    ticket
+}
+
+/// Starts the watchdog if something needs it and none runs.
+pub(crate) fn start_watchdog_if_wanted() {
+    static WATCHDOG: thread::Plain = thread::Plain { name: c"atexit-watchdog", run: watchdog };
+    if watch::watchdog_to_start() {
+        if let Err(e) = thread::spawn(&WATCHDOG) {
+            watch::watchdog_not_started();
+            write_stderr_now(&format!("atexit: no time limit and no deadline: could not start a thread: {e}\n"));
+        }
+    }
+}
+
+/// The watchdog: one thread per process, which does what `watch::look`
+/// finds due (and ends the process there when the deadline passes), then
+/// sleeps until the next limit passes or it is woken.
+fn watchdog() {
+    let me = std::thread::current();
+    loop {
+        let (acts, next) = watch::look(&me);
+        if acts.is_empty() {
+            match next {
+                Some(at) => std::thread::park_timeout(at.saturating_duration_since(std::time::Instant::now())),
+                None => std::thread::park(),
+            }
+            continue;
+        }
+        for act in acts {
+            match act {
+                watch::Act::Wake(waker) => waker.wake(),
+                watch::Act::GiveUp { name, limit, started, on_overrun, lease } => {
+                    watch::left_behind(&name, limit, started);
+                    match on_overrun {
+                        // The thread that waits for it looks again.
+                        OnOverrun::CancelOrTellTheWaiter => state::CHANGED.notify(),
+                        OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => move_on_or_wait(lease),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// From the watchdog: the holder of `from` overran its limit. With no
 /// thread to go on from, the run waits for it to return (the watchdog
 /// stays free for the deadline).
-pub(crate) fn move_on_or_wait(from: u64) {
+fn move_on_or_wait(from: u64) {
     if let Err(e) = move_on(from) {
         write_stderr_now(&format!("atexit: no thread for the other handlers ({e}): they run once it returns\n"));
     }

@@ -100,7 +100,6 @@ use crate::exit_state;
 use crate::reason::{ExitReason, Signal};
 pub use crate::shutdown::{Cause, Requested};
 use crate::shutdown::{HANDLES, current, request};
-use crate::watch;
 
 /// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
 /// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
@@ -222,7 +221,7 @@ fn handle(signal: Signal) -> bool {
     if first_only_asks() && RECEIVED.load(Ordering::SeqCst) < 2 {
         if request(Cause::Signal(signal)) {
             // The deadline, the orchestrator's clock, counts from here.
-            watch::start_deadline();
+            crate::exit::start_deadline();
         }
         return false;
     }

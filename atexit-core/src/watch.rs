@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use crate::last_words::{terminate_now, write_stderr_now};
 use crate::lock::{ForkLock, Lock};
 use crate::settings::{self, DurationSetting};
-use crate::thread;
 
 /// The status the process ends with when the deadline passes, as `timeout(1)` uses.
 pub const DEADLINE_EXIT_STATUS: i32 = 124;
@@ -35,45 +34,9 @@ static HANDLER_LIMIT: DurationSetting = DurationSetting::new("ATEXIT_HANDLER_TIM
 /// to come back before its run goes on without it.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 
-/// Bounds the exit: if the handlers have not all finished `limit` after
-/// the process started exiting, the handler still running is named on stderr
-/// and the process ends at once with status [`DEADLINE_EXIT_STATUS`] (124).
-///
-/// Orchestrators give a process a grace period between `SIGTERM` and
-/// `SIGKILL` (10 s to 30 s): a deadline inside it turns a hung handler into a
-/// named, diagnosable exit instead of an anonymous kill. `Duration::ZERO`
-/// removes the deadline; a duration too long to matter (`Duration::MAX`) is
-/// a deadline that never passes. Without a call, the environment variable
-/// `ATEXIT_DEADLINE_MS` (whole milliseconds) sets it.
-///
-/// The clock starts when the process starts exiting (the exit hook,
-/// [`exit`](crate::exit), `#[atexit::main]`, a handled signal), before it
-/// waits for a run that another thread is in, and it is not stopped: it
-/// bounds the rest of the exit too. An explicit
-/// [`run_exitfuncs`](crate::run_exitfuncs) starts no clock until one of
-/// its handlers calls [`exit`](crate::exit), but a handler it runs is named
-/// if the deadline passes while it runs. Ending the process
-/// takes no lock and flushes nothing, so a handler holding stdout's lock, or
-/// blocked on a full pipe, cannot hold it up. Without a deadline there is no
-/// thread and no cost; with one, a watchdog thread sleeps from the start of
-/// the exit. Set, changed or removed by a handler while the process exits,
-/// the deadline counts from the start of the exit all the same (and if that
-/// is already past, it passes at once). A handler that was already running
-/// when such a deadline was set (the one that set it, one waiting for a
-/// nested run, one running while another thread set it) is not named if
-/// it is still running when the deadline passes, unless it has a time
-/// limit of its own or the trace is on; the status is 124 all the same. A child `fork()`ed during the exit (after a handled signal, in
-/// graceful mode too) has no deadline; a shared
-/// library's handlers, run when it is unloaded, have none either.
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// use std::time::Duration;
-///
-/// // Inside Kubernetes' default 30 s grace period, with room to spare.
-/// atexit::set_deadline(Duration::from_secs(20));
-/// ```
-pub fn set_deadline(limit: Duration) {
+/// Sets the deadline (see `exit::set_deadline`, the public function), and
+/// arms it if the exit has begun.
+pub(crate) fn set_deadline(limit: Duration) {
     DEADLINE.set(limit);
     watch_handlers();
     let limit = DEADLINE.get();
@@ -147,7 +110,7 @@ pub(crate) enum OnOverrun {
     CancelOrMoveOn,
     /// Its run waits for it from another thread: woken to be dropped; if
     /// it is not back within [`CANCEL_GRACE`], given up, and the waiting
-    /// thread is told (through its `move_on`).
+    /// thread is told (it waits on the exit state's `CHANGED`).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     CancelOrTellTheWaiter,
 }
@@ -179,8 +142,9 @@ struct Watched {
     on_overrun: OnOverrun,
     fate: Fate,
     waker: Option<Waker>,
-    /// How its run goes on without it, once it is left behind.
-    move_on: Option<Box<dyn FnOnce() + Send>>,
+    /// The lease it runs as: the run goes on from another once it is given
+    /// up (see `run.rs`, whose watchdog acts on what [`look`] finds).
+    lease: u64,
 }
 
 /// The deadline's clock.
@@ -207,13 +171,16 @@ struct Watch {
     watchdog: Watchdog,
 }
 
-/// The watchdog of this process (a `fork()`ed child has none).
+/// The watchdog of this process (a `fork()`ed child has none). Its thread
+/// is `run.rs`'s: it acts on what [`look`] finds.
 enum Watchdog {
     None,
-    /// Started, not yet running: it looks at everything when it runs, so
+    /// Needed: the next [`watchdog_to_start`] starts it.
+    Wanted,
+    /// Started, not yet looking: it looks at everything when it does, so
     /// none other is started meanwhile.
     Starting,
-    /// Running: woken when there is something new to watch.
+    /// Looking: woken when there is something new to watch.
     Running(std::thread::Thread),
 }
 
@@ -227,13 +194,13 @@ static WATCH: Lock<Watch> = Lock::new(Watch {
     watchdog: Watchdog::None,
 });
 
-/// Opens the ticket of a handler about to run, with its time limit (zero:
-/// none) and what its run does if it is left behind.
+/// Opens the ticket of a handler about to run as `lease`, with its time
+/// limit (zero: none) and what becomes of it if it overruns.
 pub(crate) fn open(
     name: impl FnOnce() -> Cow<'static, str>,
     limit: Option<Duration>,
     on_overrun: OnOverrun,
-    move_on: impl FnOnce() + Send + 'static,
+    lease: u64,
 ) -> Ticket {
     let limit = limit.filter(|l| !l.is_zero());
     // An awaited async handler is always recorded: it may have to be
@@ -254,7 +221,7 @@ pub(crate) fn open(
         on_overrun,
         fate: Fate::Running,
         waker: None,
-        move_on: Some(Box::new(move_on)),
+        lease,
     });
     if limit.is_some() {
         wake_watchdog(&mut watch);
@@ -329,12 +296,11 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
         (_, Ended::NotRun) => "not run",
     };
     trace(&watched.name, said, watched.started.elapsed());
-    drop(watched.move_on);
     false
 }
 
 /// An overrunning handler is given up: named, and traced.
-fn left_behind(name: &str, limit: Duration, started: Instant) {
+pub(crate) fn left_behind(name: &str, limit: Duration, started: Instant) {
     say_overran(name, limit, "left behind (it blocks its thread)");
     trace(name, "left behind", started.elapsed());
 }
@@ -407,84 +373,83 @@ fn arm_deadline(watch: &mut Watch, limit: Option<Duration>) {
     }
 }
 
-/// Wakes the watchdog, or starts it if this process has none.
+/// Wakes the watchdog, or asks for one if this process has none.
 fn wake_watchdog(watch: &mut Watch) {
     match &watch.watchdog {
         Watchdog::Running(thread) => thread.unpark(),
-        Watchdog::Starting => {}
-        Watchdog::None => {
-            watch.watchdog = Watchdog::Starting;
-            static WATCHDOG: thread::Plain = thread::Plain { name: c"atexit-watchdog", run: watchdog };
-            if let Err(e) = thread::spawn(&WATCHDOG) {
-                watch.watchdog = Watchdog::None;
-                write_stderr_now(&format!("atexit: no time limit and no deadline: could not start a thread: {e}\n"));
-            }
-        }
+        Watchdog::None => watch.watchdog = Watchdog::Wanted,
+        Watchdog::Wanted | Watchdog::Starting => {}
     }
+}
+
+/// Whether the caller must start the watchdog now (it is needed and none
+/// runs); it then counts as starting.
+pub(crate) fn watchdog_to_start() -> bool {
+    let mut watch = WATCH.lock();
+    let wanted = matches!(watch.watchdog, Watchdog::Wanted);
+    if wanted {
+        watch.watchdog = Watchdog::Starting;
+    }
+    wanted
+}
+
+/// The watchdog could not be started (no thread).
+pub(crate) fn watchdog_not_started() {
+    WATCH.lock().watchdog = Watchdog::None;
 }
 
 /// What the watchdog does, outside the lock, after a look.
-enum Act {
+pub(crate) enum Act {
+    /// Wake an async handler to be dropped.
     Wake(Waker),
-    MoveOn { name: Cow<'static, str>, limit: Duration, started: Instant, move_on: Box<dyn FnOnce() + Send> },
+    /// Give up a handler, named (see [`left_behind`]), as its `on_overrun`
+    /// says: the run goes on without the holder of `lease`.
+    GiveUp { name: Cow<'static, str>, limit: Duration, started: Instant, on_overrun: OnOverrun, lease: u64 },
 }
 
-fn watchdog() {
-    WATCH.lock().watchdog = Watchdog::Running(std::thread::current());
-    loop {
-        let now = Instant::now();
-        let mut acts = Vec::new();
-        let mut next: Option<Instant> = None;
-        let mut watch = WATCH.lock();
-        if let Some((at, limit)) = watch.deadline {
-            if now >= at {
-                let running = watch.handlers.last().map(|w| (w.name.clone(), w.started));
-                drop(watch);
-                deadline_passed(limit, running);
-            }
-            next = Some(at);
+/// The watchdog's look, from its thread `me`: what is due now, and when it
+/// must look again (`None`: when woken). When the deadline has passed, the
+/// process ends here.
+pub(crate) fn look(me: &std::thread::Thread) -> (Vec<Act>, Option<Instant>) {
+    let now = Instant::now();
+    let mut acts = Vec::new();
+    let mut next: Option<Instant> = None;
+    let mut watch = WATCH.lock();
+    if !matches!(watch.watchdog, Watchdog::Running(_)) {
+        watch.watchdog = Watchdog::Running(me.clone());
+    }
+    if let Some((at, limit)) = watch.deadline {
+        if now >= at {
+            let running = watch.handlers.last().map(|w| (w.name.clone(), w.started));
+            drop(watch);
+            deadline_passed(limit, running);
         }
-        for watched in &mut watch.handlers {
-            let Some(until) = watched.until else { continue };
-            if watched.fate == Fate::Running {
-                if now < until {
-                    next = Some(next.map_or(until, |n| n.min(until)));
-                    continue;
-                }
-                watched.fate = Fate::Overran(now);
-                acts.extend(watched.waker.take().map(Act::Wake));
+        next = Some(at);
+    }
+    for watched in &mut watch.handlers {
+        let Some(until) = watched.until else { continue };
+        if watched.fate == Fate::Running {
+            if now < until {
+                next = Some(next.map_or(until, |n| n.min(until)));
+                continue;
             }
-            let Fate::Overran(since) = watched.fate else { continue };
-            let gives_up_at = match watched.on_overrun {
-                OnOverrun::MoveOn => since,
-                OnOverrun::CancelOrMoveOn | OnOverrun::CancelOrTellTheWaiter => since + CANCEL_GRACE,
-            };
-            if now < gives_up_at {
-                next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
-            } else if let Some(move_on) = watched.move_on.take() {
-                watched.fate = Fate::LeftBehind;
-                let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
-                acts.push(Act::MoveOn { name, limit, started, move_on });
-            }
+            watched.fate = Fate::Overran(now);
+            acts.extend(watched.waker.take().map(Act::Wake));
         }
-        drop(watch);
-        if !acts.is_empty() {
-            for act in acts {
-                match act {
-                    Act::Wake(waker) => waker.wake(),
-                    Act::MoveOn { name, limit, started, move_on } => {
-                        left_behind(&name, limit, started);
-                        move_on();
-                    }
-                }
-            }
-            continue;
-        }
-        match next {
-            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
-            None => std::thread::park(),
+        let Fate::Overran(since) = watched.fate else { continue };
+        let gives_up_at = match watched.on_overrun {
+            OnOverrun::MoveOn => since,
+            OnOverrun::CancelOrMoveOn | OnOverrun::CancelOrTellTheWaiter => since + CANCEL_GRACE,
+        };
+        if now < gives_up_at {
+            next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
+        } else {
+            watched.fate = Fate::LeftBehind;
+            let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
+            acts.push(Act::GiveUp { name, limit, started, on_overrun: watched.on_overrun, lease: watched.lease });
         }
     }
+    (acts, next)
 }
 
 fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)>) -> ! {
