@@ -2,30 +2,37 @@
 //! LIFO exit-handler runtime. Depend on `atexit`, not on this crate; its
 //! API is re-exported there and documented there.
 //!
-//! One file per idea, in layers; a module uses only those below it (a test,
+//! One file per job, in layers; a module uses only those below it (a test,
 //! `tests/layers.rs`, fails on a cycle):
 //!
-//! 1. `wait` (the one way a thread waits: on an atomic word), `identity`
-//!    (what `unregister` compares), `panic` (a caught panic),
-//!    `lock` (the state's lock), `runlock` (a local registry's runs one at
-//!    a time), `statics` (what a `#[atexit::register]` handler is), `last_words`
-//!    (last words: writes that cannot block, the ways to end the process),
-//!    `reason` (why and with what status the process exits), `settings`
-//!    (the environment, ignored when setuid), `thread` (threads started at
-//!    exit), `lease` (which thread acts for the process registry's run);
-//! 2. `callback` (a pending handler), then `registry` (order, `Handle`,
-//!    `Registry`): containers that know nothing of the process;
-//! 3. `watch` (the trace, time limits and the deadline: one watchdog) and
-//!    `process` (the process registry and its rules: static handlers,
-//!    fork, late arrivals);
+//! 1. values, locks and last words: `wait` (the one way a thread waits: on
+//!    an atomic word), `lock` (the lock of every state here, which `fork`
+//!    can hold across), `identity` (what `unregister` compares), `reason`
+//!    (why and how the process exits, as a handler reads it), `settings`
+//!    (the environment, ignored when setuid), `last_words` (writes that
+//!    cannot block, the ways to end the process), `panic` (a caught
+//!    panic), `statics` (what a `#[atexit::register]` handler is),
+//!    `thread` (the threads started at exit), `runlock` (a local
+//!    registry's runs, one at a time);
+//! 2. `exit_state` (the one exit state: who acts for the run, the runs,
+//!    the reason and status, the fork and shutdown flags, and what waits
+//!    for them); `callback` (a pending handler: static, closure or async,
+//!    with its options), then `registry` (order, `Handle`, `Registry`):
+//!    containers that know nothing of the process;
+//! 3. `watch` (the records of running handlers: the trace, time limits and
+//!    the deadline, and what is due) and `process` (the process registry
+//!    and its rules: static handlers, fork, late arrivals);
 //! 4. `run` (the process registry's run: where each handler runs, the
-//!    lease handed from thread to thread, the run going on without a
-//!    handler left behind);
-//! 5. `exit` (the exit paths: where an exit run starts, how it ends);
+//!    lease handed from thread to thread, the watchdog acting on what is
+//!    due), then `asynchronous` (how async handlers run: awaited in place,
+//!    or on a runtime of their own);
+//! 5. `exit` (the exit paths: where an exit run starts, how it ends, the
+//!    deadline);
 //! 6. platform hooks and the public functions: `hook` (the C `atexit` hook
-//!    and the constructor), `fork`, `signals`, `entry` (`#[atexit::main]`),
-//!    `api` (`register`, `Registration`, ...), `asynchronous`
-//!    (`register_async`).
+//!    and the constructor), `fork` (the one place a fork is seen),
+//!    `signals` (with `signals_windows`) and `shutdown`, `entry`
+//!    (`#[atexit::main]`), `api` (`register`, `Registration`,
+//!    `register_async`, ...).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

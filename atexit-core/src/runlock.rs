@@ -1,15 +1,17 @@
-//! The lock that makes a registry's runs one at a time, in order.
+//! The lock that makes a local [`Registry`](crate::Registry)'s runs one at
+//! a time, in order. (The process registry's run is the exit state's:
+//! whoever holds its lease, see `run.rs`.)
 //!
 //! A run pops and calls handlers one by one, releasing the state's lock
 //! around each call so that handlers may register, unregister or inspect
 //! the registry. Two runs on two threads would interleave and break the
-//! order, so runs take this lock. It is re-entrant: a handler that starts a
-//! nested run (`run_exitfuncs()` or `exit()` inside a handler) continues the
-//! same run on the same thread instead of deadlocking on itself.
+//! order, so runs take this lock. It is re-entrant: a handler that runs its
+//! own registry again (`registry.run()` inside one of its handlers)
+//! continues the same run on the same thread instead of deadlocking.
 //!
-//! Made of atomics and no `Mutex`, so the exiting thread can use it after
-//! its thread-locals are gone; a waiter blocks until the run it waits for
-//! ends (`wait.rs`).
+//! Made of atomics and no `Mutex`, so a thread whose thread-locals are
+//! gone can take it; a waiter blocks until the run it waits for ends
+//! (`wait.rs`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
