@@ -117,6 +117,31 @@ fn a_plugin_runs_its_handlers_at_dlclose() {
     }
 }
 
+/// A plugin still loaded when the process exits (a thread-local destructor
+/// of it pending, which keeps glibc from unloading it at `dlclose`) runs
+/// its handlers at the exit as the program does: on a fresh thread (a
+/// thread-local reads fresh), with time limits; its `atexit::exit(9)` ends
+/// only that handler, and the host's status and handlers stay.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_plugin_still_loaded_at_exit_runs_its_handlers_as_the_program_does() {
+    let plugin = build_artifact("atexit-fixture-plugin", "dev", r#""filenames":[""#);
+    let host = build_fixture("atexit-fixture-plugin-host", "dev");
+    let cases: &[(&str, &str)] = &[
+        ("pinned", ""),
+        ("pinned-exit", ""),
+        ("pinned-overrun", "handler `plugin: slow` did not finish within its time limit"),
+    ];
+    for (kind, stderr_has) in cases {
+        let output = Command::new(&host).arg(&plugin).arg(kind).output().expect("run the host");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = "host: before dlclose\nhost: after dlclose\nhost: alive\nplugin: runtime handler\nplugin: thread-local []\nplugin: static handler\nhost: handler\n";
+        assert_eq!((output.status.code(), &*stdout), (Some(0), expected), "{kind}: {output:?}");
+        assert!(stderr.contains(stderr_has) && !stderr.contains("panicked"), "{kind}: {output:?}");
+    }
+}
+
 /// `ATEXIT_TRACE` (like every setting from the environment) is ignored in a
 /// setuid process: an unprivileged caller cannot make a privileged program
 /// print its handlers' names. Needs root, to make a setuid copy owned by

@@ -13,7 +13,9 @@
 //! started when nothing is registered). In a shared library, where the
 //! hook also runs when the library is unloaded, they run on the calling
 //! thread instead, each waited for: no thread of the library may outlive
-//! its unloading.
+//! its unloading. A library still loaded when the process exits (glibc
+//! keeps one while a thread-local destructor of it is pending; musl never
+//! unloads) runs them as the program does, but leaves the status to it.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,21 +70,54 @@ fn install_once() {
 /// `__cxa_atexit` (as it does to `on_exit` ones): the hook is registered
 /// that way there, for [`ExitReason::ProcessExit`]'s code. With this
 /// shared object's `__dso_handle`, as C's `atexit` does, so that in a
-/// plugin it runs when the plugin is unloaded (with status 0).
+/// plugin it runs when the plugin is unloaded (with status 0), or at the
+/// process's exit if it is still loaded then.
+///
+/// Which of the two it is, a plugin's hook tells by a mark: a C stream,
+/// one byte into it, that glibc's exit rewinds just before it calls the
+/// hook. `rewind` is registered after the hook (exit calls the functions
+/// last registered first) and bound to no shared object (so `dlclose`
+/// never calls it); it is libc's code, which outlives the plugin. glibc
+/// calls such a function with the status as a second argument, as it
+/// calls every C++ destructor registered so; `rewind` ignores it.
 #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
 fn install_with_libc() -> bool {
     use std::ffi::{c_int, c_void};
+    use std::sync::atomic::AtomicPtr;
     unsafe extern "C" {
-        fn __cxa_atexit(f: extern "C" fn(*mut c_void, c_int), arg: *mut c_void, dso: *mut c_void) -> c_int;
+        fn __cxa_atexit(f: unsafe extern "C" fn(*mut c_void, c_int), arg: *mut c_void, dso: *mut c_void) -> c_int;
         static __dso_handle: u8;
     }
-    extern "C" fn at_exit_with_status(_: *mut c_void, status: c_int) {
-        at_process_exit(Some(status));
+    static EXIT_MARK: AtomicPtr<libc::FILE> = AtomicPtr::new(std::ptr::null_mut());
+    unsafe extern "C" fn at_exit_with_status(_: *mut c_void, status: c_int) {
+        let mark = EXIT_MARK.load(Ordering::Acquire);
+        // SAFETY: `mark`, if set, is the stream made below, never closed.
+        let exiting = !mark.is_null() && unsafe { libc::ftell(mark) } == 0;
+        at_process_exit(Some(status), exiting || !IN_LIBRARY.load(Ordering::Relaxed));
     }
     // SAFETY: `at_exit_with_status` never unwinds and takes the arguments
     // glibc passes; `__dso_handle` is this object's handle, only its
-    // address is used.
-    unsafe { __cxa_atexit(at_exit_with_status, std::ptr::null_mut(), (&raw const __dso_handle).cast_mut().cast()) == 0 }
+    // address is used. `fmemopen` with no buffer allocates its own, which
+    // lives as long as the stream (never closed); `rewind` takes the stream
+    // glibc passes it as its first argument (see above).
+    unsafe {
+        let dso = (&raw const __dso_handle).cast_mut().cast();
+        let hooked = __cxa_atexit(at_exit_with_status, std::ptr::null_mut(), dso) == 0;
+        if IN_LIBRARY.load(Ordering::Relaxed) {
+            let mark = libc::fmemopen(std::ptr::null_mut(), 2, c"w".as_ptr());
+            let rewind = std::mem::transmute::<
+                unsafe extern "C" fn(*mut libc::FILE),
+                unsafe extern "C" fn(*mut c_void, c_int),
+            >(libc::rewind);
+            if !mark.is_null()
+                && libc::fputc(1, mark) == 1
+                && __cxa_atexit(rewind, mark.cast(), std::ptr::null_mut()) == 0
+            {
+                EXIT_MARK.store(mark, Ordering::Release);
+            }
+        }
+        hooked
+    }
 }
 
 #[cfg(not(any(
@@ -92,7 +127,9 @@ fn install_with_libc() -> bool {
 )))]
 fn install_with_libc() -> bool {
     extern "C" fn at_exit() {
-        at_process_exit(None);
+        // A shared library's hook runs here at the process's exit only
+        // (musl does not unload libraries; elsewhere none is detected).
+        at_process_exit(None, true);
     }
     // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds;
     // `atexit` only records the pointer.
@@ -129,19 +166,26 @@ fn in_shared_library() -> bool {
     false
 }
 
-/// The exit hook proper, given the status where libc passes it.
+/// The exit hook proper, given the status where libc passes it, and
+/// whether the process is exiting (`false`: this copy's shared library is
+/// being unloaded).
 #[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
-fn at_process_exit(status: Option<i32>) {
+fn at_process_exit(status: Option<i32>, exiting: bool) {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        if IN_LIBRARY.load(Ordering::Relaxed) {
+        if !exiting {
             run_at_exit(ExitReason::ProcessExit(status), status, Place::Unloading);
         } else {
             // WebAssembly has no threads to start, and no thread-locals
             // torn down before the C library's exit hooks.
             let place = if cfg!(target_family = "wasm") { Place::Here } else { Place::Fresh };
             run_at_exit(ExitReason::ProcessExit(status), status, place);
-            end_with_status_if_changed(status);
+            // A shared library's copy leaves the status to the program:
+            // ending the process here would skip the exit functions
+            // registered before its hook, the program's own among them.
+            if !IN_LIBRARY.load(Ordering::Relaxed) {
+                end_with_status_if_changed(status);
+            }
         }
     }));
     if let Err(panic) = outcome {
