@@ -85,11 +85,11 @@ fn install_with_libc() -> bool {
     use std::ffi::{c_int, c_void};
     use std::sync::atomic::AtomicPtr;
     unsafe extern "C" {
-        fn __cxa_atexit(f: unsafe extern "C" fn(*mut c_void, c_int), arg: *mut c_void, dso: *mut c_void) -> c_int;
+        fn __cxa_atexit(f: extern "C" fn(*mut c_void, c_int), arg: *mut c_void, dso: *mut c_void) -> c_int;
         static __dso_handle: u8;
     }
     static EXIT_MARK: AtomicPtr<libc::FILE> = AtomicPtr::new(std::ptr::null_mut());
-    unsafe extern "C" fn at_exit_with_status(_: *mut c_void, status: c_int) {
+    extern "C" fn at_exit_with_status(_: *mut c_void, status: c_int) {
         let mark = EXIT_MARK.load(Ordering::Acquire);
         // SAFETY: `mark`, if set, is the stream made below, never closed.
         let exiting = !mark.is_null() && unsafe { libc::ftell(mark) } == 0;
@@ -98,17 +98,15 @@ fn install_with_libc() -> bool {
     // SAFETY: `at_exit_with_status` never unwinds and takes the arguments
     // glibc passes; `__dso_handle` is this object's handle, only its
     // address is used. `fmemopen` with no buffer allocates its own, which
-    // lives as long as the stream (never closed); `rewind` takes the stream
-    // glibc passes it as its first argument (see above).
+    // lives as long as the stream (never closed); `rewind`'s address, as a
+    // function of the type glibc calls, takes the stream glibc passes it as
+    // its first argument and ignores the second (see above).
     unsafe {
         let dso = (&raw const __dso_handle).cast_mut().cast();
         let hooked = __cxa_atexit(at_exit_with_status, std::ptr::null_mut(), dso) == 0;
         if IN_LIBRARY.load(Ordering::Relaxed) {
             let mark = libc::fmemopen(std::ptr::null_mut(), 2, c"w".as_ptr());
-            let rewind = std::mem::transmute::<
-                unsafe extern "C" fn(*mut libc::FILE),
-                unsafe extern "C" fn(*mut c_void, c_int),
-            >(libc::rewind);
+            let rewind: extern "C" fn(*mut c_void, c_int) = std::mem::transmute(libc::rewind as *const ());
             if !mark.is_null()
                 && libc::fputc(1, mark) == 1
                 && __cxa_atexit(rewind, mark.cast(), std::ptr::null_mut()) == 0

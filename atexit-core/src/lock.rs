@@ -45,7 +45,7 @@ impl<T> Lock<T> {
         Guard { lock: self }
     }
 
-    /// Takes the lock without a guard; [`release`](Lock::release) gives it back.
+    /// Takes the lock without a guard; [`ForkLock::release`] gives it back.
     #[inline]
     pub(crate) fn acquire(&self) {
         if self.state.compare_exchange_weak(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_err() {
@@ -70,11 +70,9 @@ impl<T> Lock<T> {
         }
     }
 
-    /// Gives back a lock taken with [`acquire`](Lock::acquire).
-    ///
-    /// # Safety
-    /// The caller took the lock with `acquire` and holds no guard of it.
-    pub(crate) unsafe fn release(&self) {
+    /// Releases the lock: for its holder only (a guard, or
+    /// [`ForkLock::release`]'s caller).
+    fn unlock(&self) {
         if self.state.swap(FREE, Ordering::Release) == CONTENDED {
             wait::wake_one(&self.state);
         }
@@ -86,8 +84,10 @@ impl<T> Lock<T> {
 pub(crate) trait ForkLock: Sync {
     fn acquire(&self);
 
+    /// Gives back a lock taken with [`acquire`](ForkLock::acquire).
+    ///
     /// # Safety
-    /// As [`Lock::release`].
+    /// The caller took the lock with `acquire` and holds no guard of it.
     unsafe fn release(&self);
 }
 
@@ -97,8 +97,8 @@ impl<T: Send> ForkLock for Lock<T> {
     }
 
     unsafe fn release(&self) {
-        // SAFETY: as the caller promises.
-        unsafe { Lock::release(self) }
+        // As the caller promises, it holds the lock.
+        self.unlock();
     }
 }
 
@@ -120,14 +120,14 @@ impl<T> DerefMut for Guard<'_, T> {
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: this guard took the lock and is going away.
-        unsafe { self.lock.release() }
+        // This guard took the lock and is going away.
+        self.lock.unlock();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Lock;
+    use super::{ForkLock, Lock};
 
     #[test]
     fn threads_take_turns() {
