@@ -17,6 +17,8 @@ mod scenarios {
     use std::thread;
     use std::time::Duration;
 
+    use crate::common::wait_for;
+
     fn say(s: &str) {
         println!("{s}");
     }
@@ -209,18 +211,6 @@ mod scenarios {
         });
     }
 
-    /// Waits for child `pid` and says how it ended.
-    fn wait_for(pid: libc::pid_t) -> String {
-        let mut status = 0;
-        // SAFETY: waiting for a child of this process.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        if libc::WIFSIGNALED(status) {
-            format!("killed by signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("exited {}", libc::WEXITSTATUS(status))
-        }
-    }
-
     /// A handler forks after `main` returned; the child (which goes on with
     /// the run) calls `atexit::exit(7)`.
     pub fn exit_in_a_child_forked_by_a_handler() {
@@ -315,6 +305,11 @@ fn all() -> Vec<Case> {
     use common::Status::Code;
     use scenarios::*;
     const NO_PANIC: &[&str] = &["panicked"];
+    const PANICKING_DROP_NAMED: Expect = Expect {
+        stderr_has: &["exit handler `guarded` panicked: guard dropped"],
+        stderr_lacks: &["left behind"],
+        ..expect("rest ran\n", Code(0))
+    };
     vec![
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         case(
@@ -429,22 +424,14 @@ fn all() -> Vec<Case> {
         common::main_case(
             "future_panics_when_dropped_on_the_applications_runtime",
             future_panics_when_dropped_on_the_applications_runtime,
-            Expect {
-                stderr_has: &["exit handler `guarded` panicked: guard dropped"],
-                stderr_lacks: &["left behind"],
-                ..expect("rest ran\n", Code(0))
-            },
+            PANICKING_DROP_NAMED,
         )
         // The panic hook prints fast: the handler is back within its grace.
         .env(&[("RUST_BACKTRACE", "0")]),
         case(
             "future_panics_when_dropped_at_process_exit",
             future_panics_when_dropped_at_process_exit,
-            Expect {
-                stderr_has: &["exit handler `guarded` panicked: guard dropped"],
-                stderr_lacks: &["left behind"],
-                ..expect("rest ran\n", Code(0))
-            },
+            PANICKING_DROP_NAMED,
         )
         // The panic hook prints fast: the handler is back within its grace.
         .env(&[("RUST_BACKTRACE", "0")]),

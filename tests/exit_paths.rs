@@ -16,6 +16,8 @@ mod scenarios {
     use std::thread;
     use std::time::Duration;
 
+    use crate::common::wait_for;
+
     fn say(s: &str) {
         println!("{s}");
     }
@@ -720,18 +722,6 @@ mod scenarios {
             unsafe { libc::_exit(0) };
         }
         say(&format!("{label}: child {}", wait_for(pid)));
-    }
-
-    /// How the child `pid` ended, in words.
-    fn wait_for(pid: libc::pid_t) -> String {
-        let mut status = 0;
-        // SAFETY: waiting for a child of this process.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        if libc::WIFSIGNALED(status) {
-            format!("killed by signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("exited {}", libc::WEXITSTATUS(status))
-        }
     }
 
     pub fn fork_in_a_handler_after_an_earlier_fork() {

@@ -16,6 +16,41 @@ use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
 use crate::registry::{Handle, Key, Registry};
 
+/// The setters that `Registration` and `AsyncRegistration` share, on
+/// their `options`.
+macro_rules! options_setters {
+    () => {
+        /// Sets the priority: higher runs first.
+        pub fn priority(mut self, priority: i32) -> Self {
+            self.options.priority = priority;
+            self
+        }
+
+        /// Sets the name shown in panic reports, overrun messages and traces.
+        pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+            self.options.name = Some(name.into());
+            self
+        }
+
+        /// Makes `unregister(g)` remove this registration, as if `g` itself
+        /// had been registered.
+        pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
+            self.options.identity = Some(Identity::of(g));
+            self
+        }
+
+        /// Keeps this registration in a `fork()`ed child, so that it runs
+        /// when the child exits too (and in the parent, when it exits). By
+        /// default a child drops every registration its parent made before
+        /// the fork, and runs only what it registers itself. Unix only;
+        /// elsewhere there is no fork.
+        pub fn inherit_on_fork(mut self) -> Self {
+            self.options.inherited = true;
+            self
+        }
+    };
+}
+
 /// Registers `f` to run once when the process ends normally, and returns a
 /// [`Handle`] to that one registration.
 ///
@@ -213,33 +248,7 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
 }
 
 impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
-    /// Sets the priority: higher runs first.
-    pub fn priority(mut self, priority: i32) -> Self {
-        self.options.priority = priority;
-        self
-    }
-
-    /// Sets the name shown in panic reports and traces.
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.options.name = Some(name.into());
-        self
-    }
-
-    /// Makes `unregister(g)` remove this registration, as if `g` itself had
-    /// been registered.
-    pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
-        self.options.identity = Some(Identity::of(g));
-        self
-    }
-
-    /// Keeps this registration in a `fork()`ed child, so that it runs when the
-    /// child exits too (and in the parent, when it exits). By default a child
-    /// drops every registration its parent made before the fork, and runs
-    /// only what it registers itself. Unix only; elsewhere there is no fork.
-    pub fn inherit_on_fork(mut self) -> Self {
-        self.options.inherited = true;
-        self
-    }
+    options_setters!();
 
     /// Registers in the process registry, to run at exit.
     pub fn register(self) -> Handle {
@@ -363,30 +372,7 @@ where
         AsyncRegistration { f, options: Options::default() }
     }
 
-    /// Sets the priority: higher runs first.
-    pub fn priority(mut self, priority: i32) -> Self {
-        self.options.priority = priority;
-        self
-    }
-
-    /// Sets the name shown in panic reports, overrun messages and traces.
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.options.name = Some(name.into());
-        self
-    }
-
-    /// Makes `unregister(g)` remove this registration.
-    pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
-        self.options.identity = Some(Identity::of(g));
-        self
-    }
-
-    /// Keeps this registration in a `fork()`ed child, as
-    /// [`Registration::inherit_on_fork`] does.
-    pub fn inherit_on_fork(mut self) -> Self {
-        self.options.inherited = true;
-        self
-    }
+    options_setters!();
 
     /// How long its future may run; past that it is dropped, or left
     /// behind if it blocks its thread. `Duration::ZERO`: no limit.

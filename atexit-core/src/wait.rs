@@ -42,59 +42,65 @@ impl Event {
 
     /// Blocks until `done` says so; it is asked again after each
     /// notification (and may be asked spuriously).
-    pub(crate) fn wait_until(&self, mut done: impl FnMut() -> bool) {
+    pub(crate) fn wait_until(&self, done: impl FnMut() -> bool) {
+        self.wait(None, done);
+    }
+
+    /// [`wait_until`](Event::wait_until) for `timeout` at most: whether
+    /// `done` said so. Linux only (`atomic-wait` has no timeout); only the
+    /// exiting thread uses it, to look at what notifies nobody (see `run.rs`).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn wait_until_for(&self, timeout: std::time::Duration, done: impl FnMut() -> bool) -> bool {
+        self.wait(Some(std::time::Instant::now() + timeout), done)
+    }
+
+    fn wait(&self, until: Option<std::time::Instant>, mut done: impl FnMut() -> bool) -> bool {
         loop {
             let seen = self.changes.load(Ordering::SeqCst);
             if done() {
-                return;
+                return true;
+            }
+            let left = until.map(|until| until.saturating_duration_since(std::time::Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return false;
             }
             self.waiters.fetch_add(1, Ordering::SeqCst);
             // A change after `seen` was read makes this return at once.
             if self.changes.load(Ordering::SeqCst) == seen {
-                platform::wait(&self.changes, seen);
+                match left {
+                    None => platform::wait(&self.changes, seen),
+                    Some(left) => wait_for(&self.changes, seen, left),
+                }
             }
             self.waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
 
-/// [`Event::wait_until`] for `timeout` at most: whether `done` said so.
-/// Linux only (`atomic-wait` has no timeout); only the exiting thread
-/// uses it, to look at what notifies nobody (see `run.rs`).
+/// Blocks while `word` holds `value`, for `timeout` at most.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-impl Event {
-    pub(crate) fn wait_until_for(&self, timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
-        let until = std::time::Instant::now() + timeout;
-        loop {
-            let seen = self.changes.load(Ordering::SeqCst);
-            if done() {
-                return true;
-            }
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            if self.changes.load(Ordering::SeqCst) == seen {
-                let timeout = libc::timespec {
-                    tv_sec: left.as_secs().min(i32::MAX as u64) as libc::time_t,
-                    tv_nsec: left.subsec_nanos() as _,
-                };
-                // SAFETY: `FUTEX_WAIT` reads the word and the timeout, both
-                // alive for the call, and blocks while the word is `seen`.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_futex,
-                        &self.changes as *const AtomicU32,
-                        libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                        seen,
-                        &timeout as *const libc::timespec,
-                    )
-                };
-            }
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
+fn wait_for(word: &AtomicU32, value: u32, timeout: std::time::Duration) {
+    let timeout = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    // SAFETY: `FUTEX_WAIT` reads the word and the timeout, both alive for
+    // the call, and blocks while the word is `value`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word as *const AtomicU32,
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            value,
+            &timeout as *const libc::timespec,
+        )
+    };
+}
+
+/// Elsewhere no wait has a timeout (see [`Event::wait_until_for`]).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn wait_for(word: &AtomicU32, value: u32, _: std::time::Duration) {
+    platform::wait(word, value);
 }
 
 /// Blocks while `word` holds `value` (it may return spuriously).

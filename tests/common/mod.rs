@@ -215,6 +215,19 @@ pub fn output_within(mut command: Command, limit: Duration) -> Result<Output, St
     }
 }
 
+/// Waits for child `pid` and says how it ended.
+#[cfg(unix)]
+pub fn wait_for(pid: libc::pid_t) -> String {
+    let mut status = 0;
+    // SAFETY: waiting for a child of this process.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exited {}", libc::WEXITSTATUS(status))
+    }
+}
+
 /// The test binary's `main`: plays the scenario named in the environment,
 /// or runs them all as the parent.
 pub fn run(cases: Vec<Case>) -> ExitCode {
