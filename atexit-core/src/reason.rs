@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-/// Why the process registry's handlers are running, as [`exit_reason`]
+/// Why the process registry's handlers are running, as [`exit_reason`](crate::exit_reason)
 /// tells a handler.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
