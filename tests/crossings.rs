@@ -289,6 +289,93 @@ mod scenarios {
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
     }
 
+    /// A handler starts a thread that calls `run_exitfuncs()` and joins it:
+    /// the exit's run runs them all, so the helper's call returns at once.
+    pub fn helper_thread_runs_exitfuncs_during_the_exit() {
+        atexit::register(|| say("first"));
+        atexit::register(|| {
+            let joined = thread::spawn(|| atexit::run_exitfuncs().is_ok()).join();
+            say(&format!("helper returned {joined:?}"));
+        });
+    }
+
+    /// The same from a task of the application's (multi-thread) runtime,
+    /// spawned by an async handler it awaits: the handler is not dropped.
+    #[atexit::main]
+    #[tokio::main]
+    pub async fn task_runs_exitfuncs_during_the_async_run() {
+        atexit::register(|| say("first"));
+        atexit::AsyncRegistration::new(|| async {
+            let ran = tokio::spawn(async { atexit::run_exitfuncs().is_ok() }).await;
+            say(&format!("task returned {ran:?}"));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            say("async handler finished");
+        })
+        .name("a")
+        .time_limit(Duration::from_secs(2))
+        .register();
+    }
+
+    /// A handler holds stdout's lock when it calls `std::process::exit`:
+    /// parked, it keeps the lock, and the next handler's `println!` blocks
+    /// for ever. The rest of the exit is bounded.
+    pub fn process_exit_while_holding_stdout() {
+        atexit::register(|| say("first"));
+        atexit::Registration::new(|| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "holds stdout, then exits");
+            std::process::exit(4)
+        })
+        .name("bad")
+        .register();
+    }
+
+    /// Traced: a parked handler, sync or async, is said to be left behind,
+    /// never "ok".
+    pub fn process_exit_in_handlers_is_traced() {
+        atexit::register(|| say("first"));
+        atexit::Registration::new(|| std::process::exit(4)).name("bad").register();
+        atexit::AsyncRegistration::new(|| async { std::process::exit(5) }).name("abad").register();
+    }
+
+    /// A handler forks under `#[atexit::main]` on a multi-thread runtime;
+    /// the child (which has none of the runtime's threads) calls
+    /// `atexit::exit(7)`: it ends, without waiting for the runtime's.
+    #[atexit::main]
+    #[tokio::main]
+    pub async fn fork_in_a_handler_on_a_multi_thread_runtime() {
+        atexit::register(|| say("first"));
+        atexit::register(|| {
+            // SAFETY: the child registers, prints and exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                atexit::register(|| say("child's handler"));
+                atexit::exit(7);
+            }
+            say(&format!("child {}", wait_for(pid)));
+        });
+    }
+
+    /// Another thread runs a handler's `Handle` while the exit runs: the
+    /// exit's run runs it, once, and the call says it did not.
+    pub fn handle_run_on_another_thread_during_the_exit() {
+        let handle = atexit::Registration::new(|| {
+            say("H start");
+            thread::sleep(Duration::from_millis(200));
+            say("H end");
+        })
+        .name("H")
+        .register();
+        atexit::register(|| thread::sleep(Duration::from_millis(100)));
+        thread::spawn(move || {
+            while !atexit::is_exiting() {
+                thread::yield_now();
+            }
+            eprintln!("run by its handle: {:?}", handle.run().map_err(|p| p.to_string()));
+        });
+    }
+
     /// The default time limit applies to an async handler awaited on the
     /// application's runtime too.
     #[atexit::main]
@@ -444,6 +531,50 @@ fn all() -> Vec<Case> {
             },
         )
         .env(&[("ATEXIT_TRACE", "1")]),
+        case(
+            "helper_thread_runs_exitfuncs_during_the_exit",
+            helper_thread_runs_exitfuncs_during_the_exit,
+            expect("helper returned Ok(true)\nfirst\n", Code(0)),
+        ),
+        common::main_case(
+            "task_runs_exitfuncs_during_the_async_run",
+            task_runs_exitfuncs_during_the_async_run,
+            Expect {
+                stderr_lacks: &["dropped"],
+                ..expect("task returned Ok(true)\nasync handler finished\nfirst\n", Code(0))
+            },
+        ),
+        case(
+            "process_exit_while_holding_stdout",
+            process_exit_while_holding_stdout,
+            Expect {
+                stderr_has: &["handler `bad` called std::process::exit", "exit deadline of", "was running"],
+                ..expect("holds stdout, then exits\n", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
+        case(
+            "process_exit_in_handlers_is_traced",
+            process_exit_in_handlers_is_traced,
+            Expect {
+                stderr_has: &[
+                    "atexit: trace: `bad` left behind (parked in std::process::exit)",
+                    "atexit: trace: `abad` left behind (parked in std::process::exit)",
+                ],
+                stderr_lacks: &["`bad` ok", "`abad` ok"],
+                ..expect("first\n", Code(0))
+            },
+        )
+        .env(&[("ATEXIT_TRACE", "1")]),
+        common::main_case(
+            "fork_in_a_handler_on_a_multi_thread_runtime",
+            fork_in_a_handler_on_a_multi_thread_runtime,
+            Expect { stderr_lacks: NO_PANIC, ..expect("child's handler\nchild exited 7\nfirst\n", Code(0)) },
+        ),
+        case(
+            "handle_run_on_another_thread_during_the_exit",
+            handle_run_on_another_thread_during_the_exit,
+            Expect { stderr_has: &["run by its handle: Ok(false)"], ..expect("H start\nH end\n", Code(0)) },
+        ),
         common::main_case(
             "default_limit_on_the_applications_runtime",
             default_limit_on_the_applications_runtime,

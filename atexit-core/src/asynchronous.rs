@@ -185,7 +185,7 @@ fn run_in_a_run(
     let finished = outcome.lock().take();
     // The lease back, unless the run went on without this thread.
     if !state::pass_lease(helper, lease) {
-        watch::close(ticket, Ended::Ok);
+        watch::close(ticket, Ended::Abandoned);
         return None;
     }
     match finished {
@@ -291,7 +291,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     state::hold_lease(previous);
     state::keep_last(run, last);
     if done {
-        state::finish_turn(lease);
+        run::finish(lease, false);
     }
     run::outcome(run).map_or(Ok(()), Err)
 }

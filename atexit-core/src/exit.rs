@@ -123,6 +123,11 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
 /// handler calls [`exit`], the run finishes and then the process
 /// exits with that code.
 ///
+/// Called while the process exits, by a thread that does not act for the
+/// exit's run (a helper thread a handler joins, a task of the
+/// application's runtime), it returns `Ok(())` at once: that run runs every
+/// pending handler.
+///
 /// The handlers run on the calling thread (so they see its thread-locals),
 /// time-limited ones too: one that overruns its limit is left behind there,
 /// and the rest run at once on a new thread; the call returns when the
@@ -138,6 +143,11 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
 pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     if exit_state::acts_for_run() {
         return run::run_explicitly();
+    }
+    // The exit's run, going on, runs them all: waiting for it could wait
+    // for a handler that waits for this thread.
+    if exit_state::has_begun() && exit_state::run_going_on() {
+        return Ok(());
     }
     exit_state::explicit_run(Some(ExitReason::RunExitfuncs));
     let result = run::run_explicitly();

@@ -54,6 +54,8 @@ pub(crate) struct Running {
     pub(crate) lease: u64,
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
     pub(crate) name: Cow<'static, str>,
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
+    pub(crate) started: std::time::Instant,
 }
 
 /// What is behind the lock.

@@ -120,6 +120,15 @@ impl Registrations for Process {
         self.state(false).registrations.remove(key)
     }
 
+    /// While the exit's run goes on, it runs the handler: a thread that
+    /// does not act for it leaves it there (the exit would not wait for it).
+    fn take_to_run(&self, key: Key) -> Option<Callback> {
+        if exit_state::has_begun() && exit_state::run_going_on() && !exit_state::acts_for_run() {
+            return None;
+        }
+        self.take(key)
+    }
+
     fn contains(&self, key: Key) -> bool {
         self.state(false).registrations.contains(key)
     }

@@ -295,6 +295,10 @@ pub(crate) fn emptied(mut taken: Vec<(i32, Vec<Entry>)>) -> Vec<(i32, Vec<Entry>
 pub(crate) trait Registrations: Sync {
     /// Takes the registration out, if it is still pending.
     fn take(&self, key: Key) -> Option<Callback>;
+    /// Takes it out for the caller to run now ([`Handle::run`]).
+    fn take_to_run(&self, key: Key) -> Option<Callback> {
+        self.take(key)
+    }
     /// Whether the registration is still pending.
     fn contains(&self, key: Key) -> bool;
 }
@@ -400,7 +404,9 @@ impl Handle {
     /// Runs this registration now, on this thread, and removes it: the
     /// database is closed when the program is done with it, or at exit if
     /// the exit comes first, and never twice. Returns `Ok(false)` if it had
-    /// already run or been removed (or its registry is gone).
+    /// already run or been removed (or its registry is gone), or if the
+    /// process is exiting and the calling thread does not act for the
+    /// exit's run, which runs it.
     ///
     /// A scope guard (a value whose `Drop` closes the database) closes it at
     /// the end of a scope, but its `Drop` does not run on
@@ -422,7 +428,7 @@ impl Handle {
     /// # Ok::<(), atexit::HandlerPanic>(())
     /// ```
     pub fn run(self) -> Result<bool, HandlerPanic> {
-        match self.with(|inner| inner.take(self.key)).flatten().map(Callback::run) {
+        match self.with(|inner| inner.take_to_run(self.key)).flatten().map(Callback::run) {
             // `exit(n)` inside the process registry's run ends the caller too.
             Some(Err(panic)) if panic.is_exit_request() => panic.resume(),
             Some(result) => result.map(|()| true),

@@ -102,7 +102,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
         state::hold_lease(previous);
         state::keep_last(run, last);
         if done {
-            state::finish_turn(lease);
+            finish(lease, false);
         }
     }
     outcome(run)
@@ -158,12 +158,19 @@ fn hand_over(lease: u64) {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const PARK_CHECK: Duration = Duration::from_millis(250);
 
+/// How long the rest of the exit has, once a handler was found parked in
+/// the standard library's exit, if no deadline is set: what the parked
+/// thread holds (stdout's lock, say) can block the others for ever.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PARKED_GRACE: Duration = Duration::from_secs(2);
+
 /// Runs `f`, the handler `name`, as `lease`: recorded while it runs if
 /// this is a thread of ours.
 #[inline]
 pub(crate) fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
     let Some(tid) = thread::ours() else { return f() };
-    let previous = state::locked().running.replace(Running { tid, lease, name: name() });
+    let running = Running { tid, lease, name: name(), started: std::time::Instant::now() };
+    let previous = state::locked().running.replace(running);
     drop(previous);
     let result = f();
     let mine = state::locked().running.take_if(|r| r.lease == lease && r.tid == tid);
@@ -176,16 +183,21 @@ pub(crate) fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f
 /// on from a new thread (or, with none, from this one).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn go_on_without_a_parked_handler() {
-    let parked = state::locked().running.as_ref().map(|r| (r.tid, r.lease, r.name.clone()));
-    let Some((tid, held, name)) = parked else { return };
+    let parked = state::locked().running.as_ref().map(|r| (r.tid, r.lease, r.name.clone(), r.started));
+    let Some((tid, held, name, started)) = parked else { return };
     if state::lease() != held || !thread::parked_in_exit(tid) {
         return;
     }
     write_stderr_now(&format!(
         "atexit: handler `{name}` called std::process::exit while the process exits, which the standard \
-         library answers by parking it for ever; it is left behind and the other handlers run (to end \
-         the process from a handler, call atexit::exit)\n"
+         library answers by parking it for ever; it is left behind and the other handlers run, for {:?} \
+         at most unless a deadline is set (to end the process from a handler, call atexit::exit)\n",
+        PARKED_GRACE
     ));
+    watch::trace(&name, "left behind (parked in std::process::exit)", started.elapsed());
+    // What it holds (stdout's lock, say) may block the others for ever.
+    watch::bound_the_rest(PARKED_GRACE);
+    start_watchdog_if_wanted();
     if let Err(e) = move_on(held) {
         write_stderr_now(&format!("atexit: the other handlers run on the exiting thread: no thread: {e}\n"));
         let here = state::new_lease();
@@ -214,6 +226,14 @@ pub(crate) fn drain_then(lease: u64, moved_on: bool) {
     if !done {
         return;
     }
+    finish(lease, moved_on);
+}
+
+/// No handler is left: the holder of `lease`, if it still holds it, does
+/// what is next. If that finishes a run whose ender it is (in a `fork()`ed
+/// child; a continuation whose run's starter was left behind), it ends the
+/// process as the exit would have.
+pub(crate) fn finish(lease: u64, moved_on: bool) {
     match state::finish_turn(lease) {
         Some(Then::Finish { ender: Ender::Finisher, .. }) => end_as_the_exit_would(),
         Some(Then::Finish { ender: Ender::StarterOrItsContinuation, .. }) if moved_on => end_as_the_exit_would(),

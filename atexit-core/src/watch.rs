@@ -63,6 +63,17 @@ pub fn set_handler_time_limit(limit: Duration) {
     watch_handlers();
 }
 
+/// If no deadline is set, the rest of the exit has `grace` from now: a
+/// deadline counted, as any set during the exit, from its start.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // Linux: parked handlers
+pub(crate) fn bound_the_rest(grace: Duration) {
+    if DEADLINE.get().is_some() {
+        return;
+    }
+    let Clock::Since(since) = WATCH.lock().clock else { return };
+    set_deadline(since.elapsed().saturating_add(grace));
+}
+
 /// The time limit of a handler registered without one.
 pub(crate) fn default_limit() -> Option<Duration> {
     HANDLER_LIMIT.get()
@@ -267,6 +278,10 @@ pub(crate) enum Ended {
     /// An async handler dropped at its limit.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Dropped,
+    /// Its run went on without it for another reason than its limit (it is
+    /// parked in the standard library's exit), which was said then.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Abandoned,
     /// An async handler that could not start (no runtime could be built).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     NotRun,
@@ -284,7 +299,7 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
         watch.handlers.remove(at)
     };
     let said = match (watched.fate, how) {
-        (Fate::LeftBehind, _) => return true,
+        (Fate::LeftBehind, _) | (_, Ended::Abandoned) => return true,
         (Fate::Dropped, _) => "dropped",
         (Fate::Overran(_), _) | (_, Ended::Dropped) => {
             overran(&watched, "dropped");
@@ -334,7 +349,7 @@ pub(crate) fn drop_awaited(why: &str) {
     wakers.into_iter().for_each(Waker::wake);
 }
 
-fn trace(name: &str, said: &str, elapsed: Duration) {
+pub(crate) fn trace(name: &str, said: &str, elapsed: Duration) {
     if trace_on() {
         write_stderr_now(&trace_line(name, said, elapsed));
     }
