@@ -262,9 +262,11 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
 /// when such a deadline was set (the one that set it, one waiting for a
 /// nested run, one running while another thread set it) is not named if
 /// it is still running when the deadline passes, unless it has a time
-/// limit of its own or the trace is on; the status is 124 all the same. A child `fork()`ed during the exit (after a handled signal, in
-/// graceful mode too) has no deadline; a shared
-/// library's handlers, run when it is unloaded, have none either.
+/// limit of its own or the trace is on; the status is 124 all the same.
+/// A child `fork()`ed during the exit by a handler (it goes on with the
+/// exit's run) has no deadline; one forked by another thread is not
+/// exiting, and its clock starts when it exits. A shared library's
+/// handlers, run when it is unloaded, have no deadline either.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;

@@ -8,6 +8,7 @@
 //! - why and with what status the process exits (`reason.rs` names them);
 //! - whether `#[atexit::main]`'s run awaits handlers on the application's
 //!   runtime, and whether that runtime stalled;
+//! - when the exit began: the deadline's clock;
 //! - whether this process is a child `fork()`ed while its parent exited;
 //! - the shutdown request of graceful signals (`shutdown.rs` reads it).
 //!
@@ -48,6 +49,19 @@ pub(crate) enum Ender {
     Finisher,
 }
 
+/// The deadline's clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Clock {
+    /// The process has not begun to exit.
+    NotStarted,
+    /// The process began to exit then: a deadline, set before or during the
+    /// exit, counts from there.
+    Since(std::time::Instant),
+    /// A child `fork()`ed during its parent's exit, or a shared library's
+    /// copy of the runtime: no deadline.
+    Off,
+}
+
 /// The handler a thread of ours runs now, for the run, as `lease`.
 pub(crate) struct Running {
     pub(crate) tid: i32,
@@ -71,6 +85,7 @@ pub(crate) struct Locked {
     status: Option<i32>,
     /// The reason of an explicit run going on now.
     explicit: Option<ExitReason>,
+    clock: Clock,
 }
 
 struct ExitState {
@@ -113,6 +128,7 @@ static EXIT: ExitState = ExitState {
         reason: None,
         status: None,
         explicit: None,
+        clock: Clock::NotStarted,
     }),
 };
 
@@ -374,6 +390,27 @@ pub fn is_exiting() -> bool {
     has_begun()
 }
 
+/// The process begins to exit: the deadline's clock starts, unless it has
+/// (or is off). Whether this call started it.
+pub(crate) fn start_clock() -> bool {
+    let mut state = locked();
+    let starts = matches!(state.clock, Clock::NotStarted);
+    if starts {
+        state.clock = Clock::Since(std::time::Instant::now());
+    }
+    starts
+}
+
+/// This copy of the runtime never has a deadline (see `watch::no_deadline`).
+pub(crate) fn stop_clock() {
+    locked().clock = Clock::Off;
+}
+
+/// Where a deadline counts from.
+pub(crate) fn clock() -> Clock {
+    locked().clock
+}
+
 /// Whether this process is a child `fork()`ed while its parent was exiting
 /// (see `last_words::exit_process`).
 pub(crate) fn forked_from_an_exit() -> bool {
@@ -401,6 +438,11 @@ pub(crate) fn forked() {
     let mut state = locked();
     state.then.clear();
     state.running = None;
+    // A child that goes on with its parent's exit has no deadline; one that
+    // is not exiting starts its clock when it exits.
+    if let Clock::Since(_) = state.clock {
+        state.clock = if goes_on { Clock::Off } else { Clock::NotStarted };
+    }
     if goes_on {
         EXIT.lease.store(held, Ordering::Release);
         state.then.push(Then::Finish { run: last_run(), ender: Ender::Finisher });

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::exit_state::{self, Clock};
 use crate::last_words::{terminate_now, write_stderr_now};
 use crate::lock::{ForkLock, Lock};
 use crate::settings::{self, DurationSetting};
@@ -40,7 +41,8 @@ pub(crate) fn set_deadline(limit: Duration) {
     DEADLINE.set(limit);
     watch_handlers();
     let limit = DEADLINE.get();
-    arm_deadline(&mut WATCH.lock(), limit);
+    let clock = exit_state::clock();
+    arm_deadline(&mut WATCH.lock(), limit, clock);
 }
 
 /// Gives every handler registered without a time limit of its own (see
@@ -70,7 +72,7 @@ pub(crate) fn bound_the_rest(grace: Duration) {
     if DEADLINE.get().is_some() {
         return;
     }
-    let Clock::Since(since) = WATCH.lock().clock else { return };
+    let Clock::Since(since) = exit_state::clock() else { return };
     set_deadline(since.elapsed().saturating_add(grace));
 }
 
@@ -158,26 +160,11 @@ struct Watched {
     lease: u64,
 }
 
-/// The deadline's clock.
-#[derive(Clone, Copy)]
-enum Clock {
-    /// The process has not begun to exit.
-    NotStarted,
-    /// The process began to exit then: a deadline, set before or during the
-    /// exit, counts from there.
-    Since(Instant),
-    /// A child `fork()`ed during its parent's exit, or a shared library's
-    /// copy of the runtime: no deadline.
-    Off,
-}
-
 struct Watch {
     /// Innermost last: a nested run's handler runs inside another's.
     handlers: Vec<Watched>,
     /// When the deadline passes, and its length.
     deadline: Option<(Instant, Duration)>,
-    /// Where the deadline counts from.
-    clock: Clock,
     last_ticket: u64,
     watchdog: Watchdog,
 }
@@ -197,13 +184,8 @@ enum Watchdog {
 
 /// A spin lock, held for a few steps at a time, so that `fork()` can hold
 /// it across (see `fork.rs`).
-static WATCH: Lock<Watch> = Lock::new(Watch {
-    handlers: Vec::new(),
-    deadline: None,
-    clock: Clock::NotStarted,
-    last_ticket: 0,
-    watchdog: Watchdog::None,
-});
+static WATCH: Lock<Watch> =
+    Lock::new(Watch { handlers: Vec::new(), deadline: None, last_ticket: 0, watchdog: Watchdog::None });
 
 /// Opens the ticket of a handler about to run as `lease`, with its time
 /// limit (zero: none) and what becomes of it if it overruns.
@@ -362,26 +344,26 @@ fn trace_line(name: &str, said: &str, elapsed: Duration) -> String {
 /// The process is beginning to exit: the deadline's clock starts, once,
 /// for a deadline set now or later in the exit.
 pub(crate) fn start_deadline() {
-    let limit = DEADLINE.get();
-    let mut watch = WATCH.lock();
-    if let Clock::NotStarted = watch.clock {
-        watch.clock = Clock::Since(Instant::now());
-        arm_deadline(&mut watch, limit);
+    if exit_state::start_clock() {
+        let limit = DEADLINE.get();
+        let clock = exit_state::clock();
+        arm_deadline(&mut WATCH.lock(), limit, clock);
     }
 }
 
 /// This copy of the runtime never has a deadline: a shared library's, whose
 /// handlers run as it unloads (no thread of it may outlive the unloading).
 pub(crate) fn no_deadline() {
-    let mut watch = WATCH.lock();
-    watch.clock = Clock::Off;
-    watch.deadline = None;
+    exit_state::stop_clock();
+    WATCH.lock().deadline = None;
 }
 
 /// Sets when the deadline passes, counted from the start of the exit (if
-/// it has started), and wakes the watchdog for it.
-fn arm_deadline(watch: &mut Watch, limit: Option<Duration>) {
-    let Clock::Since(since) = watch.clock else { return };
+/// it has started, as `clock` says), and wakes the watchdog for it. (The
+/// clock is read before this lock is taken: the exit state's lock is never
+/// taken inside it, which would order the two against `fork()`'s.)
+fn arm_deadline(watch: &mut Watch, limit: Option<Duration>, clock: Clock) {
+    let Clock::Since(since) = clock else { return };
     watch.deadline = limit.and_then(|limit| since.checked_add(limit).map(|at| (at, limit)));
     if watch.deadline.is_some() {
         wake_watchdog(watch);
@@ -495,8 +477,5 @@ pub(crate) fn forked() {
     let mut watch = WATCH.lock();
     std::mem::forget(std::mem::replace(&mut watch.watchdog, Watchdog::None));
     watch.deadline = None;
-    if let Clock::Since(_) = watch.clock {
-        watch.clock = Clock::Off;
-    }
     std::mem::forget(std::mem::take(&mut watch.handlers));
 }
