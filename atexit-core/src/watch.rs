@@ -182,8 +182,7 @@ enum Watchdog {
     Running(std::thread::Thread),
 }
 
-/// A spin lock, held for a few steps at a time, so that `fork()` can hold
-/// it across (see `fork.rs`).
+/// Held for a few steps at a time; `fork()` holds it across (see `fork.rs`).
 static WATCH: Lock<Watch> =
     Lock::new(Watch { handlers: Vec::new(), deadline: None, last_ticket: 0, watchdog: Watchdog::None });
 
