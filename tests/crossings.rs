@@ -376,6 +376,41 @@ mod scenarios {
         });
     }
 
+    /// A worker forks while the handlers run; the child (not exiting) ends
+    /// when its only thread does: its own handlers run then.
+    pub fn child_forked_by_a_worker_during_the_exit_runs_its_handlers() {
+        use std::sync::mpsc;
+        let (done, finished) = mpsc::channel::<()>();
+        atexit::register(move || {
+            let _ = finished.recv_timeout(Duration::from_secs(10));
+        });
+        thread::spawn(move || {
+            while !atexit::is_exiting() {
+                thread::yield_now();
+            }
+            // SAFETY: the child registers, prints and ends its thread.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                atexit::register(|| say("child's own handler ran"));
+                say("child: its only thread ends");
+                return;
+            }
+            say(&format!("child {}", wait_for(pid)));
+            done.send(()).unwrap();
+        });
+    }
+
+    /// A parked handler with a time limit is left behind once, not again
+    /// at its limit.
+    pub fn parked_handler_with_a_time_limit_is_left_behind_once() {
+        atexit::register(|| say("first"));
+        atexit::register(|| thread::sleep(Duration::from_millis(700)));
+        atexit::Registration::new(|| std::process::exit(4))
+            .name("exits")
+            .time_limit(Duration::from_millis(400))
+            .register();
+    }
+
     /// The default time limit applies to an async handler awaited on the
     /// application's runtime too.
     #[atexit::main]
@@ -575,6 +610,21 @@ fn all() -> Vec<Case> {
             handle_run_on_another_thread_during_the_exit,
             Expect { stderr_has: &["run by its handle: Ok(false)"], ..expect("H start\nH end\n", Code(0)) },
         ),
+        case(
+            "child_forked_by_a_worker_during_the_exit_runs_its_handlers",
+            child_forked_by_a_worker_during_the_exit_runs_its_handlers,
+            expect("child: its only thread ends\nchild's own handler ran\nchild exited 0\n", Code(0)),
+        ),
+        case(
+            "parked_handler_with_a_time_limit_is_left_behind_once",
+            parked_handler_with_a_time_limit_is_left_behind_once,
+            Expect {
+                stderr_has: &["handler `exits` called std::process::exit"],
+                stderr_lacks: &["did not finish within its time limit", "`exits` left behind in"],
+                ..expect("first\n", Code(0))
+            },
+        )
+        .env(&[("ATEXIT_TRACE", "1")]),
         common::main_case(
             "default_limit_on_the_applications_runtime",
             default_limit_on_the_applications_runtime,

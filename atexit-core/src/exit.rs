@@ -256,7 +256,9 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
 /// takes no lock and flushes nothing, so a handler holding stdout's lock, or
 /// blocked on a full pipe, cannot hold it up. Without a deadline there is no
 /// thread and no cost; with one, a watchdog thread sleeps from the start of
-/// the exit. Set, changed or removed by a handler while the process exits,
+/// the exit (if no thread can be started then, a sandbox or a limit on
+/// processes, neither the deadline nor a time limit applies, and stderr
+/// says so). Set, changed or removed by a handler while the process exits,
 /// the deadline counts from the start of the exit all the same (and if that
 /// is already past, it passes at once). A handler that was already running
 /// when such a deadline was set (the one that set it, one waiting for a

@@ -17,10 +17,13 @@
 //! async handler's thread, which finds itself the child's only thread
 //! after a `fork()` inside its future.
 
-/// Installs the fork callbacks (once, with the process hook).
-pub(crate) fn install() {
+/// Installs the fork callbacks (once, with the process hook, which
+/// `reinstall` registers with the C library again: see `atfork::child`).
+pub(crate) fn install(reinstall: fn()) {
     #[cfg(all(unix, not(miri)))]
-    atfork::install();
+    atfork::install(reinstall);
+    #[cfg(not(all(unix, not(miri))))]
+    let _ = reinstall;
 }
 
 #[cfg(all(unix, not(miri)))]
@@ -52,10 +55,21 @@ mod atfork {
         release();
     }
 
+    /// How to register the process hook with the C library again.
+    static REINSTALL: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
     extern "C" fn child() {
         release();
         process::forked();
         exit_state::forked();
+        // Forked while its parent's C `exit` ran, by a thread that did not
+        // act for the run: the child's copy of C's exit functions has the
+        // hook already taken out, and the child is not exiting.
+        if exit_state::forked_from_an_exit() && !exit_state::run_going_on() {
+            if let Some(reinstall) = REINSTALL.get() {
+                reinstall();
+            }
+        }
         watch::forked();
         #[cfg(feature = "signals")]
         crate::shutdown::forked();
@@ -68,7 +82,8 @@ mod atfork {
         locks().rev().for_each(|lock| unsafe { lock.release() });
     }
 
-    pub(super) fn install() {
+    pub(super) fn install(reinstall: fn()) {
+        let _ = REINSTALL.set(reinstall);
         // SAFETY: the three callbacks are `extern "C" fn()`s that do not
         // unwind (they take and release locks, and reset state, catching
         // nothing because nothing there panics); `pthread_atfork` only

@@ -62,7 +62,9 @@ fn install_once() {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
         }
-        fork::install();
+        fork::install(|| {
+            install_with_libc();
+        });
     }
 }
 

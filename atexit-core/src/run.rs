@@ -195,6 +195,7 @@ fn go_on_without_a_parked_handler() {
         PARKED_GRACE
     ));
     watch::trace(&name, "left behind (parked in std::process::exit)", started.elapsed());
+    watch::abandon(held);
     // What it holds (stdout's lock, say) may block the others for ever.
     watch::bound_the_rest(PARKED_GRACE);
     start_watchdog_if_wanted();

@@ -295,6 +295,17 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
     false
 }
 
+/// The handlers running as `lease` were given up for another reason than
+/// a limit (parked in the standard library's exit), which was said: the
+/// watchdog does not give them up again.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // Linux: parked handlers
+pub(crate) fn abandon(lease: u64) {
+    let mut watch = WATCH.lock();
+    for watched in watch.handlers.iter_mut().filter(|w| w.lease == lease) {
+        watched.fate = Fate::LeftBehind;
+    }
+}
+
 /// An overrunning handler is given up: named, and traced.
 pub(crate) fn left_behind(name: &str, limit: Duration, started: Instant) {
     say_overran(name, limit, "left behind (it blocks its thread)");
