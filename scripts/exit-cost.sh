@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cost of ending: whole processes spawned and reaped, the binaries
-# interleaved, the median of ROUNDS rounds of RUNS runs each (defaults 9
-# and 150), for a plain binary, one that spawns and joins a thread, the
+# taking turns run by run, the median of ROUNDS rounds of RUNS runs of each
+# (defaults 9 and 150), for a plain binary, one that spawns and joins a thread, the
 # hand-written `Mutex<Vec<Box<dyn FnOnce>>>` peer drained by C's `atexit`,
 # and atexit's three ways of registering one handler. Prints each time and
 # the ratios the issue sets targets for.
