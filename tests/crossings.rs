@@ -411,6 +411,23 @@ mod scenarios {
             .register();
     }
 
+    /// A worker runs the handlers early; while one runs, `main` returns and
+    /// that handler calls `std::process::exit`: parked, it is seen from
+    /// the exit that waits for the worker's run, and the rest run.
+    pub fn process_exit_in_a_workers_run_while_main_returns() {
+        atexit::register(|| say("first"));
+        atexit::register(|| {
+            while !atexit::is_exiting() {
+                thread::yield_now();
+            }
+            std::process::exit(4)
+        });
+        thread::spawn(|| {
+            let _ = atexit::run_exitfuncs();
+        });
+        thread::sleep(Duration::from_millis(100));
+    }
+
     /// The default time limit applies to an async handler awaited on the
     /// application's runtime too.
     #[atexit::main]
@@ -625,6 +642,14 @@ fn all() -> Vec<Case> {
             },
         )
         .env(&[("ATEXIT_TRACE", "1")]),
+        case(
+            "process_exit_in_a_workers_run_while_main_returns",
+            process_exit_in_a_workers_run_while_main_returns,
+            Expect {
+                stderr_has: &["a handler of another thread's run called std::process::exit"],
+                ..expect("first\n", Code(0))
+            },
+        ),
         common::main_case(
             "default_limit_on_the_applications_runtime",
             default_limit_on_the_applications_runtime,

@@ -66,8 +66,10 @@ pub(crate) enum Clock {
 pub(crate) struct Running {
     pub(crate) tid: i32,
     pub(crate) lease: u64,
+    /// `None` on a thread not started here: its run's handlers are not
+    /// told apart (that would cost every handler of `run_exitfuncs`).
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
-    pub(crate) name: Cow<'static, str>,
+    pub(crate) name: Option<Cow<'static, str>>,
     #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
     pub(crate) started: std::time::Instant,
 }

@@ -78,6 +78,13 @@ pub(crate) fn claim(ender: Ender, place: Place) -> (u64, u64) {
             // blocks: what the run awaits there may never come.
             watch::drop_awaited("a thread of its runtime called exit, which stops the runtime");
         }
+        // The run may be stuck for ever in a handler parked by the
+        // standard library's exit: this thread looks now and then.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        while !state::CHANGED.wait_until_for(PARK_CHECK, || state::pass_lease(0, lease)) {
+            go_on_without_a_parked_handler();
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
         wait_until(|| state::pass_lease(0, lease));
     }
     (lease, state::start_run(ender))
@@ -98,6 +105,15 @@ fn start(place: Place) -> Option<HandlerPanic> {
         hand_over(lease);
     } else {
         let previous = state::hold_lease(lease);
+        // Another thread's exit waiting for this run looks whether it is
+        // parked in the standard library's exit: which thread it runs on
+        // (the handlers are not told apart there; a thread of ours says).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let (last, done) = match thread::tid().filter(|_| thread::ours().is_none()) {
+            Some(tid) => running_as(tid, lease, None, || drain_all(lease, place)),
+            None => drain_all(lease, place),
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let (last, done) = drain_all(lease, place);
         state::hold_lease(previous);
         state::keep_last(run, last);
@@ -168,8 +184,15 @@ const PARKED_GRACE: Duration = Duration::from_secs(2);
 /// this is a thread of ours.
 #[inline]
 pub(crate) fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
-    let Some(tid) = thread::ours() else { return f() };
-    let running = Running { tid, lease, name: name(), started: std::time::Instant::now() };
+    match thread::ours() {
+        Some(tid) => running_as(tid, lease, Some(name()), f),
+        None => f(),
+    }
+}
+
+/// [`running`] on thread `tid`.
+fn running_as<R>(tid: i32, lease: u64, name: Option<Cow<'static, str>>, f: impl FnOnce() -> R) -> R {
+    let running = Running { tid, lease, name, started: std::time::Instant::now() };
     let previous = state::locked().running.replace(running);
     drop(previous);
     let result = f();
@@ -188,13 +211,17 @@ fn go_on_without_a_parked_handler() {
     if state::lease() != held || !thread::parked_in_exit(tid) {
         return;
     }
+    let who =
+        name.as_ref().map_or_else(|| "a handler of another thread's run".into(), |name| format!("handler `{name}`"));
     write_stderr_now(&format!(
-        "atexit: handler `{name}` called std::process::exit while the process exits, which the standard \
-         library answers by parking it for ever; it is left behind and the other handlers run, for {:?} \
-         at most unless a deadline is set (to end the process from a handler, call atexit::exit)\n",
+        "atexit: {who} called std::process::exit while the process exits, which the standard library \
+         answers by parking it for ever; it is left behind and the other handlers run, for {:?} at most \
+         unless a deadline is set (to end the process from a handler, call atexit::exit)\n",
         PARKED_GRACE
     ));
-    watch::trace(&name, "left behind (parked in std::process::exit)", started.elapsed());
+    if let Some(name) = &name {
+        watch::trace(name, "left behind (parked in std::process::exit)", started.elapsed());
+    }
     watch::abandon(held);
     // What it holds (stdout's lock, say) may block the others for ever.
     watch::bound_the_rest(PARKED_GRACE);

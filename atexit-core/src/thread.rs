@@ -120,6 +120,24 @@ pub(crate) fn ours() -> Option<i32> {
     None
 }
 
+/// The calling thread's id, for a thread not started here (read from
+/// `/proc`, which the look at a parked thread needs anyway).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn tid() -> Option<i32> {
+    thread_local! {
+        // Read once per thread. `const` and without destructor.
+        static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    }
+    let known = ours().unwrap_or_else(|| TID.get());
+    if known != 0 {
+        return Some(known);
+    }
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    let tid = link.file_name()?.to_str()?.parse().ok()?;
+    TID.set(tid);
+    Some(tid)
+}
+
 /// Whether thread `tid` of this process is blocked for good where the
 /// standard library parks a thread that calls `std::process::exit` while
 /// another thread exits: in `pause()` (glibc and musl make it `pause`,
