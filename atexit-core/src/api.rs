@@ -387,7 +387,7 @@ where
         let identity = options.identity.unwrap_or_else(|| Identity::of(&f));
         let priority = options.priority;
         crate::watch::watch_handlers();
-        register_callback(priority, identity.fingerprint(), Callback::Async(Box::new(AsyncFn { f, options, identity })))
+        register_callback(priority, identity.fingerprint(), Callback::Boxed(Box::new(AsyncFn { f, options, identity })))
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::callback::{AsyncHandler, Options, Pending, call};
+use crate::callback::{AsyncHandler, Handler, Options, Pending, call};
 use crate::exit_state::{self as state, Ender};
 use crate::identity::Identity;
 use crate::last_words::write_stderr_now;
@@ -32,15 +32,11 @@ pub(crate) struct AsyncFn<F> {
     pub(crate) identity: Identity,
 }
 
-impl<F, Fut> AsyncHandler for AsyncFn<F>
+impl<F, Fut> Handler for AsyncFn<F>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn name(&self) -> Cow<'static, str> {
         self.options.name_or::<F>()
     }
@@ -49,27 +45,53 @@ where
         self.identity
     }
 
-    fn future(self: Box<Self>) -> Pending {
-        Box::pin((self.f)())
+    fn inherited(&self) -> bool {
+        self.options.inherited
     }
 
-    fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>> {
-        let (name, limit) = (self.name(), self.options.time_limit.or_else(watch::default_limit));
-        run_in_a_run(name, self.future(), limit, lease, unloading)
+    fn time_limit(&self) -> Option<Duration> {
+        self.options.time_limit
     }
 
     /// Outside a run ([`Handle::run`](crate::Handle::run)): the future runs
     /// to its end on a runtime built here (inside another runtime that
     /// panics, reported).
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        let name = self.name();
-        match on_a_runtime_built_here(self.future()) {
+        let name = Handler::name(&*self);
+        match on_a_runtime_built_here(AsyncHandler::future(self)) {
             Ok(()) => Ok(()),
             Err((e, work)) => {
                 drop(work);
                 call(|| panic!("no runtime to run it on: {e}"), || name)
             }
         }
+    }
+
+    fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
+        Ok(self)
+    }
+}
+
+impl<F, Fut> AsyncHandler for AsyncFn<F>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn name(&self) -> Cow<'static, str> {
+        self.options.name_or::<F>()
+    }
+
+    fn time_limit(&self) -> Option<Duration> {
+        self.options.time_limit
+    }
+
+    fn future(self: Box<Self>) -> Pending {
+        Box::pin((self.f)())
+    }
+
+    fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>> {
+        let limit = self.options.time_limit.or_else(watch::default_limit);
+        run_in_a_run(AsyncHandler::name(&*self), self.future(), limit, lease, unloading)
     }
 }
 
@@ -274,7 +296,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
             Drained::Async(handler) => handler,
         };
         let name = handler.name();
-        let limit = handler.options().time_limit.or_else(watch::default_limit);
+        let limit = handler.time_limit().or_else(watch::default_limit);
         let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrMoveOn, lease);
         let (result, how) = WatchedFuture { future: Some(handler.future()), name, ticket, lease }.await;
         let moved = watch::close(ticket, how) && state::lease() != lease;

@@ -13,16 +13,14 @@ use crate::panic::HandlerPanic;
 use crate::statics::StaticHandler;
 
 /// One pending handler.
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) enum Callback {
     /// A `#[atexit::register]` function.
     Static(&'static StaticHandler),
-    /// A runtime registration. A `Box` of a zero-sized closure (a function
-    /// item, a closure that captures nothing) does not allocate.
+    /// A runtime registration, an async one included. A `Box` of a
+    /// zero-sized closure (a function item, a closure that captures
+    /// nothing) does not allocate. (Two variants keep a `Callback` two
+    /// words: a third made registering three times slower.)
     Boxed(Box<dyn Handler>),
-    /// An async handler (`register_async`): how it runs is its own
-    /// business (`asynchronous.rs`).
-    Async(Box<dyn AsyncHandler>),
 }
 
 /// What a registration says of its handler besides the function, for
@@ -59,17 +57,21 @@ pub(crate) trait Handler: Send {
     fn time_limit(&self) -> Option<Duration> {
         None
     }
-    /// Runs it, catching a panic so that none crosses into the caller.
+    /// Runs it, catching a panic so that none crosses into the caller (an
+    /// async one on a runtime built for it).
     fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
+    /// An async handler's other face: how it runs is its own business
+    /// (`asynchronous.rs`). `Err` gives a plain one back.
+    fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>>;
 }
 
 /// An async handler, behind its `Box`.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) trait AsyncHandler: Send {
-    fn options(&self) -> &Options;
     /// The name reports and traces show.
     fn name(&self) -> Cow<'static, str>;
-    fn identity(&self) -> Identity;
+    /// Its own time limit.
+    fn time_limit(&self) -> Option<Duration>;
     /// Its work, as a future, for a run that awaits it in its place.
     fn future(self: Box<Self>) -> Pending;
     /// Runs it as a handler of the process registry's run, as `lease`,
@@ -77,8 +79,6 @@ pub(crate) trait AsyncHandler: Send {
     /// copy of the runtime, as the library is unloaded). `None` when the
     /// run went on without this thread meanwhile.
     fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>>;
-    /// Runs it outside any run ([`Handle::run`](crate::Handle::run)).
-    fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
 }
 
 /// `register(f)`: the name comes from the type.
@@ -99,6 +99,10 @@ impl<F: FnOnce() + Send + 'static> Handler for Closure<F> {
 
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         call(self.0, || Cow::Borrowed(type_name::<F>()))
+    }
+
+    fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
+        Err(self)
     }
 }
 
@@ -130,6 +134,10 @@ impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
         let Configured { f, options, .. } = *self;
         call(f, || options.name_or::<F>())
     }
+
+    fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
+        Err(self)
+    }
 }
 
 /// Calls `f`; a panic comes back as a [`HandlerPanic`] named by `name`.
@@ -158,7 +166,6 @@ impl Callback {
         match self {
             Callback::Static(handler) => handler.identity(),
             Callback::Boxed(handler) => handler.identity(),
-            Callback::Async(handler) => handler.identity(),
         }
     }
 
@@ -166,7 +173,6 @@ impl Callback {
         match self {
             Callback::Static(handler) => Cow::Borrowed(handler.name()),
             Callback::Boxed(handler) => handler.name(),
-            Callback::Async(handler) => handler.name(),
         }
     }
 
@@ -174,7 +180,6 @@ impl Callback {
         match self {
             Callback::Static(_) => None,
             Callback::Boxed(handler) => handler.time_limit(),
-            Callback::Async(handler) => handler.options().time_limit,
         }
     }
 
@@ -182,7 +187,14 @@ impl Callback {
         match self {
             Callback::Static(handler) => handler.inherited(),
             Callback::Boxed(handler) => handler.inherited(),
-            Callback::Async(handler) => handler.options().inherited,
+        }
+    }
+
+    /// An async handler's other face, or the callback back.
+    pub(crate) fn into_async(self) -> Result<Box<dyn AsyncHandler>, Callback> {
+        match self {
+            Callback::Boxed(handler) => handler.into_async().map_err(Callback::Boxed),
+            Callback::Static(_) => Err(self),
         }
     }
 
@@ -192,7 +204,6 @@ impl Callback {
         match self {
             Callback::Static(handler) => call(handler.function(), || Cow::Borrowed(handler.name())),
             Callback::Boxed(handler) => handler.run(),
-            Callback::Async(handler) => handler.run(),
         }
     }
 }

@@ -301,25 +301,29 @@ pub(crate) enum Drained {
 pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPanic>, Drained) {
     let mut last = None;
     let mut with_statics = true;
+    // Whether this is a thread of ours, whose handlers are recorded (see
+    // `go_on_without_a_parked_handler`): asked once, not per handler.
+    let ours = thread::ours().is_some();
     while state::lease() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
             return (last, Drained::Done);
         };
-        let result = match callback {
-            Callback::Async(handler) if awaits && !state::stalled() => return (last, Drained::Async(handler)),
-            Callback::Async(handler) => match handler.run_in(lease, place == Place::Unloading) {
+        // An async handler makes runs watch (`watch::watching`).
+        let result = if watch::watching() {
+            let called = match callback.into_async() {
+                Ok(handler) if awaits && !state::stalled() => return (last, Drained::Async(handler)),
+                Ok(handler) => handler.run_in(lease, place == Place::Unloading),
+                Err(callback) => call(callback, lease, place),
+            };
+            match called {
                 Some(result) => result,
                 None => break,
-            },
-            callback if watch::watching() => match call(callback, lease, place) {
-                Some(result) => result,
-                None => break,
-            },
-            callback if thread::ours().is_some() => {
-                let name = callback.name();
-                running(lease, || name, || callback.run())
             }
-            callback => callback.run(),
+        } else if ours {
+            let name = callback.name();
+            running(lease, || name, || callback.run())
+        } else {
+            callback.run()
         };
         if let Err(panic) = result {
             record(&mut last, panic);
