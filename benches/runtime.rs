@@ -231,9 +231,10 @@ fn main() {
     }
 
     if wanted("threads") {
-        for threads in [1, 2] {
-            let per_thread = N;
-            let ops_per_s = median(
+        // Threads registering at once, each `N` times: atexit, then the
+        // hand-written peer.
+        let throughput = |threads: usize, register: fn(), clear: fn()| {
+            median(
                 (0..ROUNDS)
                     .map(|_| {
                         let barrier = Arc::new(Barrier::new(threads + 1));
@@ -242,8 +243,8 @@ fn main() {
                                 let barrier = Arc::clone(&barrier);
                                 std::thread::spawn(move || {
                                     barrier.wait();
-                                    for _ in 0..per_thread {
-                                        black_box(atexit::register(noop));
+                                    for _ in 0..N {
+                                        register();
                                     }
                                 })
                             })
@@ -254,15 +255,29 @@ fn main() {
                             w.join().unwrap();
                         }
                         let elapsed = start.elapsed();
-                        atexit::clear();
-                        (threads * per_thread) as f64 / elapsed.as_secs_f64()
+                        clear();
+                        (threads * N) as f64 / elapsed.as_secs_f64()
                     })
                     .collect(),
+            )
+        };
+        for threads in [1, 2] {
+            let ours = throughput(threads, || drop(black_box(atexit::register(noop))), atexit::clear);
+            let peer = throughput(
+                threads,
+                || hand_written::register(black_box(noop)),
+                || hand_written::HOOKS.lock().unwrap().clear(),
             );
             report(
                 &format!("threads_{threads}"),
                 &format!("register throughput, {threads} thread(s) at once, process registry"),
-                ops_per_s / 1e6,
+                ours / 1e6,
+                "M ops/s",
+            );
+            report(
+                &format!("threads_{threads}_peer"),
+                "  hand-written Mutex<Vec<Box<dyn FnOnce>>>",
+                peer / 1e6,
                 "M ops/s",
             );
         }

@@ -20,6 +20,9 @@ const FREE: u32 = 0;
 const TAKEN: u32 = 1;
 const CONTENDED: u32 = 2;
 
+/// How many times a waiter looks before it blocks.
+const SPINS: u32 = 100;
+
 pub(crate) struct Lock<T> {
     state: AtomicU32,
     value: UnsafeCell<T>,
@@ -54,20 +57,38 @@ impl<T> Lock<T> {
     }
 
     /// Waits for the holder. It holds the lock for nanoseconds, so spin a
-    /// little; past that, block until the holder releases it.
+    /// while first; past that, block until the holder releases it, and
+    /// spin again once woken (marking the lock contended only when about
+    /// to block, so that a holder wakes someone only when someone sleeps).
     #[cold]
     fn acquire_slowly(&self) {
-        for _ in 0..64 {
-            if self.state.load(Ordering::Relaxed) == FREE
-                && self.state.compare_exchange_weak(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_ok()
-            {
+        let mut state = self.spin();
+        if state == FREE {
+            match self.state.compare_exchange(FREE, TAKEN, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+        loop {
+            if state != CONTENDED && self.state.swap(CONTENDED, Ordering::Acquire) == FREE {
                 return;
+            }
+            wait::wait(&self.state, CONTENDED);
+            state = self.spin();
+        }
+    }
+
+    /// Spins while the lock is taken and nobody sleeps on it, a little;
+    /// returns what it then holds.
+    fn spin(&self) -> u32 {
+        for _ in 0..SPINS {
+            let state = self.state.load(Ordering::Relaxed);
+            if state != TAKEN {
+                return state;
             }
             std::hint::spin_loop();
         }
-        while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
-            wait::wait(&self.state, CONTENDED);
-        }
+        self.state.load(Ordering::Relaxed)
     }
 
     /// Releases the lock: for its holder only (a guard, or
