@@ -179,8 +179,9 @@ fn run_in_a_run(
     }
     let helper = state::new_lease();
     // Past its limit and the grace after it, the watchdog gives it up and
-    // wakes this thread.
-    let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, lease);
+    // wakes this thread. It runs as `helper` (found parked, it is
+    // abandoned by that lease).
+    let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, helper);
     let watched = WatchedFuture { future: Some(work), name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
     let theirs = Arc::clone(&outcome);

@@ -393,14 +393,14 @@ pub fn is_exiting() -> bool {
 }
 
 /// The process begins to exit: the deadline's clock starts, unless it has
-/// (or is off). Whether this call started it.
-pub(crate) fn start_clock() -> bool {
+/// (or is off). The clock, if this call started it.
+pub(crate) fn start_clock() -> Option<Clock> {
     let mut state = locked();
-    let starts = matches!(state.clock, Clock::NotStarted);
-    if starts {
-        state.clock = Clock::Since(std::time::Instant::now());
+    if !matches!(state.clock, Clock::NotStarted) {
+        return None;
     }
-    starts
+    state.clock = Clock::Since(std::time::Instant::now());
+    Some(state.clock)
 }
 
 /// This copy of the runtime never has a deadline (see `watch::no_deadline`).

@@ -78,14 +78,7 @@ pub(crate) fn claim(ender: Ender, place: Place) -> (u64, u64) {
             // blocks: what the run awaits there may never come.
             watch::drop_awaited("a thread of its runtime called exit, which stops the runtime");
         }
-        // The run may be stuck for ever in a handler parked by the
-        // standard library's exit: this thread looks now and then.
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        while !state::CHANGED.wait_until_for(PARK_CHECK, || state::pass_lease(0, lease)) {
-            go_on_without_a_parked_handler();
-        }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        wait_until(|| state::pass_lease(0, lease));
+        wait_for_the_run(|| state::pass_lease(0, lease));
     }
     (lease, state::start_run(ender))
 }
@@ -109,7 +102,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
         // parked in the standard library's exit: which thread it runs on
         // (the handlers are not told apart there; a thread of ours says).
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        let (last, done) = match thread::tid().filter(|_| thread::ours().is_none()) {
+        let (last, done) = match thread::ours().is_none().then(thread::tid).flatten() {
             Some(tid) => running_as(tid, lease, None, || drain_all(lease, place)),
             None => drain_all(lease, place),
         };
@@ -157,16 +150,24 @@ fn hand_over(lease: u64) {
         drain_then(fresh, false);
     }
     let run = state::last_run();
-    let back = || state::lease() == lease || state::finished(run);
-    // A handler that calls `std::process::exit` on a thread of ours is
-    // parked for ever by the standard library (this thread, or another,
-    // exits): nothing notifies that, so this thread looks now and then.
+    wait_for_the_run(|| state::lease() == lease || state::finished(run));
+}
+
+/// Blocks, as [`wait_until`], until `done`, which waits for a run on
+/// another thread. A handler there that calls `std::process::exit` is
+/// parked for ever by the standard library (this thread, or another,
+/// exits): nothing notifies that, so on Linux this thread looks now and
+/// then, and the run goes on without it.
+fn wait_for_the_run(done: impl FnMut() -> bool) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    while !state::CHANGED.wait_until_for(PARK_CHECK, back) {
-        go_on_without_a_parked_handler();
+    {
+        let mut done = done;
+        while !state::CHANGED.wait_until_for(PARK_CHECK, &mut done) {
+            go_on_without_a_parked_handler();
+        }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    wait_until(back);
+    wait_until(done);
 }
 
 /// How often the exiting thread looks whether the handler running on a

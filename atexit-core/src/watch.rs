@@ -354,9 +354,8 @@ fn trace_line(name: &str, said: &str, elapsed: Duration) -> String {
 /// The process is beginning to exit: the deadline's clock starts, once,
 /// for a deadline set now or later in the exit.
 pub(crate) fn start_deadline() {
-    if exit_state::start_clock() {
+    if let Some(clock) = exit_state::start_clock() {
         let limit = DEADLINE.get();
-        let clock = exit_state::clock();
         arm_deadline(&mut WATCH.lock(), limit, clock);
     }
 }
