@@ -1,12 +1,8 @@
-//! The process registry's public functions, and the builders for
-//! registrations with options, sync and async.
+//! The process registry's public functions, and the builders for registrations with options, sync and async.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
-
-#[cfg(feature = "tokio")]
-use std::future::Future;
 
 #[cfg(feature = "tokio")]
 use crate::asynchronous::AsyncFn;
@@ -16,34 +12,26 @@ use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
 use crate::registry::{Handle, Key, Registry};
 
-/// The setters that `Registration` and `AsyncRegistration` share, on
-/// their `options`.
 macro_rules! options_setters {
     () => {
-        /// Sets the priority: higher runs first.
+        /// Sets the priority (default 0): higher runs first; equal priorities run last registered first.
         pub fn priority(mut self, priority: i32) -> Self {
             self.options.priority = priority;
             self
         }
-
-        /// Sets the name shown in panic reports, overrun messages and traces.
+        /// Names it in panic reports, overrun messages and traces (default: the function's path, `my_app::flush_logs`).
         pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
             self.options.name = Some(name.into());
             self
         }
-
-        /// Makes `unregister(g)` remove this registration, as if `g` itself
-        /// had been registered.
+        /// Makes `unregister(g)` remove this registration as if `g` itself had been registered, e.g. a closure calling
+        /// `goodbye("Donny")` as `goodbye` (what `register!(goodbye, "Donny")` does).
         pub fn identity_of<G: Function<Args>, Args>(mut self, g: &G) -> Self {
             self.options.identity = Some(Identity::of(g));
             self
         }
-
-        /// Keeps this registration in a `fork()`ed child, so that it runs
-        /// when the child exits too (and in the parent, when it exits). By
-        /// default a child drops every registration its parent made before
-        /// the fork, and runs only what it registers itself. Unix only;
-        /// elsewhere there is no fork.
+        /// Keeps this registration in a `fork()`ed child, so it runs when the child exits too (and in the parent). By
+        /// default a child drops every registration made before the fork and runs only its own. Unix only.
         pub fn inherit_on_fork(mut self) -> Self {
             self.options.inherited = true;
             self
@@ -51,14 +39,10 @@ macro_rules! options_setters {
     };
 }
 
-/// Registers `f` to run once when the process ends normally, and returns a
-/// [`Handle`] to that one registration.
+/// Registers `f` to run once when the process ends normally; returns a [`Handle`] to this one registration.
 ///
-/// Handlers run last registered first (within a priority; see
-/// [`Registration`] for priorities and names). The same
-/// function may be registered many times and then runs as many times.
-/// `f` may capture state; it is moved into the registry and dropped after it
-/// runs (or when unregistered).
+/// Within a priority ([`Registration`]), the last registered runs first; a function registered n times runs n times.
+/// `f` may capture state: it is moved into the registry and dropped after it runs or is unregistered.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -69,8 +53,7 @@ pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
     register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
 }
 
-/// Puts a handler in the process registry, the hook installed. The handle
-/// is made where this is inlined, so a caller that drops it makes none.
+/// Puts a handler in the process registry, hook installed. Inlined: a caller that drops the handle makes none.
 #[inline]
 pub(crate) fn register_callback(priority: i32, fingerprint: u64, callback: Callback) -> Handle {
     Handle::in_process(&PROCESS, Key::from_place(priority, insert(priority, fingerprint, callback)))
@@ -81,21 +64,14 @@ fn insert(priority: i32, fingerprint: u64, callback: Callback) -> (u64, u32) {
     PROCESS.insert(priority, fingerprint, callback).place()
 }
 
-/// Removes every pending registration of the function `f`, and returns how
-/// many there were; 0, and no error, if there were none.
+/// Removes every pending registration of the function `f` and returns how many there were (0 is no error).
 ///
-/// "The same function" is decided as Python decides it with `==`, as far as
-/// Rust allows:
-/// - a function item (`unregister(flush_logs)`) matches every registration of
-///   that function, whatever arguments `register!` bound to it;
-/// - a closure matches registrations of the same closure expression (its
-///   type), so pass a copy of it (closures are `Copy` when their captures are);
-/// - a function pointer matches by address. Pointers with `'static`
-///   parameter types and the `Rust` or `C` ABI are recognised; any other
-///   value is identified by its type. Rust does not promise that two casts
-///   of one function to a pointer give the same address (across codegen
-///   units they may differ), so unregister with the pointer value you
-///   registered, or with the function item itself.
+/// "The same function" follows Python's `==` as far as Rust allows:
+/// - a function item (`unregister(flush_logs)`) matches every registration of it, whatever arguments `register!` bound;
+/// - a closure matches registrations of the same closure expression (its type): pass a copy (closures are `Copy` when
+///   their captures are);
+/// - a function pointer (`Rust` or `C` ABI, `'static` parameter types) matches by address, other values by type. Two
+///   casts of one function may differ (across codegen units): unregister with the pointer you registered, or the item.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -122,11 +98,8 @@ pub fn ncallbacks() -> usize {
     PROCESS.len()
 }
 
-/// Drops every pending handler without running it.
-///
-/// It removes every crate's handlers, static ones included, as Python's
-/// `atexit._clear()` does; to remove only one's own, unregister them
-/// ([`unregister`], or [`Handle::unregister`]).
+/// Drops every pending handler without running it: every crate's, static ones included, as Python's `atexit._clear()`
+/// does. To remove only your own, use [`unregister`] or [`Handle::unregister`].
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -138,8 +111,7 @@ pub fn clear() {
     PROCESS.clear()
 }
 
-/// A registration with options: a priority, a name, or the identity of
-/// another function.
+/// A registration with options (priority, name, time limit, identity, `fork()` inheritance); setters give defaults.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -150,31 +122,16 @@ pub fn clear() {
 /// assert!(handle.is_pending());
 /// # handle.unregister();
 /// ```
-///
-/// - **priority**: higher runs first (default 0); equal priorities run last
-///   registered first.
-/// - **name**: what reports and traces call the handler; by default the
-///   function's path (`my_app::flush_logs`, `my_app::main::{{closure}}`).
-/// - **inherit_on_fork**: whether a `fork()`ed child keeps it (default: no).
-/// - **time_limit**: how long it may run before it is left behind (default:
-///   none, or the one [`set_handler_time_limit`](crate::set_handler_time_limit) gives).
-/// - **identity_of**: which function `unregister` should treat this
-///   registration as. A closure that calls `goodbye("Donny")` can be
-///   registered as `goodbye`, so that `unregister(goodbye)` removes it. This
-///   is what `register!(goodbye, "Donny")` does.
 #[must_use = "a Registration does nothing until `.register()` is called"]
 pub struct Registration<F, Limit = ()> {
     f: F,
     options: Options,
-    /// `()` or, once [`time_limit`](Registration::time_limit) gave one, a `Duration`.
     time_limit: Limit,
 }
 
-/// A registration that a local [`Registry`] takes: one without a time
-/// limit. Time limits are the process registry's (its watchdog gives up a
-/// handler that overruns and lets the exit go on); a local registry's run
-/// is the caller's own and has none, so a limit there is refused when the
-/// program is compiled rather than silently ignored.
+/// A registration a local [`Registry`] takes: one without a time limit. Time limits are the process registry's (its
+/// watchdog gives up an overrunning handler so the exit goes on); a local registry's run is the caller's own, so a
+/// limit there is a compile error rather than silently ignored.
 #[diagnostic::on_unimplemented(
     message = "a registration with a time limit cannot go in a local `Registry`",
     label = "this registration has a `.time_limit(..)`",
@@ -184,8 +141,7 @@ pub trait Untimed: TimeLimit {}
 
 impl Untimed for () {}
 
-/// What a [`Registration`] knows of its time limit: `()` (none given) or a
-/// `Duration`. Sealed.
+/// What a [`Registration`] knows of its time limit: `()` (none given) or a `Duration`. Sealed.
 pub trait TimeLimit: sealed::Sealed + Copy {
     #[doc(hidden)]
     fn get(self) -> Option<Duration>;
@@ -215,22 +171,14 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
         Registration { f, options: Options::default(), time_limit: () }
     }
 
-    /// Gives the handler a time limit: if it has not finished `limit` after
-    /// it started, it is named on stderr and left behind, still running,
-    /// and the remaining handlers run (from a new thread); the process then
-    /// ends with the status it would have had. (The exit
-    /// [deadline](crate::set_deadline) still bounds the whole exit.) For the
-    /// handler a lock or a network peer can hold up: a flush that needs a
-    /// lock the exiting thread holds, say. `Duration::ZERO` means no limit,
-    /// as everywhere else.
+    /// Gives the handler a time limit, for one a lock or a network peer can hold up (a flush needing a lock the exiting
+    /// thread holds). If it has not finished `limit` after it started, it is named on stderr and left behind, still
+    /// running; the remaining handlers run from a new thread, and the process ends with the status it would have had.
+    /// The exit [deadline](crate::set_deadline) still bounds the whole exit. `Duration::ZERO` means no limit;
+    /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives one to every handler without one.
     ///
-    /// The handler runs where it would without a limit, with the same
-    /// rights: it sees the exiting thread's thread-locals where those are
-    /// alive, and [`exit`](crate::exit) and `register` inside it count.
-    /// Only the process registry has time limits: such a registration
-    /// cannot go in a local [`Registry`] (a compile error says so).
-    /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives a
-    /// limit to every handler without one.
+    /// The handler runs where and as it would without a limit: it sees the exiting thread's thread-locals where alive,
+    /// and [`exit`](crate::exit) and `register` in it count. It cannot go in a local [`Registry`] ([`Untimed`]).
     ///
     /// ```
     /// # extern crate atexit_core as atexit;
@@ -259,8 +207,7 @@ impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
         register_callback(priority, fingerprint, callback)
     }
 
-    /// Registers in `registry`. A registration with a time limit cannot:
-    /// see [`Untimed`].
+    /// Registers in `registry`; not with a time limit (see [`Untimed`]).
     pub fn register_in(self, registry: &Registry) -> Handle
     where
         Limit: Untimed,
@@ -287,17 +234,13 @@ impl<F, Limit> fmt::Debug for Registration<F, Limit> {
     }
 }
 
-/// Registers an async handler: `f` is called at exit and its future run to
-/// completion, or for `time_limit` at most; past that it is dropped
-/// (cancelled), named on stderr, and the other handlers run. It keeps its
-/// place in the exit order, like any handler (last registered first).
-/// `Duration::ZERO` means no limit, as everywhere else; so does a limit too
-/// long to pass (`Duration::MAX`). For a name, a priority or an identity,
-/// use [`AsyncRegistration`].
+/// Registers an async handler: at exit `f` is called and its future run to completion, or for `time_limit` at most;
+/// past that it is dropped (cancelled), named on stderr, and the other handlers run. It keeps its place in the exit
+/// order like any handler, and `unregister(f)` removes it. `Duration::ZERO`, or a limit too long to pass
+/// (`Duration::MAX`), means no limit. For other options, use [`AsyncRegistration`]. Requires the `tokio` feature.
 ///
-/// Inside the future, as in any handler, [`exit`](crate::exit) sets the
-/// status, [`register`](crate::register) adds a handler that runs next, and
-/// a panic is reported with the handler's name, whichever thread polls it.
+/// Inside the future, as in any handler, [`exit`](crate::exit) sets the status, [`register`](crate::register) adds a
+/// handler that runs next, and a panic is reported with the handler's name, whichever thread polls it.
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
@@ -311,21 +254,13 @@ impl<F, Limit> fmt::Debug for Registration<F, Limit> {
 /// });
 /// ```
 ///
-/// Under `#[atexit::main]` (above `#[tokio::main]`) the future runs on the
-/// application's runtime as `main` ends, or unwinds from a panic; on other
-/// exit paths, on a runtime built at exit, where what belonged to the
-/// application's runtime may be gone (a bare `#[tokio::main]` is such a
-/// case: its runtime is gone when C's exit runs the handlers). A future
-/// that blocks its thread instead of awaiting cannot be dropped: past its
-/// limit it is left behind there and the other handlers run on a new
-/// thread. If a thread of the application's runtime exits (`std::process::exit`
-/// in a task) while the exit run awaits an async handler there, that thread
-/// stops the runtime: the handler is dropped, named, and the async handlers
-/// left run on a runtime built at exit (a thread that calls
-/// `std::process::exit` cannot be told from the runtime's, so any does
-/// that; [`exit`](crate::exit) from a thread outside the runtime does not).
-/// Requires the `tokio` feature. `unregister(f)` removes it, as for any
-/// handler.
+/// Under `#[atexit::main]` the future runs on the application's runtime as `main` ends or unwinds from a panic; on
+/// other exit paths, on a runtime built at exit, where what belonged to the application's runtime may be gone (under a
+/// bare `#[tokio::main]`, that runtime is gone when C's exit runs the handlers). A future that blocks its thread cannot
+/// be dropped: past its limit it is left behind and the other handlers run on a new thread. If any thread calls
+/// `std::process::exit` (in a task, say) while the exit run awaits an async handler on the application's runtime, that
+/// runtime stops (its threads cannot be told from others): the handler is dropped and named, and the remaining async
+/// handlers run on a runtime built at exit. [`exit`](crate::exit) from a thread outside the runtime does not do this.
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub fn register_async<F, Fut>(time_limit: Duration, f: F) -> Handle
@@ -336,9 +271,7 @@ where
     AsyncRegistration::new(f).time_limit(time_limit).register()
 }
 
-/// An async handler with the options a [`Registration`] has: a name, a
-/// priority, a time limit, the identity of another function, a place in a
-/// `fork()`ed child.
+/// An async handler with a [`Registration`]'s options (name, priority, time limit, identity, `fork()` inheritance).
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -365,17 +298,15 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    /// An async handler at priority 0, named after its type, with no time
-    /// limit of its own (the one [`set_handler_time_limit`](crate::set_handler_time_limit)
-    /// gives, if any).
+    /// An async handler at priority 0, named after its type, with no time limit of its own (only
+    /// [`set_handler_time_limit`](crate::set_handler_time_limit)'s, if any).
     pub fn new(f: F) -> Self {
         AsyncRegistration { f, options: Options::default() }
     }
 
     options_setters!();
 
-    /// How long its future may run; past that it is dropped, or left
-    /// behind if it blocks its thread. `Duration::ZERO`: no limit.
+    /// How long its future may run before being dropped (left behind if it blocks its thread); `Duration::ZERO`: none.
     pub fn time_limit(mut self, limit: Duration) -> Self {
         self.options.time_limit = Some(limit).filter(|limit| !limit.is_zero());
         self
@@ -402,9 +333,9 @@ impl<F> std::fmt::Debug for AsyncRegistration<F> {
     }
 }
 
-/// Named priorities, for library authors above all: higher runs first, and
-/// at equal priority an application's static handlers run before its
-/// libraries' (see [`Registration`] for the whole order).
+/// Named priorities, above all for library authors: higher runs first; at equal priority an application's static
+/// handlers run before its libraries' (see [`Registration::priority`]). A static handler takes one as
+/// `#[atexit::register(priority = atexit::priority::LATE)]`.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -414,19 +345,13 @@ impl<F> std::fmt::Debug for AsyncRegistration<F> {
 ///     .register();
 /// # atexit::clear();
 /// ```
-///
-/// With `#[atexit::register(priority = atexit::priority::LATE)]` the same
-/// holds for a static handler.
 pub mod priority {
-    /// Stops what feeds the others: a server stops accepting work, a
-    /// scheduler stops starting jobs, before anyone flushes.
+    /// Stops what feeds the others (a server accepting work, a scheduler starting jobs) before anyone flushes.
     pub const EARLY: i32 = 1000;
     /// The default: an application's cleanup, most libraries'.
     pub const NORMAL: i32 = 0;
-    /// Flushes what the others write: logs, metrics, traces, so that every
-    /// other handler can still write to them.
+    /// Flushes what the others write (logs, metrics, traces), so every other handler can still write to them.
     pub const LATE: i32 = -1000;
-    /// Releases what nothing may use afterwards: a lock file, a PID file,
-    /// a connection pool the flushes above go through.
+    /// Releases what nothing may use afterwards: a lock file, a PID file, a connection pool earlier flushes use.
     pub const LAST: i32 = -2000;
 }

@@ -1,9 +1,6 @@
-//! How async handlers run (feature `tokio`; `api.rs` registers them):
-//! awaited in their place by `#[atexit::main]`'s async run, on the
-//! application's runtime; where a run cannot await (it is not async, or
-//! the application's runtime stalled), each on a runtime built for it on a
-//! thread of its own, which acts for the run meanwhile; in a shared library
-//! being unloaded, polled where it stands.
+//! How async handlers run (feature `tokio`): awaited in their place by `#[atexit::main]`'s async run on the
+//! application's runtime; where a run cannot await (it is not async, or that runtime stalled), each on a runtime of its
+//! own on a thread that acts for the run meanwhile; in a shared library being unloaded, polled where it stands.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -53,8 +50,7 @@ where
         self.options.time_limit
     }
 
-    /// Outside a run ([`Handle::run`](crate::Handle::run)): the future runs
-    /// to its end on a runtime built here (inside another runtime that
+    /// Outside a run ([`Handle::run`](crate::Handle::run)): on a runtime built here (inside another runtime that
     /// panics, reported).
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         let name = Handler::name(&*self);
@@ -95,23 +91,19 @@ where
     }
 }
 
-/// An async handler's future, polled as acting for the run with `lease`
-/// (whatever thread polls it), with its panic caught and named, and dropped
-/// once its ticket says it overran.
+/// An async handler's future, polled as acting for the run with `lease` (on any thread), its panic caught and named,
+/// dropped once its ticket says so.
 pub(crate) struct WatchedFuture {
-    /// Dropped by `poll` once it is done, or to be dropped.
     future: Option<Pending>,
     name: Cow<'static, str>,
     ticket: Ticket,
     lease: u64,
 }
 
-/// What an async handler's future came to, and how the trace says it.
 type Outcome = (Result<(), HandlerPanic>, Ended);
 
 impl WatchedFuture {
-    /// Drops the future as acting for the run (its destructor may use the
-    /// registry), a panic from it caught and named.
+    /// Drops the future as acting for the run (its destructor may register), a panic from it caught and named.
     fn drop_future(&mut self) -> Result<(), HandlerPanic> {
         let Some(future) = self.future.take() else { return Ok(()) };
         let previous = state::hold_lease(self.lease);
@@ -149,8 +141,7 @@ impl Future for WatchedFuture {
 }
 
 impl Drop for WatchedFuture {
-    /// Dropped before it was done (its runtime shut down, say): the
-    /// future's own panic is reported, not let out.
+    /// Dropped before it was done (its runtime shut down): a panic is reported.
     fn drop(&mut self) {
         if let Err(panic) = self.drop_future() {
             panic.report();
@@ -159,11 +150,9 @@ impl Drop for WatchedFuture {
     }
 }
 
-/// An async handler in a run that cannot await: its future runs on a
-/// runtime built for it on a thread of its own (the run's thread may be
-/// inside a runtime, or past the end of its thread-locals), which holds
-/// the lease meanwhile; this thread waits, and gives it up if it overruns.
-/// In a shared library being unloaded, it runs here instead.
+/// An async handler in a run that cannot await: it runs on a runtime built on a thread of its own (this one may be
+/// inside a runtime, or past its thread-locals), which holds the lease meanwhile; this thread waits, and gives it up if
+/// it overruns. In a library being unloaded, it runs here.
 fn run_in_a_run(
     name: Cow<'static, str>,
     work: Pending,
@@ -178,9 +167,7 @@ fn run_in_a_run(
         return Some(result);
     }
     let helper = state::new_lease();
-    // Past its limit and the grace after it, the watchdog gives it up and
-    // wakes this thread. It runs as `helper` (found parked, it is
-    // abandoned by that lease).
+    // Past its limit and grace, the watchdog gives it up and wakes us.
     let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, helper);
     let watched = WatchedFuture { future: Some(work), name, ticket, lease: helper };
     let outcome: Arc<Lock<Option<Outcome>>> = Arc::new(Lock::new(None));
@@ -191,8 +178,7 @@ fn run_in_a_run(
         let name = watched.name.clone();
         let result = run::running(helper, || name, || block_on(watched));
         if thread::process_id() != pid {
-            // A `fork()` in the future: this thread is the child's only
-            // one, and goes on with the run there.
+            // Forked in the future: the child's one thread goes on with the run.
             drop(result);
             run::drain_then(helper, false);
             return;
@@ -206,7 +192,6 @@ fn run_in_a_run(
     }
     run::wait_until(|| outcome.lock().is_some() || watch::fate(ticket) == Fate::LeftBehind || state::lease() != helper);
     let finished = outcome.lock().take();
-    // The lease back, unless the run went on without this thread.
     if !state::pass_lease(helper, lease) {
         watch::close(ticket, Ended::Abandoned);
         return None;
@@ -217,18 +202,14 @@ fn run_in_a_run(
             Some(result)
         }
         None => {
-            // Given up by the watchdog, which said so.
             watch::close(ticket, Ended::Dropped);
             Some(Ok(()))
         }
     }
 }
 
-/// Polls an async handler to its end on this thread, with no runtime: in a
-/// shared library being unloaded, which must leave nothing behind (a
-/// runtime's thread-locals would be torn down after the library is gone,
-/// running its code then). A future that needs a runtime's timers or
-/// sockets panics there, and is reported.
+/// Polls an async handler to its end here, with no runtime: a library being unloaded must leave nothing behind (a
+/// runtime's thread-locals would be torn down after it is gone). A future that needs a runtime panics, reported.
 fn poll_here(watched: WatchedFuture) -> Outcome {
     struct Woken(AtomicBool, Event);
     impl Wake for Woken {
@@ -259,10 +240,8 @@ fn block_on(watched: WatchedFuture) -> Outcome {
     }
 }
 
-/// Runs `future` to its end on a current-thread runtime built for it on
-/// this thread, or gives it back with the error. Blocking tasks it started
-/// may run on: they are not waited for (the runtime shuts down in the
-/// background).
+/// Runs `future` on a current-thread runtime built here, or gives it back with the error. Blocking tasks it started are
+/// not waited for.
 fn on_a_runtime_built_here<F: Future>(future: F) -> Result<F::Output, (std::io::Error, F)> {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -273,13 +252,12 @@ fn on_a_runtime_built_here<F: Future>(future: F) -> Result<F::Output, (std::io::
     Ok(output)
 }
 
-/// The run of `#[atexit::main]` on an async `main`: as [`run::run`], but
-/// an async handler is awaited here, in its place, on the application's
-/// runtime; if it overruns its limit it is woken to be dropped, and if it
-/// blocks its thread instead, the run goes on from a new thread.
+/// `#[atexit::main]`'s run on an async `main`: as [`run::run`], but async handlers are awaited here on the
+/// application's runtime; one that overruns is woken to be dropped, and if it blocks its thread instead, the run goes
+/// on from a new thread.
 pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     if state::acts_for_run() {
-        return run::run(Place::Here);
+        return run::run(Place::Here, true);
     }
     watch::settle();
     let (lease, run) = run::claim(Ender::StarterOrItsContinuation, Place::Here);
@@ -302,7 +280,6 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
         let (result, how) = WatchedFuture { future: Some(handler.future()), name, ticket, lease }.await;
         let moved = watch::close(ticket, how) && state::lease() != lease;
         if let Err(panic) = result {
-            // Left behind, a panic still says whose it was.
             let mut theirs = None;
             run::record(if moved { &mut theirs } else { &mut last }, panic);
         }

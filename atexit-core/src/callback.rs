@@ -1,9 +1,7 @@
-//! A registered handler: a static handler, a closure, or an async handler,
-//! with its options and what the registry and the reports ask of it.
+//! A registered handler (static, closure or async), its options, and what the registry and reports ask of it.
 
 use std::any::type_name;
 use std::borrow::Cow;
-use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::time::Duration;
@@ -16,15 +14,12 @@ use crate::statics::StaticHandler;
 pub(crate) enum Callback {
     /// A `#[atexit::register]` function.
     Static(&'static StaticHandler),
-    /// A runtime registration, an async one included. A `Box` of a
-    /// zero-sized closure (a function item, a closure that captures
-    /// nothing) does not allocate. (Two variants keep a `Callback` two
-    /// words: a third made registering three times slower.)
+    /// A runtime registration, async included; boxing a zero-sized closure (a function item, a closure capturing
+    /// nothing) does not allocate. Two variants keep a `Callback` two words: a third made registering 3x slower.
     Boxed(Box<dyn Handler>),
 }
 
-/// What a registration says of its handler besides the function, for
-/// `Registration` and `AsyncRegistration` alike.
+/// What a `Registration` or `AsyncRegistration` says besides the function.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct Options {
     pub(crate) priority: i32,
@@ -39,45 +34,36 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    /// The name given, or the function's type's.
     pub(crate) fn name_or<F>(&self) -> Cow<'static, str> {
         self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
     }
 }
 
-/// What a runtime registration is, behind its `Box`.
+/// A runtime registration, behind its `Box`; getters mean what [`Options`]' fields do (a time limit is its own).
 pub(crate) trait Handler: Send {
-    /// The name reports and traces show.
     fn name(&self) -> Cow<'static, str>;
-    /// What `unregister` compares.
     fn identity(&self) -> Identity;
-    /// Whether a `fork()`ed child keeps it.
-    fn inherited(&self) -> bool;
-    /// How long it may run before it is left behind.
+    fn inherited(&self) -> bool {
+        false
+    }
     fn time_limit(&self) -> Option<Duration> {
         None
     }
-    /// Runs it, catching a panic so that none crosses into the caller (an
-    /// async one on a runtime built for it).
+    /// Runs it, catching a panic so none reaches the caller (an async one, on a runtime built for it).
     fn run(self: Box<Self>) -> Result<(), HandlerPanic>;
-    /// An async handler's other face: how it runs is its own business
-    /// (`asynchronous.rs`). `Err` gives a plain one back.
+    /// An async handler's other face, which runs it its own way (`asynchronous.rs`); `Err` for a plain one.
     fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>>;
 }
 
 /// An async handler, behind its `Box`.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) trait AsyncHandler: Send {
-    /// The name reports and traces show.
     fn name(&self) -> Cow<'static, str>;
-    /// Its own time limit.
     fn time_limit(&self) -> Option<Duration>;
-    /// Its work, as a future, for a run that awaits it in its place.
+    /// Its work, for a run that awaits it in its place.
     fn future(self: Box<Self>) -> Pending;
-    /// Runs it as a handler of the process registry's run, as `lease`,
-    /// where that run cannot await it (`unloading`: a shared library's
-    /// copy of the runtime, as the library is unloaded). `None` when the
-    /// run went on without this thread meanwhile.
+    /// Runs it in the process registry's run, as `lease`, where that run cannot await it (`unloading`: a shared
+    /// library's copy of the runtime, as the library unloads). `None` if the run went on without this thread.
     fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>>;
 }
 
@@ -88,19 +74,12 @@ impl<F: FnOnce() + Send + 'static> Handler for Closure<F> {
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(type_name::<F>())
     }
-
     fn identity(&self) -> Identity {
         Identity::of(&self.0)
     }
-
-    fn inherited(&self) -> bool {
-        false
-    }
-
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         call(self.0, || Cow::Borrowed(type_name::<F>()))
     }
-
     fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
         Err(self)
     }
@@ -117,24 +96,19 @@ impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
     fn name(&self) -> Cow<'static, str> {
         self.options.name_or::<F>()
     }
-
     fn identity(&self) -> Identity {
         self.identity
     }
-
     fn time_limit(&self) -> Option<Duration> {
         self.options.time_limit
     }
-
     fn inherited(&self) -> bool {
         self.options.inherited
     }
-
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         let Configured { f, options, .. } = *self;
         call(f, || options.name_or::<F>())
     }
-
     fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
         Err(self)
     }
@@ -149,40 +123,34 @@ pub(crate) fn call(f: impl FnOnce(), name: impl FnOnce() -> Cow<'static, str>) -
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// What an emptied place in a registry holds: never run, never counted.
+/// The placeholder left where a handler was taken out: never run, never counted.
 static NOTHING: StaticHandler = StaticHandler::new(|| {}, || Identity::Address(0), "", "", 0, 0, false, false);
 
 impl Callback {
-    /// The placeholder left where a handler was taken out.
     pub(crate) fn nothing() -> Callback {
         Callback::Static(&NOTHING)
     }
-
     pub(crate) fn is_nothing(&self) -> bool {
         matches!(self, Callback::Static(handler) if std::ptr::eq(*handler, &NOTHING))
     }
-
     pub(crate) fn identity(&self) -> Identity {
         match self {
             Callback::Static(handler) => handler.identity(),
             Callback::Boxed(handler) => handler.identity(),
         }
     }
-
     pub(crate) fn name(&self) -> Cow<'static, str> {
         match self {
             Callback::Static(handler) => Cow::Borrowed(handler.name()),
             Callback::Boxed(handler) => handler.name(),
         }
     }
-
     pub(crate) fn time_limit(&self) -> Option<Duration> {
         match self {
             Callback::Static(_) => None,
             Callback::Boxed(handler) => handler.time_limit(),
         }
     }
-
     pub(crate) fn inherited(&self) -> bool {
         match self {
             Callback::Static(handler) => handler.inherited(),
@@ -198,8 +166,7 @@ impl Callback {
         }
     }
 
-    /// Runs it on this thread, outside the process registry's run (an
-    /// async one on a runtime built for it).
+    /// Runs it on this thread, outside the process registry's run (an async one, on a runtime built for it).
     pub(crate) fn run(self) -> Result<(), HandlerPanic> {
         match self {
             Callback::Static(handler) => call(handler.function(), || Cow::Borrowed(handler.name())),

@@ -1,7 +1,5 @@
-//! `#[atexit::main]`: run the handlers when `main` returns or panics, on the
-//! main thread, before its thread-locals are torn down.
+//! `#[atexit::main]`: the handlers run on the main thread as `main` returns or panics, before its thread-locals die.
 
-use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::process::{ExitCode, Termination};
@@ -11,13 +9,8 @@ use crate::exit::{run_exit_handlers, status_of};
 use crate::hook;
 use crate::reason::ExitReason;
 
-/// Runs `main`, then the exit handlers, and gives back the status `main`
-/// would have had. Not public API: called by `#[atexit::main]`.
-///
-/// `main`'s result is reported first (an `Err` is printed as `main` returning
-/// it would print it), then the handlers run; a panic is re-raised after
-/// them, so the status is 101 as without the attribute. A handler that calls
-/// `atexit::exit` sets the status.
+/// Runs `main` for `#[atexit::main]`, reports its result as `main` would, runs the exit handlers, then returns its
+/// status or re-raises its panic (status 101, as without the attribute). `atexit::exit` in a handler sets the status.
 #[doc(hidden)]
 pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
     hook::install();
@@ -35,9 +28,7 @@ pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
     }
 }
 
-/// `main`'s future under `#[atexit::main]` on an async `main`, with a panic
-/// out of it caught, so that the exit run is awaited on the application's
-/// runtime on a panic too, before the panic goes on. Not public API.
+/// An async `main`'s future, its panic caught so that `#[atexit::main]` awaits the exit run on its runtime first.
 #[doc(hidden)]
 pub struct CatchUnwind<F> {
     future: Pin<Box<F>>,
@@ -55,8 +46,7 @@ impl<F: Future> Future for CatchUnwind<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match panic::catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Ok(poll) => poll.map(Ok),
             Err(payload) => Poll::Ready(Err(payload)),
         }
     }

@@ -1,5 +1,5 @@
-//! The exit paths: where an exit run starts, [`exit`], [`run_exitfuncs`],
-//! and how the process ends once its handlers have run.
+//! The exit paths: where an exit run starts, [`exit`], [`run_exitfuncs`], and how the process ends once its handlers
+//! have run.
 
 use std::time::Duration;
 
@@ -9,21 +9,16 @@ use crate::reason::{Ending, ExitReason};
 use crate::run::{self, Place};
 use crate::watch;
 
-/// An exit begins, for `why`, with `status` (where known): the process is
-/// marked as exiting, the deadline's clock starts (unless the handlers are a
-/// shared library's, run as it is unloaded), and then, after waiting for a
-/// run that another thread may be in, every handler runs. Panics were
-/// reported as they happened; nothing is left to return them to.
+/// An exit begins, for `why`, with `status` (where known), and every handler runs (after a run another thread may be
+/// in). Panics were reported as they happened.
 pub(crate) fn run_at_exit(why: ExitReason, status: Option<i32>, place: Place) {
     begin(why, status, place);
-    if let Err(panic) = run::run(place) {
+    if let Err(panic) = run::run(place, true) {
         drop_quietly(panic);
     }
 }
 
-/// The process is exiting, for `why`: recorded, and the deadline's clock
-/// started (a shared library's copy of the runtime, run as it unloads, has
-/// no deadline, then or later).
+/// Records the exit and starts the deadline's clock (a shared library being unloaded has no deadline, then or later).
 fn begin(why: ExitReason, status: Option<i32>, place: Place) {
     exit_state::begin(why, status, exit_state::acts_for_run());
     if place == Place::Unloading {
@@ -33,34 +28,24 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
     }
 }
 
-/// Runs the exit handlers on the calling thread, then ends the process with
-/// status `code`.
+/// Runs the exit handlers on the calling thread, then ends the process with status `code`.
 ///
-/// Unlike [`std::process::exit`], the handlers run while the calling thread's
-/// thread-locals are still alive, and they run on every platform (on Windows,
-/// `std::process::exit` skips them).
+/// Unlike [`std::process::exit`], the handlers run while the calling thread's thread-locals are still alive, and they
+/// run on every platform (on Windows, `std::process::exit` skips them).
 ///
-/// Called from inside a running handler (however it runs: with a time
-/// limit, async, on whichever thread), it ends that handler (unwinding it,
-/// so its destructors run), makes `code` the status the process ends with
-/// (later handlers read [`ExitReason::Exit(code)`](crate::ExitReason::Exit)),
-/// and lets the remaining handlers run. The last such call wins. With
-/// `panic = "abort"` there is no unwinding: the remaining handlers run
-/// nested inside the calling handler, which never resumes.
+/// Inside a running handler (however it runs: time-limited, async, on any thread) it ends that handler by unwinding
+/// (its destructors run), makes `code` the status (later handlers read
+/// [`ExitReason::Exit(code)`](crate::ExitReason::Exit)), and the remaining handlers run; the last such call wins. With
+/// `panic = "abort"` the remaining handlers run nested inside the caller, which never resumes.
 ///
-/// Called from a thread that does not act for a run going on (a thread a
-/// handler started and joins, or any other thread while the handlers run),
-/// it ends that thread by unwinding (its `JoinHandle::join` returns `Err`)
-/// rather than make it wait for a run that may be waiting for it. It is an
-/// exit racing the one going on: `code` becomes the status only where such
-/// a call decides it (the exit began with `main` returning under
-/// `#[atexit::main]`, a signal, or an explicit `run_exitfuncs`), so that
-/// the handlers read what the process ends with. To set the status from a
-/// helper thread's work, let the handler that joins it call `exit`. With
-/// `panic = "abort"` it waits for that run to end instead.
+/// From a thread that does not act for the run going on (a helper thread a handler joins, any other thread), it unwinds
+/// that thread (its `join` returns `Err`) rather than wait for a run that may wait for it; `code` becomes the status
+/// only where such a racing exit decides it (the exit began with `main` returning under `#[atexit::main]`, a signal, or
+/// an explicit `run_exitfuncs`). To set the status from a helper's work, let the handler that joins it call `exit`.
+/// With `panic = "abort"` it waits for the run to end instead.
 ///
-/// In a shared library's handlers, run as it is unloaded, the status has no
-/// process to end: the call ends the handler and the others run.
+/// In a shared library's handlers, run as it is unloaded, it ends the handler and the others run: there is no process
+/// to end.
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
@@ -74,9 +59,6 @@ pub fn exit(code: i32) -> ! {
     if exit_state::acts_for_run() {
         end_from_a_handler(ExitReason::Exit(code), Some(code))
     }
-    // From a thread that does not act for a run going on (a helper thread
-    // of a handler, say): waiting for the run could wait for a handler that
-    // waits for this thread. It is an exit racing the one going on.
     #[cfg(panic = "unwind")]
     if exit_state::run_going_on() {
         exit_state::begin(ExitReason::Exit(code), Some(code), false);
@@ -84,15 +66,12 @@ pub fn exit(code: i32) -> ! {
         std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
     }
     run_exit_handlers(ExitReason::Exit(code), Some(code));
-    // On Unix this goes through libc's `exit`, whose hook runs whatever was
-    // registered after the run above finished.
+    // Through libc's `exit` on Unix: its hook runs what was registered since.
     crate::last_words::exit_process(code, exit_state::forked_from_an_exit())
 }
 
-/// A handler decides how the process ends: it is ended (unwound, so its
-/// destructors run) and the remaining handlers run; the process then ends
-/// so. With `panic = "abort"` there is no unwinding: the rest run nested
-/// here, and the process ends at once.
+/// A handler decides how the process ends: it is unwound and the rest run (with `panic = "abort"`, nested here, and the
+/// process ends at once).
 pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     exit_state::decide(why, status);
     // Inside an explicit run, this is where the process begins to exit.
@@ -101,7 +80,7 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
     #[cfg(not(panic = "unwind"))]
     {
-        let _ = run::run(Place::Here);
+        let _ = run::run(Place::Here, true);
         match exit_state::ending() {
             Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
             ending => crate::last_words::terminate_now(match ending {
@@ -112,26 +91,19 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     }
 }
 
-/// Runs every pending handler now, in exit order, each at most once, and
-/// leaves the registry empty, as `atexit._run_exitfuncs()` does in Python.
+/// Runs every pending handler now, in exit order, each at most once, and leaves the registry empty, as
+/// `atexit._run_exitfuncs()` does in Python. Handlers registered afterwards run at exit as usual. If a handler calls
+/// [`exit`], the run finishes and the process exits with that code.
+///
+/// The handlers run on the calling thread, seeing its thread-locals; one that overruns its time limit is left behind
+/// there, the rest run at once on a new thread, and the call returns when the stuck handler does. Called during the
+/// exit by a thread that does not act for its run (a helper a handler joins, a task of the application's runtime), it
+/// returns `Ok(())` at once: that run runs every handler.
 ///
 /// # Errors
 ///
-/// A panicking handler is reported on stderr with its name, and the rest still
-/// run; the **last** panic is returned (use [`HandlerPanic::resume`](crate::HandlerPanic::resume) to
-/// re-raise it). Handlers registered afterwards run at exit as usual. If a
-/// handler calls [`exit`], the run finishes and then the process
-/// exits with that code.
-///
-/// Called while the process exits, by a thread that does not act for the
-/// exit's run (a helper thread a handler joins, a task of the
-/// application's runtime), it returns `Ok(())` at once: that run runs every
-/// pending handler.
-///
-/// The handlers run on the calling thread (so they see its thread-locals),
-/// time-limited ones too: one that overruns its limit is left behind there,
-/// and the rest run at once on a new thread; the call returns when the
-/// handler it is stuck in does.
+/// A panicking handler is reported on stderr by name and the rest still run; the **last** panic is returned
+/// ([`HandlerPanic::resume`](crate::HandlerPanic::resume) re-raises it).
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -142,15 +114,14 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
 /// ```
 pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     if exit_state::acts_for_run() {
-        return run::run_explicitly();
+        return run::run(Place::Here, false);
     }
-    // The exit's run, going on, runs them all: waiting for it could wait
-    // for a handler that waits for this thread.
+    // Waiting for the exit's run could wait for a handler waiting for us.
     if exit_state::has_begun() && exit_state::run_going_on() {
         return Ok(());
     }
     exit_state::explicit_run(Some(ExitReason::RunExitfuncs));
-    let result = run::run_explicitly();
+    let result = run::run(Place::Here, false);
     exit_state::explicit_run(None);
     // A handler called `exit`: the process ends now, as it decided.
     match exit_state::ending() {
@@ -160,13 +131,9 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     }
 }
 
-/// The exit run of `#[atexit::main]` on an async `main`, awaited at the end
-/// of `main`'s future, on its runtime, once `main`'s value has given its
-/// status (`None`: a panic unwound out of it, and goes on once the handlers
-/// ran): async handlers are awaited there, in their place in the order; the
-/// others are called as usual, on the thread that polls `main` (the main
-/// thread, under `#[tokio::main]`). Not public API: called by
-/// `#[atexit::main]`.
+/// The exit run of `#[atexit::main]` on an async `main`, awaited at the end of `main`'s future with its status (`None`:
+/// `main` panicked): async handlers are awaited there in their place, the others called on the thread polling `main`.
+/// Not public API: used by `#[atexit::main]`.
 #[doc(hidden)]
 pub async fn run_exit_async(status: Option<std::process::ExitCode>) {
     let (why, status) = match status {
@@ -176,32 +143,26 @@ pub async fn run_exit_async(status: Option<std::process::ExitCode>) {
     begin(why, Some(status), Place::Here);
     #[cfg(feature = "tokio")]
     let result = crate::asynchronous::run_async().await;
-    // Without the feature there is no async handler to await.
     #[cfg(not(feature = "tokio"))]
-    let result = run::run(Place::Here);
+    let result = run::run(Place::Here, true);
     if let Err(panic) = result {
         drop_quietly(panic);
     }
 }
 
-/// The number an `ExitCode` stands for (`ExitCode` does not say; those
-/// made from a `u8` are found again by comparing).
+/// The number an `ExitCode` stands for (found by comparing: it does not say).
 pub(crate) fn status_of(code: std::process::ExitCode) -> i32 {
     (0..=u8::MAX).find(|&n| std::process::ExitCode::from(n) == code).map_or(1, i32::from)
 }
 
-/// The exit run of [`exit`], `#[atexit::main]`, the signal thread and
-/// `exit_as_requested`, which end the process themselves, with `status`
-/// unless a handler or a racing exit gave it another: then the process
-/// ends here, with that one.
+/// The exit run of callers that end the process themselves with `status` ([`exit`], `#[atexit::main]`, the signal
+/// thread): if a handler or a racing exit decided otherwise, the process ends here, so.
 pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
     run_at_exit(why, status, Place::Here);
     end_if_changed(status);
 }
 
-/// If the exit is to end otherwise than `status` (`None`: by the caller's
-/// signal), ends the process so: with another status, or dying of a signal
-/// (a handler asked for it with `Shutdown::exit_as_requested`).
+/// Ends the process as the exit decided, if not with `status` (`None`: the caller's signal).
 pub(crate) fn end_if_changed(status: Option<i32>) {
     match exit_state::ending() {
         Some(Ending::Status(code)) if Some(code) != status => {
@@ -212,11 +173,8 @@ pub(crate) fn end_if_changed(status: Option<i32>) {
     }
 }
 
-/// The end of the process hook: the exit has another status than the one
-/// libc is exiting with. Calling `exit` again from inside libc's `exit` is
-/// undefined, so write out C's streams as `exit` would and leave with
-/// `_exit`. (Rust's stdout was flushed and made unbuffered before libc's
-/// `exit` began.)
+/// The process hook's end, if the exit decided otherwise than libc's `status`: `exit` again inside `exit` is undefined,
+/// so flush C's streams as `exit` would and `_exit` (Rust's stdout was flushed before).
 #[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
 pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
     let ending = exit_state::ending();
@@ -235,40 +193,23 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
     }
 }
 
-/// Bounds the exit: if the handlers have not all finished `limit` after
-/// the process started exiting, the handler still running is named on stderr
-/// and the process ends at once with status [`DEADLINE_EXIT_STATUS`](crate::DEADLINE_EXIT_STATUS) (124).
+/// Bounds the exit: if the handlers have not all finished `limit` after the process started exiting, the handler still
+/// running is named on stderr and the process ends at once with status
+/// [`DEADLINE_EXIT_STATUS`](crate::DEADLINE_EXIT_STATUS) (124): inside an orchestrator's grace period between `SIGTERM`
+/// and `SIGKILL`, a hung handler becomes a named exit instead of an anonymous kill. `Duration::ZERO` removes it;
+/// `Duration::MAX` never passes. Without a call, `ATEXIT_DEADLINE_MS` (whole milliseconds) sets it.
 ///
-/// Orchestrators give a process a grace period between `SIGTERM` and
-/// `SIGKILL` (10 s to 30 s): a deadline inside it turns a hung handler into a
-/// named, diagnosable exit instead of an anonymous kill. `Duration::ZERO`
-/// removes the deadline; a duration too long to matter (`Duration::MAX`) is
-/// a deadline that never passes. Without a call, the environment variable
-/// `ATEXIT_DEADLINE_MS` (whole milliseconds) sets it.
-///
-/// The clock starts when the process starts exiting (the exit hook,
-/// [`exit`](crate::exit), `#[atexit::main]`, a handled signal), before it
-/// waits for a run that another thread is in, and it is not stopped: it
-/// bounds the rest of the exit too. An explicit
-/// [`run_exitfuncs`](crate::run_exitfuncs) starts no clock until one of
-/// its handlers calls [`exit`](crate::exit), but a handler it runs is named
-/// if the deadline passes while it runs. Ending the process
-/// takes no lock and flushes nothing, so a handler holding stdout's lock, or
-/// blocked on a full pipe, cannot hold it up. Without a deadline there is no
-/// thread and no cost; with one, a watchdog thread sleeps from the start of
-/// the exit (if no thread can be started then, a sandbox or a limit on
-/// processes, neither the deadline nor a time limit applies, and stderr
-/// says so). Set, changed or removed by a handler while the process exits,
-/// the deadline counts from the start of the exit all the same (and if that
-/// is already past, it passes at once). A handler that was already running
-/// when such a deadline was set (the one that set it, one waiting for a
-/// nested run, one running while another thread set it) is not named if
-/// it is still running when the deadline passes, unless it has a time
-/// limit of its own or the trace is on; the status is 124 all the same.
-/// A child `fork()`ed during the exit by a handler (it goes on with the
-/// exit's run) has no deadline; one forked by another thread is not
-/// exiting, and its clock starts when it exits. A shared library's
-/// handlers, run when it is unloaded, have no deadline either.
+/// - **Clock.** It starts when the process starts exiting (the exit hook, [`exit`](crate::exit), `#[atexit::main]`, a
+///   handled signal), before waiting for another thread's run, and bounds the rest of the exit. An explicit
+///   [`run_exitfuncs`](crate::run_exitfuncs) starts none until a handler calls `exit`, but its handler is named if the
+///   deadline passes. Set or changed during the exit, it still counts from the exit's start (if that is past, it passes
+///   at once); a handler already running then is named only if it has a time limit of its own or the trace is on.
+/// - **Ending** takes no lock and flushes nothing: a handler holding stdout's lock or blocked on a full pipe cannot
+///   hold it up.
+/// - **Cost.** None without a deadline; with one, a watchdog thread sleeps from the exit's start. If no thread can
+///   start (a sandbox, a process limit), neither the deadline nor time limits apply, and stderr says so.
+/// - **No deadline** in a child `fork()`ed during the exit by a handler (one forked by another thread is not exiting:
+///   its clock starts when it exits), nor for a shared library's handlers run as it is unloaded.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -282,8 +223,7 @@ pub fn set_deadline(limit: Duration) {
     run::start_watchdog_if_wanted();
 }
 
-/// The process is beginning to exit: the deadline's clock starts, once,
-/// for a deadline set now or later in the exit.
+/// The process begins to exit: the deadline's clock starts, once.
 pub(crate) fn start_deadline() {
     watch::start_deadline();
     run::start_watchdog_if_wanted();

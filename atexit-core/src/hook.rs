@@ -1,21 +1,12 @@
-//! The process hook: how handlers run on every normal exit without `main`'s help.
-//!
-//! One C `atexit` function is installed before `main`, by the constructor
-//! below, and again (idempotently) by the first registration, in case the
-//! linker dropped the constructor. libc calls it when the process ends
-//! through `exit`: `main` returning (also after a panic, with status 101)
-//! and `std::process::exit` from any thread. It runs the exit run once; a
-//! second caller (another thread exiting at the same moment) waits for the
-//! first run, then finds nothing left to run.
-//!
-//! By then libc has destroyed the exiting thread's thread-locals, so the
-//! handlers run on a fresh thread while the exiting one waits (none is
-//! started when nothing is registered). In a shared library, where the
-//! hook also runs when the library is unloaded, they run on the calling
-//! thread instead, each waited for: no thread of the library may outlive
-//! its unloading. A library still loaded when the process exits (glibc
-//! keeps one while a thread-local destructor of it is pending; musl never
-//! unloads) runs them as the program does, but leaves the status to it.
+//! The process hook: runs handlers on every normal exit without `main`'s help. A C `atexit` function is installed by
+//! the constructor below, and again (idempotently) at the first registration in case the linker dropped the
+//! constructor. libc calls it on `exit` (`main` returning, also after a panic with status 101, or `std::process::exit`
+//! on any thread); it runs the exit run once, and a concurrent second caller waits for it, then finds nothing left.
+//! libc has destroyed the exiting thread's thread-locals by then, so handlers run on a fresh thread (none if nothing is
+//! registered) while it waits. When a shared library is unloaded, its hook runs handlers on the calling thread, each
+//! waited for: no thread of the library may outlive it. A library still loaded at exit (glibc keeps one while a
+//! thread-local destructor of it is pending; musl never unloads) runs them as the program does, but the program sets
+//! the exit status.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,10 +18,8 @@ use crate::reason::ExitReason;
 use crate::run::Place;
 use crate::statics::StaticHandler;
 
-// The collection of static handlers is declared here, beside the
-// constructor: every `#[atexit::register]` refers to it, so the linker keeps
-// this module, and the constructor with it, in any binary that has a
-// static handler, even one that never calls the runtime.
+// Declared beside the constructor: every `#[atexit::register]` refers to it, so the linker keeps this module and the
+// constructor in any binary with a static handler, even one that never calls the runtime.
 inventory::collect!(StaticHandler);
 
 #[cfg(not(miri))]
@@ -42,8 +31,7 @@ ctor::declarative::ctor! {
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-/// Whether this copy of the runtime lives in a shared library rather than
-/// in the program (found when the hook is installed).
+/// Whether this copy of the runtime is in a shared library, not the program (set when the hook is installed).
 static IN_LIBRARY: AtomicBool = AtomicBool::new(false);
 
 /// Installs the hook once.
@@ -62,26 +50,16 @@ fn install_once() {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "atexit: could not install the process exit hook; use atexit::exit");
         }
-        fork::install(|| {
-            install_with_libc();
-        });
+        fork::install(|| _ = install_with_libc());
     }
 }
 
-/// glibc passes the exit status to functions registered with
-/// `__cxa_atexit` (as it does to `on_exit` ones): the hook is registered
-/// that way there, for [`ExitReason::ProcessExit`]'s code. With this
-/// shared object's `__dso_handle`, as C's `atexit` does, so that in a
-/// plugin it runs when the plugin is unloaded (with status 0), or at the
-/// process's exit if it is still loaded then.
-///
-/// Which of the two it is, a plugin's hook tells by a mark: a C stream,
-/// one byte into it, that glibc's exit rewinds just before it calls the
-/// hook. `rewind` is registered after the hook (exit calls the functions
-/// last registered first) and bound to no shared object (so `dlclose`
-/// never calls it); it is libc's code, which outlives the plugin. glibc
-/// calls such a function with the status as a second argument, as it
-/// calls every C++ destructor registered so; `rewind` ignores it.
+/// Registers the hook with `__cxa_atexit`: glibc passes such functions the exit status (as `on_exit` ones), for
+/// [`ExitReason::ProcessExit`]. Bound to this object's `__dso_handle` as C's `atexit` does, a plugin's hook runs at
+/// unloading (status 0), or at exit if the plugin is still loaded; it tells which by a mark: a one-byte C stream that
+/// glibc's exit rewinds just before the hook. `rewind` is registered after the hook (exit calls the last registered
+/// first), bound to no object so `dlclose` never calls it; it is libc's code, which outlives the plugin. glibc passes
+/// it the status as a second argument too (as to every C++ destructor registered so), which `rewind` ignores.
 #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
 fn install_with_libc() -> bool {
     use std::ffi::{c_int, c_void};
@@ -97,12 +75,8 @@ fn install_with_libc() -> bool {
         let exiting = !mark.is_null() && unsafe { libc::ftell(mark) } == 0;
         at_process_exit(Some(status), exiting || !IN_LIBRARY.load(Ordering::Relaxed));
     }
-    // SAFETY: `at_exit_with_status` never unwinds and takes the arguments
-    // glibc passes; `__dso_handle` is this object's handle, only its
-    // address is used. `fmemopen` with no buffer allocates its own, which
-    // lives as long as the stream (never closed); `rewind`'s address, as a
-    // function of the type glibc calls, takes the stream glibc passes it as
-    // its first argument and ignores the second (see above).
+    // SAFETY: `at_exit_with_status` never unwinds and takes glibc's arguments; only `__dso_handle`'s address is used.
+    // The never-closed stream owns its `fmemopen` buffer; `rewind`, cast to the callback type, uses only the stream.
     unsafe {
         let dso = (&raw const __dso_handle).cast_mut().cast();
         let hooked = __cxa_atexit(at_exit_with_status, std::ptr::null_mut(), dso) == 0;
@@ -127,31 +101,25 @@ fn install_with_libc() -> bool {
 )))]
 fn install_with_libc() -> bool {
     extern "C" fn at_exit() {
-        // A shared library's hook runs here at the process's exit only
-        // (musl does not unload libraries; elsewhere none is detected).
+        // A shared library's hook runs here only at process exit (musl never unloads; elsewhere none is detected).
         at_process_exit(None, true);
     }
-    // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds;
-    // `atexit` only records the pointer.
+    // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds; `atexit` only records the pointer.
     unsafe { libc::atexit(at_exit) == 0 }
 }
 
-// Miri cannot call libc's `atexit`; its tests drive registries directly.
-// `wasm32-unknown-unknown` has no C library and no process exit: nothing
-// runs the handlers there but `run_exitfuncs` (or `#[atexit::main]`).
+// Miri cannot call libc's `atexit` (its tests drive registries directly). `wasm32-unknown-unknown` has no C library nor
+// process exit: only `run_exitfuncs` (or `#[atexit::main]`) runs the handlers there.
 #[cfg(any(miri, all(target_family = "wasm", target_os = "unknown")))]
 fn install_with_libc() -> bool {
     true
 }
 
-/// Whether this code was loaded as part of a shared library: its image is
-/// not the one holding the program's entry point.
+/// Whether this code is in a shared library: its image is not the one holding the program's entry point.
 #[cfg(all(target_os = "linux", not(miri)))]
 fn in_shared_library() -> bool {
     let here = in_shared_library as *const libc::c_void;
-    // SAFETY: `getauxval` reads the auxiliary vector; `dladdr` only fills
-    // the `Dl_info`s, zeroed (null pointers) beforehand, for two addresses
-    // of mapped code.
+    // SAFETY: `getauxval` reads the auxiliary vector; `dladdr` only fills zeroed `Dl_info`s, for mapped code.
     unsafe {
         let entry = libc::getauxval(libc::AT_ENTRY) as *const libc::c_void;
         let (mut ours, mut program) = (std::mem::zeroed::<libc::Dl_info>(), std::mem::zeroed::<libc::Dl_info>());
@@ -166,26 +134,18 @@ fn in_shared_library() -> bool {
     false
 }
 
-/// The exit hook proper, given the status where libc passes it, and
-/// whether the process is exiting (`false`: this copy's shared library is
-/// being unloaded).
+/// The hook proper: `status` where libc passes it; `exiting` is false when this copy's library is being unloaded.
 #[cfg_attr(any(miri, all(target_family = "wasm", target_os = "unknown")), allow(dead_code))] // no C exit there
 fn at_process_exit(status: Option<i32>, exiting: bool) {
     // No panic may unwind into libc.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        if !exiting {
-            run_at_exit(ExitReason::ProcessExit(status), status, Place::Unloading);
-        } else {
-            // WebAssembly has no threads to start, and no thread-locals
-            // torn down before the C library's exit hooks.
-            let place = if cfg!(target_family = "wasm") { Place::Here } else { Place::Fresh };
-            run_at_exit(ExitReason::ProcessExit(status), status, place);
-            // A shared library's copy leaves the status to the program:
-            // ending the process here would skip the exit functions
-            // registered before its hook, the program's own among them.
-            if !IN_LIBRARY.load(Ordering::Relaxed) {
-                end_with_status_if_changed(status);
-            }
+        // WebAssembly has no threads to start, nor thread-locals torn down before C's exit hooks.
+        let exit_place = if cfg!(target_family = "wasm") { Place::Here } else { Place::Fresh };
+        run_at_exit(ExitReason::ProcessExit(status), status, if exiting { exit_place } else { Place::Unloading });
+        // A library's copy leaves the status to the program: ending the process here would skip the exit functions
+        // registered before its hook, the program's own among them.
+        if exiting && !IN_LIBRARY.load(Ordering::Relaxed) {
+            end_with_status_if_changed(status);
         }
     }));
     if let Err(panic) = outcome {

@@ -1,22 +1,11 @@
-//! What `unregister(f)` compares: the identity of a function.
-//!
-//! Python compares callables with `==`. Rust has no equality on functions, so
-//! the identity is derived from the value's type and, for function pointers,
-//! its address:
-//!
-//! - a function item (`flush_logs`) has a type of its own, so its type is its
-//!   identity, whatever arguments it was registered with;
-//! - a closure likewise has a type of its own: one closure expression is one
-//!   identity, however many times it is registered;
-//! - a function pointer (`fn()`, `fn(A, B)`, `extern "C" fn()`, ...) is
-//!   compared by address, because every pointer of one signature shares one
-//!   type.
+//! What `unregister(f)` compares: a function's identity. Python compares callables with `==`; Rust has no equality on
+//! functions, so a function item or closure is identified by its own type (one per item or closure expression, whatever
+//! it was registered with), and a function pointer by its address, as all pointers of one signature share a type.
 
 use core::any::{Any, TypeId};
 use core::hash::{Hash, Hasher};
 
-/// The identity of a registered function, compared by `unregister`.
-/// Opaque; public only so that generated code can carry one.
+/// The identity of a registered function, compared by `unregister`. Opaque; public for generated code.
 #[doc(hidden)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Identity {
@@ -33,12 +22,8 @@ mod sealed {
     }
 }
 
-/// A function that can be registered (directly or through `register!`) and so
-/// can be named to `unregister`.
-///
-/// It is implemented for every `'static` function item, closure and function
-/// pointer taking up to twelve `'static` arguments; it cannot be implemented
-/// outside this crate.
+/// A function that can be registered (directly or through `register!`), and so named to `unregister`: any `'static`
+/// function item, closure or function pointer of up to twelve `'static` arguments. Sealed.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a function that atexit can identify",
     label = "expected a function, a closure or a function pointer",
@@ -46,8 +31,7 @@ mod sealed {
 )]
 pub trait Function<Args>: sealed::Sealed<Args> + 'static {}
 
-/// The identity of `f`: its address if it is one of the function-pointer
-/// types of its signature, else its type.
+/// `f`'s address if it is a function pointer of its signature (Rust or C ABI), else its type.
 fn identity_of<F: 'static, P: 'static + Copy, Q: 'static + Copy>(
     f: &F,
     rust_ptr: impl FnOnce(P) -> usize,
@@ -63,7 +47,12 @@ fn identity_of<F: 'static, P: 'static + Copy, Q: 'static + Copy>(
     }
 }
 
+/// Implements both traits for the arguments given, then for each shorter tail of them, down to none.
 macro_rules! impl_function {
+    (@tail) => {};
+    (@tail $first:ident $(, $rest:ident)*) => {
+        impl_function!($($rest),*);
+    };
     ($($arg:ident),*) => {
         impl<F, R, $($arg),*> sealed::Sealed<($($arg,)*)> for F
         where
@@ -87,21 +76,11 @@ macro_rules! impl_function {
             $($arg: 'static,)*
         {
         }
+
+        impl_function!(@tail $($arg),*);
     };
 }
 
-impl_function!();
-impl_function!(A1);
-impl_function!(A1, A2);
-impl_function!(A1, A2, A3);
-impl_function!(A1, A2, A3, A4);
-impl_function!(A1, A2, A3, A4, A5);
-impl_function!(A1, A2, A3, A4, A5, A6);
-impl_function!(A1, A2, A3, A4, A5, A6, A7);
-impl_function!(A1, A2, A3, A4, A5, A6, A7, A8);
-impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9);
-impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10);
-impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11);
 impl_function!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12);
 
 impl Identity {
@@ -109,8 +88,7 @@ impl Identity {
         sealed::Sealed::identity(f)
     }
 
-    /// A number equal for equal identities, and rarely for different
-    /// ones: what a registry keeps and compares first.
+    /// Equal for equal identities, rarely for different ones: what a registry keeps and compares first.
     #[inline]
     pub(crate) fn fingerprint(&self) -> u64 {
         match *self {
@@ -131,13 +109,11 @@ impl Hasher for Fold {
     fn finish(&self) -> u64 {
         self.0
     }
-
     fn write(&mut self, bytes: &[u8]) {
         for &byte in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(byte);
         }
     }
-
     fn write_u64(&mut self, n: u64) {
         self.0 = self.0.rotate_left(29) ^ n;
     }

@@ -1,13 +1,6 @@
-//! The short lock around a registry's state.
-//!
-//! It is held for a few loads and stores (a push, a pop, a scan), never
-//! while a handler runs or a captured value is dropped. It is a word of
-//! our own rather than `std::sync::Mutex` for one reason: `fork` must hold
-//! the process registry's lock from its prepare callback to its parent and
-//! child callbacks, three separate functions with no guard to pass between
-//! them, and this lock can be taken and released without a guard. A
-//! thread that finds it taken spins a little, then blocks on the word
-//! (`wait.rs`) until the holder releases it.
+//! The short lock around a registry's state, never held while a handler runs or a value drops. Not `std::sync::Mutex`,
+//! which only its guard releases: `fork` holds the process registry's lock from its prepare callback to its parent and
+//! child callbacks, with no guard to pass between them. Waiters spin, then block on the word (`wait.rs`).
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -15,11 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::wait;
 
-/// The lock's word: free, taken, or taken with a thread waiting for it.
+// The lock's word; `CONTENDED`: taken, and a thread may be blocked on it.
 const FREE: u32 = 0;
 const TAKEN: u32 = 1;
 const CONTENDED: u32 = 2;
-
 /// How many times a waiter looks before it blocks.
 const SPINS: u32 = 100;
 
@@ -27,10 +19,7 @@ pub(crate) struct Lock<T> {
     state: AtomicU32,
     value: UnsafeCell<T>,
 }
-
-// SAFETY: the value is reached only through a `Guard`, and `state` lets
-// one guard exist at a time, so sharing the lock hands `T` from thread to
-// thread, which `T: Send` allows.
+// SAFETY: the value is reached only via a `Guard`, one at a time, so sharing the lock only sends `T` across threads.
 unsafe impl<T: Send> Sync for Lock<T> {}
 
 pub(crate) struct Guard<'a, T> {
@@ -56,10 +45,8 @@ impl<T> Lock<T> {
         }
     }
 
-    /// Waits for the holder. It holds the lock for nanoseconds, so spin a
-    /// while first; past that, block until the holder releases it, and
-    /// spin again once woken (marking the lock contended only when about
-    /// to block, so that a holder wakes someone only when someone sleeps).
+    /// Holders keep the lock for nanoseconds: spin first, block after, spin again once woken. The word is marked
+    /// contended only just before blocking, so that an unlock makes a wake call only when someone may sleep.
     #[cold]
     fn acquire_slowly(&self) {
         let mut state = self.spin();
@@ -78,8 +65,7 @@ impl<T> Lock<T> {
         }
     }
 
-    /// Spins while the lock is taken and nobody sleeps on it, a little;
-    /// returns what it then holds.
+    /// Spins briefly while the lock is taken uncontended; returns the word's last value.
     fn spin(&self) -> u32 {
         for _ in 0..SPINS {
             let state = self.state.load(Ordering::Relaxed);
@@ -91,8 +77,7 @@ impl<T> Lock<T> {
         self.state.load(Ordering::Relaxed)
     }
 
-    /// Releases the lock: for its holder only (a guard, or
-    /// [`ForkLock::release`]'s caller).
+    /// For the holder only: a guard, or the caller of [`ForkLock::release`].
     fn unlock(&self) {
         if self.state.swap(FREE, Ordering::Release) == CONTENDED {
             wait::wake_one(&self.state);
@@ -100,13 +85,11 @@ impl<T> Lock<T> {
     }
 }
 
-/// A lock that `fork()` holds across (see `fork.rs`), whatever it guards.
+/// A lock, whatever it guards, that `fork()` holds across its callbacks (`fork.rs`).
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) trait ForkLock: Sync {
     fn acquire(&self);
-
     /// Gives back a lock taken with [`acquire`](ForkLock::acquire).
-    ///
     /// # Safety
     /// The caller took the lock with `acquire` and holds no guard of it.
     unsafe fn release(&self);
@@ -118,8 +101,7 @@ impl<T: Send> ForkLock for Lock<T> {
     }
 
     unsafe fn release(&self) {
-        // As the caller promises, it holds the lock.
-        self.unlock();
+        self.unlock(); // the caller holds it, as promised
     }
 }
 
@@ -134,15 +116,14 @@ impl<T> Deref for Guard<'_, T> {
 
 impl<T> DerefMut for Guard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`, and `&mut self` makes this the only use of the guard.
+        // SAFETY: as in `deref`; `&mut self` makes this the guard's only use.
         unsafe { &mut *self.lock.value.get() }
     }
 }
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
-        // This guard took the lock and is going away.
-        self.lock.unlock();
+        self.lock.unlock(); // this guard holds it
     }
 }
 

@@ -10,14 +10,10 @@ use crate::last_words::write_stderr_now;
 
 /// A panic raised by an exit handler and caught by the runtime.
 ///
-/// Every panicking handler is reported on stderr as it happens, and the other
-/// handlers still run. An explicit run ([`run_exitfuncs`](crate::run_exitfuncs),
-/// [`Registry::run`](crate::Registry::run)) returns the **last** panic raised,
-/// like Python's `atexit._run_exitfuncs` re-raises the last exception;
-/// [`resume`](HandlerPanic::resume) re-raises it.
-///
-/// It is `Send + Sync`, so `run_exitfuncs()?` goes into `anyhow::Error` or a
-/// `Box<dyn Error + Send + Sync>`:
+/// Every panicking handler is reported on stderr as it happens, and the other handlers still run. An explicit run
+/// ([`run_exitfuncs`](crate::run_exitfuncs), [`Registry::run`](crate::Registry::run)) returns the **last** panic, as
+/// Python's `atexit._run_exitfuncs` re-raises the last exception; [`resume`](HandlerPanic::resume) re-raises it. It is
+/// `Send + Sync`, so `run_exitfuncs()?` goes into `anyhow::Error` or a `Box<dyn Error + Send + Sync>`:
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -39,8 +35,7 @@ struct Caught {
     payload: Mutex<Box<dyn Any + Send>>,
 }
 
-/// The unwind payload `exit` uses to end a running handler early. It is not a
-/// failure, so the run loop neither reports nor returns it.
+/// The unwind payload `exit` ends a running handler with: no failure, so a run neither reports nor returns it.
 pub(crate) struct ExitRequest;
 
 impl HandlerPanic {
@@ -55,34 +50,26 @@ impl HandlerPanic {
         HandlerPanic { caught: Box::new(Caught { name, message, payload: Mutex::new(payload) }) }
     }
 
-    /// The handler's name: the one given at registration, else the function's
-    /// path (`my_app::flush_logs`, or `my_app::main::{{closure}}` for a closure).
+    /// The handler's name: as registered, else the function's path (`my_app::flush_logs`, `my_app::main::{{closure}}`).
     pub fn name(&self) -> &str {
         &self.caught.name
     }
-
-    /// The panic message, when the payload is a string (as with `panic!`),
-    /// else `"Box<dyn Any>"`, as the standard panic hook prints it.
+    /// The panic message if the payload is a string (as from `panic!`), else `"Box<dyn Any>"`, as std prints it.
     pub fn message(&self) -> &str {
         &self.caught.message
     }
-
     /// Takes the payload out, to inspect or re-raise it later.
     pub fn into_payload(self) -> Box<dyn Any + Send> {
         self.caught.payload.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
-
     /// Re-raises the panic on the current thread, with its original payload.
     pub fn resume(self) -> ! {
         panic::resume_unwind(self.into_payload())
     }
-
     pub(crate) fn is_exit_request(&self) -> bool {
         self.caught.payload.lock().unwrap_or_else(PoisonError::into_inner).is::<ExitRequest>()
     }
-
-    /// Writes the one-line report every caught panic gets on stderr. A closed
-    /// stderr must not turn a report into a second panic, so errors are ignored.
+    /// Writes a caught panic's one-line report on stderr, ignoring errors: a closed stderr must not cause a panic.
     pub(crate) fn report(&self) {
         write_stderr_now(&format!("atexit: {self}\n"));
     }
@@ -105,8 +92,7 @@ impl fmt::Debug for HandlerPanic {
 
 impl std::error::Error for HandlerPanic {}
 
-/// Drops `value`, swallowing a panic from its destructor (a panic payload may
-/// itself panic when dropped). The runtime must not unwind out of an exit run.
+/// Drops `value`, swallowing a panic from its destructor (as a panic payload's may): no unwinding out of an exit run.
 pub(crate) fn drop_quietly<T>(value: T) {
     if let Err(nested) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
         // Dropping this one could panic again; leaking it is the safe choice.

@@ -1,22 +1,12 @@
-//! The process registry: the one `atexit::register` fills and the exit runs.
-//!
-//! A [`Stacks`] of pending handlers, as a [`Registry`](crate::Registry)
-//! keeps, with three rules of the process's own:
-//! - **Static handlers** (`#[atexit::register]`) are taken in when the
-//!   registry is first needed whole (a count, `unregister`, `clear`, a run)
-//!   into a list of their own, sorted by their compile-time keys. They count
-//!   as registered when the program was loaded, before every runtime
-//!   registration: a run takes the next handler from whichever of the two
-//!   comes first. Those submitted later (a constructor can need the registry
-//!   before every crate's constructors have run; a library loaded later) are
-//!   taken in at the next such use and sorted in among the others.
-//! - **Fork**: a `fork()`ed child drops the parent's registrations at
-//!   once (its fork callback), except those registered to be inherited. They are
-//!   leaked, not dropped: a destructor could flush the parent's buffers a
-//!   second time. Static handlers count as the parent's.
-//! - **Late arrivals**: while the exit runs, a registration from another
-//!   thread than the running one is dropped, so that busy threads cannot
-//!   keep the exit from ever finishing.
+//! The process registry (`atexit::register` fills it, the exit runs it): [`Stacks`] of pending handlers, as a
+//! [`Registry`](crate::Registry) keeps, with three rules of its own.
+//! - **Static handlers** (`#[atexit::register]`), sorted by compile-time key, count as registered at load, before any
+//!   runtime registration. They are taken in when the whole registry is first needed (a count, `unregister`, `clear`, a
+//!   run); later submissions (before every constructor ran, or from a library loaded later), at the next such use.
+//! - **Fork**: a child's fork callback leaks (a destructor could flush the parent's buffers again) the parent's
+//!   registrations, static ones included, but those registered to be inherited.
+//! - **Late arrivals**: during the exit, registrations from threads other than the running one are dropped, so busy
+//!   threads cannot keep the exit from ever finishing.
 
 use crate::callback::Callback;
 use crate::exit_state;
@@ -25,7 +15,6 @@ use crate::lock::{ForkLock, Guard, Lock};
 use crate::registry::{Key, Registrations, Stacks, emptied};
 use crate::statics::{self, StaticHandler};
 
-/// The process registry.
 pub(crate) static PROCESS: Process =
     Process { state: Lock::new(Handlers { registrations: Stacks::new(), statics: Vec::new(), newest_static: None }) };
 
@@ -33,20 +22,16 @@ pub(crate) struct Process {
     state: Lock<Handlers>,
 }
 
-/// The pending handlers, and what was done to keep them up to date.
 struct Handlers {
     registrations: Stacks,
-    /// The static handlers taken in and pending, in registration order
-    /// (the last runs first).
+    /// Static handlers taken in and pending, in registration order (the last runs first).
     statics: Vec<&'static StaticHandler>,
-    /// The newest submission taken in: `inventory` adds new ones in front
-    /// of it, so those before it are the ones not taken in yet.
+    /// The newest submission taken in: `inventory` adds new ones in front of it.
     newest_static: Option<&'static StaticHandler>,
 }
 
 impl Process {
-    /// The state, with the static handlers taken in when the caller needs
-    /// every pending handler (a count, a scan, a run's start).
+    /// The state, static handlers taken in if the caller needs them all (a count, a scan, a run's start).
     #[inline]
     fn state(&self, with_statics: bool) -> Guard<'_, Handlers> {
         let mut state = self.state.lock();
@@ -56,8 +41,7 @@ impl Process {
         state
     }
 
-    /// Registers, unless the exit has begun and the caller does not act
-    /// for its run (a late arrival, dropped).
+    /// Registers, unless a late arrival: the exit has begun and the caller does not act for its run.
     #[inline]
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Key {
         if exit_state::has_begun() && exit_state::run_going_on() && !exit_state::acts_for_run() {
@@ -87,16 +71,13 @@ impl Process {
         let mut state = self.state(true);
         state.statics.clear();
         let taken = state.registrations.take_all();
-        // Dropped outside the lock: a captured value's destructor may use
-        // the registry.
+        // Dropped outside the lock: a captured value's destructor may use the registry.
         drop(state);
         let taken = emptied(taken);
         self.state(false).registrations.keep_memory(taken);
     }
 
-    /// Takes the next handler out, in exit order (`with_statics` at the
-    /// start of a run): a static handler when its priority is above every
-    /// runtime registration's (at equal priority, it counts as older).
+    /// The next handler in exit order (`with_statics` at a run's start); statics count as older at equal priority.
     #[inline]
     pub(crate) fn pop(&self, with_statics: bool) -> Option<Callback> {
         let mut state = self.state(with_statics);
@@ -120,8 +101,7 @@ impl Registrations for Process {
         self.state(false).registrations.remove(key)
     }
 
-    /// While the exit's run goes on, it runs the handler: a thread that
-    /// does not act for it leaves it there (the exit would not wait for it).
+    /// During the exit's run, only a thread acting for it takes a handler out (the run would not wait for another).
     fn take_to_run(&self, key: Key) -> Option<Callback> {
         if exit_state::has_begun() && exit_state::run_going_on() && !exit_state::acts_for_run() {
             return None;
@@ -136,13 +116,10 @@ impl Registrations for Process {
 
 impl Handlers {
     fn forget_parents_registrations(&mut self) {
-        // Static handlers count as the parent's: dropped with the parent's
-        // others unless registered `inherit_on_fork`.
+        // Static handlers count as the parent's too.
         self.take_in_statics();
         self.statics.retain(|handler| handler.inherited());
-        for callback in self.registrations.take_where(|_, callback| !callback.inherited()) {
-            std::mem::forget(callback);
-        }
+        self.registrations.take_where(|_, callback| !callback.inherited()).into_iter().for_each(std::mem::forget);
     }
 
     fn take_in_statics(&mut self) {
@@ -159,9 +136,7 @@ impl Handlers {
     }
 }
 
-/// In a `fork()`ed child, before anything else runs there but signal
-/// handlers: the parent's registrations are dropped, but those registered
-/// to be inherited.
+/// In a `fork()`ed child, before anything but signal handlers runs there (see the module docs).
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
     PROCESS.state.lock().forget_parents_registrations();

@@ -1,50 +1,36 @@
-//! Why the handlers are running, as a handler reads it, the names of the
-//! signals that can cause it, and how the process ends. (The exit state
-//! that holds them is `exit_state.rs`'s.)
+//! Why the handlers run, as a handler reads it, signals' names, and how the process ends (`exit_state.rs` holds them).
 
 use std::fmt;
 
-/// Why the process registry's handlers are running, as [`exit_reason`](crate::exit_reason)
-/// tells a handler.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Why the process registry's handlers are running, as [`exit_reason`](crate::exit_reason) says.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
-/// use atexit::ExitReason;
-///
+/// use atexit::{ExitReason, Signal};
 /// assert_eq!(ExitReason::Exit(3).to_string(), "atexit::exit(3)");
+/// assert_eq!(ExitReason::Signal(Signal::Terminate).to_string(), "SIGTERM");
 /// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ExitReason {
     /// `main` returned, under `#[atexit::main]`.
     MainReturned,
-    /// A panic unwound out of `main`, under `#[atexit::main]` (the process
-    /// then exits with status 101).
+    /// A panic unwound out of `main`, under `#[atexit::main]` (status 101).
     MainPanicked,
     /// [`atexit::exit(code)`](crate::exit).
     Exit(i32),
-    /// C's `exit`: `main` returned without `#[atexit::main]` (a panic out of
-    /// it included, status 101), or [`std::process::exit`] was called. The
-    /// status, where the C library passes it to exit hooks (glibc does);
-    /// `None` elsewhere.
+    /// C's `exit`: `main` returned without `#[atexit::main]` (or panicked, status 101), or [`std::process::exit`] was
+    /// called. The status where the C library gives it to exit hooks (glibc does), else `None`.
     ProcessExit(Option<i32>),
     /// A signal handled by `atexit::signals` (the process then dies of it).
     Signal(Signal),
-    /// An explicit [`run_exitfuncs`](crate::run_exitfuncs); the process is
-    /// not exiting.
+    /// An explicit [`run_exitfuncs`](crate::run_exitfuncs); the process is not exiting.
     RunExitfuncs,
 }
 
 /// A signal, by name, so that no one needs `libc` for its number.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-///
-/// ```
-/// # extern crate atexit_core as atexit;
-/// use atexit::Signal;
-///
-/// assert_eq!(Signal::Terminate.to_string(), "SIGTERM");
-/// ```
 pub enum Signal {
     /// `SIGINT`: Ctrl-C.
     Interrupt,
@@ -63,7 +49,7 @@ pub enum Signal {
 }
 
 impl fmt::Display for ExitReason {
-    /// In words: "main returned", "atexit::exit(3)", "killed by SIGTERM"...
+    /// In words: "main returned", "atexit::exit(3)", "SIGTERM"...
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExitReason::MainReturned => f.write_str("main returned"),
@@ -77,38 +63,16 @@ impl fmt::Display for ExitReason {
     }
 }
 
-/// The conventional name of a signal without a variant of its own.
+/// The conventional name of an `Other` signal (the named variants' numbers included).
 #[cfg(unix)]
 fn other_name(number: i32) -> Option<&'static str> {
-    let names = [
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGCHLD, "SIGCHLD"),
-        (libc::SIGCONT, "SIGCONT"),
-        (libc::SIGURG, "SIGURG"),
-        (libc::SIGWINCH, "SIGWINCH"),
-        (libc::SIGTSTP, "SIGTSTP"),
-        (libc::SIGTTIN, "SIGTTIN"),
-        (libc::SIGTTOU, "SIGTTOU"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGSTOP, "SIGSTOP"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGSYS, "SIGSYS"),
-        (libc::SIGXCPU, "SIGXCPU"),
-        (libc::SIGXFSZ, "SIGXFSZ"),
-        (libc::SIGVTALRM, "SIGVTALRM"),
-        (libc::SIGPROF, "SIGPROF"),
+    macro_rules! names {
+        ($($name:ident),*) => { [$((libc::$name, stringify!($name))),*] };
+    }
+    let names = names![
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCHLD, SIGCONT, SIGURG, SIGWINCH,
+        SIGTSTP, SIGTTIN, SIGTTOU, SIGKILL, SIGSTOP, SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGABRT, SIGTRAP, SIGSYS,
+        SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF
     ];
     names.iter().find(|(n, _)| *n == number).map(|(_, name)| *name)
 }
@@ -154,10 +118,8 @@ impl Signal {
 
     /// The signal with this number (`Other(number)` when it has no name here).
     pub fn from_number(number: i32) -> Signal {
-        [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2]
-            .into_iter()
-            .find(|s| s.number() == number)
-            .unwrap_or(Signal::Other(number))
+        let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
+        named.into_iter().find(|s| s.number() == number).unwrap_or(Signal::Other(number))
     }
 }
 
@@ -169,13 +131,11 @@ impl From<Signal> for i32 {
     }
 }
 
-/// The signal with this number, on Unix: `Err` for a number no signal has
-/// (zero, negative, or past the system's last one).
+/// The signal with this number, on Unix; `Err` for a number no signal has (zero, negative, past the system's last).
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
 /// use atexit::Signal;
-///
 /// assert_eq!(Signal::try_from(15), Ok(Signal::Terminate));
 /// assert_eq!(i32::from(Signal::Interrupt), 2);
 /// assert!(Signal::try_from(0).is_err());
@@ -185,8 +145,7 @@ impl TryFrom<i32> for Signal {
     type Error = i32;
 
     fn try_from(number: i32) -> Result<Signal, i32> {
-        // Real-time signals end the range on Linux; 64 elsewhere is past
-        // every system's last signal too.
+        // Linux's range ends with its real-time signals; 64 is past every other system's last.
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let last = libc::SIGRTMAX();
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -195,8 +154,7 @@ impl TryFrom<i32> for Signal {
     }
 }
 
-/// How the process ends, once an exit began: with a status, or dying of a
-/// signal.
+/// How the process ends once an exit began: with a status, or dying of a signal.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Ending {
     Status(i32),

@@ -1,16 +1,8 @@
-//! The registry: pending handlers in exit order, and the run that drains them.
-//!
-//! Order: higher priority first; within one priority, last registered first.
-//! Each priority has a stack of entries pushed in registration order, so the
-//! next handler to run is the top of the highest stack. Removing one from
-//! the middle (`unregister`, `Handle::unregister`) empties its entry rather
-//! than shifting the stack; a stack is compacted when most of it is empty.
-//! Sequence numbers grow along a stack, so an entry is found by binary
-//! search however the stack was compacted; a handle remembers where its
-//! entry was, which is still right unless a compaction moved it.
-//!
-//! This module knows nothing of the process: the process registry
-//! (`process.rs`) keeps a [`Stacks`] of its own, with its own rules.
+//! The registry: pending handlers in exit order, and the run that drains them. Higher priority first, then last
+//! registered first: one stack per priority, in registration order, so the next handler tops the highest stack. Removal
+//! from the middle empties the entry rather than shifting; a mostly empty stack is compacted. Sequence numbers grow
+//! along a stack, so binary search finds an entry after any compaction; a handle's index is a fast path. Nothing here
+//! knows the process: `process.rs` keeps its own [`Stacks`] and rules.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
@@ -21,23 +13,19 @@ use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::runlock::RunLock;
 
-/// Where a registration sits: enough to find it again.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Key {
     seq: u64,
     priority: i32,
-    /// Where the entry was put in its stack.
     index: u32,
 }
 
 impl Key {
-    /// The key of a registration that was turned away: it finds nothing.
+    /// For a registration turned away: finds nothing.
     pub(crate) fn nothing(priority: i32) -> Key {
         Key { seq: u64::MAX, priority, index: u32::MAX }
     }
-
-    /// Its parts but the priority, which the caller knows: two words,
-    /// which a function returns in registers.
+    /// All but the priority (the caller knows it): two words, returned in registers.
     #[inline]
     pub(crate) fn place(self) -> (u64, u32) {
         (self.seq, self.index)
@@ -49,8 +37,7 @@ impl Key {
     }
 }
 
-/// Small: the identity is kept as its fingerprint, which `unregister`
-/// compares first, and confirmed on a match.
+/// Small: keeps only the identity's fingerprint, which `unregister` compares before confirming a match.
 pub(crate) struct Entry {
     seq: u64,
     fingerprint: u64,
@@ -59,14 +46,9 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    fn new(seq: u64, fingerprint: u64, callback: Callback) -> Entry {
-        Entry { seq, fingerprint, callback }
-    }
-
     fn is_empty(&self) -> bool {
         self.callback.is_nothing()
     }
-
     fn take(&mut self) -> Option<Callback> {
         let callback = std::mem::replace(&mut self.callback, Callback::nothing());
         (!callback.is_nothing()).then_some(callback)
@@ -81,6 +63,9 @@ struct Stack {
 }
 
 impl Stack {
+    const fn new(priority: i32) -> Stack {
+        Stack { priority, entries: Vec::new(), empty: 0 }
+    }
     fn find(&self, key: Key) -> Option<usize> {
         match self.entries.get(key.index as usize) {
             Some(entry) if entry.seq == key.seq => Some(key.index as usize),
@@ -107,12 +92,6 @@ impl Stack {
         }
     }
 
-    fn take_tidily(&mut self, index: usize) -> Option<Callback> {
-        let callback = self.take(index);
-        self.tidy();
-        callback
-    }
-
     fn pop(&mut self) -> Option<Callback> {
         // The top entry is never empty (`tidy`).
         let top = self.entries.pop()?;
@@ -123,20 +102,12 @@ impl Stack {
 
 /// The pending handlers of one registry.
 pub(crate) struct Stacks {
-    /// The stack registrations went to last, kept apart from the others:
-    /// most registrations share one priority, and here it is one load nearer.
+    /// The stack last registered to, kept apart: most registrations share one priority, one load nearer here.
     current: Stack,
-    /// The other priorities' stacks, by ascending priority. Empty stacks
-    /// stay, keeping their memory for the next registrations.
+    /// The other stacks, by ascending priority; emptied ones stay, keeping their memory for new registrations.
     others: Vec<Stack>,
     len: usize,
     next_seq: u64,
-}
-
-impl Stack {
-    const fn new(priority: i32) -> Stack {
-        Stack { priority, entries: Vec::new(), empty: 0 }
-    }
 }
 
 impl Stacks {
@@ -152,8 +123,7 @@ impl Stacks {
         &mut self.current
     }
 
-    /// Puts the stack of `priority` (made if there is none) in `current`,
-    /// and the one that was there among the others.
+    /// Moves the stack of `priority` (made if missing) to `current`, and the one there to `others`.
     #[cold]
     fn make_current(&mut self, priority: i32) {
         let stack = match self.place(priority) {
@@ -173,7 +143,7 @@ impl Stacks {
         self.len += 1;
         let stack = self.stack(priority);
         let index = stack.entries.len();
-        stack.entries.push(Entry::new(seq, fingerprint, callback));
+        stack.entries.push(Entry { seq, fingerprint, callback });
         Key { seq, priority, index: index as u32 }
     }
 
@@ -189,16 +159,16 @@ impl Stacks {
         let at = self.place(priority).ok()?;
         Some(&mut self.others[at])
     }
-
     fn all(&mut self) -> impl Iterator<Item = &mut Stack> {
         std::iter::once(&mut self.current).chain(&mut self.others)
     }
 
     pub(crate) fn remove(&mut self, key: Key) -> Option<Callback> {
         let stack = self.find(key.priority)?;
-        let callback = stack.take_tidily(stack.find(key)?)?;
-        self.len -= 1;
-        Some(callback)
+        let taken = stack.take(stack.find(key)?);
+        stack.tidy();
+        self.len -= usize::from(taken.is_some());
+        taken
     }
 
     pub(crate) fn contains(&mut self, key: Key) -> bool {
@@ -229,8 +199,7 @@ impl Stacks {
         Some(callback)
     }
 
-    /// Takes out every pending handler for which `pick` is true, given its
-    /// identity's fingerprint and itself.
+    /// Takes out every pending handler for which `pick(fingerprint, handler)` is true.
     pub(crate) fn take_where(&mut self, mut pick: impl FnMut(u64, &Callback) -> bool) -> Vec<Callback> {
         let mut taken = Vec::new();
         for stack in self.all() {
@@ -245,23 +214,17 @@ impl Stacks {
         self.len -= taken.len();
         taken
     }
-}
 
-impl Stacks {
-    /// Takes out every pending registration of `identity`, to be dropped
-    /// once the lock is released (a captured value's destructor may use
-    /// the registry).
+    /// Takes out every registration of `identity`, to drop unlocked (a captured value's destructor may use it).
     pub(crate) fn take_identity(&mut self, identity: Identity) -> Vec<Callback> {
         let fingerprint = identity.fingerprint();
         self.take_where(|f, callback| f == fingerprint && callback.identity() == identity)
     }
-
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Takes every pending handler out; [`keep_memory`](Stacks::keep_memory)
-    /// gives the emptied stacks back once their handlers are dropped.
+    /// Takes every pending handler out; [`keep_memory`](Stacks::keep_memory) gives the memory back after.
     pub(crate) fn take_all(&mut self) -> Vec<(i32, Vec<Entry>)> {
         self.len = 0;
         let take = |stack: &mut Stack| {
@@ -271,8 +234,7 @@ impl Stacks {
         self.all().map(take).collect()
     }
 
-    /// After a `clear`: each stack gets its memory back if it is still
-    /// empty, as CPython's `atexit._clear` keeps its array.
+    /// After a `clear`, gives each still-empty stack its memory back, as CPython's `atexit._clear` keeps its array.
     pub(crate) fn keep_memory(&mut self, taken: Vec<(i32, Vec<Entry>)>) {
         for (priority, entries) in taken {
             let stack = self.stack(priority);
@@ -293,17 +255,14 @@ pub(crate) fn emptied(mut taken: Vec<(i32, Vec<Entry>)>) -> Vec<(i32, Vec<Entry>
 
 /// What a [`Handle`] asks of the registry it came from.
 pub(crate) trait Registrations: Sync {
-    /// Takes the registration out, if it is still pending.
     fn take(&self, key: Key) -> Option<Callback>;
     /// Takes it out for the caller to run now ([`Handle::run`]).
     fn take_to_run(&self, key: Key) -> Option<Callback> {
         self.take(key)
     }
-    /// Whether the registration is still pending.
     fn contains(&self, key: Key) -> bool;
 }
 
-/// The shared state behind a [`Registry`] and its [`Handle`]s.
 struct Shared {
     state: Lock<Stacks>,
     run_lock: RunLock,
@@ -313,16 +272,13 @@ impl Registrations for Shared {
     fn take(&self, key: Key) -> Option<Callback> {
         self.state.lock().remove(key)
     }
-
     fn contains(&self, key: Key) -> bool {
         self.state.lock().contains(key)
     }
 }
 
 impl Shared {
-    /// Runs every pending handler, in order, each once, until none is left,
-    /// including those registered while the run goes on. Returns the last
-    /// panic.
+    /// Runs every pending handler once, in order, until none is left (late registrations too); returns the last panic.
     fn run(&self) -> Result<(), HandlerPanic> {
         let run = self.run_lock.acquire();
         let mut last = None;
@@ -332,16 +288,13 @@ impl Shared {
             let Some(callback) = next else { break };
             let Err(panic) = callback.run() else { continue };
             if panic.is_exit_request() {
-                // `exit(n)` inside the process registry's run: the rest
-                // of this registry runs, then the exit ends the handler
-                // that ran it, as it would have ended a direct caller.
+                // `exit(n)` in the process registry's run: finish this registry, then end the handler that ran it, as
+                // it would end a direct caller.
                 exit_request = Some(panic);
                 continue;
             }
             panic.report();
-            if let Some(previous) = last.replace(panic) {
-                drop_quietly(previous);
-            }
+            drop_quietly(last.replace(panic));
         }
         drop(run);
         if let Some(request) = exit_request {
@@ -352,8 +305,7 @@ impl Shared {
     }
 }
 
-/// How a [`Handle`] reaches its registry: the process registry is a
-/// `static`; a handle does not keep a local registry alive.
+/// How a [`Handle`] reaches its registry: the process one is a `static`; a local one is not kept alive.
 enum Owner {
     Process(&'static dyn Registrations),
     Shared(Weak<Shared>),
@@ -361,10 +313,8 @@ enum Owner {
 
 /// One registration, returned by every `register`.
 ///
-/// [`unregister`](Handle::unregister) removes exactly this registration and
-/// leaves other registrations of the same function alone. Dropping a `Handle`
-/// does nothing: the handler stays registered. A handle does not keep a local
-/// [`Registry`] alive.
+/// [`unregister`](Handle::unregister) removes only this registration, not others of the same function. Dropping a
+/// `Handle` leaves the handler registered. A handle does not keep a local [`Registry`] alive.
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -379,7 +329,6 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// A handle to a registration in the process registry.
     #[inline]
     pub(crate) fn in_process(registrations: &'static dyn Registrations, key: Key) -> Handle {
         Handle { owner: Owner::Process(registrations), key }
@@ -392,29 +341,19 @@ impl Handle {
         }
     }
 
-    /// Removes this registration. Returns `false` if it already ran, was
-    /// already removed (by `unregister`, `clear` or another handle), or its
-    /// registry is gone.
+    /// Removes this registration. Returns `false` if it already ran, was already removed (by `unregister`, `clear` or
+    /// another handle), or its registry is gone.
     pub fn unregister(self) -> bool {
-        // Dropped outside the lock: a captured value's destructor may use
-        // the registry.
+        // Dropped outside the lock: a captured value's destructor may use the registry.
         self.with(|inner| inner.take(self.key)).flatten().map(drop).is_some()
     }
 
-    /// Runs this registration now, on this thread, and removes it: the
-    /// database is closed when the program is done with it, or at exit if
-    /// the exit comes first, and never twice. Returns `Ok(false)` if it had
-    /// already run or been removed (or its registry is gone), or if the
-    /// process is exiting and the calling thread does not act for the
-    /// exit's run, which runs it.
+    /// Runs this registration now, on this thread, and removes it: it runs once, when the program is done with it or at
+    /// exit, whichever comes first. Returns `Ok(false)` if it already ran or was removed, if its registry is gone, or
+    /// if the process is exiting and this thread does not act for the exit's run (which runs it).
     ///
-    /// A scope guard (a value whose `Drop` closes the database) closes it at
-    /// the end of a scope, but its `Drop` does not run on
-    /// `std::process::exit`, on a handled signal, or when `main` returns
-    /// while the guard lives in a `static` or on another thread; a
-    /// registration runs on all of those, but not at the end of a scope.
-    /// `run` joins the two: keep the handle where the guard would be, and
-    /// call `run` where the scope ends.
+    /// Unlike a scope guard's `Drop`, a registration runs on `std::process::exit`, a handled signal, or `main`
+    /// returning with the guard in a `static` or another thread, but not at scope end: call `run` there.
     ///
     /// # Errors
     ///
@@ -440,7 +379,6 @@ impl Handle {
     pub fn is_pending(&self) -> bool {
         self.with(|inner| inner.contains(self.key)).unwrap_or(false)
     }
-
     /// The priority it was registered with.
     pub fn priority(&self) -> i32 {
         self.key.priority
@@ -456,16 +394,11 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// A set of exit handlers with the process registry's semantics, for code
-/// that wants its own: a subsystem's shutdown hooks, a test.
+/// A set of exit handlers with the process registry's semantics, for a subsystem's shutdown hooks or a test.
 ///
-/// Handlers run in the same order as at exit: higher priority first, then
-/// last registered first. [`run`](Registry::run) drains it; dropping it runs
-/// whatever is still pending. All methods take `&self`, and a `Registry` is
-/// `Send + Sync`, so it can be shared between threads: put it in an `Arc`,
-/// or in a `static` ([`new`](Registry::new) is `const`). A `static` is never
-/// dropped, so nothing runs it by itself: run it where it belongs, at exit
-/// from a handler of the process registry, say:
+/// Handlers run in the process registry's order; [`run`](Registry::run) drains it, and dropping it runs what is
+/// pending. Methods take `&self` and it is `Send + Sync`: share it in an `Arc` or a `static` ([`new`](Registry::new) is
+/// `const`). A `static` is never dropped: run it yourself, say from a process-registry handler:
 ///
 /// ```
 /// # extern crate atexit_core as atexit;
@@ -492,6 +425,7 @@ impl fmt::Debug for Handle {
 /// assert_eq!(*log.lock().unwrap(), ["c", "b", "a"]);
 /// assert_eq!(registry.len(), 0);
 /// ```
+#[derive(Default)]
 pub struct Registry {
     /// Made at first use, so that `new` can be `const`.
     inner: OnceLock<Arc<Shared>>,
@@ -503,59 +437,38 @@ impl Registry {
         Registry { inner: OnceLock::new() }
     }
 
-    /// Registers `f` to run once when this registry runs, at priority 0.
-    ///
-    /// For a priority or a name, use [`Registration`](crate::Registration).
+    /// Registers `f` to run when this registry runs, at priority 0 (options: [`Registration`](crate::Registration)).
     pub fn register<F: FnOnce() + Send + 'static>(&self, f: F) -> Handle {
         self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
     }
-
     fn inner(&self) -> &Arc<Shared> {
         self.inner.get_or_init(|| Arc::new(Shared { state: Lock::new(Stacks::new()), run_lock: RunLock::new() }))
     }
-
     pub(crate) fn insert(&self, priority: i32, fingerprint: u64, callback: Callback) -> Handle {
         let key = self.inner().state.lock().insert(priority, fingerprint, callback);
         Handle { owner: Owner::Shared(Arc::downgrade(self.inner())), key }
     }
 
-    /// Removes every pending registration of the function `f`, whatever it
-    /// was registered with, and returns how many there were (0 if none).
-    ///
-    /// See [`unregister`](crate::unregister) for what counts as the same function.
+    /// Removes every pending registration of the function `f`, whatever it was registered with, and returns how many
+    /// there were (0 if none). What counts as the same function: see [`unregister`](crate::unregister).
     pub fn unregister<F: Function<Args>, Args>(&self, f: F) -> usize {
         let taken = self.inner().state.lock().take_identity(Identity::of(&f));
         taken.len()
     }
 
-    /// Runs every pending handler now, in exit order, each at most once, and
-    /// leaves the registry empty.
-    ///
-    /// Handlers registered while it runs run too, in their place in the
-    /// order; pending ones unregistered while it runs do not. Runs on two
-    /// threads are serialised; a handler that calls `run` continues the same
-    /// run.
+    /// Runs every pending handler now, in exit order, at most once each, emptying the registry; those registered
+    /// meanwhile run in place, those unregistered do not. Runs are serialised; `run` in a handler continues the run.
     ///
     /// # Errors
     ///
-    /// A panicking handler is reported on stderr with its name and the
-    /// others still run; the last panic is returned.
-    ///
-    /// ```
-    /// # extern crate atexit_core as atexit;
-    /// let registry = atexit::Registry::new();
-    /// registry.register(|| println!("closed"));
-    /// registry.run()?;
-    /// # Ok::<(), atexit::HandlerPanic>(())
-    /// ```
+    /// A panicking handler is reported on stderr with its name and the others still run; the last panic is returned.
     pub fn run(&self) -> Result<(), HandlerPanic> {
         self.inner().run()
     }
 
     /// Drops every pending handler without running it.
     pub fn clear(&self) {
-        // Dropped outside the lock: a captured value's destructor may use
-        // the registry.
+        // Dropped outside the lock: a captured value's destructor may use the registry.
         let taken = self.inner().state.lock().take_all();
         let taken = emptied(taken);
         self.inner().state.lock().keep_memory(taken);
@@ -565,16 +478,9 @@ impl Registry {
     pub fn len(&self) -> usize {
         self.inner().state.lock().len()
     }
-
     /// Whether no handler is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Registry::new()
     }
 }
 
@@ -588,9 +494,7 @@ impl Drop for Registry {
     /// Runs what is still pending; panics were reported on stderr.
     fn drop(&mut self) {
         if self.inner.get().is_some() {
-            if let Err(panic) = self.run() {
-                drop_quietly(panic);
-            }
+            drop_quietly(self.run());
         }
     }
 }

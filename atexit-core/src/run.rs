@@ -1,23 +1,11 @@
-//! The run of the process registry: one at a time, and the threads that act
-//! for it.
+//! The run of the process registry: one at a time, and who acts for it.
 //!
-//! A run (the exit's, or an explicit `run_exitfuncs`) takes the handlers out
-//! one by one and calls each. Its rights belong to the run, not to a thread:
-//! the thread that holds the run's *lease* acts for it, and only that
-//! thread. What it does counts for the run: a handler it runs may register
-//! (the new handler runs next), call `exit(n)` (the status becomes `n`),
-//! or start a nested run (it goes on from there). The lease moves when
-//! the run goes on from another thread:
-//! - **a fresh thread**, for the whole run, when the exiting thread's
-//!   thread-locals are gone (C's `exit` destroys them before its hooks run);
-//! - **a runtime thread**, for the time an async handler runs there;
-//! - **a continuation**, when a handler overruns its time limit while
-//!   blocking the thread that held the lease: that thread is left behind
-//!   with its handler, no longer acting for the run, and the rest of the run
-//!   goes on from a new thread.
-//!
-//! Whoever holds the lease when no handler is left finishes what the thread
-//! that handed it over waits for: the run itself, or that thread's turn.
+//! A run (the exit's, or an explicit `run_exitfuncs`) pops handlers one by one and calls each. Its rights belong to the
+//! thread holding the run's *lease*: what a handler it runs does counts for the run (registering, `exit(n)`, a nested
+//! run goes on with it). The lease moves to a fresh thread when the exiting thread's thread-locals are gone (C's
+//! `exit`), to an async handler's thread while it runs, and to a continuation when a handler overruns its time limit
+//! while blocking the holder (left behind there). Whoever holds it when no handler is left does what the exit state's
+//! `Then` says.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -38,44 +26,29 @@ pub(crate) enum Place {
     Here,
     /// On a new thread: the calling thread's thread-locals are gone.
     Fresh,
-    /// On the calling thread, each handler waited for, none watched: a
-    /// shared library's copy of the runtime, run as it is unloaded (no
-    /// code of it may run once the unloading returns).
+    /// On the calling thread, nothing watched: a shared library being unloaded (none of its code may run once that
+    /// returns).
     Unloading,
 }
 
-/// Runs the process registry's handlers, each once, until none is left,
-/// and returns the last panic. Called by a thread that acts for a run (from
-/// inside a handler), it goes on with that run.
-pub(crate) fn run(place: Place) -> Result<(), HandlerPanic> {
-    run_as(place, true)
-}
-
-/// [`run`] for an explicit `run_exitfuncs`: inside a handler, the thread
-/// that called it goes on afterwards, and so does an async handler that
-/// it awaits.
-pub(crate) fn run_explicitly() -> Result<(), HandlerPanic> {
-    run_as(Place::Here, false)
-}
-
-fn run_as(place: Place, exiting: bool) -> Result<(), HandlerPanic> {
+/// Runs the process registry's handlers until none is left; returns the last panic. From inside a handler of a run, it
+/// goes on with that run, and when `exiting`, an async handler this thread awaits is dropped (from `run_exitfuncs`, it
+/// goes on afterwards).
+pub(crate) fn run(place: Place, exiting: bool) -> Result<(), HandlerPanic> {
     // Read here, so that a fresh thread need not read the environment.
     watch::settle();
     let result = if state::acts_for_run() { go_on(place, exiting) } else { start(place) };
     result.map_or(Ok(()), Err)
 }
 
-/// Takes the lease of a new run, once no other run is going on, and says
-/// who ends the process after it. Returns the lease and the run's number.
-/// `place` is the caller's: a thread whose thread-locals are gone (C's
-/// `exit`) cannot tell whether it is one of a runtime's.
+/// Takes the lease of a new run once no other is going on: the lease and the run's number. (With its thread-locals
+/// gone, `Place::Fresh`, the caller cannot tell whether it is a runtime's thread.)
 pub(crate) fn claim(ender: Ender, place: Place) -> (u64, u64) {
     let lease = state::new_lease();
     if !state::pass_lease(0, lease) {
         let may_be_the_runtimes = place == Place::Fresh || crate::thread::in_a_runtime();
         if may_be_the_runtimes && state::stall() {
-            // This thread may be one of the runtime's, which its exit now
-            // blocks: what the run awaits there may never come.
+            // Its exit blocks the runtime the run awaits on.
             watch::drop_awaited("a thread of its runtime called exit, which stops the runtime");
         }
         wait_for_the_run(|| state::pass_lease(0, lease));
@@ -83,8 +56,7 @@ pub(crate) fn claim(ender: Ender, place: Place) -> (u64, u64) {
     (lease, state::start_run(ender))
 }
 
-/// The end of a run for the thread that started it: once it is finished
-/// (by this thread or another), its last panic.
+/// Once run number `run` is finished (on any thread), its last panic.
 pub(crate) fn outcome(run: u64) -> Option<HandlerPanic> {
     wait_until(|| state::finished(run));
     state::take_last(run)
@@ -98,9 +70,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
         hand_over(lease);
     } else {
         let previous = state::hold_lease(lease);
-        // Another thread's exit waiting for this run looks whether it is
-        // parked in the standard library's exit: which thread it runs on
-        // (the handlers are not told apart there; a thread of ours says).
+        // For an exit waiting on this run to see a park in std's exit.
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let (last, done) = match thread::ours().is_none().then(thread::tid).flatten() {
             Some(tid) => running_as(tid, lease, None, || drain_all(lease, place)),
@@ -117,8 +87,7 @@ fn start(place: Place) -> Option<HandlerPanic> {
     outcome(run)
 }
 
-/// Inside a handler of the run: the rest runs now, from here, or from a
-/// fresh thread if this one's thread-locals are gone.
+/// Inside a handler of the run: the rest runs now, here or on a fresh thread.
 fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
     let lease = state::held_lease();
     if exiting {
@@ -133,15 +102,12 @@ fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
         hand_over(lease);
         return None;
     }
-    // Left behind meanwhile, its panics were reported; the run goes on
-    // without them.
+    // Left behind meanwhile: its panics were reported.
     let (last, done) = drain_all(lease, place);
     last.filter(|_| done)
 }
 
-/// Hands the lease over to a fresh thread, which drains and then does what
-/// the exit state's `then` says, and waits until the run is done with this thread's
-/// turn: its lease back, or the run finished.
+/// Hands the lease to a fresh thread and waits for this thread's turn to end: its lease back, or the run finished.
 fn hand_over(lease: u64) {
     let fresh = state::new_lease();
     state::set_lease(fresh);
@@ -153,11 +119,8 @@ fn hand_over(lease: u64) {
     wait_for_the_run(|| state::lease() == lease || state::finished(run));
 }
 
-/// Blocks, as [`wait_until`], until `done`, which waits for a run on
-/// another thread. A handler there that calls `std::process::exit` is
-/// parked for ever by the standard library (this thread, or another,
-/// exits): nothing notifies that, so on Linux this thread looks now and
-/// then, and the run goes on without it.
+/// [`wait_until`] for a run on another thread. A handler there that calls `std::process::exit` is parked for ever by
+/// std while this process exits, which nothing notifies: on Linux this thread looks now and then.
 fn wait_for_the_run(done: impl FnMut() -> bool) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
@@ -170,19 +133,15 @@ fn wait_for_the_run(done: impl FnMut() -> bool) {
     wait_until(done);
 }
 
-/// How often the exiting thread looks whether the handler running on a
-/// thread of ours is parked in the standard library's exit.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const PARK_CHECK: Duration = Duration::from_millis(250);
 
-/// How long the rest of the exit has, once a handler was found parked in
-/// the standard library's exit, if no deadline is set: what the parked
-/// thread holds (stdout's lock, say) can block the others for ever.
+/// What the rest of the exit has after a park, without a deadline: what the parked thread holds (stdout's lock, say)
+/// can block the others.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const PARKED_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs `f`, the handler `name`, as `lease`: recorded while it runs if
-/// this is a thread of ours.
+/// Runs `f`, the handler `name`, as `lease`: recorded on a thread of ours.
 #[inline]
 pub(crate) fn running<R>(lease: u64, name: impl FnOnce() -> Cow<'static, str>, f: impl FnOnce() -> R) -> R {
     match thread::ours() {
@@ -202,9 +161,8 @@ fn running_as<R>(tid: i32, lease: u64, name: Option<Cow<'static, str>>, f: impl 
     result
 }
 
-/// If the handler running for the run on a thread of ours is parked in the
-/// standard library's exit, it is named and left behind, and the run goes
-/// on from a new thread (or, with none, from this one).
+/// A handler of the run parked in std's exit is named and left behind; the run goes on from a new thread (or, with
+/// none, from this one).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn go_on_without_a_parked_handler() {
     let parked = state::locked().running.as_ref().map(|r| (r.tid, r.lease, r.name.clone(), r.started));
@@ -224,7 +182,6 @@ fn go_on_without_a_parked_handler() {
         watch::trace(name, "left behind (parked in std::process::exit)", started.elapsed());
     }
     watch::abandon(held);
-    // What it holds (stdout's lock, say) may block the others for ever.
     watch::bound_the_rest(PARKED_GRACE);
     start_watchdog_if_wanted();
     if let Err(e) = move_on(held) {
@@ -236,17 +193,12 @@ fn go_on_without_a_parked_handler() {
     }
 }
 
-/// The fresh thread of [`hand_over`], and a continuation of [`move_on`].
-/// Each holds the lease it was started for: nothing moves the lease between
-/// the start and the first handler, so each reads it, rather than be given
-/// it in an allocation of the starting thread (see [`thread::Plain`]).
+/// The fresh thread of [`hand_over`] and a continuation of [`move_on`]. Each reads the lease it was started for
+/// (nothing moves it meanwhile) rather than be given it in an allocation (see [`thread::Plain`]).
 static FRESH: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), false) };
 static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), true) };
 
-/// Drains as `lease` on this thread, then, if it still holds the lease,
-/// does what is next. A continuation (`moved_on`) finishing a run whose
-/// starter was left behind ends the process as the exit would have, and
-/// so does whoever finishes the run in a `fork()`ed child.
+/// Drains as `lease`, then does what is next (see [`finish`]).
 pub(crate) fn drain_then(lease: u64, moved_on: bool) {
     state::hold_lease(lease);
     let run = state::last_run();
@@ -258,10 +210,9 @@ pub(crate) fn drain_then(lease: u64, moved_on: bool) {
     finish(lease, moved_on);
 }
 
-/// No handler is left: the holder of `lease`, if it still holds it, does
-/// what is next. If that finishes a run whose ender it is (in a `fork()`ed
-/// child; a continuation whose run's starter was left behind), it ends the
-/// process as the exit would have.
+/// No handler is left: the holder of `lease`, if it still holds it, does what is next; finishing a run whose ender it
+/// is (a continuation, `moved_on`, whose starter was left behind; a `fork()`ed child), it ends the process as the exit
+/// would have.
 pub(crate) fn finish(lease: u64, moved_on: bool) {
     match state::finish_turn(lease) {
         Some(Then::Finish { ender: Ender::Finisher, .. }) => end_as_the_exit_would(),
@@ -270,11 +221,6 @@ pub(crate) fn finish(lease: u64, moved_on: bool) {
     }
 }
 
-/// The run has finished on a thread that nobody waits for: the one that
-/// started it was left behind in a handler, or this is a `fork()`ed child
-/// where it does not exist. The process ends now, as that thread would
-/// have ended it. (Not after an explicit run: its caller returns when its
-/// handler does.)
 fn end_as_the_exit_would() {
     match state::ending() {
         Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
@@ -290,20 +236,16 @@ pub(crate) enum Drained {
     Done,
     /// The run went on without this thread.
     Moved,
-    /// At an async handler, which the caller awaits in its place
-    /// (`#[atexit::main]`'s async run: see `asynchronous.rs`).
+    /// At an async handler, for the caller to await (see `asynchronous.rs`).
     Async(Box<dyn AsyncHandler>),
 }
 
-/// Calls handlers while this thread holds `lease`, until none is left or
-/// the run goes on without this thread, or, if the caller `awaits` them
-/// (and its runtime did not stall), at an async handler. Returns the last
-/// panic, and where it stopped.
+/// Calls handlers while this thread holds `lease`, until none is left, the run goes on elsewhere, or (if the caller
+/// `awaits` them and its runtime did not stall) at an async handler: the last panic, and where it stopped.
 pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPanic>, Drained) {
     let mut last = None;
     let mut with_statics = true;
-    // Whether this is a thread of ours, whose handlers are recorded (see
-    // `go_on_without_a_parked_handler`): asked once, not per handler.
+    // Asked once: a thread of ours records each handler.
     let ours = thread::ours().is_some();
     while state::lease() == lease {
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
@@ -333,8 +275,7 @@ pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPa
     (last, Drained::Moved)
 }
 
-/// Drains (see [`drain`]) to the end, or until the run goes on without
-/// this thread: whether it got to the end.
+/// [`drain`], not stopping at async handlers: whether it got to the end.
 fn drain_all(lease: u64, place: Place) -> (Option<HandlerPanic>, bool) {
     let (last, drained) = drain(lease, place, false);
     (last, matches!(drained, Drained::Done))
@@ -361,8 +302,7 @@ pub(crate) fn ended(result: &Result<(), HandlerPanic>) -> Ended {
     }
 }
 
-/// Calls one handler for the run, as `lease`, watched. `None` when the run
-/// went on without this thread meanwhile (the handler overran its limit).
+/// Calls one handler as `lease`, watched: `None` when the run went on without this thread meanwhile.
 #[inline(never)]
 fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
     let limit = match place {
@@ -372,10 +312,8 @@ fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), Handl
     let name = callback.name();
     let ticket = open(|| name.clone(), limit, OnOverrun::MoveOn, lease);
     let result = running(lease, || name, || callback.run());
-    // Left behind, and the run went on without this thread meanwhile (with
-    // no thread to go on from, it waited for this one).
+    // (Left behind with no thread to go on from, the run waited for this one.)
     if watch::close(ticket, ended(&result)) && state::lease() != lease {
-        // A panic still says whose it was.
         if let Err(panic) = result {
             record(&mut None, panic);
         }
@@ -384,8 +322,8 @@ fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), Handl
     Some(result)
 }
 
-/// The holder of `from` is left behind in a handler: the run goes on from
-/// a new thread, or, if none can start, the lease goes back to `from`.
+/// The holder of `from` is left behind: the run goes on from a new thread, or, if none starts, the lease goes back to
+/// `from`.
 fn move_on(from: u64) -> std::io::Result<()> {
     let to = state::new_lease();
     if !state::pass_lease(from, to) {
@@ -396,8 +334,7 @@ fn move_on(from: u64) -> std::io::Result<()> {
     })
 }
 
-/// Opens the watch ticket of a handler that runs as `lease` (see
-/// `watch::open`), and starts the watchdog if it needs one.
+/// `watch::open`, and starts the watchdog if it needs one.
 pub(crate) fn open(
     name: impl FnOnce() -> Cow<'static, str>,
     limit: Option<Duration>,
@@ -409,7 +346,6 @@ pub(crate) fn open(
     ticket
 }
 
-/// Starts the watchdog if something needs it and none runs.
 pub(crate) fn start_watchdog_if_wanted() {
     static WATCHDOG: thread::Plain = thread::Plain { name: c"atexit-watchdog", run: watchdog };
     if watch::watchdog_to_start() {
@@ -420,9 +356,7 @@ pub(crate) fn start_watchdog_if_wanted() {
     }
 }
 
-/// The watchdog: one thread per process, which does what `watch::look`
-/// finds due (and ends the process there when the deadline passes), then
-/// sleeps until the next limit passes or it is woken.
+/// The watchdog: does what `watch::look` finds due, then sleeps until the next limit passes or it is woken.
 fn watchdog() {
     let me = std::thread::current();
     loop {
@@ -442,7 +376,14 @@ fn watchdog() {
                     match on_overrun {
                         // The thread that waits for it looks again.
                         OnOverrun::CancelOrTellTheWaiter => state::CHANGED.notify(),
-                        OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => move_on_or_wait(lease),
+                        // With no thread, the run waits for it to return: the watchdog stays free for the deadline.
+                        OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => {
+                            if let Err(e) = move_on(lease) {
+                                write_stderr_now(&format!(
+                                    "atexit: no thread for the other handlers ({e}): they run once it returns\n"
+                                ));
+                            }
+                        }
                     }
                 }
             }
@@ -450,17 +391,7 @@ fn watchdog() {
     }
 }
 
-/// From the watchdog: the holder of `from` overran its limit. With no
-/// thread to go on from, the run waits for it to return (the watchdog
-/// stays free for the deadline).
-fn move_on_or_wait(from: u64) {
-    if let Err(e) = move_on(from) {
-        write_stderr_now(&format!("atexit: no thread for the other handlers ({e}): they run once it returns\n"));
-    }
-}
-
-/// Blocks until `done`, which reads the exit state: whatever changes it
-/// notifies [`state::CHANGED`].
+/// Blocks until `done`, which reads the exit state (see [`state::CHANGED`]).
 pub(crate) fn wait_until(done: impl FnMut() -> bool) {
     state::CHANGED.wait_until(done);
 }

@@ -1,17 +1,8 @@
-//! The lock that makes a local [`Registry`](crate::Registry)'s runs one at
-//! a time, in order. (The process registry's run is the exit state's:
-//! whoever holds its lease, see `run.rs`.)
-//!
-//! A run pops and calls handlers one by one, releasing the state's lock
-//! around each call so that handlers may register, unregister or inspect
-//! the registry. Two runs on two threads would interleave and break the
-//! order, so runs take this lock. It is re-entrant: a handler that runs its
-//! own registry again (`registry.run()` inside one of its handlers)
-//! continues the same run on the same thread instead of deadlocking.
-//!
-//! Made of atomics and no `Mutex`, so a thread whose thread-locals are
-//! gone can take it; a waiter blocks until the run it waits for ends
-//! (`wait.rs`).
+//! Serializes a local [`Registry`](crate::Registry)'s runs (the exit state's lease serializes the process registry's,
+//! `run.rs`): a run releases the state's lock around each handler, which may use the registry, so concurrent runs would
+//! interleave and break the order. Re-entrant: `registry.run()` in one of its handlers continues the same run instead
+//! of deadlocking. Built of atomics, not std's locks, so that a thread whose thread-locals are gone can take it;
+//! waiters block until the run ends (`wait.rs`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,12 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::wait::Event;
 
 thread_local! {
-    // Its address is this thread's token. A `const` thread-local without a
-    // destructor stays usable while the thread's thread-locals are torn
-    // down, when the process hook may run.
+    // Its address is the thread's token; `const`, no destructor: usable in thread-local teardown, when the hook runs.
     static TOKEN: Cell<u8> = const { Cell::new(0) };
 }
-
 /// A non-zero number unique to the calling thread while it lives.
 fn thread_token() -> usize {
     TOKEN.with(|t| t as *const Cell<u8> as usize)
@@ -48,10 +36,7 @@ impl RunLock {
         RunLock { owner: AtomicUsize::new(0), depth: AtomicUsize::new(0), released: Event::new() }
     }
 
-    /// Waits until no other thread is running, then holds the lock.
-    ///
-    /// A waiter waits for a whole run, which can take seconds: it blocks
-    /// until the run is released.
+    /// Blocks (a whole run can take seconds) until no other thread runs, then holds the lock.
     pub(crate) fn acquire(&self) -> RunGuard<'_> {
         let me = thread_token();
         if self.owner.load(Ordering::Acquire) != me {

@@ -1,18 +1,13 @@
-//! The environment variables that tune the runtime (`ATEXIT_TRACE`,
-//! `ATEXIT_DEADLINE_MS`, `ATEXIT_HANDLER_TIME_LIMIT_MS`).
-//!
-//! They are ignored in a setuid or setgid process (Linux's `AT_SECURE`,
-//! `issetugid()` elsewhere), as glibc ignores its own there: otherwise an
-//! unprivileged caller could make a privileged program end early, leave its
-//! handlers behind, or print their names.
+//! Environment variables tuning the runtime (`ATEXIT_TRACE`, `ATEXIT_DEADLINE_MS`, `ATEXIT_HANDLER_TIME_LIMIT_MS`),
+//! ignored when setuid or setgid (`AT_SECURE` on Linux, `issetugid()` elsewhere) as glibc ignores its own: else an
+//! unprivileged caller could make a privileged program end early, leave its handlers behind, or print their names.
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A duration set from code, or else read once from an environment
-/// variable in whole milliseconds; zero is none.
+/// A duration set from code, or else read once from an environment variable in whole ms; zero is none.
 pub(crate) struct DurationSetting {
-    /// Nanoseconds; `UNSET` until set or read from the environment.
+    /// Nanoseconds; `UNSET` until set or read.
     nanos: AtomicU64,
     var: &'static str,
 }
@@ -24,8 +19,7 @@ impl DurationSetting {
         DurationSetting { nanos: AtomicU64::new(UNSET), var }
     }
 
-    /// Sets it from code; a value too long to be told from "unset" is the
-    /// longest that can be, which never passes either.
+    /// A value too long to tell from `UNSET` becomes the longest possible, which never elapses either.
     pub(crate) fn set(&self, value: std::time::Duration) {
         self.nanos.store(u64::try_from(value.as_nanos()).unwrap_or(UNSET).min(UNSET - 1), Ordering::SeqCst);
     }
@@ -57,21 +51,18 @@ pub(crate) fn var(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
-/// A setting in whole milliseconds; a value that is not one is reported once
-/// on stderr and ignored.
+/// A setting in whole milliseconds; any other value is reported once on stderr and ignored.
 pub(crate) fn millis(name: &str) -> Option<u64> {
     let value = var(name)?;
-    match value.to_str().and_then(|v| v.trim().parse::<u64>().ok()) {
-        Some(ms) => Some(ms),
-        None => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "atexit: ignoring {name}={value:?}: expected whole milliseconds, such as 10000"
-            );
-            None
-        }
+    let ms = value.to_str().and_then(|v| v.trim().parse::<u64>().ok());
+    if ms.is_none() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "atexit: ignoring {name}={value:?}: expected whole milliseconds, such as 10000"
+        );
     }
+    ms
 }
 
 // Miri cannot read the auxiliary vector: it runs as an ordinary program.

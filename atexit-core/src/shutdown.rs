@@ -1,12 +1,10 @@
-//! The process's shutdown request (graceful signals): what asked, and the
-//! futures that wait for it. A signal in graceful mode, or the program,
-//! makes it; `signals::Shutdown` reads and awaits it.
+//! The process's shutdown request (made by a graceful-mode signal or the program) and the futures awaiting it.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use crate::exit_state;
@@ -32,52 +30,46 @@ impl fmt::Display for Cause {
     }
 }
 
-/// How many `Shutdown`s (and futures of theirs) are alive: while none is,
-/// a signal does not ask for shutdown (see `signals.rs`).
+/// How many `Shutdown`s and their futures are alive: with none, a signal does not ask (`signals.rs`).
 pub(crate) static HANDLES: AtomicUsize = AtomicUsize::new(0);
-/// The request is the exit state's word: the process it was made in (high
-/// half) and its cause (low half, [`encode`]d; 0: none). The process is
-/// looked at because the signal handler reads it, in a `fork()`ed child
-/// too, before the child's fork callback could reset it.
-fn request_word() -> &'static AtomicU64 {
-    exit_state::shutdown_request()
-}
+
+const NAMED: [Signal; 6] =
+    [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
 
 fn encode(cause: Cause) -> u32 {
-    let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
     match cause {
         Cause::Program => 1,
         Cause::Signal(Signal::Other(n)) => 8 + n as u32,
-        Cause::Signal(signal) => 2 + named.iter().position(|s| *s == signal).unwrap_or(0) as u32,
+        Cause::Signal(signal) => 2 + NAMED.iter().position(|s| *s == signal).unwrap_or(0) as u32,
     }
 }
 
 fn decode(code: u32) -> Option<Cause> {
-    let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
     match code {
         0 => None,
         1 => Some(Cause::Program),
-        2..=7 => Some(Cause::Signal(named[code as usize - 2])),
+        2..=7 => Some(Cause::Signal(NAMED[code as usize - 2])),
         n => Some(Cause::Signal(Signal::Other((n - 8) as i32))),
     }
 }
 
-/// The request made in this process, if any.
+/// The request made in this process, if any: the exit state's word holds the requesting process (high half; a forked
+/// child's signal handler may read it before the fork callback resets it) and the `encode`d cause (low half; 0: none).
 pub(crate) fn current() -> Option<Cause> {
-    let request = request_word().load(Ordering::SeqCst);
+    let request = exit_state::shutdown_request().load(Ordering::SeqCst);
     if (request >> 32) as u32 != std::process::id() {
         return None;
     }
     decode(request as u32)
 }
 
-/// Makes the request, unless one was made in this process: wakes every
-/// waiter. Returns whether this call made it.
+/// Makes the request and wakes every waiter, unless this process made one; says whether this call did.
 pub(crate) fn request(cause: Cause) -> bool {
-    let seen = request_word().load(Ordering::SeqCst);
+    let word = exit_state::shutdown_request();
+    let seen = word.load(Ordering::SeqCst);
     let made = u64::from(std::process::id()) << 32 | u64::from(encode(cause));
     let fresh = (seen >> 32) as u32 != std::process::id() || seen as u32 == 0;
-    if !fresh || request_word().compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+    if !fresh || word.compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         return false;
     }
     let wakers = std::mem::take(WAITERS.lock().here());
@@ -85,8 +77,7 @@ pub(crate) fn request(cause: Cause) -> bool {
     true
 }
 
-/// The futures waiting for the request, each by its number: memory for the
-/// futures alive, each removed when it completes or is dropped.
+/// The waiting futures' wakers, by number; each is removed when its future completes or drops.
 struct Waiters {
     wakers: Option<HashMap<u64, Waker>>,
     last: u64,
@@ -101,8 +92,7 @@ impl Waiters {
     }
 }
 
-/// In a `fork()`ed child: the parent's wakers belong to its threads and
-/// runtimes, and are not dropped here.
+/// In a `fork()`ed child: the parent's wakers belong to its threads and runtimes; leaked, not dropped.
 #[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
 pub(crate) fn forked() {
     std::mem::forget(WAITERS.lock().wakers.take());
@@ -117,10 +107,24 @@ pub struct Requested {
 }
 
 impl Requested {
-    /// A future of the request; it counts as a handle that can see it.
+    /// Counts as a handle that can see the request.
     pub(crate) fn new() -> Requested {
         HANDLES.fetch_add(1, Ordering::SeqCst);
         Requested { waiting: None }
+    }
+
+    fn forget_waker(&mut self) {
+        if let Some(number) = self.waiting.take() {
+            let mut waiters = WAITERS.lock();
+            let wakers = waiters.here();
+            let removed = wakers.remove(&number);
+            // Memory for the futures alive, not for the most ever alive.
+            if wakers.capacity() > 64 && wakers.len() < wakers.capacity() / 4 {
+                wakers.shrink_to(wakers.len() * 2);
+            }
+            drop(waiters);
+            drop(removed);
+        }
     }
 }
 
@@ -133,7 +137,7 @@ impl Future for Requested {
             return Poll::Ready(cause);
         }
         let mut waiters = WAITERS.lock();
-        // Looked at again under the lock that `request` takes to wake.
+        // Again under the lock that `request` wakes under: no wake-up is lost.
         if let Some(cause) = current() {
             drop(waiters);
             self.forget_waker();
@@ -152,22 +156,6 @@ impl Future for Requested {
             }
         }
         Poll::Pending
-    }
-}
-
-impl Requested {
-    fn forget_waker(&mut self) {
-        if let Some(number) = self.waiting.take() {
-            let mut waiters = WAITERS.lock();
-            let wakers = waiters.here();
-            let removed = wakers.remove(&number);
-            // Memory for the futures alive, not for the most ever alive.
-            if wakers.capacity() > 64 && wakers.len() < wakers.capacity() / 4 {
-                wakers.shrink_to(wakers.len() * 2);
-            }
-            drop(waiters);
-            drop(removed);
-        }
     }
 }
 

@@ -1,43 +1,10 @@
-//! Exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, with a true exit status;
-//! or, for servers that drain, a shutdown request the program waits for.
+//! Exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP` with a true exit status, or a shutdown request servers drain on.
 //!
-//! On Windows the same functions handle console control events: Ctrl-C
-//! ([`Signal::Interrupt`]), Ctrl-Break ([`Signal::Quit`]), the console
-//! window closing ([`Signal::Hangup`]), system shutdown
-//! ([`Signal::Terminate`]); after the handlers the process ends as Windows'
-//! own handler ends it, with `STATUS_CONTROL_C_EXIT` (`0xC000013A`). After a
-//! close or shutdown event Windows ends the process itself a few seconds
-//! later. A logoff is not a shutdown: a service, the only kind of process
-//! that receives it, goes on (it is sent whenever any user logs off). What follows about signal numbers, `fork`, PID 1 and
-//! other libraries' `sigaction` is Unix's.
-//!
-//! Without this, a signal with no handler kills the process and no exit
-//! handler runs. With [`install`], the signal instead wakes a thread of ours,
-//! which runs the exit handlers (never inside the signal handler, where
-//! almost nothing is allowed) and then lets the same signal kill the
-//! process, so a shell sees `128 + n` and a supervisor's `waitpid` sees
-//! "killed by SIGTERM", as if nothing had been installed.
-//!
-//! Two modes, process-wide; once a program chose graceful mode, it stays
-//! (a library that calls [`install`] later adds its signals, nothing else):
-//!
-//! - [`install`]: the signal runs the handlers at once, on a thread of ours,
-//!   and then kills the process, as described below.
-//! - [`install_graceful`]: the first signal only **asks** for shutdown. The
-//!   program sees it through the [`Shutdown`] it got back (a check, a
-//!   blocking wait, or a `Future` that works on any executor: `tokio::select!`
-//!   on it, or `.await` it), finishes what it is doing, and ends normally:
-//!   the handlers run then, once, and the exit status is the program's (or,
-//!   with [`Shutdown::exit_as_requested`], the process dies of the signal
-//!   that asked, for a supervisor that reads it). A second signal while it
-//!   drains runs the handlers at once and the process dies of that signal;
-//!   one while the handlers run ends it at once. A deadline
-//!   ([`set_deadline`](crate::set_deadline)) counts from the first signal.
-//!   While no [`Shutdown`] is alive (one dropped by mistake), a signal does
-//!   not ask: it runs the handlers at once, as in the first mode. The
-//!   program asks for the same shutdown with [`Shutdown::request`] (a
-//!   health check, an admin endpoint; [`Shutdown::new`] makes a handle
-//!   without installing anything, for tests too).
+//! Unhandled, such a signal kills the process, running no exit handler. After [`install`] it wakes a thread of ours,
+//! which runs the handlers (never in the signal handler, where almost nothing is allowed), then lets the same signal
+//! kill the process: a shell still sees `128 + n`, a supervisor's `waitpid` "killed by SIGTERM". After
+//! [`install_graceful`] (process-wide, for good) the first signal only **asks** for shutdown, which the program sees
+//! through a [`Shutdown`]: it drains and ends normally, running the handlers then.
 //!
 //! ```no_run
 //! # extern crate atexit_core as atexit;
@@ -51,42 +18,27 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! - **Once.** If the process is already exiting another way when the signal
-//!   comes, the handlers are not run again: that exit finishes. If the exit
-//!   races the signal, each handler still runs once.
-//! - **A second signal** (of any installed kind) while the first is being
-//!   handled ends the process at once, by that signal: the way out of a
-//!   hung handler with a second Ctrl-C.
-//! - **Status.** If a handler calls [`exit`](crate::exit), its code is the
-//!   status instead.
-//! - **Others' handlers.** Built on `signal-hook-registry`, so handlers that
-//!   other libraries install the same way keep running too. A signal that is
-//!   ignored when `install` is called (as `nohup` ignores `SIGHUP`) stays
-//!   ignored. A library that sets a raw `sigaction` afterwards (the `ctrlc`
-//!   crate does, for `SIGINT` and, with its `termination` feature, `SIGTERM`
-//!   and `SIGHUP`) replaces ours for that signal, silently: nothing can
-//!   prevent that. Use [`install_graceful`] instead of `ctrlc` (its
-//!   [`Shutdown`] is the Ctrl-C notification), or `tokio::signal`, which also
-//!   registers through `signal-hook-registry`, and keeps ours.
-//! - **Containers.** A process running as PID 1 (the first process of a
-//!   container) is not killed by a signal it has no handler for: without
-//!   `install`, `docker stop` waits out its grace period and then kills it
-//!   with `SIGKILL`, running nothing. With `install`, the handlers run; the
-//!   re-raised signal still cannot kill PID 1, so the process then exits
-//!   with status `128 + n`.
-//! - **Fork.** A `fork()`ed child has no signal thread: an installed signal
-//!   kills it by its default action, unless the child calls `install` itself.
-//!   The signal handler tells the child from the parent by its process id,
-//!   so this holds from the child's first instruction. A child starts
-//!   without its parent's shutdown request.
-//! - **Descriptors.** The socket that wakes the signal thread is above 2
-//!   and closed on `exec`, so a program started with stdout or stderr
-//!   closed does not write into it.
-//! - **Output.** After the handlers, the process dies without flushing: a
-//!   thread blocked writing to a full stdout pipe (holding stdout's lock)
-//!   cannot keep it alive. Rust's stdout writes each complete line as it
-//!   is printed; text after a handler's last newline is lost unless the
-//!   handler flushes it.
+//! - **Once.** An exit already under way finishes without running the handlers again; one racing the signal still runs
+//!   each handler once. A handler that calls [`exit`](crate::exit) sets the status.
+//! - **A second signal** of any installed kind while the first is handled ends the process at once, by that signal: a
+//!   second Ctrl-C gets out of a hung handler.
+//! - **Others' handlers** registered through `signal-hook-registry` (`tokio::signal`'s too) still run; a signal ignored
+//!   at `install` (`SIGHUP` under `nohup`) stays ignored. A raw `sigaction` set later silently replaces ours, as
+//!   `ctrlc`'s does for `SIGINT` (and `SIGTERM`, `SIGHUP` with its `termination` feature); use [`install_graceful`].
+//! - **Containers.** PID 1 is not killed by a signal it does not handle: without `install`, `docker stop` waits out its
+//!   grace period, then `SIGKILL`s it, running nothing; with it, the handlers run, then it exits with `128 + n`.
+//! - **Fork.** A `fork()`ed child has no signal thread, nor its parent's shutdown request: from its first instruction,
+//!   an installed signal kills it by its default action, until it calls `install` itself.
+//! - **Descriptors.** The socket that wakes the signal thread is above 2 and closed on `exec`, out of reach of a
+//!   program started with stdout or stderr closed.
+//! - **Output.** After the handlers the process dies unflushed, so a thread blocked on a full stdout pipe (holding its
+//!   lock) cannot keep it alive. Rust's stdout writes each complete line; a handler must flush a partial last one.
+//!
+//! **Windows** has console events: Ctrl-C ([`Signal::Interrupt`]), Ctrl-Break ([`Signal::Quit`]), the console closing
+//! ([`Signal::Hangup`]), system shutdown ([`Signal::Terminate`]). After the handlers the process exits with
+//! `STATUS_CONTROL_C_EXIT` (`0xC000013A`), as under Windows' own handler; Windows ends it anyway seconds after a close
+//! or shutdown. Logoff (only services get it, for any user's) ends nothing. Signal numbers, `fork`, PID 1 and
+//! `sigaction` are Unix matters.
 
 use std::fmt;
 use std::future::Future;
@@ -101,33 +53,18 @@ use crate::reason::{ExitReason, Signal};
 pub use crate::shutdown::{Cause, Requested};
 use crate::shutdown::{HANDLES, current, request};
 
-/// The signals [`install`] and [`install_graceful`] handle: `SIGINT`
-/// (Ctrl-C), `SIGTERM` (`kill`, orchestrators) and `SIGHUP` (the terminal
-/// went away). A server that reloads its configuration on `SIGHUP` leaves
-/// it out: `install_graceful_for(&[Signal::Interrupt, Signal::Terminate])`.
+/// The signals [`install`] and [`install_graceful`] handle: `SIGINT` (Ctrl-C), `SIGTERM` (`kill`, orchestrators),
+/// `SIGHUP` (the terminal went away; a server that reloads on it leaves it out, see [`install_for`]).
 pub const DEFAULT_SIGNALS: &[Signal] = &[Signal::Interrupt, Signal::Terminate, Signal::Hangup];
 
-/// How many handled signals arrived.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
-/// The process that chose graceful mode (0: none): a `fork()`ed child
-/// chooses for itself.
+/// The process that chose graceful mode (0: none), so that a `fork()`ed child chooses for itself.
 static GRACEFUL: AtomicU32 = AtomicU32::new(0);
 
-/// Whether this process chose graceful mode. Async-signal-safe.
-fn graceful() -> bool {
-    GRACEFUL.load(Ordering::SeqCst) == std::process::id()
-}
-
-/// Runs the exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, then lets the
-/// signal end the process. See the [module docs](self).
-///
-/// Call it early in `main`; calling it again does nothing. After
-/// [`install_graceful`] it keeps graceful mode and adds nothing but its
-/// signals: a library that calls `install` cannot turn an application's
-/// graceful shutdown off.
+/// Runs the exit handlers on `SIGINT`, `SIGTERM` and `SIGHUP`, then lets the signal end the process (see the [module
+/// docs](self)). Call it early in `main`; calling it again does nothing.
 ///
 /// # Errors
-///
 /// As [`install_for`].
 ///
 /// ```no_run
@@ -141,24 +78,17 @@ pub fn install() -> io::Result<()> {
     install_for(DEFAULT_SIGNALS)
 }
 
-/// [`install`] for the signals you choose, such as
-/// `&[Signal::Terminate, Signal::Quit]`.
+/// [`install`] for the signals you choose, such as `&[Signal::Terminate, Signal::Quit]`.
 ///
 /// # Errors
-///
-/// `ErrorKind::InvalidInput`, and nothing is installed, for a signal that
-/// cannot be handled (`SIGKILL`, `SIGSTOP`), that reports a fault
-/// (`SIGSEGV`, `SIGILL`, `SIGFPE`, `SIGBUS`), or whose default action is not
-/// to end the process (`SIGCHLD`, `SIGCONT`, `SIGURG`, `SIGWINCH`,
-/// `SIGTSTP`, `SIGTTIN`, `SIGTTOU`): handling one of those would end the
-/// process on a terminal resize or a child's exit. On Windows, for a
-/// [`Signal`] that is no console event. The error of the system otherwise
-/// (no thread, no socket).
+/// `ErrorKind::InvalidInput`, installing nothing, for a signal that cannot be handled (`SIGKILL`, `SIGSTOP`), reports a
+/// fault (`SIGSEGV`, `SIGILL`, `SIGFPE`, `SIGBUS`), or does not end the process by default (`SIGCHLD`, `SIGCONT`,
+/// `SIGURG`, `SIGWINCH`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`: handling one would end it on a terminal resize or a child's
+/// exit); on Windows, for a [`Signal`] with no console event. Otherwise the system's error (no thread, no socket).
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
 /// use atexit::Signal;
-///
 /// // SIGHUP reloads the configuration here: it is not handled.
 /// atexit::signals::install_for(&[Signal::Interrupt, Signal::Terminate])?;
 /// # Ok::<(), std::io::Error>(())
@@ -167,12 +97,13 @@ pub fn install_for(signals: &[Signal]) -> io::Result<()> {
     register(signals, false)
 }
 
-/// The first `SIGINT`, `SIGTERM` or `SIGHUP` asks for shutdown, which the
-/// program waits for through the returned [`Shutdown`]; see the
-/// [module docs](self).
+/// [`install`], but the first signal only asks for shutdown. The program sees it through the returned [`Shutdown`] (a
+/// check, a blocking wait, or a `Future` for any executor), drains, and ends normally: the handlers run then, once,
+/// with the program's status (see also [`Shutdown::exit_as_requested`]). A second signal during the drain runs them at
+/// once and the process dies of it; a [deadline](crate::set_deadline) counts from the first. A later [`install`] (a
+/// library's, say) keeps graceful mode and only adds its signals.
 ///
 /// # Errors
-///
 /// As [`install_for`].
 #[must_use = "a dropped Shutdown cannot see the request: keep it, or use `install()`"]
 pub fn install_graceful() -> io::Result<Shutdown> {
@@ -182,7 +113,6 @@ pub fn install_graceful() -> io::Result<Shutdown> {
 /// [`install_graceful`] for the signals you choose.
 ///
 /// # Errors
-///
 /// As [`install_for`].
 #[must_use = "a dropped Shutdown cannot see the request: keep it, or use `install_for()`"]
 pub fn install_graceful_for(signals: &[Signal]) -> io::Result<Shutdown> {
@@ -194,29 +124,20 @@ fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     platform::register(signals, graceful)
 }
 
-/// Whether the first signal only asks for shutdown: graceful mode, and
-/// someone to see the request (a [`Shutdown`] alive), or a request already
-/// made (by the program, or by a signal before its `Shutdown` went away).
-/// Async-signal-safe: atomics and `getpid` only.
+/// A first signal only asks in this process's graceful mode, given a live [`Shutdown`] or a request. Async-signal-safe.
 fn first_only_asks() -> bool {
-    graceful() && (HANDLES.load(Ordering::SeqCst) > 0 || current().is_some())
+    GRACEFUL.load(Ordering::SeqCst) == std::process::id() && (HANDLES.load(Ordering::SeqCst) > 0 || current().is_some())
 }
 
-/// Counts a signal that just arrived, and says whether it may wake the
-/// signal thread; if not, it ends the process at once. A first signal that
-/// only asks for shutdown may be followed by one that forces it; one more,
-/// or one while the handlers already run after an earlier one, ends the
-/// process. Async-signal-safe.
+/// Counts a signal; may it wake the signal thread (or must the process end now)? One may, two if the first only asks,
+/// none once the handlers run. Async-signal-safe.
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
     let allowed = if first_only_asks() { 2 } else { 1 };
     nth <= allowed && !(nth > 1 && exit_state::has_begun())
 }
 
-/// What the signal thread does with a signal: the first, in graceful mode,
-/// asks for shutdown (nothing more if the program asked already); any
-/// other runs the handlers, unless an exit already runs them. Returns
-/// whether the process must now end by the signal.
+/// Requests shutdown for a first signal that only asks, else runs the handlers unless an exit does; true: die of it.
 fn handle(signal: Signal) -> bool {
     if first_only_asks() && RECEIVED.load(Ordering::SeqCst) < 2 {
         if request(Cause::Signal(signal)) {
@@ -226,27 +147,19 @@ fn handle(signal: Signal) -> bool {
         return false;
     }
     if exit_state::has_begun() {
-        // The process is already exiting another way, which runs the
-        // handlers and sets the status; a second signal still ends it at once.
+        // That exit runs the handlers and sets the status; a next signal still ends it at once.
         return false;
     }
     run_exit_handlers(ExitReason::Signal(signal), None);
     true
 }
 
-/// The process's shutdown request, which a handled signal (in graceful
-/// mode) or the program makes, and which every `Shutdown` sees.
+/// The process's shutdown request, made by a handled signal in graceful mode or by the program.
 ///
-/// From [`install_graceful`], or [`Shutdown::new`] for code that asks for
-/// shutdown itself (a health check, an admin endpoint) or waits for it
-/// without installing anything (a test). Cheap to clone; every clone sees
-/// the same request. While no `Shutdown` is alive, a signal does not ask:
-/// it runs the handlers at once, as with [`install`] (a `Shutdown` dropped
-/// by mistake must not swallow the one `SIGTERM` an orchestrator sends).
-///
-/// The exit handlers can ask a `Shutdown` why the program stopped: after a
-/// drain the exit's [reason](crate::exit_reason) is `main` returning, and
-/// [`requested`](Shutdown::requested) says which signal asked.
+/// From [`install_graceful`], or [`Shutdown::new`] to request shutdown (a health check, an admin endpoint) or wait for
+/// it without installing (a test); clones share the request. With no `Shutdown` alive, a signal runs the handlers at
+/// once as with [`install`]: one dropped by mistake must not swallow an orchestrator's only `SIGTERM`. After a drain
+/// the exit's [reason](crate::exit_reason) is `main` returning; [`requested`](Shutdown::requested) says what asked.
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
@@ -265,19 +178,17 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// A handle on the process's shutdown request, installing nothing: for
-    /// code that requests shutdown or waits for it, and for tests.
+    /// A handle on the process's shutdown request that installs nothing.
     pub fn new() -> Shutdown {
         HANDLES.fetch_add(1, Ordering::SeqCst);
         Shutdown { _private: () }
     }
 
-    /// What asked for shutdown, if anything has: does not block.
+    /// What asked for shutdown, if anything has, without blocking.
     ///
     /// ```
     /// # extern crate atexit_core as atexit;
     /// use atexit::signals::{Cause, Shutdown};
-    ///
     /// let shutdown = Shutdown::new();
     /// shutdown.request();
     /// assert_eq!(shutdown.requested(), Some(Cause::Program));
@@ -286,23 +197,12 @@ impl Shutdown {
         current()
     }
 
-    /// Asks for shutdown from the program itself, as a signal would in
-    /// graceful mode: every waiter wakes, and [`requested`](Shutdown::requested)
-    /// says [`Cause::Program`]. Nothing happens if something asked before.
+    /// Asks for shutdown like a graceful-mode signal, with [`Cause::Program`], waking every waiter; the first ask wins.
     pub fn request(&self) {
         request(Cause::Program);
     }
 
-    /// Blocks until shutdown is requested, and says what asked.
-    ///
-    /// ```no_run
-    /// # extern crate atexit_core as atexit;
-    /// let shutdown = atexit::signals::install_graceful()?;
-    /// std::thread::spawn(|| { /* serve */ });
-    /// let cause = shutdown.wait();
-    /// eprintln!("{cause}: draining");
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
+    /// Blocks until shutdown is requested; returns what asked.
     pub fn wait(&self) -> Cause {
         struct Unpark(std::thread::Thread);
         impl Wake for Unpark {
@@ -321,33 +221,16 @@ impl Shutdown {
         }
     }
 
-    /// A future that completes when shutdown is requested, on any executor
-    /// (it needs no runtime: the request wakes it).
-    ///
-    /// ```
-    /// # extern crate atexit_core as atexit;
-    /// # async fn example() {
-    /// let shutdown = atexit::signals::Shutdown::new();
-    /// shutdown.request();
-    /// let cause = shutdown.requested_async().await;
-    /// assert_eq!(cause, atexit::signals::Cause::Program);
-    /// # }
-    /// ```
+    /// A future of the request, for any executor: it needs no runtime, the request wakes it.
     pub fn requested_async(&self) -> Requested {
         Requested::new()
     }
 
-    /// Ends the process as the request asked, once the program has drained:
-    /// the exit handlers run, then the process dies of the signal that
-    /// asked, as [`install`] would have ended it (a supervisor's `waitpid`
-    /// sees "killed by SIGTERM", a shell `128 + n`); after a request of the
-    /// program's, or none, it exits with status 0. A handler's
-    /// [`exit`](crate::exit) sets the status instead.
-    ///
-    /// Use it where the one who sent the signal reads the status (an init
-    /// system, a shell script, a test harness); return from `main` where a
-    /// drained shutdown counts as success (Kubernetes counts either as a
-    /// normal end of a pod asked to stop).
+    /// Ends the process as the request asked, once drained: the exit handlers run, then the process dies of the signal
+    /// that asked, as under [`install`] (after the program's request, or none, it exits 0); a handler's
+    /// [`exit`](crate::exit) sets the status instead. In an exit handler it acts as `exit` does there. Use it where the
+    /// signal's sender reads the status (an init system, a script, a test harness); return from `main` where a drained
+    /// shutdown is a success (Kubernetes takes either as a normal end of a pod asked to stop).
     ///
     /// ```no_run
     /// # extern crate atexit_core as atexit;
@@ -357,10 +240,6 @@ impl Shutdown {
     /// shutdown.exit_as_requested() // dies of the SIGTERM that asked
     /// # ; #[allow(unreachable_code)] Ok::<(), std::io::Error>(())
     /// ```
-    ///
-    /// Inside an exit handler it decides how the process ends, as
-    /// [`exit`](crate::exit) does there: that handler ends, the rest run,
-    /// and the process then dies of the signal (or exits 0).
     pub fn exit_as_requested(&self) -> ! {
         let signal = match current() {
             Some(Cause::Signal(signal)) => signal,
@@ -398,8 +277,7 @@ impl fmt::Debug for Shutdown {
     }
 }
 
-/// Unix: signal handlers registered through `signal-hook-registry` wake a
-/// thread of ours through a pipe; the process dies by re-raising.
+/// Unix: `signal-hook-registry` handlers wake a thread of ours via a socket; the process dies by re-raising.
 #[cfg(unix)]
 mod platform {
     use std::io::{self, Read};
@@ -412,12 +290,11 @@ mod platform {
 
     use super::{GRACEFUL, RECEIVED, Signal, handle, may_wake_for_another};
 
-    /// The write end of the pipe that wakes the signal thread; -1 before `install`.
+    /// The socket's write end that wakes the signal thread; -1 before `install`.
     static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-    /// The process the signal thread lives in (0 before `install`); another
-    /// process (a `fork()`ed child) has no thread.
+    /// The process the signal thread lives in (0: none); a `fork()`ed child has none.
     static THREAD_PID: AtomicI32 = AtomicI32::new(0);
-    /// Signals whose action is registered (it survives `fork`).
+    /// Signals whose action is registered (that survives `fork`).
     static REGISTERED: Mutex<Vec<c_int>> = Mutex::new(Vec::new());
 
     pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
@@ -444,65 +321,42 @@ mod platform {
             if registered.contains(&signal) || is_ignored(signal) {
                 continue;
             }
-            // SAFETY: `on_signal` only loads and stores atomics and calls
-            // `getpid`, `write`, `sigaction`, `raise` and `_exit`, which are
-            // async-signal-safe.
+            // SAFETY: `on_signal` uses only atomics and async-signal-safe calls (`getpid`, `write`, `die_of`'s).
             unsafe { signal_hook_registry::register(signal, move || on_signal(signal)) }?;
             registered.push(signal);
         }
-        // Graceful mode, once chosen, stays: a later `install` adds signals.
+        // Never reset: graceful mode, once chosen, stays.
         if graceful {
             GRACEFUL.store(std::process::id(), Ordering::SeqCst);
         }
         Ok(())
     }
 
-    /// Signals that cannot be caught, faults, whose handler must not return,
-    /// and the signals of [`NOT_ENDING`].
-    const FORBIDDEN: &[c_int] = &[
-        libc::SIGKILL,
-        libc::SIGSTOP,
-        libc::SIGSEGV,
-        libc::SIGILL,
-        libc::SIGFPE,
-        libc::SIGBUS,
-        libc::SIGCHLD,
-        libc::SIGCONT,
-        libc::SIGURG,
-        libc::SIGWINCH,
-        libc::SIGTSTP,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-    ];
-
-    /// Signals whose default action is to be ignored, or to stop or go on:
-    /// dying of one of them would not end the process.
+    /// Signals that cannot be caught, and faults, whose handler must not return.
+    const FORBIDDEN: &[c_int] =
+        &[libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE, libc::SIGBUS];
+    /// Signals whose default action is to be ignored, to stop or to continue: dying of one would not end the process.
     const NOT_ENDING: &[c_int] =
         &[libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
 
-    /// Ends the process by `signal`, as if it had not been handled.
     pub(super) fn die_of(signal: Signal) -> ! {
         crate::last_words::die_of(signal.number())
     }
 
     fn is_ignored(signal: c_int) -> bool {
-        // SAFETY: a zeroed `sigaction` is a valid out-parameter, and a null new
-        // action makes `sigaction` only read the current one.
+        // SAFETY: a zeroed `sigaction` is a valid out-parameter; a null new action makes the call only read.
         unsafe {
             let mut current: libc::sigaction = std::mem::zeroed();
             libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN
         }
     }
 
-    /// The same socket on a descriptor of 3 or more, closed on `exec`: with
-    /// stdout or stderr closed, a new descriptor would take 1 or 2, and a
-    /// handler's `eprintln!` would write into the signal thread's socket.
+    /// `socket` above 2, closed on `exec`: with stdout or stderr closed it could be 1 or 2, catching handlers' output.
     fn above_stdio(socket: UnixStream) -> io::Result<UnixStream> {
         if socket.as_raw_fd() > 2 {
             return Ok(socket);
         }
-        // SAFETY: `F_DUPFD_CLOEXEC` makes a new descriptor of the open
-        // `socket`, owned by nothing else but the `UnixStream` made from it.
+        // SAFETY: `F_DUPFD_CLOEXEC` duplicates the open `socket`; only the new `UnixStream` owns the copy.
         unsafe {
             match libc::fcntl(socket.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) {
                 -1 => Err(io::Error::last_os_error()),
@@ -511,14 +365,12 @@ mod platform {
         }
     }
 
-    /// Starts the signal thread and its pipe, unless this process has them.
     fn start_thread() -> io::Result<()> {
         let pid = std::process::id() as i32;
         if THREAD_PID.load(Ordering::SeqCst) == pid {
             return Ok(());
         }
-        // Both ends close on `exec`; writes never block the signal handler.
-        // The write end stays open for the life of the process.
+        // Both ends close on `exec`; writes never block the signal handler; the write end is never closed.
         let (reader, writer) = UnixStream::pair()?;
         let (reader, writer) = (above_stdio(reader)?, above_stdio(writer)?);
         writer.set_nonblocking(true)?;
@@ -530,7 +382,7 @@ mod platform {
         Ok(())
     }
 
-    /// The signal handler proper: wake the thread, or die at once.
+    /// The signal handler proper: wakes the thread, or dies at once.
     fn on_signal(signal: c_int) {
         // `std::process::id` is `getpid`, which is async-signal-safe.
         let no_thread_here = THREAD_PID.load(Ordering::SeqCst) != std::process::id() as i32;
@@ -538,8 +390,7 @@ mod platform {
             crate::last_words::die_of(signal);
         }
         let byte = signal as u8;
-        // SAFETY: writing one byte from a live local to the pipe's write end;
-        // a full pipe (impossible: two bytes at most per process) would just fail.
+        // SAFETY: one byte from a live local; a full socket (impossible: two bytes per process at most) fails it.
         unsafe { libc::write(WAKE_FD.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1) };
     }
 
@@ -560,8 +411,7 @@ mod platform {
     }
 }
 
-/// Windows: console control events (Ctrl-C, Ctrl-Break, the console closed,
-/// logoff, shutdown), through `SetConsoleCtrlHandler`.
+/// Windows: console control events, through `SetConsoleCtrlHandler`.
 #[cfg(windows)]
 #[path = "signals_windows.rs"]
 mod platform;

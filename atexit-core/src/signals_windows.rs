@@ -1,17 +1,7 @@
-//! The Windows side of `signals`: console control events, through
-//! `SetConsoleCtrlHandler`. Windows calls the handler on a thread it starts
-//! for the event; the handlers run there, and the process then ends as
-//! Windows' own handler ends it, with `STATUS_CONTROL_C_EXIT`.
-//!
-//! Which event counts as which [`Signal`]: Ctrl-C is `Interrupt`,
-//! Ctrl-Break is `Quit`, the console window closing is `Hangup`, system
-//! shutdown is `Terminate`. Logoff is no shutdown: Windows sends
-//! `CTRL_LOGOFF_EVENT` only to services (an interactive program has been
-//! ended before), and to a service whenever any user logs off, when it must
-//! go on; so it is answered "handled" and nothing else happens. After a close, logoff or shutdown event
-//! Windows ends the process when the handler returns (or 5 to 20 seconds
-//! later): in graceful mode the handler waits there, so the program can
-//! drain in that time.
+//! `signals` on Windows, through `SetConsoleCtrlHandler`; the handler runs on a thread Windows starts for the event. A
+//! logoff is answered "handled" and nothing more: only services receive it (other programs are ended before), for any
+//! user's, and they must go on. Windows ends the process once the handler returns from a close, logoff or shutdown
+//! event (or 5 to 20 seconds later), so in graceful mode the handler waits there while the program drains.
 
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,37 +26,24 @@ const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
 
 /// The events handled, one bit each; 0 before `install`.
 static EVENTS: AtomicU32 = AtomicU32::new(0);
-
-fn events_of(signal: Signal) -> Option<&'static [u32]> {
-    match signal {
-        Signal::Interrupt => Some(&[CTRL_C_EVENT]),
-        Signal::Quit => Some(&[CTRL_BREAK_EVENT]),
-        Signal::Hangup => Some(&[CTRL_CLOSE_EVENT]),
-        Signal::Terminate => Some(&[CTRL_SHUTDOWN_EVENT]),
-        _ => None,
-    }
-}
-
-fn signal_of(event: u32) -> Option<Signal> {
-    match event {
-        CTRL_C_EVENT => Some(Signal::Interrupt),
-        CTRL_BREAK_EVENT => Some(Signal::Quit),
-        CTRL_CLOSE_EVENT => Some(Signal::Hangup),
-        CTRL_SHUTDOWN_EVENT => Some(Signal::Terminate),
-        _ => None,
-    }
-}
+/// Each console event handled, and the signal it counts as.
+const EVENT_SIGNALS: [(u32, Signal); 4] = [
+    (CTRL_C_EVENT, Signal::Interrupt),
+    (CTRL_BREAK_EVENT, Signal::Quit),
+    (CTRL_CLOSE_EVENT, Signal::Hangup),
+    (CTRL_SHUTDOWN_EVENT, Signal::Terminate),
+];
 
 pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     let mut events = 0;
     for &signal in signals {
-        let Some(these) = events_of(signal) else {
+        let Some(&(event, _)) = EVENT_SIGNALS.iter().find(|(_, s)| *s == signal) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("atexit::signals on Windows handles console events only, not {signal:?}"),
             ));
         };
-        events |= these.iter().fold(0, |bits, event| bits | 1 << event);
+        events |= 1 << event;
     }
     static HANDLER_INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let mut installed = HANDLER_INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -77,7 +54,7 @@ pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     }
     *installed = true;
     EVENTS.fetch_or(events, Ordering::SeqCst);
-    // Graceful mode, once chosen, stays: a later `install` adds events.
+    // Never reset: graceful mode, once chosen, stays.
     if graceful {
         GRACEFUL.store(std::process::id(), Ordering::SeqCst);
     }
@@ -95,20 +72,17 @@ unsafe extern "system" fn on_event(event: u32) -> Bool {
         // A service goes on when a user logs off (see the module docs).
         return 1;
     }
-    let Some(signal) = signal_of(event).filter(|_| EVENTS.load(Ordering::SeqCst) & 1 << event != 0) else {
+    let ours =
+        EVENT_SIGNALS.iter().find(|(e, _)| *e == event).filter(|_| EVENTS.load(Ordering::SeqCst) & 1 << event != 0);
+    let Some(&(_, signal)) = ours else {
         // Not ours: the next handler, or Windows' own, takes it.
         return 0;
     };
-    let end_now = || die_of(signal);
-    if !may_wake_for_another() {
-        end_now();
-    }
-    if handle(signal) {
-        end_now();
+    if !may_wake_for_another() || handle(signal) {
+        die_of(signal);
     }
     if matches!(event, CTRL_CLOSE_EVENT | CTRL_SHUTDOWN_EVENT) {
-        // Windows ends the process when this returns: let the program drain
-        // (or its exit run finish) in the time Windows gives.
+        // Windows ends the process on return: the drain (or the exit run) gets the time it allows.
         loop {
             std::thread::park();
         }

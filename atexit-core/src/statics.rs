@@ -1,13 +1,6 @@
-//! Handlers registered statically with `#[atexit::register]`, from any crate.
-//!
-//! Each annotated function becomes a [`StaticHandler`] submitted to
-//! `inventory`. The process registry keeps them apart from runtime
-//! registrations and merges the two as a run goes (see `process.rs`); this
-//! module knows what one is and the order they run in. That order is the
-//! same on every build and platform, whatever order the linker laid them
-//! out in: each handler carries a key made by a `const fn` from its
-//! priority, whether it is the application's, its module path and its line,
-//! and [`sort`] breaks what the key cannot tell apart by path and name.
+//! Handlers registered with `#[atexit::register]`, from any crate: each is a [`StaticHandler`] submitted to
+//! `inventory`, kept apart from runtime registrations and merged with them as a run goes (`process.rs`). Their order is
+//! the same on every build and platform, whatever the linker's layout ([`order_key`], [`sort`]).
 
 use crate::identity::Identity;
 
@@ -26,8 +19,7 @@ pub struct StaticHandler {
 }
 
 impl StaticHandler {
-    /// `application`: written in a binary or an example (which cargo builds
-    /// with `CARGO_BIN_NAME` set) rather than in a library.
+    /// `application`: written in a binary or example (cargo sets `CARGO_BIN_NAME`), not a library.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)] // called by generated code only, one field each
     pub const fn new(
@@ -47,33 +39,24 @@ impl StaticHandler {
     pub(crate) fn function(&self) -> fn() {
         self.f
     }
-
     pub(crate) fn identity(&self) -> Identity {
         (self.identity)()
     }
-
     pub(crate) fn name(&self) -> &'static str {
         self.name
     }
-
     pub(crate) fn priority(&self) -> i32 {
         self.priority
     }
-
     pub(crate) fn inherited(&self) -> bool {
         self.inherited
     }
 }
 
-/// The order static handlers count as registered in (the last runs first),
-/// as one number: by priority; then the libraries' before the
-/// application's, so that at equal priority an application's handlers run
-/// before those of the libraries it uses (a library's flush after the
-/// application's handler that logs through it), as Python's import order
-/// gives; then by module, in an order fixed by a hash of its path; then by
-/// line, so that within a module the one written last runs first. [`sort`]
-/// breaks ties (handlers a macro wrote on one line, a collision of hashes)
-/// by the module's path, then the name.
+/// The order static handlers count as registered in (the last runs first), as one number: by priority; then libraries'
+/// before the application's, so at equal priority the application's run first (a library's flush after the application
+/// handler logging through it), as Python's import order gives; then by module, by its path's hash; then by line (the
+/// last written runs first). [`sort`] breaks ties (two handlers on one line, a hash collision) by path, then name.
 const fn order_key(priority: i32, application: bool, module: &str, line: u32) -> u128 {
     // Flipping the sign bit orders an `i32` as an unsigned number.
     let priority = (priority as u32 ^ 0x8000_0000) as u128;
@@ -96,19 +79,13 @@ const fn hash32(text: &str) -> u32 {
 /// Puts `handlers` in registration order: the last runs first.
 pub(crate) fn sort(handlers: &mut [&'static StaticHandler]) {
     handlers.sort_unstable_by_key(|handler| handler.key);
-    // What the key cannot tell apart: two modules whose paths hash alike
-    // (their handlers would interleave by line), and two handlers on one
-    // line (a macro wrote both). Both are put in order by path, line, name.
+    // Modules whose paths hash alike, or handlers on one line, the key cannot tell apart: order by path, line, name.
     for group in handlers.chunk_by_mut(|a, b| a.key >> 63 == b.key >> 63) {
-        let untold = |pair: &[&StaticHandler]| pair[0].key == pair[1].key || !same_module(pair[0], pair[1]);
+        let untold = |pair: &[&StaticHandler]| pair[0].key == pair[1].key || pair[0].module != pair[1].module;
         if group.windows(2).any(untold) {
             group.sort_unstable_by_key(|handler| (handler.module, handler.key, handler.name));
         }
     }
-}
-
-fn same_module(a: &StaticHandler, b: &StaticHandler) -> bool {
-    std::ptr::eq(a.module, b.module) || a.module == b.module
 }
 
 #[cfg(test)]

@@ -1,38 +1,25 @@
-//! The threads the runtime starts while the process exits: the fresh
-//! thread the handlers run on, a continuation, an async handler's thread,
-//! the watchdog.
-//!
-//! On Unix they are plain, detached `pthread`s, not `std::thread`s, for
-//! two reasons. The exit hook runs after libc has destroyed the exiting
-//! thread's thread-locals, and `std::thread::spawn` reads one of them (its
-//! spawn hooks) and panics there, once the thread had spawned a thread
-//! before: rust-lang/rust#138696, fixed by rust-lang/rust#138702 in Rust
-//! 1.87 (checked: a C exit hook that spawns, after `main` spawned and
-//! joined a thread, panics on 1.85 and 1.86 and not on 1.87). The deadline
-//! was silently lost that way (the test
-//! `deadline_while_the_exit_waits_for_another_threads_run`, on 1.85). This
-//! reason goes once the declared `rust-version` is 1.87 or later. The other
-//! stays: `std::thread::spawn` allocates what the new thread frees, and the
-//! first `free` on a thread sets up a heap arena for it (see [`Plain`]), a
-//! cost every program would pay at exit. Nothing started here is joined.
+//! Threads the runtime starts while the process exits (the fresh thread running handlers, a continuation, an async
+//! handler's thread, the watchdog), never joined. On Unix they are detached `pthread`s, not `std::thread`s, because:
+//! 1. The exit hook runs after libc destroyed the exiting thread's thread-locals, and `std::thread::spawn` reads one
+//!    (its spawn hooks) and panics there if the thread had spawned before: rust-lang/rust#138696, fixed by
+//!    rust-lang/rust#138702 in Rust 1.87 (a C exit hook spawning after `main` spawned and joined a thread panics on
+//!    1.85 and 1.86, not 1.87; on 1.85 the test `deadline_while_the_exit_waits_for_another_threads_run` silently lost
+//!    its deadline). Drop this reason once the declared `rust-version` is 1.87 or later.
+//! 2. `std::thread::spawn` allocates what the new thread frees, costing every program a heap arena at exit ([`Plain`]).
 
 use std::ffi::CStr;
 use std::io;
 
 use crate::lock::Lock;
 
-/// What such a thread runs: a closure.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// A thread that runs a plain function: starting it allocates nothing, so
-/// the thread frees nothing. (The first `free` on a thread makes glibc set
-/// up a heap arena for it, an `mmap` of 64 MiB or more, which a thread that
-/// runs handlers that allocate nothing does not need.)
+/// A thread running a plain function: starting it allocates nothing, so the thread frees nothing and glibc sets up no
+/// heap arena for it (an `mmap` of 64 MiB or more, made at a thread's first `free`) unless its handlers allocate.
 pub(crate) struct Plain {
-    /// 15 bytes at most.
     #[cfg_attr(not(any(target_os = "linux", target_os = "android", target_os = "macos", not(unix))), allow(dead_code))]
-    pub(crate) name: &'static CStr,
+    pub(crate) name: &'static CStr, // 15 bytes at most
     pub(crate) run: fn(),
 }
 
@@ -40,10 +27,8 @@ pub(crate) struct Plain {
 #[cfg(unix)]
 pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
     extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
-        // SAFETY: `arg` is the `&'static Plain` that `spawn` passed. The
-        // thread names itself (one system call, off the starting thread's
-        // path): `name` is NUL-terminated and at most 16 bytes with it.
-        // `gettid` has no preconditions.
+        // SAFETY: `arg` is the `&'static Plain` from `spawn`; `name` is NUL-terminated, 16 bytes at most with it (the
+        // thread names itself to keep that system call off the starting thread's path). `gettid` has no preconditions.
         let plain = unsafe {
             let plain = &*arg.cast::<Plain>();
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -59,9 +44,7 @@ pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
         let _ = std::panic::catch_unwind(plain.run);
         std::ptr::null_mut()
     }
-    // SAFETY: a zeroed `pthread_t` is a valid place for `pthread_create` to
-    // write to; `start` has the signature it calls and never unwinds; `arg`
-    // is a `&'static`.
+    // SAFETY: `pthread_create` may write a zeroed `pthread_t`; `start` fits it and never unwinds; `arg` is `'static`.
     unsafe {
         let mut thread: libc::pthread_t = std::mem::zeroed();
         let arg = (plain as *const Plain).cast_mut().cast();
@@ -83,34 +66,25 @@ pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 static JOBS: Lock<Vec<Job>> = Lock::new(Vec::new());
 
-/// Starts `job` on a new detached thread (named `atexit-async`: an async
-/// handler is the one closure such a thread runs), or gives it back with
-/// the error. Each such thread runs one job of [`JOBS`]; which does not
-/// matter.
+/// Starts `job` on a new detached thread (`atexit-async`: only async handlers run there), or gives it back with the
+/// error. Each such thread runs one job of [`JOBS`], whichever.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn spawn_job(job: Job) -> Result<(), (io::Error, Job)> {
     static JOB: Plain = Plain { name: c"atexit-async", run: run_one_job };
     fn run_one_job() {
-        let job = JOBS.lock().pop();
-        if let Some(job) = job {
-            job();
-        }
+        let Some(job) = JOBS.lock().pop() else { return };
+        job();
     }
     JOBS.lock().push(job);
-    spawn(&JOB).map_err(|e| {
-        // This job, or one another thread's job left for it: the same.
-        let job = JOBS.lock().pop().expect("a job for each thread not started");
-        (e, job)
-    })
+    // Pops this job or another caller's: either way, one job stays per thread started.
+    spawn(&JOB).map_err(|e| (e, JOBS.lock().pop().expect("a job for each thread not started")))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 thread_local! {
-    // The thread id of a thread started here; 0 on any other. `const` and
-    // without destructor: usable while the thread's thread-locals are torn down.
+    // The id of a thread started here, 0 on others; `const` without destructor: usable in thread-local teardown.
     static OURS: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
 }
-
 /// The id of the calling thread, if this module started it (Linux).
 #[inline]
 pub(crate) fn ours() -> Option<i32> {
@@ -120,8 +94,7 @@ pub(crate) fn ours() -> Option<i32> {
     None
 }
 
-/// The calling thread's id, for a thread not started here (read from
-/// `/proc`, which the look at a parked thread needs anyway).
+/// The calling thread's id, also for threads not started here: from `/proc`, which checking parked threads needs too.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn tid() -> Option<i32> {
     thread_local! {
@@ -139,11 +112,9 @@ pub(crate) fn tid() -> Option<i32> {
     Some(tid)
 }
 
-/// Whether thread `tid` of this process is blocked for good where the
-/// standard library parks a thread that calls `std::process::exit` while
-/// another thread exits: in `pause()` (glibc and musl make it `pause`,
-/// `rt_sigsuspend` or an empty `ppoll` where there is no `pause` system
-/// call). That guard exists on Linux only (rust-lang/rust#126606).
+/// Whether thread `tid` is blocked for good where std parks a thread calling `std::process::exit` while another exits:
+/// in `pause()`, which glibc and musl make `pause`, `rt_sigsuspend`, or an empty `ppoll` where there is no `pause`
+/// system call. That guard exists on Linux only (rust-lang/rust#126606).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn parked_in_exit(tid: i32) -> bool {
     if cfg!(miri) {
@@ -169,8 +140,7 @@ pub(crate) fn in_a_runtime() -> bool {
     false
 }
 
-/// The calling process's id; 0 where there is no `fork` and none to ask
-/// (WebAssembly: `std::process::id` panics there).
+/// The process's id; 0 where there is no `fork` and none to ask (on WebAssembly `std::process::id` panics).
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn process_id() -> u32 {
     #[cfg(unix)]

@@ -1,28 +1,17 @@
-//! The one way the runtime waits: on an atomic word, until another thread
-//! changes it and wakes the waiters (a futex, through `atomic-wait`, where
-//! the system has one: Linux, Android, FreeBSD, macOS, iOS, Windows).
-//!
-//! It is safe at exit and across `fork()`: it takes no lock and uses no
-//! thread-local, so a thread whose thread-locals are gone (C's `exit`) can
-//! wait, and a `fork()`ed child, whose other threads are gone, never
-//! inherits a lock held by one of them. Elsewhere (other Unixes,
-//! WebAssembly) one process-wide `Mutex` and `Condvar` stand in; there a
-//! child forked while a thread of its parent was between taking and
-//! releasing that mutex (a few instructions) would block at its first wait.
-//!
-//! Nothing here sleeps for a while and looks again: a waiter blocks until
-//! it is woken. Only the watchdog waits with a timeout, parked (`watch.rs`).
+//! The runtime's one way to block: on an atomic word until another thread changes it and wakes it (a futex through
+//! `atomic-wait` on Linux, Android, FreeBSD, macOS, iOS, Windows). Not std's `Mutex`/`Condvar`: with no lock and no
+//! thread-local, it works after C's `exit` destroyed the thread's thread-locals, and a `fork()`ed child inherits no
+//! lock held by a vanished thread. Other Unixes and WebAssembly use one process-wide `Mutex` and `Condvar`: a child
+//! forked while a parent thread held it (a few instructions) would block at its first wait. Waiters never poll; the
+//! only timed waits are `Event::wait_until_for` and the watchdog's park.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Something threads wait for: [`wait_until`](Event::wait_until) a
-/// condition holds, which whoever changes what it reads makes known with
-/// [`notify`](Event::notify).
+/// Threads [`wait_until`](Event::wait_until) a condition holds; whoever changes it calls [`notify`](Event::notify).
 pub(crate) struct Event {
-    /// Changes on every notification: a waiter that saw one value sleeps
-    /// only while it is still that value, so no notification is lost.
+    /// Bumped by each notification; a waiter sleeps only while it is unchanged, so no notification is lost.
     changes: AtomicU32,
-    /// How many threads wait: a notification with none makes no system call.
+    /// Number of waiters, so that a notification with none makes no system call.
     waiters: AtomicU32,
 }
 
@@ -31,8 +20,7 @@ impl Event {
         Event { changes: AtomicU32::new(0), waiters: AtomicU32::new(0) }
     }
 
-    /// Something a waiter may be waiting for has changed: every waiter
-    /// looks again.
+    /// Makes every waiter test its condition again.
     pub(crate) fn notify(&self) {
         self.changes.fetch_add(1, Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) != 0 {
@@ -40,15 +28,13 @@ impl Event {
         }
     }
 
-    /// Blocks until `done` says so; it is asked again after each
-    /// notification (and may be asked spuriously).
+    /// Blocks until `done` returns true; it is called again after each notification, or spuriously.
     pub(crate) fn wait_until(&self, done: impl FnMut() -> bool) {
         self.wait(None, done);
     }
 
-    /// [`wait_until`](Event::wait_until) for `timeout` at most: whether
-    /// `done` said so. Linux only (`atomic-wait` has no timeout); only the
-    /// exiting thread uses it, to look at what notifies nobody (see `run.rs`).
+    /// [`wait_until`](Event::wait_until) for at most `timeout`; returns whether `done` held. Linux only (`atomic-wait`
+    /// has no timeout): the exiting thread uses it to check on what notifies nobody (`run.rs`).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn wait_until_for(&self, timeout: std::time::Duration, done: impl FnMut() -> bool) -> bool {
         self.wait(Some(std::time::Instant::now() + timeout), done)
@@ -77,15 +63,14 @@ impl Event {
     }
 }
 
-/// Blocks while `word` holds `value`, for `timeout` at most.
+/// Blocks while `word` holds `value`, for at most `timeout`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn wait_for(word: &AtomicU32, value: u32, timeout: std::time::Duration) {
     let timeout = libc::timespec {
         tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as _,
     };
-    // SAFETY: `FUTEX_WAIT` reads the word and the timeout, both alive for
-    // the call, and blocks while the word is `value`.
+    // SAFETY: `FUTEX_WAIT` only reads the word and the timeout, both alive for the call.
     unsafe {
         libc::syscall(
             libc::SYS_futex,
@@ -96,22 +81,14 @@ fn wait_for(word: &AtomicU32, value: u32, timeout: std::time::Duration) {
         )
     };
 }
-
 /// Elsewhere no wait has a timeout (see [`Event::wait_until_for`]).
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn wait_for(word: &AtomicU32, value: u32, _: std::time::Duration) {
     platform::wait(word, value);
 }
 
-/// Blocks while `word` holds `value` (it may return spuriously).
-pub(crate) fn wait(word: &AtomicU32, value: u32) {
-    platform::wait(word, value);
-}
-
-/// Wakes one thread blocked in [`wait`] on `word`.
-pub(crate) fn wake_one(word: &AtomicU32) {
-    platform::wake_one(word);
-}
+// For `lock.rs`: `wait` blocks while a word holds a value (or spuriously); `wake_one` wakes a waiter on it.
+pub(crate) use platform::{wait, wake_one};
 
 #[cfg(any(
     target_os = "linux",
@@ -121,9 +98,7 @@ pub(crate) fn wake_one(word: &AtomicU32) {
     target_os = "ios",
     windows
 ))]
-mod platform {
-    pub(super) use atomic_wait::{wait, wake_all, wake_one};
-}
+use atomic_wait as platform;
 
 #[cfg(not(any(
     target_os = "linux",
@@ -140,24 +115,21 @@ mod platform {
     static LOCK: Mutex<()> = Mutex::new(());
     static CHANGED: Condvar = Condvar::new();
 
-    pub(super) fn wait(word: &AtomicU32, value: u32) {
+    pub(crate) fn wait(word: &AtomicU32, value: u32) {
         let guard = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        // Whoever changes the word wakes under the lock: no wake is lost
-        // between this look and the wait.
+        // Wakers take the lock, so no wake is lost between this load and the wait.
         if word.load(Ordering::SeqCst) == value {
             drop(CHANGED.wait(guard).unwrap_or_else(PoisonError::into_inner));
         }
     }
 
-    pub(super) fn wake_all(_: &AtomicU32) {
+    pub(crate) fn wake_all(_: &AtomicU32) {
         let _guard = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
         CHANGED.notify_all();
     }
 
-    pub(super) fn wake_one(word: &AtomicU32) {
-        // One condition variable serves every word: wake them all.
-        wake_all(word);
-    }
+    // One condition variable serves every word, so waking one means waking all.
+    pub(crate) use self::wake_all as wake_one;
 }
 
 #[cfg(test)]
