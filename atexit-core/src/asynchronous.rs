@@ -53,8 +53,8 @@ where
     /// Outside a run ([`Handle::run`](crate::Handle::run)): on a runtime built here (inside another runtime that
     /// panics, reported).
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        let name = Handler::name(&*self);
-        match on_a_runtime_built_here(AsyncHandler::future(self)) {
+        let name = self.name();
+        match on_a_runtime_built_here(self.future()) {
             Ok(()) => Ok(()),
             Err((e, work)) => {
                 drop(work);
@@ -73,21 +73,13 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn name(&self) -> Cow<'static, str> {
-        self.options.name_or::<F>()
-    }
-
-    fn time_limit(&self) -> Option<Duration> {
-        self.options.time_limit
-    }
-
     fn future(self: Box<Self>) -> Pending {
         Box::pin((self.f)())
     }
 
     fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>> {
         let limit = self.options.time_limit.or_else(watch::default_limit);
-        run_in_a_run(AsyncHandler::name(&*self), self.future(), limit, lease, unloading)
+        run_in_a_run(self.name(), self.future(), limit, lease, unloading)
     }
 }
 

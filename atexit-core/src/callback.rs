@@ -57,9 +57,7 @@ pub(crate) trait Handler: Send {
 
 /// An async handler, behind its `Box`.
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
-pub(crate) trait AsyncHandler: Send {
-    fn name(&self) -> Cow<'static, str>;
-    fn time_limit(&self) -> Option<Duration>;
+pub(crate) trait AsyncHandler: Handler {
     /// Its work, for a run that awaits it in its place.
     fn future(self: Box<Self>) -> Pending;
     /// Runs it in the process registry's run, as `lease`, where that run cannot await it (`unloading`: a shared
@@ -172,24 +170,5 @@ impl Callback {
             Callback::Static(handler) => call(handler.function(), || Cow::Borrowed(handler.name())),
             Callback::Boxed(handler) => handler.run(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_runs_and_panics() {
-        fn named() {}
-        let plain = Callback::Boxed(Box::new(Closure(named)));
-        assert!(plain.name().ends_with("::named"), "{}", plain.name());
-        assert!(plain.run().is_ok());
-        let options = Options { name: Some("n".into()), inherited: true, ..Options::default() };
-        let custom =
-            Callback::Boxed(Box::new(Configured { f: || panic!("boom"), options, identity: Identity::Address(1) }));
-        assert!(custom.inherited());
-        let panic = custom.run().unwrap_err();
-        assert_eq!((panic.name(), panic.message()), ("n", "boom"));
     }
 }

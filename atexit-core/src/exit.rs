@@ -67,7 +67,7 @@ pub fn exit(code: i32) -> ! {
     }
     run_exit_handlers(ExitReason::Exit(code), Some(code));
     // Through libc's `exit` on Unix: its hook runs what was registered since.
-    crate::last_words::exit_process(code, exit_state::forked_from_an_exit())
+    exit_state::exit_process(code)
 }
 
 /// A handler decides how the process ends: it is unwound and the rest run (with `panic = "abort"`, nested here, and the
@@ -81,13 +81,8 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     #[cfg(not(panic = "unwind"))]
     {
         let _ = run::run(Place::Here, true);
-        match exit_state::ending() {
-            Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
-            ending => crate::last_words::terminate_now(match ending {
-                Some(Ending::Status(code)) => code,
-                _ => 0,
-            }),
-        }
+        exit_state::end_as_decided(crate::last_words::terminate_now);
+        crate::last_words::terminate_now(0)
     }
 }
 
@@ -124,11 +119,8 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     let result = run::run(Place::Here, false);
     exit_state::explicit_run(None);
     // A handler called `exit`: the process ends now, as it decided.
-    match exit_state::ending() {
-        Some(Ending::Status(code)) => exit(code),
-        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
-        None => result,
-    }
+    exit_state::end_as_decided(exit);
+    result
 }
 
 /// The exit run of `#[atexit::main]` on an async `main`, awaited at the end of `main`'s future with its status (`None`:
@@ -165,9 +157,7 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
 /// Ends the process as the exit decided, if not with `status` (`None`: the caller's signal).
 pub(crate) fn end_if_changed(status: Option<i32>) {
     match exit_state::ending() {
-        Some(Ending::Status(code)) if Some(code) != status => {
-            crate::last_words::exit_process(code, exit_state::forked_from_an_exit())
-        }
+        Some(Ending::Status(code)) if Some(code) != status => exit_state::exit_process(code),
         Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal(signal),
         _ => {}
     }
@@ -186,11 +176,7 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
     unsafe {
         libc::fflush(std::ptr::null_mut())
     };
-    match ending {
-        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
-        Some(Ending::Status(code)) => crate::last_words::terminate_now(code),
-        None => {}
-    }
+    exit_state::end_as_decided(crate::last_words::terminate_now);
 }
 
 /// Bounds the exit: if the handlers have not all finished `limit` after the process started exiting, the handler still

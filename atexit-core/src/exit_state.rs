@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -54,9 +55,7 @@ pub(crate) struct Running {
     pub(crate) lease: u64,
     /// `None` on a thread not started here: its run's handlers are not told apart (that would cost every handler of
     /// `run_exitfuncs`).
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
     pub(crate) name: Option<Cow<'static, str>>,
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // read on Linux
     pub(crate) started: Instant,
 }
 
@@ -127,6 +126,11 @@ pub(crate) struct Locked {
     pub(crate) watched: Vec<Watched>,
     pub(crate) last_ticket: u64,
     pub(crate) watchdog: Watchdog,
+    /// The futures awaiting the shutdown request, by number (see `shutdown.rs`).
+    #[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
+    pub(crate) shutdown_waiters: Option<HashMap<u64, Waker>>,
+    #[cfg_attr(not(all(any(unix, windows), feature = "signals")), allow(dead_code))]
+    pub(crate) last_waiter: u64,
 }
 
 struct ExitState {
@@ -170,6 +174,8 @@ static EXIT: ExitState = ExitState {
         watched: Vec::new(),
         last_ticket: 0,
         watchdog: Watchdog::None,
+        shutdown_waiters: None,
+        last_waiter: 0,
     }),
 };
 
@@ -360,6 +366,20 @@ pub(crate) fn ending() -> Option<Ending> {
     }
 }
 
+/// Ends the process as the exit decided, `exit` ending it with a status; returns if the exit did not decide.
+pub(crate) fn end_as_decided(exit: fn(i32) -> !) {
+    match ending() {
+        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
+        Some(Ending::Status(code)) => exit(code),
+        None => {}
+    }
+}
+
+/// Exits with `code` through the exit functions left (see `last_words::exit_process`).
+pub(crate) fn exit_process(code: i32) -> ! {
+    crate::last_words::exit_process(code, forked_from_an_exit())
+}
+
 /// An explicit run starts (`Some`) or ends (`None`).
 pub(crate) fn explicit_run(reason: Option<ExitReason>) {
     locked().explicit = reason;
@@ -426,6 +446,8 @@ pub(crate) fn forked() {
     state.running = None;
     std::mem::forget(std::mem::replace(&mut state.watchdog, Watchdog::None));
     std::mem::forget(std::mem::take(&mut state.watched));
+    // The parent's wakers belong to its threads and runtimes: leaked, not dropped.
+    std::mem::forget(state.shutdown_waiters.take());
     // A child going on with its parent's exit has no deadline; one that is not exiting starts its clock when it exits.
     if let Clock::Since(_) = state.clock {
         state.clock = if goes_on { Clock::Off } else { Clock::NotStarted };

@@ -3,10 +3,10 @@
 //!
 //! The runtime's locks are held across `fork()` (taken in the prepare callback, released in the parent's and the
 //! child's), so the child never inherits one half-taken by a thread it does not have. The child's callback then resets
-//! what was the parent's: registrations (`process.rs`), the exit state, shutdown waiters (`shutdown.rs`). The callbacks
-//! read only a `const` thread-local without destructor: a handler may fork after its thread's thread-locals are gone.
-//! (The signal handler, which may run before the callback, and an async handler's thread tell a child by its process
-//! id.)
+//! what was the parent's: registrations (`process.rs`), the exit state (its run, watchdog and shutdown waiters). The
+//! callbacks read only a `const` thread-local without destructor: a handler may fork after its thread's thread-locals
+//! are gone. (The signal handler, which may run before the callback, and an async handler's thread tell a child by its
+//! process id.)
 
 /// Installs the fork callbacks; `reinstall` registers the process hook again.
 pub(crate) fn install(reinstall: fn()) {
@@ -23,16 +23,12 @@ mod atfork {
     use crate::process::{self, PROCESS};
 
     /// Taken in this order.
-    fn locks() -> impl DoubleEndedIterator<Item = &'static dyn ForkLock> {
-        #[cfg(feature = "signals")]
-        let shutdown = Some(crate::shutdown::fork_lock());
-        #[cfg(not(feature = "signals"))]
-        let shutdown = None;
-        [PROCESS.fork_lock(), exit_state::fork_lock()].into_iter().chain(shutdown)
+    fn locks() -> [&'static dyn ForkLock; 2] {
+        [PROCESS.fork_lock(), exit_state::fork_lock()]
     }
 
     extern "C" fn prepare() {
-        locks().for_each(|lock| lock.acquire());
+        locks().into_iter().for_each(|lock| lock.acquire());
     }
 
     extern "C" fn parent() {
@@ -52,14 +48,12 @@ mod atfork {
                 reinstall();
             }
         }
-        #[cfg(feature = "signals")]
-        crate::shutdown::forked();
     }
 
     fn release() {
         // SAFETY: `prepare` took these locks in this process (or, in the child, in its parent), on this thread, without
         // a guard, before this fork; each is released once.
-        locks().rev().for_each(|lock| unsafe { lock.release() });
+        locks().into_iter().rev().for_each(|lock| unsafe { lock.release() });
     }
 
     pub(super) fn install(reinstall: fn()) {

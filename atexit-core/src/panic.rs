@@ -99,20 +99,3 @@ pub(crate) fn drop_quietly<T>(value: T) {
         std::mem::forget(nested);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn message_of_str_string_and_other_payloads() {
-        let p = HandlerPanic::new("a".into(), Box::new("static"));
-        assert_eq!(p.message(), "static");
-        let p = HandlerPanic::new("a".into(), Box::new(String::from("owned")));
-        assert_eq!(p.message(), "owned");
-        let p = HandlerPanic::new("a".into(), Box::new(42u8));
-        assert_eq!(p.message(), "Box<dyn Any>");
-        assert_eq!(p.to_string(), "exit handler `a` panicked: Box<dyn Any>");
-        assert_eq!(p.into_payload().downcast_ref::<u8>(), Some(&42));
-    }
-}

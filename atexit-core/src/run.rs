@@ -15,7 +15,6 @@ use crate::exit_state::{self as state, Ender, Running, Then};
 use crate::last_words::write_stderr_now;
 use crate::panic::{HandlerPanic, drop_quietly};
 use crate::process::PROCESS;
-use crate::reason::Ending;
 use crate::thread;
 use crate::watch::{self, Ended, OnOverrun};
 
@@ -71,13 +70,10 @@ fn start(place: Place) -> Option<HandlerPanic> {
     } else {
         let previous = state::hold_lease(lease);
         // For an exit waiting on this run to see a park in std's exit.
-        #[cfg(any(target_os = "linux", target_os = "android"))]
         let (last, done) = match thread::ours().is_none().then(thread::tid).flatten() {
             Some(tid) => running_as(tid, lease, None, || drain_all(lease, place)),
             None => drain_all(lease, place),
         };
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let (last, done) = drain_all(lease, place);
         state::hold_lease(previous);
         state::keep_last(run, last);
         if done {
@@ -121,24 +117,16 @@ fn hand_over(lease: u64) {
 
 /// [`wait_until`] for a run on another thread. A handler there that calls `std::process::exit` is parked for ever by
 /// std while this process exits, which nothing notifies: on Linux this thread looks now and then.
-fn wait_for_the_run(done: impl FnMut() -> bool) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let mut done = done;
-        while !state::CHANGED.wait_until_for(PARK_CHECK, &mut done) {
-            go_on_without_a_parked_handler();
-        }
+fn wait_for_the_run(mut done: impl FnMut() -> bool) {
+    while !state::CHANGED.wait_until_for(PARK_CHECK, &mut done) {
+        go_on_without_a_parked_handler();
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    wait_until(done);
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 const PARK_CHECK: Duration = Duration::from_millis(250);
 
 /// What the rest of the exit has after a park, without a deadline: what the parked thread holds (stdout's lock, say)
 /// can block the others.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 const PARKED_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `f`, the handler `name`, as `lease`: recorded on a thread of ours.
@@ -163,7 +151,6 @@ fn running_as<R>(tid: i32, lease: u64, name: Option<Cow<'static, str>>, f: impl 
 
 /// A handler of the run parked in std's exit is named and left behind; the run goes on from a new thread (or, with
 /// none, from this one).
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn go_on_without_a_parked_handler() {
     let parked = state::locked().running.as_ref().map(|r| (r.tid, r.lease, r.name.clone(), r.started));
     let Some((tid, held, name, started)) = parked else { return };
@@ -215,17 +202,11 @@ pub(crate) fn drain_then(lease: u64, moved_on: bool) {
 /// would have.
 pub(crate) fn finish(lease: u64, moved_on: bool) {
     match state::finish_turn(lease) {
-        Some(Then::Finish { ender: Ender::Finisher, .. }) => end_as_the_exit_would(),
-        Some(Then::Finish { ender: Ender::StarterOrItsContinuation, .. }) if moved_on => end_as_the_exit_would(),
+        Some(Then::Finish { ender: Ender::Finisher, .. }) => state::end_as_decided(state::exit_process),
+        Some(Then::Finish { ender: Ender::StarterOrItsContinuation, .. }) if moved_on => {
+            state::end_as_decided(state::exit_process)
+        }
         _ => {}
-    }
-}
-
-fn end_as_the_exit_would() {
-    match state::ending() {
-        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
-        Some(Ending::Status(code)) => crate::last_words::exit_process(code, state::forked_from_an_exit()),
-        None => {}
     }
 }
 

@@ -7,8 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use crate::exit_state;
-use crate::lock::{ForkLock, Lock};
+use crate::exit_state::{self, Locked};
 use crate::reason::Signal;
 
 /// What asked for shutdown.
@@ -72,30 +71,14 @@ pub(crate) fn request(cause: Cause) -> bool {
     if !fresh || word.compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         return false;
     }
-    let wakers = std::mem::take(WAITERS.lock().here());
+    let wakers = std::mem::take(waiters(&mut exit_state::locked()));
     wakers.into_values().for_each(Waker::wake);
     true
 }
 
 /// The waiting futures' wakers, by number; each is removed when its future completes or drops.
-struct Waiters {
-    wakers: Option<HashMap<u64, Waker>>,
-    last: u64,
-}
-
-/// A lock that `fork()` holds across (see `fork.rs`).
-static WAITERS: Lock<Waiters> = Lock::new(Waiters { wakers: None, last: 0 });
-
-impl Waiters {
-    fn here(&mut self) -> &mut HashMap<u64, Waker> {
-        self.wakers.get_or_insert_with(HashMap::new)
-    }
-}
-
-/// In a `fork()`ed child: the parent's wakers belong to its threads and runtimes; leaked, not dropped.
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn forked() {
-    std::mem::forget(WAITERS.lock().wakers.take());
+fn waiters(state: &mut Locked) -> &mut HashMap<u64, Waker> {
+    state.shutdown_waiters.get_or_insert_with(HashMap::new)
 }
 
 /// The future of [`Shutdown::requested_async`](crate::signals::Shutdown::requested_async).
@@ -115,14 +98,14 @@ impl Requested {
 
     fn forget_waker(&mut self) {
         if let Some(number) = self.waiting.take() {
-            let mut waiters = WAITERS.lock();
-            let wakers = waiters.here();
+            let mut state = exit_state::locked();
+            let wakers = waiters(&mut state);
             let removed = wakers.remove(&number);
             // Memory for the futures alive, not for the most ever alive.
             if wakers.capacity() > 64 && wakers.len() < wakers.capacity() / 4 {
                 wakers.shrink_to(wakers.len() * 2);
             }
-            drop(waiters);
+            drop(state);
             drop(removed);
         }
     }
@@ -136,18 +119,18 @@ impl Future for Requested {
             self.forget_waker();
             return Poll::Ready(cause);
         }
-        let mut waiters = WAITERS.lock();
-        // Again under the lock that `request` wakes under: no wake-up is lost.
+        let mut state = exit_state::locked();
+        // Again under the lock that `request` takes the wakers under: no wake-up is lost.
         if let Some(cause) = current() {
-            drop(waiters);
+            drop(state);
             self.forget_waker();
             return Poll::Ready(cause);
         }
         let number = *self.waiting.get_or_insert_with(|| {
-            waiters.last += 1;
-            waiters.last
+            state.last_waiter += 1;
+            state.last_waiter
         });
-        let wakers = waiters.here();
+        let wakers = waiters(&mut state);
         match wakers.get_mut(&number) {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             Some(waker) => waker.clone_from(cx.waker()),
@@ -164,10 +147,4 @@ impl Drop for Requested {
         self.forget_waker();
         HANDLES.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// The lock `fork()` holds across (see `fork.rs`).
-#[cfg_attr(any(not(unix), miri), allow(dead_code))] // fork: Unix only, not under Miri
-pub(crate) fn fork_lock() -> &'static dyn ForkLock {
-    &WAITERS
 }

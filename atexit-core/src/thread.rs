@@ -94,15 +94,15 @@ pub(crate) fn ours() -> Option<i32> {
     None
 }
 
-/// The calling thread's id, also for threads not started here: from `/proc`, which checking parked threads needs too.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// The calling thread's id, also for threads not started here: from `/proc`, which checking parked threads needs too
+/// (Linux only: elsewhere none).
 pub(crate) fn tid() -> Option<i32> {
     thread_local! {
         // Read once per thread. `const` and without destructor.
         static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
     }
     let known = ours().unwrap_or_else(|| TID.get());
-    if known != 0 || cfg!(miri) {
+    if known != 0 || cfg!(miri) || !cfg!(any(target_os = "linux", target_os = "android")) {
         // Miri has no `/proc` (its tests run no exit).
         return Some(known).filter(|&tid| tid != 0);
     }
@@ -114,12 +114,18 @@ pub(crate) fn tid() -> Option<i32> {
 
 /// Whether thread `tid` is blocked for good where std parks a thread calling `std::process::exit` while another exits:
 /// in `pause()`, which glibc and musl make `pause`, `rt_sigsuspend`, or an empty `ppoll` where there is no `pause`
-/// system call. That guard exists on Linux only (rust-lang/rust#126606).
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// system call. That guard exists on Linux only (rust-lang/rust#126606): elsewhere, nothing parks.
 pub(crate) fn parked_in_exit(tid: i32) -> bool {
-    if cfg!(miri) {
-        return false;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if !cfg!(miri) {
+        return parked_in_pause(tid);
     }
+    let _ = tid;
+    false
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn parked_in_pause(tid: i32) -> bool {
     let Ok(text) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else { return false };
     let mut fields = text.split_whitespace().map(|f| i64::from_str_radix(f.trim_start_matches("0x"), 16));
     let Some(Ok(number)) = text.split_whitespace().next().map(str::parse::<i64>) else { return false };

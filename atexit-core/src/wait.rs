@@ -33,9 +33,8 @@ impl Event {
         self.wait(None, done);
     }
 
-    /// [`wait_until`](Event::wait_until) for at most `timeout`; returns whether `done` held. Linux only (`atomic-wait`
-    /// has no timeout): the exiting thread uses it to check on what notifies nobody (`run.rs`).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    /// [`wait_until`](Event::wait_until) for at most `timeout`; returns whether `done` held. The timeout holds on Linux
+    /// only (`atomic-wait` has none), where the exiting thread uses it to check on what notifies nobody (`run.rs`).
     pub(crate) fn wait_until_for(&self, timeout: std::time::Duration, done: impl FnMut() -> bool) -> bool {
         self.wait(Some(std::time::Instant::now() + timeout), done)
     }

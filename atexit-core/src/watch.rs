@@ -53,7 +53,6 @@ pub fn set_handler_time_limit(limit: Duration) {
 }
 
 /// If no deadline is set, the rest of the exit has `grace` from now.
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // Linux: parked handlers
 pub(crate) fn bound_the_rest(grace: Duration) {
     if DEADLINE.get().is_some() {
         return;
@@ -202,7 +201,6 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
 
 /// The handlers running as `lease` were given up for another reason than a limit (parked in std's exit), which was
 /// said: not again.
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))] // Linux: parked handlers
 pub(crate) fn abandon(lease: u64) {
     for watched in locked().watched.iter_mut().filter(|w| w.lease == lease) {
         watched.fate = Fate::LeftBehind;

@@ -113,6 +113,16 @@ fn unregister_matches_fn_items_and_fn_pointers() {
 }
 
 #[test]
+fn a_fn_pointer_with_arguments_matches_by_address() {
+    fn two(_: &str, _: u32) {}
+    let p: fn(&'static str, u32) = two;
+    let r = Registry::new();
+    Registration::new(move || p("x", 1)).identity_of(&p).register_in(&r);
+    assert_eq!(r.unregister(two), 0, "the fn item is another value than a pointer to it");
+    assert_eq!(r.unregister(p), 1);
+}
+
+#[test]
 fn unregister_of_a_closure_removes_that_closure_only() {
     let log = Log::default();
     let r = Registry::new();
@@ -273,6 +283,17 @@ fn panics_are_caught_the_rest_run_and_the_last_is_returned() {
     assert_eq!(err.message(), "first failure");
     let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| err.resume())).unwrap_err();
     assert_eq!(resumed.downcast_ref::<&str>(), Some(&"first failure"));
+}
+
+#[test]
+fn a_panic_says_its_message_whatever_the_payload() {
+    let r = Registry::new();
+    Registration::new(|| std::panic::panic_any(42u8)).name("number").register_in(&r);
+    let err = r.run().unwrap_err();
+    assert_eq!(err.to_string(), "exit handler `number` panicked: Box<dyn Any>");
+    assert_eq!(err.into_payload().downcast_ref::<u8>(), Some(&42));
+    Registration::new(|| std::panic::panic_any(String::from("owned"))).register_in(&r);
+    assert_eq!(r.run().unwrap_err().message(), "owned");
 }
 
 #[test]
