@@ -155,10 +155,11 @@
 //! A handler that a lock or a peer can hold up gets a time limit of its own
 //! ([`Registration::time_limit`]; every handler without one gets
 //! [`set_handler_time_limit`]'s, or `ATEXIT_HANDLER_TIME_LIMIT_MS`'s). It
-//! runs on a thread of its own; if it has not finished in time it is named
-//! on stderr and left behind, still running, and the rest of the handlers
-//! run; the process ends with the status it would have had. The deadline
-//! still bounds the whole exit.
+//! runs where the others do (it sees the same thread-locals); if it has not
+//! finished in time it is named on stderr and left behind, still running,
+//! and the rest of the handlers run from a new thread; the process ends
+//! with the status it would have had. The deadline still bounds the whole
+//! exit.
 //!
 //! ```
 //! use std::time::Duration;
@@ -206,12 +207,14 @@
 //! and the remaining handlers still run, however the handler runs. Do
 //! **not** call `std::process::exit` inside a handler when `main` returned
 //! or `std::process::exit` began the exit: the standard library lets one
-//! thread exit and parks any other that calls it, so that handler never
-//! returns; with a time limit it is left behind at it and the rest run,
-//! without one the exit waits for it (a [deadline](set_deadline) bounds
-//! it). During an exit begun by [`exit`], `#[atexit::main]`, a signal or
-//! [`run_exitfuncs`], `std::process::exit(n)` in a handler ends the process
-//! with `n` once the rest have run.
+//! thread exit and parks any other that calls it for ever, so that handler
+//! never returns and its status is lost. On Linux the park is seen within a
+//! quarter of a second: the handler is named on stderr and left behind, and
+//! the rest run (within 2 s unless a [deadline](set_deadline) is set, since
+//! what the parked thread holds may block them); elsewhere its time limit
+//! or the deadline ends the wait. During an exit begun by [`exit`],
+//! `#[atexit::main]`, a signal or [`run_exitfuncs`], `std::process::exit(n)`
+//! in a handler ends the process with `n` once the rest have run.
 //!
 //! # Thread-locals
 //!
@@ -247,10 +250,10 @@
 //! guarded by one short lock, never held while a handler runs, so handlers
 //! may register, unregister, run and exit freely.
 //!
-//! The lock is a spin lock taken with one atomic instruction and given back
-//! with a plain store; a waiter spins briefly, then sleeps, longer each time. Registering a
-//! function item or a closure that captures nothing allocates nothing; a
-//! capturing closure is boxed (one allocation).
+//! The lock is taken with one atomic instruction; a waiter spins briefly,
+//! then blocks until it is released (a futex where the system has one).
+//! Registering a function item or a closure that captures nothing allocates
+//! nothing; a capturing closure is boxed (one allocation).
 //!
 //! # `fork`
 //!

@@ -71,6 +71,7 @@ pub(crate) fn request(cause: Cause) -> bool {
     if !fresh || word.compare_exchange(seen, made, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         return false;
     }
+    exit_state::CHANGED.notify();
     let wakers = std::mem::take(waiters(&mut exit_state::locked()));
     wakers.into_values().for_each(Waker::wake);
     true

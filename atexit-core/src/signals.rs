@@ -41,11 +41,8 @@
 //! `sigaction` are Unix matters.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
 
 use crate::exit::{end_from_a_handler, run_exit_handlers};
 use crate::exit_state;
@@ -204,21 +201,12 @@ impl Shutdown {
 
     /// Blocks until shutdown is requested; returns what asked.
     pub fn wait(&self) -> Cause {
-        struct Unpark(std::thread::Thread);
-        impl Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut context = Context::from_waker(&waker);
-        let mut requested = std::pin::pin!(self.requested_async());
-        loop {
-            if let Poll::Ready(cause) = requested.as_mut().poll(&mut context) {
-                return cause;
-            }
-            std::thread::park();
-        }
+        let mut cause = None;
+        exit_state::CHANGED.wait_until(|| {
+            cause = current();
+            cause.is_some()
+        });
+        cause.unwrap_or(Cause::Program)
     }
 
     /// A future of the request, for any executor: it needs no runtime, the request wakes it.
