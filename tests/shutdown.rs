@@ -309,6 +309,61 @@ mod scenarios {
         say("not ended");
     }
 
+    /// A handler reads how the process ends and what asked, after a drain
+    /// that ends by returning from `main`.
+    pub fn handlers_read_the_ending_and_the_cause_after_a_drain() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| {
+            let cause = atexit::signals::requested();
+            say(&format!("{:?} {:?} {:?}", atexit::exit_reason(), atexit::ending(), cause));
+        });
+        send(libc::SIGTERM);
+        shutdown.wait();
+        say("drained");
+    }
+
+    fn main_that_fails() -> Result<(), &'static str> {
+        atexit::register(|| say(&format!("{:?} {:?}", atexit::exit_reason(), atexit::ending())));
+        Err("failed")
+    }
+
+    /// Under `#[atexit::main]` (what it expands to), `main` returning `Err`
+    /// is `MainReturned` with status 1, which a handler can read.
+    pub fn main_returning_err_ends_with_status_one() -> ExitCode {
+        atexit::__private::run_main(main_that_fails)
+    }
+
+    /// `notified()` is the `Future<Output = ()> + Send + 'static` servers
+    /// take (axum's `with_graceful_shutdown`), and completes on a request.
+    pub fn notified_is_what_servers_drain_on() {
+        fn servers_take<F: Future<Output = ()> + Send + 'static>(future: F) -> F {
+            future
+        }
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        let notified = servers_take(shutdown.notified());
+        drop(shutdown);
+        atexit::register(|| say("handler ran"));
+        let waiter = std::thread::spawn(move || {
+            let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+            let mut notified = std::pin::pin!(notified);
+            while notified.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
+                std::thread::park();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        // The future alone keeps the first signal a request.
+        send(libc::SIGTERM);
+        waiter.join().unwrap();
+        say(&format!("notified by {:?}", atexit::signals::requested()));
+    }
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
     /// Signals are named in errors and by `Display`.
     pub fn signals_are_named() {
         let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
@@ -327,6 +382,21 @@ fn all() -> Vec<common::Case> {
             "waiting_futures_leave_nothing_when_dropped",
             waiting_futures_leave_nothing_when_dropped,
             expect("grew under 2 MiB: true\n", Code(0)),
+        ),
+        case(
+            "handlers_read_the_ending_and_the_cause_after_a_drain",
+            handlers_read_the_ending_and_the_cause_after_a_drain,
+            expect("drained\nSome(ProcessExit(Some(0))) Some(Status(0)) Some(Signal(Terminate))\n", Code(0)),
+        ),
+        main_case(
+            "main_returning_err_ends_with_status_one",
+            main_returning_err_ends_with_status_one,
+            Expect { stderr_has: &["Error: \"failed\""], ..expect("Some(MainReturned) Some(Status(1))\n", Code(1)) },
+        ),
+        case(
+            "notified_is_what_servers_drain_on",
+            notified_is_what_servers_drain_on,
+            expect("notified by Some(Signal(Terminate))\nhandler ran\n", Code(0)),
         ),
         case(
             "the_program_requests_shutdown",

@@ -355,9 +355,28 @@ pub(crate) fn has_begun() -> bool {
     EXIT.begun.load(Ordering::SeqCst)
 }
 
-/// How the process ends, as the exit decided (`None` before one began, or for C's `exit` where libc does not say its
-/// status).
-pub(crate) fn ending() -> Option<Ending> {
+/// How the process will end, for a handler to read: the status it exits with, or the signal it dies of. A handler's
+/// [`exit(n)`](crate::exit) changes it for the handlers after it.
+///
+/// `None` while no exit is going on (an explicit [`run_exitfuncs`](crate::run_exitfuncs) that no handler ended), and
+/// when the exit is C's `exit` (`main` returning without `#[atexit::main]`, `std::process::exit`) on a C library that
+/// does not pass the status to exit hooks: glibc does; musl, macOS, the BSDs and Windows do not.
+///
+/// With [`exit_reason`] it says why and how: under `#[atexit::main]`, `main` returning `Err` is
+/// `MainReturned` and `Status(1)`; after a graceful drain, the signal that asked is
+/// [`signals::requested`](https://docs.rs/atexit/latest/atexit/signals/fn.requested.html) (feature `signals`).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use atexit::Ending;
+///
+/// atexit::register(|| match atexit::ending() {
+///     Some(Ending::Status(0)) | None => {}
+///     Some(ending) => eprintln!("ending with {ending}: the work file is kept"),
+/// });
+/// # atexit::clear();
+/// ```
+pub fn ending() -> Option<Ending> {
     let exiting = locked();
     match (exiting.reason?, exiting.status) {
         (ExitReason::Signal(signal), _) => Some(Ending::Signal(signal)),

@@ -48,10 +48,10 @@ mod watch;
 pub use crate::api::{AsyncRegistration, register_async};
 pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priority, register, unregister};
 pub use crate::exit::{exit, run_exitfuncs, set_deadline};
-pub use crate::exit_state::{exit_reason, is_exiting};
+pub use crate::exit_state::{ending, exit_reason, is_exiting};
 pub use crate::identity::Function;
 pub use crate::panic::HandlerPanic;
-pub use crate::reason::{ExitReason, Signal};
+pub use crate::reason::{Ending, ExitReason, Signal};
 pub use crate::registry::{Handle, Registry};
 pub use crate::watch::{DEADLINE_EXIT_STATUS, set_handler_time_limit};
 

@@ -154,9 +154,31 @@ impl TryFrom<i32> for Signal {
     }
 }
 
-/// How the process ends once an exit began: with a status, or dying of a signal.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Ending {
+/// How the process ends: with an exit status, or dying of a signal (see [`ending`](crate::ending)).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use atexit::{Ending, Signal};
+/// assert_eq!(Ending::Status(1).to_string(), "status 1");
+/// assert_eq!(Ending::Signal(Signal::Terminate).to_string(), "SIGTERM");
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Ending {
+    /// It exits with this status.
     Status(i32),
+    /// It dies of this signal, as a handled signal or [`exit_as_requested`] ends it (a shell then reports `128 + n`).
+    /// On Windows: a console event, and the status `STATUS_CONTROL_C_EXIT`.
+    ///
+    /// [`exit_as_requested`]: https://docs.rs/atexit/latest/atexit/signals/struct.Shutdown.html#method.exit_as_requested
     Signal(Signal),
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Status(code) => write!(f, "status {code}"),
+            Ending::Signal(signal) => write!(f, "{signal}"),
+        }
+    }
 }

@@ -116,6 +116,13 @@ pub fn install_graceful_for(signals: &[Signal]) -> io::Result<Shutdown> {
     register(signals, true).map(|()| Shutdown::new())
 }
 
+/// What asked for shutdown in this process, if anything has: [`Shutdown::requested`] without a handle, for an exit
+/// handler (a library's holds none). After a drain the exit's [reason](crate::exit_reason) is `main` returning, and its
+/// [ending](crate::ending) the program's status; this says which signal asked.
+pub fn requested() -> Option<Cause> {
+    current()
+}
+
 fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
     crate::hook::install();
     platform::register(signals, graceful)
@@ -212,6 +219,26 @@ impl Shutdown {
     /// A future of the request, for any executor: it needs no runtime, the request wakes it.
     pub fn requested_async(&self) -> Requested {
         Requested::new()
+    }
+
+    /// [`requested_async`](Shutdown::requested_async) as a `Future<Output = ()> + Send + 'static`: what servers take
+    /// to drain on, such as `axum::serve(..).with_graceful_shutdown(shutdown.notified())`. While it waits, it counts as
+    /// a live `Shutdown`.
+    ///
+    /// ```
+    /// # extern crate atexit_core as atexit;
+    /// # async fn example() {
+    /// let shutdown = atexit::signals::Shutdown::new();
+    /// let notified = shutdown.notified();
+    /// shutdown.request();
+    /// notified.await; // a server stops accepting here, then drains
+    /// # }
+    /// ```
+    pub fn notified(&self) -> impl Future<Output = ()> + Send + 'static {
+        let requested = self.requested_async();
+        async move {
+            requested.await;
+        }
     }
 
     /// Ends the process as the request asked, once drained: the exit handlers run, then the process dies of the signal
