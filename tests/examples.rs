@@ -3,7 +3,8 @@
 //! after SIGKILL found on the next start), `examples/graceful_server.rs`
 //! (a tokio server that drains on SIGTERM), and the cookbook's recipes
 //! (`docs/cookbook.md`): `examples/tracing_flush.rs`,
-//! `examples/terminal_restore.rs`, `examples/temp_files.rs`.
+//! `examples/terminal_restore.rs`, `examples/temp_files.rs`,
+//! `examples/two_libraries.rs`.
 
 #![cfg(unix)]
 
@@ -414,5 +415,16 @@ mod temp_files {
         // The refused copy removed nothing of the killed one's.
         assert_eq!(left(&dir, pid), (true, true));
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+mod two_libraries {
+    use super::*;
+
+    #[test]
+    fn the_telemetrys_last_line_is_logged() {
+        let output = Command::new(example("two_libraries")).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(stdout(&output), "log: main: done\nlog: mytelemetry: exported 2 spans\n");
     }
 }

@@ -350,8 +350,11 @@ pub mod priority {
     pub const EARLY: i32 = 1000;
     /// The default: an application's cleanup, most libraries'.
     pub const NORMAL: i32 = 0;
-    /// Flushes what the others write (logs, metrics, traces), so every other handler can still write to them.
+    /// Flushes what the others write that may still log: metrics, traces, telemetry exporters.
     pub const LATE: i32 = -1000;
-    /// Releases what nothing may use afterwards: a lock file, a PID file, a connection pool earlier flushes use.
+    /// Flushes logs, after `LATE`: a telemetry library's flush at `LATE` can still log through a log library that
+    /// flushes here, whatever the two crates are called.
+    pub const LOGGING: i32 = -1500;
+    /// Releases what nothing may use afterwards, after every flush: a lock file, a PID file, a connection pool.
     pub const LAST: i32 = -2000;
 }
