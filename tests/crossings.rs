@@ -437,6 +437,56 @@ mod scenarios {
         atexit::register(|| say("rest ran"));
         atexit::AsyncRegistration::new(std::future::pending::<()>).name("pending forever").register();
     }
+
+    /// stderr is a pipe whose reader pauses 300 ms (it is full meanwhile):
+    /// the watchdog's report of an overrunning handler waits for it rather
+    /// than be lost. The reader forwards what it reads to the real stderr.
+    pub fn a_report_waits_for_a_paused_stderr_reader() {
+        static SEEN: AtomicBool = AtomicBool::new(false);
+        let mut pipe = [0; 2];
+        // SAFETY: plain descriptor calls on descriptors this function owns;
+        // `filler` outlives each write.
+        let (read_end, real_stderr) = unsafe {
+            assert_eq!(libc::pipe(pipe.as_mut_ptr()), 0);
+            let real_stderr = libc::dup(2);
+            libc::dup2(pipe[1], 2);
+            libc::close(pipe[1]);
+            let flags = libc::fcntl(2, libc::F_GETFL);
+            libc::fcntl(2, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            let filler = [b'.'; 4096];
+            while libc::write(2, filler.as_ptr().cast(), filler.len()) > 0 {}
+            libc::fcntl(2, libc::F_SETFL, flags);
+            (pipe[0], real_stderr)
+        };
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(300));
+            let mut buffer = [0u8; 4096];
+            loop {
+                // SAFETY: reads into and writes from a live local buffer.
+                let read = unsafe { libc::read(read_end, buffer.as_mut_ptr().cast(), buffer.len()) };
+                if read <= 0 {
+                    return;
+                }
+                let text: Vec<u8> = buffer[..read as usize].iter().copied().filter(|&b| b != b'.').collect();
+                // SAFETY: as above.
+                unsafe { libc::write(real_stderr, text.as_ptr().cast(), text.len()) };
+                if String::from_utf8_lossy(&text).contains("left behind") {
+                    SEEN.store(true, Ordering::SeqCst);
+                }
+            }
+        });
+        atexit::register(|| {
+            let started = std::time::Instant::now();
+            while !SEEN.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(3) {
+                thread::sleep(Duration::from_millis(10));
+            }
+            say(if SEEN.load(Ordering::SeqCst) { "the reader got the report" } else { "the report was lost" });
+        });
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(2)))
+            .name("slow")
+            .time_limit(Duration::from_millis(100))
+            .register();
+    }
 }
 
 #[cfg(unix)]
@@ -450,6 +500,14 @@ fn all() -> Vec<Case> {
         ..expect("rest ran\n", Code(0))
     };
     vec![
+        case(
+            "a_report_waits_for_a_paused_stderr_reader",
+            a_report_waits_for_a_paused_stderr_reader,
+            Expect {
+                stderr_has: &["handler `slow` did not finish within its time limit of 100ms; left behind"],
+                ..expect("the reader got the report\n", Code(0))
+            },
+        ),
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         case(
             "no_wait_sleeps",

@@ -191,7 +191,8 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
 ///   deadline passes. Set or changed during the exit, it still counts from the exit's start (if that is past, it passes
 ///   at once); a handler already running then is named only if it has a time limit of its own or the trace is on.
 /// - **Ending** takes no lock and flushes nothing: a handler holding stdout's lock or blocked on a full pipe cannot
-///   hold it up.
+///   hold it up. The runtime's messages wait for a paused reader of stderr up to half a second, the watchdog's no
+///   later than the deadline; the deadline's own does not wait.
 /// - **Cost.** None without a deadline; with one, a watchdog thread sleeps from the exit's start. If no thread can
 ///   start (a sandbox, a process limit), neither the deadline nor time limits apply, and stderr says so.
 /// - **No deadline** in a child `fork()`ed during the exit by a handler (one forked by another thread is not exiting:

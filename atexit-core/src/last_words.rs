@@ -1,24 +1,55 @@
 //! Last words: what the runtime writes while the process exits, and how it ends it. A handler may hang holding the
-//! standard streams' locks or block on an unread pipe, so the runtime's messages (reports, trace, overruns, deadline)
-//! take no lock. Only [`exit_process`] and [`exit_through_libc`] flush and lock (as `exit` does).
+//! standard streams' locks, so the runtime's messages (reports, trace, overruns, deadline) take no lock; a reader of
+//! stderr that pauses loses none of them, and one that stopped reading holds the exit up for [`PATIENCE`] once at most.
+//! Only [`exit_process`] and [`exit_through_libc`] flush and lock (as `exit` does).
 
-/// Writes `message` to descriptor 2 if it takes it now, else drops it; takes no lock, not stderr's.
 #[cfg(all(unix, not(miri)))]
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a message waits for stderr to take it. Once one was not taken in that time, stderr counts as stuck (a
+/// reader that stopped) and later ones are written only if it takes them at once.
+pub(crate) const PATIENCE: Duration = Duration::from_millis(500);
+
+/// Writes `message` to descriptor 2, waiting for it as [`PATIENCE`] says; takes no lock, not stderr's.
 pub(crate) fn write_stderr_now(message: &str) {
-    let mut ready = libc::pollfd { fd: 2, events: libc::POLLOUT, revents: 0 };
-    // A writable pipe takes up to PIPE_BUF bytes at once; a longer message may be cut, not block.
-    let bytes = message.as_bytes();
-    // SAFETY: `poll` uses only the one `pollfd` given; `write` reads `bytes.len()` bytes of a live buffer.
-    unsafe {
-        if libc::poll(&mut ready, 1, 0) == 1 && ready.revents & libc::POLLOUT != 0 {
-            libc::write(2, bytes.as_ptr().cast(), bytes.len());
+    write_stderr_until(message, None);
+}
+
+/// [`write_stderr_now`], waiting no later than `until` either (the deadline, for the watchdog's messages).
+#[cfg(all(unix, not(miri)))]
+pub(crate) fn write_stderr_until(message: &str, until: Option<Instant>) {
+    static STUCK: AtomicBool = AtomicBool::new(false);
+    let patient = !STUCK.load(Ordering::Relaxed);
+    let now = Instant::now();
+    let until = if patient { until.map_or(now + PATIENCE, |at| at.min(now + PATIENCE)) } else { now };
+    let mut bytes = message.as_bytes();
+    while !bytes.is_empty() {
+        let wait = until.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32;
+        let mut ready = libc::pollfd { fd: 2, events: libc::POLLOUT, revents: 0 };
+        // A writable pipe takes `PIPE_BUF` bytes without blocking: no write is larger.
+        let chunk = &bytes[..bytes.len().min(libc::PIPE_BUF)];
+        // SAFETY: `poll` uses only the one `pollfd` given; `write` reads `chunk.len()` bytes of a live buffer.
+        let written = unsafe {
+            match libc::poll(&mut ready, 1, wait) {
+                1 if ready.revents & libc::POLLOUT != 0 => libc::write(2, chunk.as_ptr().cast(), chunk.len()),
+                -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => 0,
+                _ => {
+                    STUCK.fetch_or(patient, Ordering::Relaxed);
+                    return;
+                }
+            }
+        };
+        if written < 0 {
+            return;
         }
+        bytes = &bytes[written as usize..];
     }
 }
 
 /// Elsewhere, and under Miri (no `poll`), through std's stderr.
 #[cfg(any(not(unix), miri))]
-pub(crate) fn write_stderr_now(message: &str) {
+pub(crate) fn write_stderr_until(message: &str, _: Option<Instant>) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(message.as_bytes());
 }

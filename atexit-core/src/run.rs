@@ -360,7 +360,7 @@ fn watchdog() {
                         // With no thread, the run waits for it to return: the watchdog stays free for the deadline.
                         OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => {
                             if let Err(e) = move_on(lease) {
-                                write_stderr_now(&format!(
+                                watch::say(&format!(
                                     "atexit: no thread for the other handlers ({e}): they run once it returns\n"
                                 ));
                             }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::exit_state::{Clock, Locked, Watchdog, Watched, locked};
 pub(crate) use crate::exit_state::{Fate, OnOverrun};
-use crate::last_words::{terminate_now, write_stderr_now};
+use crate::last_words::{terminate_now, write_stderr_now, write_stderr_until};
 use crate::settings::{self, DurationSetting};
 
 /// The status the process ends with when the deadline passes, as `timeout(1)` uses.
@@ -214,23 +214,36 @@ pub(crate) fn left_behind(name: &str, limit: Duration, started: Instant) {
 }
 
 fn say_overran(name: &str, limit: Duration, what: &str) {
-    write_stderr_now(&format!(
+    say(&format!(
         "atexit: handler `{name}` did not finish within its time limit of {limit:?}; {what}, the other handlers run\n"
     ));
 }
 
+/// Writes a message that may come from the watchdog: it waits for stderr no later than the deadline.
+pub(crate) fn say(message: &str) {
+    let limit = DEADLINE.get();
+    let at = match (limit, locked().clock) {
+        (Some(limit), Clock::Since(since)) => since.checked_add(limit),
+        _ => None,
+    };
+    write_stderr_until(message, at);
+}
+
 /// Gives up the async handlers that their runs await, at once, for `why`.
 pub(crate) fn drop_awaited(why: &str) {
-    let mut wakers = Vec::new();
+    let (mut wakers, mut said) = (Vec::new(), String::new());
     for watched in &mut locked().watched {
         if watched.on_overrun == OnOverrun::CancelOrMoveOn && watched.fate == Fate::Running {
             watched.fate = Fate::Dropped;
             wakers.extend(watched.waker.take());
-            write_stderr_now(&format!(
+            said.push_str(&format!(
                 "atexit: async handler `{}` dropped: {why}; the other handlers run\n",
                 watched.name
             ));
         }
+    }
+    if !said.is_empty() {
+        write_stderr_now(&said);
     }
     wakers.into_iter().for_each(Waker::wake);
 }
@@ -356,6 +369,6 @@ fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)
         message.push_str(&format!("atexit: exit deadline of {limit:?} passed"));
     }
     message.push_str(&format!("; ending the process with status {DEADLINE_EXIT_STATUS}\n"));
-    write_stderr_now(&message);
+    write_stderr_until(&message, Some(Instant::now()));
     terminate_now(DEADLINE_EXIT_STATUS)
 }
