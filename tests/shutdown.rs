@@ -364,6 +364,43 @@ mod scenarios {
         }
     }
 
+    /// A drain bounded by `drain_deadline()` leaves the handlers a quarter
+    /// of the deadline, counted from the first signal.
+    pub fn a_drain_stopped_at_the_drain_deadline_leaves_the_handlers_their_share() {
+        atexit::set_deadline(Duration::from_millis(1200));
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| {
+            std::thread::sleep(Duration::from_millis(150));
+            say("handler ran");
+        });
+        say(&format!("before a signal: {:?}", shutdown.drain_deadline()));
+        send(libc::SIGTERM);
+        shutdown.wait();
+        let signalled = std::time::Instant::now();
+        let stop = shutdown.drain_deadline().unwrap();
+        let share = stop.saturating_duration_since(signalled);
+        say(&format!(
+            "drains for about 900 ms: {}",
+            share > Duration::from_millis(600) && share <= Duration::from_millis(900)
+        ));
+        // A drain that would take far longer, stopped there.
+        while std::time::Instant::now() < stop {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        say("stopped draining");
+    }
+
+    /// A drain that outlasts the deadline: the message says so.
+    pub fn a_drain_past_the_deadline_is_named() {
+        atexit::set_deadline(Duration::from_millis(300));
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("handler ran"));
+        send(libc::SIGTERM);
+        shutdown.wait();
+        std::thread::sleep(Duration::from_secs(5));
+        say("not ended");
+    }
+
     /// Signals are named in errors and by `Display`.
     pub fn signals_are_named() {
         let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
@@ -382,6 +419,19 @@ fn all() -> Vec<common::Case> {
             "waiting_futures_leave_nothing_when_dropped",
             waiting_futures_leave_nothing_when_dropped,
             expect("grew under 2 MiB: true\n", Code(0)),
+        ),
+        case(
+            "a_drain_stopped_at_the_drain_deadline_leaves_the_handlers_their_share",
+            a_drain_stopped_at_the_drain_deadline_leaves_the_handlers_their_share,
+            expect("before a signal: None\ndrains for about 900 ms: true\nstopped draining\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "a_drain_past_the_deadline_is_named",
+            a_drain_past_the_deadline_is_named,
+            Expect {
+                stderr_has: &["exit deadline of 300ms passed while the program was still draining"],
+                ..expect("", Code(124))
+            },
         ),
         case(
             "handlers_read_the_ending_and_the_cause_after_a_drain",

@@ -221,6 +221,29 @@ impl Shutdown {
         Requested::new()
     }
 
+    /// When to stop draining so that the exit handlers keep their share of the [deadline](crate::set_deadline): a
+    /// quarter of it, before it passes. `None` without a deadline, or until a signal asks for shutdown (the deadline
+    /// counts from the first signal; a request of the program's starts no clock).
+    ///
+    /// Bound the drain with it (`tokio::time::timeout_at(deadline.into(), drain)`): if the deadline passes while the
+    /// program still drains, no handler runs, and the process ends with status 124 all the same.
+    ///
+    /// ```no_run
+    /// # extern crate atexit_core as atexit;
+    /// # fn drain_one_more() -> bool { false }
+    /// atexit::set_deadline(std::time::Duration::from_secs(20));
+    /// let shutdown = atexit::signals::install_graceful()?;
+    /// shutdown.wait();
+    /// let stop = shutdown.drain_deadline().expect("a signal asked, and a deadline is set");
+    /// while std::time::Instant::now() < stop && drain_one_more() {}
+    /// // return from main: the handlers have 5 s of the 20
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn drain_deadline(&self) -> Option<std::time::Instant> {
+        let (at, limit) = crate::watch::deadline()?;
+        at.checked_sub(limit / 4)
+    }
+
     /// [`requested_async`](Shutdown::requested_async) as a `Future<Output = ()> + Send + 'static`: what servers take
     /// to drain on, such as `axum::serve(..).with_graceful_shutdown(shutdown.notified())`. While it waits, it counts as
     /// a live `Shutdown`.

@@ -221,12 +221,14 @@ fn say_overran(name: &str, limit: Duration, what: &str) {
 
 /// Writes a message that may come from the watchdog: it waits for stderr no later than the deadline.
 pub(crate) fn say(message: &str) {
-    let limit = DEADLINE.get();
-    let at = match (limit, locked().clock) {
-        (Some(limit), Clock::Since(since)) => since.checked_add(limit),
-        _ => None,
-    };
-    write_stderr_until(message, at);
+    write_stderr_until(message, deadline().map(|(at, _)| at));
+}
+
+/// When the deadline passes, and its length: `None` without one, or before its clock started.
+pub(crate) fn deadline() -> Option<(Instant, Duration)> {
+    let limit = DEADLINE.get()?;
+    let Clock::Since(since) = locked().clock else { return None };
+    Some((since.checked_add(limit)?, limit))
 }
 
 /// Gives up the async handlers that their runs await, at once, for `why`.
@@ -365,6 +367,11 @@ fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)
             message.push_str(&trace_line(name, "timed out", since.elapsed()));
         }
         message.push_str(&format!("atexit: exit deadline of {limit:?} passed while handler `{name}` was running"));
+    } else if !crate::exit_state::has_begun() {
+        message.push_str(&format!(
+            "atexit: exit deadline of {limit:?} passed while the program was still draining, before any handler ran \
+             (stop draining at Shutdown::drain_deadline() to leave the handlers their share)"
+        ));
     } else {
         message.push_str(&format!("atexit: exit deadline of {limit:?} passed"));
     }
