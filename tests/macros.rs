@@ -240,6 +240,17 @@ async fn main_async_handler_blocking_its_thread() {
     });
 }
 
+/// The other order with an async handler: `main`'s runtime is gone when the
+/// handlers run, so it runs on one built at exit, and stderr says why.
+#[tokio::main(flavor = "current_thread")]
+#[atexit::main]
+async fn main_async_handler_tokio_above_atexit() {
+    atexit::register_async(std::time::Duration::from_secs(5), || async {
+        tokio::task::yield_now().await;
+        say("async handler ran");
+    });
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -384,6 +395,14 @@ fn all() -> Vec<Case> {
             "main_async_tokio_above_atexit",
             main_async_tokio_above_atexit,
             expect(leak(with_statics("flushing [\"tokio above atexit\"]\n")), Code(0)),
+        ),
+        main_case(
+            "main_async_handler_tokio_above_atexit",
+            main_async_handler_tokio_above_atexit,
+            Expect {
+                stderr_has: &["(`#[tokio::main]` is above `#[atexit::main]`); put `#[atexit::main]` above it"],
+                ..expect(leak(with_statics("async handler ran\n")), Code(0))
+            },
         ),
     ]
 }

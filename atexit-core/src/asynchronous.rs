@@ -158,6 +158,12 @@ fn run_in_a_run(
         watch::close(ticket, how);
         return Some(result);
     }
+    if state::runtime_gone_unsaid() {
+        write_stderr_now(&format!(
+            "atexit: async handler `{name}` runs on a runtime built at exit: the one `main` blocked on is gone \
+             (`#[tokio::main]` is above `#[atexit::main]`); put `#[atexit::main]` above it to run async handlers there\n"
+        ));
+    }
     let helper = state::new_lease();
     // Past its limit and grace, the watchdog gives it up and wakes us.
     let ticket = run::open(|| name.clone(), limit, OnOverrun::CancelOrTellTheWaiter, helper);

@@ -13,8 +13,21 @@ use crate::reason::ExitReason;
 /// status or re-raises its panic (status 101, as without the attribute). `atexit::exit` in a handler sets the status.
 #[doc(hidden)]
 pub fn run_main<T: Termination>(main: fn() -> T) -> ExitCode {
+    run_main_then(main, false)
+}
+
+/// [`run_main`] for a `main` that blocks on a runtime of its own (`#[tokio::main]` above `#[atexit::main]`): gone when
+/// the handlers run, which an async handler is told.
+#[doc(hidden)]
+pub fn run_main_after_its_runtime<T: Termination>(main: fn() -> T) -> ExitCode {
+    run_main_then(main, true)
+}
+
+fn run_main_then<T: Termination>(main: fn() -> T, its_runtime_is_gone: bool) -> ExitCode {
     hook::install();
-    match panic::catch_unwind(main) {
+    let outcome = panic::catch_unwind(main);
+    crate::exit_state::set_runtime_gone(its_runtime_is_gone);
+    match outcome {
         Ok(value) => {
             let code = value.report();
             run_exit_handlers(ExitReason::MainReturned, Some(status_of(code)));

@@ -145,6 +145,8 @@ struct ExitState {
     /// that runtime blocked in an exit of its own, which stops the runtime's timers.
     awaiting: AtomicBool,
     stalled: AtomicBool,
+    /// Set when `#[atexit::main]` runs the handlers after the runtime its `main` blocked on is gone.
+    runtime_gone: AtomicBool,
     forked_from_an_exit: AtomicBool,
     /// The process that made it (high half: the signal handler may read it in a child before its fork callback runs)
     /// and its cause (low half).
@@ -161,6 +163,7 @@ static EXIT: ExitState = ExitState {
     begun: AtomicBool::new(false),
     awaiting: AtomicBool::new(false),
     stalled: AtomicBool::new(false),
+    runtime_gone: AtomicBool::new(false),
     forked_from_an_exit: AtomicBool::new(false),
     shutdown_request: AtomicU64::new(0),
     locked: Lock::new(Locked {
@@ -317,6 +320,16 @@ pub(crate) fn stall() -> bool {
 
 pub(crate) fn stalled() -> bool {
     EXIT.stalled.load(Ordering::SeqCst)
+}
+
+pub(crate) fn set_runtime_gone(gone: bool) {
+    EXIT.runtime_gone.store(gone, Ordering::SeqCst);
+}
+
+/// Whether `#[atexit::main]` runs the handlers after its `main`'s runtime is gone; `true` once (it is said once).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
+pub(crate) fn runtime_gone_unsaid() -> bool {
+    EXIT.runtime_gone.swap(false, Ordering::SeqCst)
 }
 
 impl ExitReason {

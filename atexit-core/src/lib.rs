@@ -58,7 +58,7 @@ pub use crate::watch::{DEADLINE_EXIT_STATUS, set_handler_time_limit};
 /// Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::entry::{CatchUnwind, run_main};
+    pub use crate::entry::{CatchUnwind, run_main, run_main_after_its_runtime};
     pub use crate::exit::run_exit_async;
     pub use crate::identity::Identity;
     pub use crate::statics::StaticHandler;

@@ -341,13 +341,28 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
         }
         None => f.body.to_token_stream(),
     };
+    // A plain `main` that blocks on a runtime (`#[tokio::main]` above this attribute wrote it so): that runtime is gone
+    // when the handlers run, which the runtime says if an async handler is pending then.
+    let run_main = match f.asyncness.is_none() && mentions(f.body.to_token_stream(), "block_on") {
+        true => quote!(run_main_after_its_runtime),
+        false => quote!(run_main),
+    };
     quote! {
         #vis fn #outer() -> ::std::process::ExitCode {
             #(#attrs)*
             #signature #body
-            #krate::__private::run_main(#inner)
+            #krate::__private::#run_main(#inner)
         }
     }
+}
+
+/// Whether `tokens` hold the identifier `name`, at any depth.
+fn mentions(tokens: TokenStream, name: &str) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == name,
+        proc_macro2::TokenTree::Group(group) => mentions(group.stream(), name),
+        _ => false,
+    })
 }
 
 /// The item to emit next to a `#[atexit::main]` error. The user's `main` as
