@@ -728,6 +728,10 @@ macro_rules! __register {
     };
 }
 
+#[cfg(all(feature = "tokio", feature = "signals", any(unix, windows)))]
+#[doc = include_str!("../docs/tokio-service.md")]
+pub mod tokio_service {}
+
 /// Not public API. Used by generated code.
 #[doc(hidden)]
 pub mod __private {
