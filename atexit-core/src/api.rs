@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 use crate::asynchronous::AsyncFn;
-use crate::callback::{Callback, Closure, Configured, Options};
+use crate::callback::{Callback, Closure, Configured, ExitFn, Options};
 use crate::hook;
 use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
@@ -49,7 +49,7 @@ macro_rules! options_setters {
 /// atexit::register(|| println!("goodbye"));
 /// ```
 #[inline]
-pub fn register<F: FnOnce() + Send + 'static>(f: F) -> Handle {
+pub fn register<F: ExitFn>(f: F) -> Handle {
     register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
 }
 
@@ -165,7 +165,7 @@ mod sealed {
     impl Sealed for std::time::Duration {}
 }
 
-impl<F: FnOnce() + Send + 'static> Registration<F> {
+impl<F: ExitFn> Registration<F> {
     /// A registration of `f` at priority 0, named after its type.
     pub fn new(f: F) -> Self {
         Registration { f, options: Options::default(), time_limit: () }
@@ -195,7 +195,7 @@ impl<F: FnOnce() + Send + 'static> Registration<F> {
     }
 }
 
-impl<F: FnOnce() + Send + 'static, Limit: TimeLimit> Registration<F, Limit> {
+impl<F: ExitFn, Limit: TimeLimit> Registration<F, Limit> {
     options_setters!();
 
     /// Registers in the process registry, to run at exit.

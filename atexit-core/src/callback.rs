@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::identity::Identity;
+use crate::identity::{Function, Identity};
 use crate::panic::HandlerPanic;
 use crate::statics::StaticHandler;
 
@@ -65,10 +65,48 @@ pub(crate) trait AsyncHandler: Handler {
     fn run_in(self: Box<Self>, lease: u64, unloading: bool) -> Option<Result<(), HandlerPanic>>;
 }
 
+/// What can be an exit handler: a function or closure that takes nothing and returns `()` (or never returns), `Send`
+/// and `'static`: every such `FnOnce` is one. Sealed.
+pub trait ExitFn: Function<()> + Send {
+    #[doc(hidden)]
+    fn call_once(self);
+}
+
+impl<F: FnOnce() -> R + Send + 'static, R: HandlerOutput> ExitFn for F {
+    fn call_once(self) {
+        let _ = self();
+    }
+}
+
+/// What an exit handler returns: `()`, or nothing at all (it never returns). Sealed.
+#[diagnostic::on_unimplemented(
+    message = "an exit handler returns `()`, not `{Self}`",
+    label = "this handler returns `{Self}`",
+    note = "a closure that returns a future (`|| async {{ .. }}`) is an async handler: register it with `atexit::register_async(time_limit, f)` (feature `tokio`)"
+)]
+pub trait HandlerOutput: sealed::Sealed + 'static {}
+
+impl HandlerOutput for () {}
+impl HandlerOutput for sealed::Never {}
+
+mod sealed {
+    pub trait Sealed {}
+    pub trait Output {
+        type Output;
+    }
+    impl<T> Output for fn() -> T {
+        type Output = T;
+    }
+    /// `!`, which stable Rust does not let a path name: a handler that only exits, panics or loops returns it.
+    pub type Never = <fn() -> ! as Output>::Output;
+    impl Sealed for () {}
+    impl Sealed for Never {}
+}
+
 /// `register(f)`: the name comes from the type.
 pub(crate) struct Closure<F>(pub(crate) F);
 
-impl<F: FnOnce() + Send + 'static> Handler for Closure<F> {
+impl<F: ExitFn> Handler for Closure<F> {
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed(type_name::<F>())
     }
@@ -76,7 +114,8 @@ impl<F: FnOnce() + Send + 'static> Handler for Closure<F> {
         Identity::of(&self.0)
     }
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
-        call(self.0, || Cow::Borrowed(type_name::<F>()))
+        let f = self.0;
+        call(|| f.call_once(), || Cow::Borrowed(type_name::<F>()))
     }
     fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
         Err(self)
@@ -90,7 +129,7 @@ pub(crate) struct Configured<F> {
     pub(crate) identity: Identity,
 }
 
-impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
+impl<F: ExitFn> Handler for Configured<F> {
     fn name(&self) -> Cow<'static, str> {
         self.options.name_or::<F>()
     }
@@ -105,7 +144,7 @@ impl<F: FnOnce() + Send + 'static> Handler for Configured<F> {
     }
     fn run(self: Box<Self>) -> Result<(), HandlerPanic> {
         let Configured { f, options, .. } = *self;
-        call(f, || options.name_or::<F>())
+        call(|| f.call_once(), || options.name_or::<F>())
     }
     fn into_async(self: Box<Self>) -> Result<Box<dyn AsyncHandler>, Box<dyn Handler>> {
         Err(self)

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 
-use crate::callback::{Callback, Closure};
+use crate::callback::{Callback, Closure, ExitFn};
 use crate::identity::{Function, Identity};
 use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
@@ -438,7 +438,7 @@ impl Registry {
     }
 
     /// Registers `f` to run when this registry runs, at priority 0 (options: [`Registration`](crate::Registration)).
-    pub fn register<F: FnOnce() + Send + 'static>(&self, f: F) -> Handle {
+    pub fn register<F: ExitFn>(&self, f: F) -> Handle {
         self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
     }
     fn inner(&self) -> &Arc<Shared> {
