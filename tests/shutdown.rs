@@ -401,6 +401,60 @@ mod scenarios {
         say("not ended");
     }
 
+    /// A waiting future whose replaced waker owns another waiting future:
+    /// dropping it (that future's `Drop` uses the waiters) must not happen
+    /// under the exit state's lock, which the exit needs.
+    pub fn a_waker_that_owns_a_waiting_future_is_replaced() {
+        struct Owner(#[allow(dead_code)] std::sync::Mutex<Option<std::pin::Pin<Box<atexit::signals::Requested>>>>);
+        impl Wake for Owner {
+            fn wake(self: Arc<Self>) {}
+        }
+        atexit::set_deadline(Duration::from_millis(2000));
+        atexit::register(|| say("handler ran"));
+        let shutdown = Shutdown::new();
+        let noop = Waker::from(Arc::new(Noop));
+        let mut inner = Box::pin(shutdown.requested_async());
+        assert!(inner.as_mut().poll(&mut Context::from_waker(&noop)).is_pending());
+        let owner = Waker::from(Arc::new(Owner(std::sync::Mutex::new(Some(inner)))));
+        let mut outer = Box::pin(shutdown.requested_async());
+        assert!(outer.as_mut().poll(&mut Context::from_waker(&owner)).is_pending());
+        // The waiters now hold the owner's last reference; polling with
+        // another waker replaces it.
+        drop(owner);
+        let _ = outer.as_mut().poll(&mut Context::from_waker(&noop));
+        say("polled again");
+    }
+
+    /// A waker whose `clone` reads the exit state, as a runtime's may.
+    pub fn a_waker_that_reads_the_exit_state_when_cloned() {
+        fn clone(data: *const ()) -> std::task::RawWaker {
+            let _ = atexit::exit_reason();
+            std::task::RawWaker::new(data, &VTABLE)
+        }
+        fn noop(_: *const ()) {}
+        static VTABLE: std::task::RawWakerVTable = std::task::RawWakerVTable::new(clone, noop, noop, noop);
+        // SAFETY: the vtable's functions do nothing with the data pointer.
+        let waker = unsafe { Waker::from_raw(std::task::RawWaker::new(std::ptr::null(), &VTABLE)) };
+        let shutdown = Shutdown::new();
+        let mut future = Box::pin(shutdown.requested_async());
+        assert!(future.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        say("polled");
+    }
+
+    /// `exit_as_requested()` from a helper thread that a handler joins: the
+    /// helper unwinds (an exit racing the run), as with `atexit::exit`.
+    pub fn exit_as_requested_from_a_helper_a_handler_joins() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say("first ran"));
+        let theirs = shutdown.clone();
+        atexit::register(move || {
+            let helper = std::thread::spawn(move || theirs.exit_as_requested());
+            say(&format!("helper joined: unwound {}", helper.join().is_err()));
+        });
+        send(libc::SIGTERM);
+        say(&format!("requested by {}", shutdown.wait()));
+    }
+
     /// Signals are named in errors and by `Display`.
     pub fn signals_are_named() {
         let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
@@ -432,6 +486,21 @@ fn all() -> Vec<common::Case> {
                 stderr_has: &["exit deadline of 300ms passed while the program was still draining"],
                 ..expect("", Code(124))
             },
+        ),
+        case(
+            "a_waker_that_owns_a_waiting_future_is_replaced",
+            a_waker_that_owns_a_waiting_future_is_replaced,
+            expect("polled again\nhandler ran\n", Code(0)),
+        ),
+        case(
+            "a_waker_that_reads_the_exit_state_when_cloned",
+            a_waker_that_reads_the_exit_state_when_cloned,
+            expect("polled\n", Code(0)),
+        ),
+        case(
+            "exit_as_requested_from_a_helper_a_handler_joins",
+            exit_as_requested_from_a_helper_a_handler_joins,
+            expect("requested by SIGTERM\nhelper joined: unwound true\nfirst ran\n", Code(0)),
         ),
         case(
             "handlers_read_the_ending_and_the_cause_after_a_drain",

@@ -56,18 +56,25 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
 /// }
 /// ```
 pub fn exit(code: i32) -> ! {
+    run_before_ending(ExitReason::Exit(code), Some(code));
+    // Through libc's `exit` on Unix: its hook runs what was registered since.
+    exit_state::exit_process(code)
+}
+
+/// The start of an exit its caller then ends (`exit`, `Shutdown::exit_as_requested`): inside a handler, it ends that
+/// handler; from a thread that does not act for a run going on (a helper a handler joins), it unwinds that thread,
+/// an exit racing that run, rather than wait for a run that may wait for it; otherwise the handlers run here.
+pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
     if exit_state::acts_for_run() {
-        end_from_a_handler(ExitReason::Exit(code), Some(code))
+        end_from_a_handler(why, status)
     }
     #[cfg(panic = "unwind")]
     if exit_state::run_going_on() {
-        exit_state::begin(ExitReason::Exit(code), Some(code), false);
+        exit_state::begin(why, status, false);
         start_deadline();
         std::panic::resume_unwind(Box::new(crate::panic::ExitRequest));
     }
-    run_exit_handlers(ExitReason::Exit(code), Some(code));
-    // Through libc's `exit` on Unix: its hook runs what was registered since.
-    exit_state::exit_process(code)
+    run_exit_handlers(why, status);
 }
 
 /// A handler decides how the process ends: it is unwound and the rest run (with `panic = "abort"`, nested here, and the

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 /// How long a message waits for stderr to take it. Once one was not taken in that time, stderr counts as stuck (a
 /// reader that stopped) and later ones are written only if it takes them at once.
+#[cfg_attr(any(not(unix), miri), allow(dead_code))] // elsewhere std's stderr waits as it will
 pub(crate) const PATIENCE: Duration = Duration::from_millis(500);
 
 /// Writes `message` to descriptor 2, waiting for it as [`PATIENCE`] says; takes no lock, not stderr's.

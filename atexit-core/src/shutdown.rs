@@ -120,10 +120,13 @@ impl Future for Requested {
             self.forget_waker();
             return Poll::Ready(cause);
         }
+        // Cloned, and the one it replaces dropped, outside the lock: a waker's code may use the runtime.
+        let waker = cx.waker().clone();
         let mut state = exit_state::locked();
         // Again under the lock that `request` takes the wakers under: no wake-up is lost.
         if let Some(cause) = current() {
             drop(state);
+            drop(waker);
             self.forget_waker();
             return Poll::Ready(cause);
         }
@@ -131,14 +134,9 @@ impl Future for Requested {
             state.last_waiter += 1;
             state.last_waiter
         });
-        let wakers = waiters(&mut state);
-        match wakers.get_mut(&number) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => {
-                wakers.insert(number, cx.waker().clone());
-            }
-        }
+        let replaced = waiters(&mut state).insert(number, waker);
+        drop(state);
+        drop(replaced);
         Poll::Pending
     }
 }

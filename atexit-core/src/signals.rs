@@ -44,7 +44,7 @@ use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
-use crate::exit::{end_from_a_handler, run_exit_handlers};
+use crate::exit::{run_before_ending, run_exit_handlers};
 use crate::exit_state;
 use crate::reason::{ExitReason, Signal};
 pub use crate::shutdown::{Cause, Requested};
@@ -283,10 +283,7 @@ impl Shutdown {
             Some(Cause::Signal(signal)) => signal,
             _ => crate::exit(0),
         };
-        if crate::exit_state::acts_for_run() {
-            end_from_a_handler(ExitReason::Signal(signal), None)
-        }
-        run_exit_handlers(ExitReason::Signal(signal), None);
+        run_before_ending(ExitReason::Signal(signal), None);
         platform::die_of(signal)
     }
 }

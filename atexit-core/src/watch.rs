@@ -149,11 +149,13 @@ pub(crate) fn set_waker(ticket: Ticket, waker: &Waker) {
     if ticket.0 == 0 {
         return;
     }
-    if let Some(watched) = find(&mut locked(), ticket) {
-        if !watched.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            watched.waker = Some(waker.clone());
-        }
-    }
+    // Cloned, and the one it replaces dropped, outside the lock: a waker's code may use the runtime.
+    let waker = waker.clone();
+    let replaced = match find(&mut locked(), ticket) {
+        Some(watched) => watched.waker.replace(waker),
+        None => Some(waker),
+    };
+    drop(replaced);
 }
 
 /// How a handler ended, as the trace says it.
