@@ -3,7 +3,8 @@
 //! with full LTO; and the macros work through a re-export, for a crate that
 //! does not depend on `atexit` itself (`tests/fixtures/`); and a static
 //! handler submitted after a constructor used the registry still runs; and
-//! a plugin's handlers run when it is unloaded.
+//! a plugin's handlers run when it is unloaded; and with `panic = "abort"`
+//! a handler's `exit` loses nothing it printed.
 
 #![cfg(unix)]
 
@@ -173,4 +174,20 @@ fn settings_from_the_environment_are_ignored_when_setuid() {
     let setuid_traced = traced(&copy);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!setuid_traced, "ATEXIT_TRACE=1 was obeyed by a setuid process");
+}
+
+/// With `panic = "abort"` a handler's `atexit::exit(7)` cannot unwind: the
+/// rest run nested inside it and the process ends there, with stdout
+/// flushed as `std::process::exit` flushes it.
+#[test]
+fn with_panic_abort_a_handlers_exit_flushes_what_the_handlers_printed() {
+    let probe = build_fixture("atexit-fixture-abort-probe", "abort");
+    for how in ["return", "exit", "run"] {
+        let output = Command::new(&probe).arg(how).output().unwrap();
+        assert_eq!(
+            (String::from_utf8_lossy(&output.stdout).as_ref(), output.status.code()),
+            ("second-without-newline tail-without-newline", Some(7)),
+            "{how}: {output:?}"
+        );
+    }
 }

@@ -36,7 +36,8 @@ fn begin(why: ExitReason, status: Option<i32>, place: Place) {
 /// Inside a running handler (however it runs: time-limited, async, on any thread) it ends that handler by unwinding
 /// (its destructors run), makes `code` the status (later handlers read
 /// [`ExitReason::Exit(code)`](crate::ExitReason::Exit)), and the remaining handlers run; the last such call wins. With
-/// `panic = "abort"` the remaining handlers run nested inside the caller, which never resumes.
+/// `panic = "abort"` the remaining handlers run nested inside the caller, which never resumes, and the process ends
+/// there, stdout flushed.
 ///
 /// From a thread that does not act for the run going on (a helper thread a handler joins, any other thread), it unwinds
 /// that thread (its `join` returns `Err`) rather than wait for a run that may wait for it; `code` becomes the status
@@ -88,6 +89,9 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     #[cfg(not(panic = "unwind"))]
     {
         let _ = run::run(Place::Here, true);
+        // As `std::process::exit` would (it cannot be called here: another thread may be in libc's `exit`). A thread
+        // left behind holding stdout's lock holds this up; a deadline bounds it.
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         exit_state::end_as_decided(crate::last_words::terminate_now);
         crate::last_words::terminate_now(0)
     }
