@@ -28,6 +28,14 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 
 /// Sets the deadline (`exit::set_deadline` is the public function).
 pub(crate) fn set_deadline(limit: Duration) {
+    set_deadline_as(limit, false);
+}
+
+/// Set when the deadline is the bound [`bound_the_rest`] gave the exit, not the program's.
+static ONLY_A_BOUND: AtomicBool = AtomicBool::new(false);
+
+fn set_deadline_as(limit: Duration, only_a_bound: bool) {
+    ONLY_A_BOUND.store(only_a_bound, Ordering::Relaxed);
     DEADLINE.set(limit);
     watch_handlers();
     let limit = DEADLINE.get();
@@ -58,7 +66,7 @@ pub(crate) fn bound_the_rest(grace: Duration) {
         return;
     }
     let Clock::Since(since) = locked().clock else { return };
-    set_deadline(since.elapsed().saturating_add(grace));
+    set_deadline_as(since.elapsed().saturating_add(grace), true);
 }
 
 /// The time limit of a handler registered without one.
@@ -363,19 +371,23 @@ pub(crate) fn look(me: &std::thread::Thread) -> (Vec<Act>, Option<Instant>) {
 }
 
 fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)>) -> ! {
+    let deadline = match ONLY_A_BOUND.load(Ordering::Relaxed) {
+        true => format!("bound of {limit:?} on the exit (no deadline was set; a handler parked in std's exit)"),
+        false => format!("deadline of {limit:?}"),
+    };
     let mut message = String::new();
     if let Some((name, since)) = &running {
         if trace_on() {
             message.push_str(&trace_line(name, "timed out", since.elapsed()));
         }
-        message.push_str(&format!("atexit: exit deadline of {limit:?} passed while handler `{name}` was running"));
+        message.push_str(&format!("atexit: exit {deadline} passed while handler `{name}` was running"));
     } else if !crate::exit_state::has_begun() {
         message.push_str(&format!(
-            "atexit: exit deadline of {limit:?} passed while the program was still draining, before any handler ran \
+            "atexit: exit {deadline} passed while the program was still draining, before any handler ran \
              (stop draining at Shutdown::drain_deadline() to leave the handlers their share)"
         ));
     } else {
-        message.push_str(&format!("atexit: exit deadline of {limit:?} passed"));
+        message.push_str(&format!("atexit: exit {deadline} passed"));
     }
     message.push_str(&format!("; ending the process with status {DEADLINE_EXIT_STATUS}\n"));
     write_stderr_until(&message, Some(Instant::now()));
