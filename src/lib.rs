@@ -292,6 +292,52 @@
 #[doc(inline)]
 pub use atexit_core::signals;
 
+/// Without the `signals` feature, `atexit::signals::install()` and its kin fail to compile with a message that names
+/// the feature (rather than rustc's suggestion of `atexit::Signal`). Never callable.
+#[cfg(not(feature = "signals"))]
+#[doc(hidden)]
+pub mod signals {
+    /// Implemented by nothing: a call that needs it names the feature.
+    #[diagnostic::on_unimplemented(
+        message = "`atexit::signals` needs the `signals` feature",
+        label = "needs the `signals` feature of atexit",
+        note = "in Cargo.toml: atexit = {{ version = \"0.1\", features = [\"signals\"] }}"
+    )]
+    pub trait SignalsFeature {}
+
+    /// Needs the `signals` feature.
+    pub fn install<'a>() -> std::io::Result<()>
+    where
+        &'a (): SignalsFeature,
+    {
+        unreachable!()
+    }
+
+    /// Needs the `signals` feature.
+    pub fn install_for<'a>(_: &[crate::Signal]) -> std::io::Result<()>
+    where
+        &'a (): SignalsFeature,
+    {
+        unreachable!()
+    }
+
+    /// Needs the `signals` feature.
+    pub fn install_graceful<'a>() -> std::io::Result<()>
+    where
+        &'a (): SignalsFeature,
+    {
+        unreachable!()
+    }
+
+    /// Needs the `signals` feature.
+    pub fn install_graceful_for<'a>(_: &[crate::Signal]) -> std::io::Result<()>
+    where
+        &'a (): SignalsFeature,
+    {
+        unreachable!()
+    }
+}
+
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[doc(inline)]

@@ -191,3 +191,19 @@ fn with_panic_abort_a_handlers_exit_flushes_what_the_handlers_printed() {
         );
     }
 }
+
+/// Without the `signals` feature, `atexit::signals::install()` does not
+/// compile, and the error names the feature.
+#[test]
+fn without_the_signals_feature_the_error_names_it() {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "atexit-fixture-no-signals"])
+        .env("ATEXIT_FIXTURE_MISUSE", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it built: {stderr}");
+    assert!(stderr.contains("`atexit::signals` needs the `signals` feature"), "{stderr}");
+    assert!(stderr.contains(r#"features = ["signals"]"#), "{stderr}");
+}
