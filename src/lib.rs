@@ -345,8 +345,8 @@ pub use atexit_core::{AsyncRegistration, register_async};
 
 pub use atexit_core::{
     DEADLINE_EXIT_STATUS, Ending, ExitFn, ExitReason, Function, Handle, HandlerOutput, HandlerPanic, Registration,
-    Registry, Signal, TimeLimit, Untimed, clear, ending, exit, exit_reason, is_exiting, ncallbacks, priority, register,
-    run_exitfuncs, set_deadline, set_handler_time_limit, unregister,
+    Registry, Signal, TimeLimit, Untimed, clear, end_with, ending, exit, exit_reason, is_exiting, ncallbacks, priority,
+    register, run_exitfuncs, set_deadline, set_handler_time_limit, unregister,
 };
 
 /// Registers a function to run at exit, statically: the decorator form of

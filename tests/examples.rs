@@ -173,7 +173,10 @@ mod graceful_server {
         assert_eq!(output.status.code(), Some(0), "{output:?}");
         let text = stdout(&output);
         assert!(
-            text.ends_with("shutdown requested by SIGTERM: draining 1 in flight\ndrained\nhandler: metrics flushed\n"),
+            text.ends_with(
+                "shutdown requested by SIGTERM: draining 1 in flight\ndrained\nmetrics task: flushed 1 requests\n\
+                 handler: metrics flushed\n"
+            ),
             "{text}"
         );
     }
@@ -190,7 +193,12 @@ mod graceful_server {
         let output = finish(child, out, first);
         assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
         let text = stdout(&output);
-        assert!(text.ends_with("draining 1 in flight\ndrained\nhandler: metrics flushed\n"), "{text}");
+        assert!(
+            text.ends_with(
+                "draining 1 in flight\ndrained\nmetrics task: flushed 1 requests\nhandler: metrics flushed\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -205,7 +213,7 @@ mod graceful_server {
         assert_eq!(output.status.signal(), Some(libc::SIGTERM), "{output:?}");
         let text = stdout(&output);
         assert!(text.contains("draining 1 in flight\n"), "{text}");
-        assert!(text.ends_with("handler: metrics flushed\n"), "{text}");
+        assert!(text.ends_with("metrics task: flushed 1 requests\nhandler: metrics flushed\n"), "{text}");
         assert!(!text.contains("drained"), "{text}");
     }
 }

@@ -251,6 +251,47 @@ async fn main_async_handler_tokio_above_atexit() {
     });
 }
 
+/// An exporter task of the application's, and an async handler that asks
+/// it to flush and awaits its answer: the handler needs the runtime's tasks
+/// to run while it waits.
+fn flush_through_an_app_task() {
+    use tokio::sync::{mpsc, oneshot};
+    let (flush, mut requests) = mpsc::channel::<oneshot::Sender<()>>(1);
+    tokio::spawn(async move {
+        while let Some(done) = requests.recv().await {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            say("exporter flushed");
+            let _ = done.send(());
+        }
+    });
+    atexit::AsyncRegistration::new(move || async move {
+        let (done, flushed) = oneshot::channel();
+        let _ = flush.send(done).await;
+        say(&format!("the handler saw it: {}", flushed.await.is_ok()));
+    })
+    .name("flush")
+    .time_limit(std::time::Duration::from_secs(2))
+    .register();
+}
+
+/// `end_with` inside a `current_thread` runtime: `main` returns, the async
+/// handler flushes through the application's task, then the status is 5
+/// (a diverging `atexit::exit(5)` there would stop the runtime).
+#[atexit::main]
+#[tokio::main(flavor = "current_thread")]
+async fn main_end_with_inside_a_current_thread_runtime() {
+    flush_through_an_app_task();
+    atexit::end_with(atexit::Ending::Status(5));
+}
+
+/// The same from a task of a multi-thread runtime.
+#[atexit::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main_end_with_from_a_task_of_a_multi_thread_runtime() {
+    flush_through_an_app_task();
+    tokio::spawn(async { atexit::end_with(atexit::Ending::Status(5)) }).await.unwrap();
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -395,6 +436,16 @@ fn all() -> Vec<Case> {
             "main_async_tokio_above_atexit",
             main_async_tokio_above_atexit,
             expect(leak(with_statics("flushing [\"tokio above atexit\"]\n")), Code(0)),
+        ),
+        main_case(
+            "main_end_with_inside_a_current_thread_runtime",
+            main_end_with_inside_a_current_thread_runtime,
+            expect(leak(with_statics("exporter flushed\nthe handler saw it: true\n")), Code(5)),
+        ),
+        main_case(
+            "main_end_with_from_a_task_of_a_multi_thread_runtime",
+            main_end_with_from_a_task_of_a_multi_thread_runtime,
+            expect(leak(with_statics("exporter flushed\nthe handler saw it: true\n")), Code(5)),
         ),
         main_case(
             "main_async_handler_tokio_above_atexit",

@@ -455,6 +455,31 @@ mod scenarios {
         say(&format!("requested by {}", shutdown.wait()));
     }
 
+    /// `end_with` a status, then `main` returns: the handlers run, and
+    /// read the ending asked for.
+    pub fn end_with_a_status_then_main_returns() {
+        atexit::register(|| say(&format!("{:?} {:?}", atexit::exit_reason(), atexit::ending())));
+        atexit::end_with(atexit::Ending::Status(3));
+    }
+
+    /// After a drain, `end_with(requested_ending())` and return: the
+    /// handlers run, then the process dies of the signal that asked.
+    pub fn end_with_the_requested_ending_after_a_drain() {
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        atexit::register(|| say(&format!("handler ran, ending {:?}", atexit::ending())));
+        send(libc::SIGTERM);
+        shutdown.wait();
+        atexit::end_with(shutdown.requested_ending());
+        say("drained");
+    }
+
+    /// An exit that names its own ending is not overridden.
+    pub fn atexit_exit_after_end_with_keeps_its_status() {
+        atexit::register(|| say("handler ran"));
+        atexit::end_with(atexit::Ending::Status(3));
+        atexit::exit(4)
+    }
+
     /// Signals are named in errors and by `Display`.
     pub fn signals_are_named() {
         let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
@@ -501,6 +526,21 @@ fn all() -> Vec<common::Case> {
             "exit_as_requested_from_a_helper_a_handler_joins",
             exit_as_requested_from_a_helper_a_handler_joins,
             expect("requested by SIGTERM\nhelper joined: unwound true\nfirst ran\n", Code(0)),
+        ),
+        case(
+            "end_with_a_status_then_main_returns",
+            end_with_a_status_then_main_returns,
+            expect("Some(ProcessExit(Some(0))) Some(Status(3))\n", Code(3)),
+        ),
+        case(
+            "end_with_the_requested_ending_after_a_drain",
+            end_with_the_requested_ending_after_a_drain,
+            expect("drained\nhandler ran, ending Some(Signal(Terminate))\n", Signal(libc::SIGTERM)),
+        ),
+        case(
+            "atexit_exit_after_end_with_keeps_its_status",
+            atexit_exit_after_end_with_keeps_its_status,
+            expect("handler ran\n", Code(4)),
         ),
         case(
             "handlers_read_the_ending_and_the_cause_after_a_drain",

@@ -78,6 +78,34 @@ pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
     run_exit_handlers(why, status);
 }
 
+/// Makes the process end so (with a status, or dying of a signal) once it exits normally, without ending anything
+/// now: `main` returns (under `#[atexit::main]` or not), the handlers run as usual, async ones on the application's
+/// runtime, and then the process ends as asked. It is how a program inside a runtime ends with a status of its choice
+/// or dies of the signal that asked for shutdown ([`Shutdown::requested_ending`]): [`exit`] or
+/// [`Shutdown::exit_as_requested`] called inside the runtime block the thread that called them, and on a
+/// `current_thread` runtime no task of the application runs again while the handlers need it.
+///
+/// A later call replaces it. It does not apply to an exit that names its own ending: [`exit(n)`](exit) (from `main` or
+/// a handler), a handler's [`exit_as_requested`](Shutdown::exit_as_requested), a handled signal, a panic out of `main`
+/// under `#[atexit::main]`. C's `exit` cannot be told from `main` returning: after `end_with`, `std::process::exit(n)`
+/// ends as asked too. Handlers read it from [`ending`](crate::ending).
+///
+/// ```
+/// # extern crate atexit_core as atexit;
+/// use atexit::Ending;
+///
+/// fn main() {
+///     atexit::register(|| println!("flushed"));
+///     atexit::end_with(Ending::Status(3));
+/// } // "flushed", then the process exits with 3
+/// ```
+///
+/// [`Shutdown::requested_ending`]: https://docs.rs/atexit/latest/atexit/signals/struct.Shutdown.html#method.requested_ending
+/// [`Shutdown::exit_as_requested`]: https://docs.rs/atexit/latest/atexit/signals/struct.Shutdown.html#method.exit_as_requested
+pub fn end_with(ending: crate::Ending) {
+    exit_state::ask(ending);
+}
+
 /// A handler decides how the process ends: it is unwound and the rest run (with `panic = "abort"`, nested here, and the
 /// process ends at once).
 pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {

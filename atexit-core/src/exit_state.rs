@@ -121,6 +121,8 @@ pub(crate) struct Locked {
     status: Option<i32>,
     /// The reason of an explicit run going on now.
     explicit: Option<ExitReason>,
+    /// How the program asked to end once it exits normally (`exit::end_with`).
+    asked: Option<Ending>,
     pub(crate) clock: Clock,
     /// Innermost last: a nested run's handler runs inside another's.
     pub(crate) watched: Vec<Watched>,
@@ -173,6 +175,7 @@ static EXIT: ExitState = ExitState {
         reason: None,
         status: None,
         explicit: None,
+        asked: None,
         clock: Clock::NotStarted,
         watched: Vec::new(),
         last_ticket: 0,
@@ -393,9 +396,15 @@ pub fn ending() -> Option<Ending> {
     let exiting = locked();
     match (exiting.reason?, exiting.status) {
         (ExitReason::Signal(signal), _) => Some(Ending::Signal(signal)),
-        (_, Some(code)) => Some(Ending::Status(code)),
-        (_, None) => None,
+        (ExitReason::Exit(_) | ExitReason::MainPanicked, Some(code)) => Some(Ending::Status(code)),
+        // `main` returning, C's `exit`: as the program asked, if it did.
+        (_, status) => exiting.asked.or(status.map(Ending::Status)),
     }
+}
+
+/// The program asks to end so once it exits normally (see `exit::end_with`).
+pub(crate) fn ask(ending: Ending) {
+    locked().asked = Some(ending);
 }
 
 /// Ends the process as the exit decided, `exit` ending it with a status; returns if the exit did not decide.
@@ -491,6 +500,6 @@ pub(crate) fn forked() {
         EXIT.lease.store(0, Ordering::Release);
         EXIT.finished.store(last_run(), Ordering::Release);
         EXIT.begun.store(false, Ordering::SeqCst);
-        (state.reason, state.status, state.explicit) = (None, None, None);
+        (state.reason, state.status, state.explicit, state.asked) = (None, None, None, None);
     }
 }

@@ -48,7 +48,7 @@ mod watch;
 pub use crate::api::{AsyncRegistration, register_async};
 pub use crate::api::{Registration, TimeLimit, Untimed, clear, ncallbacks, priority, register, unregister};
 pub use crate::callback::{ExitFn, HandlerOutput};
-pub use crate::exit::{exit, run_exitfuncs, set_deadline};
+pub use crate::exit::{end_with, exit, run_exitfuncs, set_deadline};
 pub use crate::exit_state::{ending, exit_reason, is_exiting};
 pub use crate::identity::Function;
 pub use crate::panic::HandlerPanic;

@@ -264,6 +264,26 @@ impl Shutdown {
         }
     }
 
+    /// How the request asks the process to end: dying of the signal that asked, or status 0 after the program's
+    /// request (or none). [`end_with`](crate::end_with) it and return from `main`: the handlers run first, async ones
+    /// on the application's runtime, which [`exit_as_requested`](Shutdown::exit_as_requested) called inside it would
+    /// stop.
+    ///
+    /// ```no_run
+    /// # extern crate atexit_core as atexit;
+    /// let shutdown = atexit::signals::install_graceful()?;
+    /// shutdown.wait();
+    /// // ... drain ...
+    /// atexit::end_with(shutdown.requested_ending()); // dies of the SIGTERM that asked, once main returns
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn requested_ending(&self) -> crate::Ending {
+        match current() {
+            Some(Cause::Signal(signal)) => crate::Ending::Signal(signal),
+            _ => crate::Ending::Status(0),
+        }
+    }
+
     /// Ends the process as the request asked, once drained: the exit handlers run, then the process dies of the signal
     /// that asked, as under [`install`] (after the program's request, or none, it exits 0); a handler's
     /// [`exit`](crate::exit) sets the status instead. In an exit handler it acts as `exit` does there. Use it where the
