@@ -292,6 +292,16 @@ async fn main_end_with_from_a_task_of_a_multi_thread_runtime() {
     tokio::spawn(async { atexit::end_with(atexit::Ending::Status(5)) }).await.unwrap();
 }
 
+/// As above, on a multi-thread runtime.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+#[atexit::main]
+async fn main_async_handler_multi_thread_tokio_above_atexit() {
+    atexit::register_async(std::time::Duration::from_secs(5), || async {
+        tokio::task::yield_now().await;
+        say("async handler ran");
+    });
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -446,6 +456,14 @@ fn all() -> Vec<Case> {
             "main_end_with_from_a_task_of_a_multi_thread_runtime",
             main_end_with_from_a_task_of_a_multi_thread_runtime,
             expect(leak(with_statics("exporter flushed\nthe handler saw it: true\n")), Code(5)),
+        ),
+        main_case(
+            "main_async_handler_multi_thread_tokio_above_atexit",
+            main_async_handler_multi_thread_tokio_above_atexit,
+            Expect {
+                stderr_has: &["(`#[tokio::main]` is above `#[atexit::main]`); put `#[atexit::main]` above it"],
+                ..expect(leak(with_statics("async handler ran\n")), Code(0))
+            },
         ),
         main_case(
             "main_async_handler_tokio_above_atexit",

@@ -86,7 +86,7 @@ pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
 /// `current_thread` runtime no task of the application runs again while the handlers need it.
 ///
 /// A later call replaces it. It does not apply to an exit that names its own ending: [`exit(n)`](exit) (from `main` or
-/// a handler), a handler's [`exit_as_requested`](Shutdown::exit_as_requested), a handled signal, a panic out of `main`
+/// a handler), a handler's [`exit_as_requested`][`Shutdown::exit_as_requested`], a handled signal, a panic out of `main`
 /// under `#[atexit::main]`. C's `exit` cannot be told from `main` returning: after `end_with`, `std::process::exit(n)`
 /// ends as asked too. Handlers read it from [`ending`](crate::ending).
 ///
