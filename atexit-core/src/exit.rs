@@ -90,7 +90,7 @@ pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
 /// under `#[atexit::main]`. C's `exit` cannot be told from `main` returning: after `end_with`, `std::process::exit(n)`
 /// ends as asked too. Handlers read it from [`ending`](crate::ending).
 ///
-/// ```
+/// ```no_run
 /// # extern crate atexit_core as atexit;
 /// use atexit::Ending;
 ///
