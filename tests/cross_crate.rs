@@ -190,6 +190,10 @@ fn with_panic_abort_a_handlers_exit_flushes_what_the_handlers_printed() {
             "{how}: {output:?}"
         );
     }
+    // A thread holding stdout's lock for ever: the flush gives up, and the
+    // process still ends with 7 (`timeout` kills it with 124 if it hangs).
+    let output = Command::new("timeout").arg("20").arg(&probe).arg("stdout_held").output().unwrap();
+    assert_eq!(output.status.code(), Some(7), "{output:?}");
 }
 
 /// Without the `signals` feature, `atexit::signals::install()` does not

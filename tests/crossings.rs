@@ -438,6 +438,24 @@ mod scenarios {
         atexit::AsyncRegistration::new(std::future::pending::<()>).name("pending forever").register();
     }
 
+    /// stderr is a pipe whose reader is gone, and SIGPIPE has its default
+    /// action (as many programs set it): the runtime's report of a panic
+    /// does not kill the process, and the handlers after it run.
+    pub fn a_report_to_a_closed_stderr_pipe_does_not_kill_the_process() {
+        let mut pipe = [0; 2];
+        // SAFETY: plain descriptor and signal calls on what this function owns.
+        unsafe {
+            assert_eq!(libc::pipe(pipe.as_mut_ptr()), 0);
+            libc::dup2(pipe[1], 2);
+            libc::close(pipe[1]);
+            libc::close(pipe[0]);
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+        std::panic::set_hook(Box::new(|_| {}));
+        atexit::register(|| say("lock file removed"));
+        atexit::register(|| panic!("flush failed"));
+    }
+
     /// stderr is a pipe whose reader pauses 300 ms (it is full meanwhile):
     /// the watchdog's report of an overrunning handler waits for it rather
     /// than be lost. The reader forwards what it reads to the real stderr.
@@ -500,6 +518,11 @@ fn all() -> Vec<Case> {
         ..expect("rest ran\n", Code(0))
     };
     vec![
+        case(
+            "a_report_to_a_closed_stderr_pipe_does_not_kill_the_process",
+            a_report_to_a_closed_stderr_pipe_does_not_kill_the_process,
+            expect("lock file removed\n", Code(0)),
+        ),
         case(
             "a_report_waits_for_a_paused_stderr_reader",
             a_report_waits_for_a_paused_stderr_reader,

@@ -302,6 +302,18 @@ async fn main_async_handler_multi_thread_tokio_above_atexit() {
     });
 }
 
+/// A plain `main` that blocks on a runtime of its own, not `#[tokio::main]`'s
+/// expansion: no message about the attributes' order.
+#[atexit::main]
+fn main_blocking_on_a_runtime_of_its_own() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let answer = runtime.block_on(async { 42 });
+    drop(runtime);
+    atexit::register_async(std::time::Duration::from_secs(5), move || async move {
+        say(&format!("async handler ran: {answer}"));
+    });
+}
+
 fn all() -> Vec<Case> {
     use Status::*;
     let with_statics = |runtime_default: &str| format!("{STATICS_HIGH}{runtime_default}{STATICS_DEFAULT}{STATICS_LOW}");
@@ -464,6 +476,11 @@ fn all() -> Vec<Case> {
                 stderr_has: &["(`#[tokio::main]` is above `#[atexit::main]`); put `#[atexit::main]` above it"],
                 ..expect(leak(with_statics("async handler ran\n")), Code(0))
             },
+        ),
+        main_case(
+            "main_blocking_on_a_runtime_of_its_own",
+            main_blocking_on_a_runtime_of_its_own,
+            Expect { stderr_lacks: &["is above"], ..expect(leak(with_statics("async handler ran: 42\n")), Code(0)) },
         ),
         main_case(
             "main_async_handler_tokio_above_atexit",

@@ -471,6 +471,51 @@ mod scenarios {
         atexit::exit(4)
     }
 
+    /// A failure is not hidden by `end_with`: a panic out of `main` after
+    /// asking for status 0 still ends with 101.
+    pub fn a_panic_after_end_with_still_fails() {
+        std::panic::set_hook(Box::new(|_| {}));
+        atexit::register(|| say(&format!("handler reads {:?}", atexit::ending())));
+        atexit::end_with(atexit::Ending::Status(0));
+        panic!("main fails");
+    }
+
+    fn main_that_panics_after_end_with() {
+        std::panic::set_hook(Box::new(|_| {}));
+        atexit::register(|| say(&format!("handler reads {:?}", atexit::ending())));
+        atexit::end_with(atexit::Ending::Status(0));
+        panic!("main fails");
+    }
+
+    /// The same under `#[atexit::main]` (what it expands to).
+    pub fn a_panic_after_end_with_under_atexit_main_still_fails() -> ExitCode {
+        atexit::__private::run_main(main_that_panics_after_end_with)
+    }
+
+    fn main_that_ends_with_a_signal() {
+        atexit::register(|| print!("handler's last words, no newline"));
+        print!("progress: 100%");
+        atexit::end_with(atexit::Ending::Signal(atexit::Signal::Terminate));
+    }
+
+    /// `end_with` a signal under `#[atexit::main]`: what was printed
+    /// without a newline is flushed before the process dies of it.
+    pub fn end_with_a_signal_under_atexit_main_flushes_stdout() -> ExitCode {
+        atexit::__private::run_main(main_that_ends_with_a_signal)
+    }
+
+    /// The program asks first (a health check), then the orchestrator's
+    /// SIGTERM comes: the deadline counts from that signal.
+    pub fn a_signal_after_the_programs_request_starts_the_deadline() {
+        atexit::set_deadline(Duration::from_millis(2000));
+        let shutdown = atexit::signals::install_graceful().unwrap();
+        shutdown.request();
+        say(&format!("after the request: {:?}", shutdown.drain_deadline()));
+        send(libc::SIGTERM);
+        std::thread::sleep(Duration::from_millis(100));
+        say(&format!("after the signal: {}", shutdown.drain_deadline().is_some()));
+    }
+
     /// Signals are named in errors and by `Display`.
     pub fn signals_are_named() {
         let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
@@ -517,6 +562,26 @@ fn all() -> Vec<common::Case> {
             "exit_as_requested_from_a_helper_a_handler_joins",
             exit_as_requested_from_a_helper_a_handler_joins,
             expect("requested by SIGTERM\nhelper joined: unwound true\nfirst ran\n", Code(0)),
+        ),
+        case(
+            "a_panic_after_end_with_still_fails",
+            a_panic_after_end_with_still_fails,
+            expect("handler reads Some(Status(101))\n", Code(101)),
+        ),
+        main_case(
+            "a_panic_after_end_with_under_atexit_main_still_fails",
+            a_panic_after_end_with_under_atexit_main_still_fails,
+            expect("handler reads Some(Status(101))\n", Code(101)),
+        ),
+        main_case(
+            "end_with_a_signal_under_atexit_main_flushes_stdout",
+            end_with_a_signal_under_atexit_main_flushes_stdout,
+            expect("progress: 100%handler's last words, no newline", Signal(libc::SIGTERM)),
+        ),
+        case(
+            "a_signal_after_the_programs_request_starts_the_deadline",
+            a_signal_after_the_programs_request_starts_the_deadline,
+            expect("after the request: None\nafter the signal: true\n", Code(0)),
         ),
         case(
             "end_with_a_status_then_main_returns",

@@ -85,10 +85,11 @@ pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
 /// [`Shutdown::exit_as_requested`] called inside the runtime block the thread that called them, and on a
 /// `current_thread` runtime no task of the application runs again while the handlers need it.
 ///
-/// A later call replaces it. It does not apply to an exit that names its own ending: [`exit(n)`](exit) (from `main` or
-/// a handler), a handler's [`exit_as_requested`][`Shutdown::exit_as_requested`], a handled signal, a panic out of `main`
-/// under `#[atexit::main]`. C's `exit` cannot be told from `main` returning: after `end_with`, `std::process::exit(n)`
-/// ends as asked too. Handlers read it from [`ending`](crate::ending).
+/// A later call replaces it. It applies to an exit that succeeds: `main` returning `()` or `Ok` (or C's `exit(0)`,
+/// which cannot be told from it). A failure stands (a panic out of `main`, its `Err`, `std::process::exit(n)` with
+/// `n` not 0), and so does an exit that names its own ending: [`exit(n)`](exit) (from `main` or a handler), a
+/// handler's [`exit_as_requested`][`Shutdown::exit_as_requested`], a handled signal. Handlers read it from
+/// [`ending`](crate::ending).
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
@@ -117,9 +118,8 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
     #[cfg(not(panic = "unwind"))]
     {
         let _ = run::run(Place::Here, true);
-        // As `std::process::exit` would (it cannot be called here: another thread may be in libc's `exit`). A thread
-        // left behind holding stdout's lock holds this up; a deadline bounds it.
-        let _ = std::io::Write::flush(&mut std::io::stdout());
+        // As `std::process::exit` would (it cannot be called here: another thread may be in libc's `exit`).
+        crate::last_words::flush_stdout();
         exit_state::end_as_decided(crate::last_words::terminate_now);
         crate::last_words::terminate_now(0)
     }
@@ -197,7 +197,11 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
 pub(crate) fn end_if_changed(status: Option<i32>) {
     match exit_state::ending() {
         Some(Ending::Status(code)) if Some(code) != status => exit_state::exit_process(code),
-        Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal(signal),
+        Some(Ending::Signal(signal)) if status.is_some() => {
+            // What `main` printed without a newline, as the exit it replaces would have flushed it.
+            crate::last_words::flush_stdout();
+            crate::last_words::die_of_signal(signal)
+        }
         _ => {}
     }
 }

@@ -396,9 +396,11 @@ pub fn ending() -> Option<Ending> {
     let exiting = locked();
     match (exiting.reason?, exiting.status) {
         (ExitReason::Signal(signal), _) => Some(Ending::Signal(signal)),
-        (ExitReason::Exit(_) | ExitReason::MainPanicked, Some(code)) => Some(Ending::Status(code)),
-        // `main` returning, C's `exit`: as the program asked, if it did.
-        (_, status) => exiting.asked.or(status.map(Ending::Status)),
+        (ExitReason::Exit(_), Some(code)) => Some(Ending::Status(code)),
+        // `main` returning, C's `exit`, with success (or a status libc does not say): as the program asked, if it
+        // did. A failure (a panic's 101, `main`'s `Err`) is not hidden.
+        (_, Some(0) | None) => exiting.asked.or(exiting.status.map(Ending::Status)),
+        (_, Some(code)) => Some(Ending::Status(code)),
     }
 }
 

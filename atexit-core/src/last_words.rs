@@ -30,10 +30,27 @@ pub(crate) fn write_stderr_until(message: &str, until: Option<Instant>) {
         let mut ready = libc::pollfd { fd: 2, events: libc::POLLOUT, revents: 0 };
         // A writable pipe takes `PIPE_BUF` bytes without blocking: no write is larger.
         let chunk = &bytes[..bytes.len().min(libc::PIPE_BUF)];
-        // SAFETY: `poll` uses only the one `pollfd` given; `write` reads `chunk.len()` bytes of a live buffer.
+        // SAFETY: `poll` uses only the one `pollfd` given; `write` reads `chunk.len()` bytes of a live buffer; the
+        // signal sets are zeroed locals, initialised by `sigemptyset`.
         let written = unsafe {
             match libc::poll(&mut ready, 1, wait) {
-                1 if ready.revents & libc::POLLOUT != 0 => libc::write(2, chunk.as_ptr().cast(), chunk.len()),
+                1 if ready.revents & libc::POLLOUT != 0 => {
+                    // A reader that closed its end must not kill the process with `SIGPIPE` (left at its default
+                    // action by many programs): blocked for this write, and taken back if it came.
+                    let (mut pipe, mut mask): (libc::sigset_t, libc::sigset_t) = std::mem::zeroed();
+                    libc::sigemptyset(&mut pipe);
+                    libc::sigaddset(&mut pipe, libc::SIGPIPE);
+                    libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut mask);
+                    let written = libc::write(2, chunk.as_ptr().cast(), chunk.len());
+                    let mut pending: libc::sigset_t = std::mem::zeroed();
+                    libc::sigpending(&mut pending);
+                    if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                        let mut taken = 0;
+                        libc::sigwait(&pipe, &mut taken);
+                    }
+                    libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+                    written
+                }
                 -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => 0,
                 _ => {
                     STUCK.fetch_or(patient, Ordering::Relaxed);
@@ -45,6 +62,20 @@ pub(crate) fn write_stderr_until(message: &str, until: Option<Instant>) {
             return;
         }
         bytes = &bytes[written as usize..];
+    }
+}
+
+/// Flushes Rust's stdout, as `std::process::exit` does before it ends the process, but gives up after [`PATIENCE`]: a
+/// thread left behind holding stdout's lock must not keep the process alive (std only tries the lock, which `Stdout`
+/// does not offer), so a thread of its own flushes.
+pub(crate) fn flush_stdout() {
+    let (done, flushed) = std::sync::mpsc::channel();
+    let flusher = std::thread::Builder::new().name("atexit-flush".into()).spawn(move || {
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let _ = done.send(());
+    });
+    if flusher.is_ok() {
+        let _ = flushed.recv_timeout(PATIENCE);
     }
 }
 

@@ -341,9 +341,9 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
         }
         None => f.body.to_token_stream(),
     };
-    // A plain `main` that blocks on a runtime (`#[tokio::main]` above this attribute wrote it so): that runtime is gone
-    // when the handlers run, which the runtime says if an async handler is pending then.
-    let run_main = match f.asyncness.is_none() && mentions(f.body.to_token_stream(), "block_on") {
+    // A plain `main` that `#[tokio::main]` above this attribute wrote (it ends by `Builder::…block_on(body)`): its
+    // runtime is gone when the handlers run, which the runtime says if an async handler is pending then.
+    let run_main = match f.asyncness.is_none() && blocks_on_its_body(f.body.to_token_stream()) {
         true => quote!(run_main_after_its_runtime),
         false => quote!(run_main),
     };
@@ -356,13 +356,16 @@ fn expand_main(options: &Options, f: &Function, _item: TokenStream) -> TokenStre
     }
 }
 
-/// Whether `tokens` hold the identifier `name`, at any depth.
-fn mentions(tokens: TokenStream, name: &str) -> bool {
-    tokens.into_iter().any(|token| match token {
-        proc_macro2::TokenTree::Ident(ident) => ident == name,
-        proc_macro2::TokenTree::Group(group) => mentions(group.stream(), name),
+/// Whether `tokens` hold, at any depth, `block_on(body)` (the call `#[tokio::main]` ends its `main` with).
+fn blocks_on_its_body(tokens: TokenStream) -> bool {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    tokens.windows(2).any(|pair| match pair {
+        [TokenTree::Ident(call), TokenTree::Group(arguments)] if call == "block_on" => {
+            arguments.stream().to_string() == "body"
+        }
         _ => false,
-    })
+    }) || tokens.into_iter().any(|token| matches!(token, TokenTree::Group(group) if blocks_on_its_body(group.stream())))
 }
 
 /// The item to emit next to a `#[atexit::main]` error. The user's `main` as
