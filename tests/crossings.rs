@@ -360,6 +360,9 @@ mod scenarios {
     /// Another thread runs a handler's `Handle` while the exit runs: the
     /// exit's run runs it, once, and the call says it did not.
     pub fn handle_run_on_another_thread_during_the_exit() {
+        // Starting the watchdog widens the moment between the exit's start
+        // and its run's, when another thread's `run` once took the handler.
+        atexit::set_deadline(Duration::from_secs(10));
         let handle = atexit::Registration::new(|| {
             say("H start");
             thread::sleep(Duration::from_millis(200));
@@ -436,6 +439,85 @@ mod scenarios {
         atexit::set_handler_time_limit(Duration::from_millis(300));
         atexit::register(|| say("rest ran"));
         atexit::AsyncRegistration::new(std::future::pending::<()>).name("pending forever").register();
+    }
+
+    fn main_ending_with_a_signal_without_threads() {
+        print!("main-partial;");
+        atexit::register(|| print!("handler-partial"));
+        atexit::end_with(atexit::Ending::Signal(atexit::Signal::Terminate));
+        sandbox(&[libc::SYS_clone, libc::SYS_clone3], 0x0005_0000 | libc::EPERM as u32);
+    }
+
+    /// `end_with` a signal under `#[atexit::main]` with no thread to be had:
+    /// stdout is flushed on the calling thread.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    pub fn end_with_a_signal_without_threads_flushes_stdout() -> std::process::ExitCode {
+        atexit::__private::run_main(main_ending_with_a_signal_without_threads)
+    }
+
+    fn main_ending_with_a_signal_after_an_overrun() {
+        atexit::register(|| print!("first-handler-partial"));
+        atexit::end_with(atexit::Ending::Signal(atexit::Signal::Terminate));
+        atexit::Registration::new(|| thread::sleep(Duration::from_secs(3)))
+            .name("slow")
+            .time_limit(Duration::from_millis(200))
+            .register();
+    }
+
+    /// The continuation that finishes the run after an overrun ends the
+    /// process with the signal `end_with` asked for, stdout flushed.
+    pub fn end_with_a_signal_after_an_overrun_flushes_stdout() -> std::process::ExitCode {
+        atexit::__private::run_main(main_ending_with_a_signal_after_an_overrun)
+    }
+
+    fn main_forking_in_a_handler_before_a_signal_ending() {
+        atexit::register(|| print!("first-partial;"));
+        atexit::end_with(atexit::Ending::Signal(atexit::Signal::Terminate));
+        atexit::register(|| {
+            // SAFETY: the child goes on with the run, and ends as the exit would.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                print!("child-partial;");
+                return;
+            }
+            say(&format!("\nchild {}", wait_for(pid)));
+        });
+    }
+
+    /// A child forked by a handler goes on with the run and dies of the
+    /// signal `end_with` asked for, its stdout flushed.
+    pub fn a_child_forked_before_a_signal_ending_flushes_stdout() -> std::process::ExitCode {
+        atexit::__private::run_main(main_forking_in_a_handler_before_a_signal_ending)
+    }
+
+    /// A SIGPIPE the program left pending (blocked on its thread) is the
+    /// program's: a runtime report written after it does not take it.
+    pub fn a_pending_sigpipe_of_the_programs_stays_pending() {
+        std::panic::set_hook(Box::new(|_| {}));
+        atexit::register(|| {
+            // SAFETY: reads this thread's pending signals into a zeroed set.
+            let pending = unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigpending(&mut set);
+                libc::sigismember(&set, libc::SIGPIPE)
+            };
+            say(&format!("SIGPIPE pending: {pending}"));
+        });
+        atexit::register(|| panic!("reported on stderr"));
+        atexit::register(|| {
+            let mut pipe = [0; 2];
+            // SAFETY: blocks SIGPIPE on this thread, then writes to a pipe
+            // whose reader is closed, which leaves one pending.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGPIPE);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                libc::pipe(pipe.as_mut_ptr());
+                libc::close(pipe[0]);
+                libc::write(pipe[1], b"x".as_ptr().cast(), 1);
+            }
+        });
     }
 
     /// stderr is a pipe whose reader is gone, and SIGPIPE has its default
@@ -518,6 +600,33 @@ fn all() -> Vec<Case> {
         ..expect("rest ran\n", Code(0))
     };
     vec![
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        common::main_case(
+            "end_with_a_signal_without_threads_flushes_stdout",
+            end_with_a_signal_without_threads_flushes_stdout,
+            expect("main-partial;handler-partial", common::Status::Signal(libc::SIGTERM)),
+        ),
+        common::main_case(
+            "end_with_a_signal_after_an_overrun_flushes_stdout",
+            end_with_a_signal_after_an_overrun_flushes_stdout,
+            Expect {
+                stderr_has: &["handler `slow` did not finish"],
+                ..expect("first-handler-partial", common::Status::Signal(libc::SIGTERM))
+            },
+        ),
+        common::main_case(
+            "a_child_forked_before_a_signal_ending_flushes_stdout",
+            a_child_forked_before_a_signal_ending_flushes_stdout,
+            expect(
+                "child-partial;\nchild killed by signal 15\nfirst-partial;",
+                common::Status::Signal(libc::SIGTERM),
+            ),
+        ),
+        case(
+            "a_pending_sigpipe_of_the_programs_stays_pending",
+            a_pending_sigpipe_of_the_programs_stays_pending,
+            expect("SIGPIPE pending: 1\n", Code(0)),
+        ),
         case(
             "a_report_to_a_closed_stderr_pipe_does_not_kill_the_process",
             a_report_to_a_closed_stderr_pipe_does_not_kill_the_process,

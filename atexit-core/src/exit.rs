@@ -120,7 +120,7 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
         let _ = run::run(Place::Here, true);
         // As `std::process::exit` would (it cannot be called here: another thread may be in libc's `exit`).
         crate::last_words::flush_stdout();
-        exit_state::end_as_decided(crate::last_words::terminate_now);
+        exit_state::end_as_decided(crate::last_words::terminate_now, crate::last_words::die_of_signal);
         crate::last_words::terminate_now(0)
     }
 }
@@ -150,15 +150,15 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
     if exit_state::acts_for_run() {
         return run::run(Place::Here, false);
     }
-    // Waiting for the exit's run could wait for a handler waiting for us.
-    if exit_state::has_begun() && exit_state::run_going_on() {
+    // Waiting for the exit's run could wait for a handler waiting for us (and it may not have started yet).
+    if exit_state::has_begun() {
         return Ok(());
     }
     exit_state::explicit_run(Some(ExitReason::RunExitfuncs));
     let result = run::run(Place::Here, false);
     exit_state::explicit_run(None);
     // A handler called `exit`: the process ends now, as it decided.
-    exit_state::end_as_decided(exit);
+    exit_state::end_as_decided(exit, crate::last_words::die_of_signal_flushed);
     result
 }
 
@@ -197,11 +197,8 @@ pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
 pub(crate) fn end_if_changed(status: Option<i32>) {
     match exit_state::ending() {
         Some(Ending::Status(code)) if Some(code) != status => exit_state::exit_process(code),
-        Some(Ending::Signal(signal)) if status.is_some() => {
-            // What `main` printed without a newline, as the exit it replaces would have flushed it.
-            crate::last_words::flush_stdout();
-            crate::last_words::die_of_signal(signal)
-        }
+        // What `main` printed without a newline, as the exit it replaces would have flushed it.
+        Some(Ending::Signal(signal)) if status.is_some() => crate::last_words::die_of_signal_flushed(signal),
         _ => {}
     }
 }
@@ -219,7 +216,8 @@ pub(crate) fn end_with_status_if_changed(status: Option<i32>) {
     unsafe {
         libc::fflush(std::ptr::null_mut())
     };
-    exit_state::end_as_decided(crate::last_words::terminate_now);
+    // Rust's stdout was flushed, and left unbuffered, before libc's `exit` began.
+    exit_state::end_as_decided(crate::last_words::terminate_now, crate::last_words::die_of_signal);
 }
 
 /// Bounds the exit: if the handlers have not all finished `limit` after the process started exiting, the handler still

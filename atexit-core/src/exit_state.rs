@@ -409,10 +409,11 @@ pub(crate) fn ask(ending: Ending) {
     locked().asked = Some(ending);
 }
 
-/// Ends the process as the exit decided, `exit` ending it with a status; returns if the exit did not decide.
-pub(crate) fn end_as_decided(exit: fn(i32) -> !) {
+/// Ends the process as the exit decided, `exit` ending it with a status and `die` of a signal; returns if the exit did
+/// not decide.
+pub(crate) fn end_as_decided(exit: fn(i32) -> !, die: fn(crate::reason::Signal) -> !) {
     match ending() {
-        Some(Ending::Signal(signal)) => crate::last_words::die_of_signal(signal),
+        Some(Ending::Signal(signal)) => die(signal),
         Some(Ending::Status(code)) => exit(code),
         None => {}
     }

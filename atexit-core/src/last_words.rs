@@ -37,14 +37,17 @@ pub(crate) fn write_stderr_until(message: &str, until: Option<Instant>) {
                 1 if ready.revents & libc::POLLOUT != 0 => {
                     // A reader that closed its end must not kill the process with `SIGPIPE` (left at its default
                     // action by many programs): blocked for this write, and taken back if it came.
-                    let (mut pipe, mut mask): (libc::sigset_t, libc::sigset_t) = std::mem::zeroed();
+                    // One already pending is the program's, and stays.
+                    let (mut pipe, mut mask, mut pending): (libc::sigset_t, libc::sigset_t, libc::sigset_t) =
+                        std::mem::zeroed();
                     libc::sigemptyset(&mut pipe);
                     libc::sigaddset(&mut pipe, libc::SIGPIPE);
                     libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut mask);
-                    let written = libc::write(2, chunk.as_ptr().cast(), chunk.len());
-                    let mut pending: libc::sigset_t = std::mem::zeroed();
                     libc::sigpending(&mut pending);
-                    if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                    let the_programs = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+                    let written = libc::write(2, chunk.as_ptr().cast(), chunk.len());
+                    let broken = written < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPIPE);
+                    if broken && !the_programs {
                         let mut taken = 0;
                         libc::sigwait(&pipe, &mut taken);
                     }
@@ -74,9 +77,18 @@ pub(crate) fn flush_stdout() {
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let _ = done.send(());
     });
-    if flusher.is_ok() {
-        let _ = flushed.recv_timeout(PATIENCE);
+    match flusher {
+        Ok(_) => drop(flushed.recv_timeout(PATIENCE)),
+        // No thread to be had (a sandbox, a process limit): here, then.
+        Err(_) => drop(std::io::Write::flush(&mut std::io::stdout())),
     }
+}
+
+/// [`die_of_signal`] for an exit that would have flushed stdout (`main` returning, a handler's decision): it is
+/// flushed first, as [`flush_stdout`] does.
+pub(crate) fn die_of_signal_flushed(signal: crate::reason::Signal) -> ! {
+    flush_stdout();
+    die_of_signal(signal)
 }
 
 /// Elsewhere, and under Miri (no `poll`), through std's stderr.

@@ -101,9 +101,11 @@ impl Registrations for Process {
         self.state(false).registrations.remove(key)
     }
 
-    /// During the exit's run, only a thread acting for it takes a handler out (the run would not wait for another).
+    /// Once the exit began, only a thread acting for its run takes a handler out: the run runs it (and would not wait
+    /// for another thread).
     fn take_to_run(&self, key: Key) -> Option<Callback> {
-        if exit_state::has_begun() && exit_state::run_going_on() && !exit_state::acts_for_run() {
+        // Not only while the exit's run is going on: also between the exit's start and its run's.
+        if exit_state::has_begun() && !exit_state::acts_for_run() {
             return None;
         }
         self.take(key)

@@ -202,9 +202,11 @@ pub(crate) fn drain_then(lease: u64, moved_on: bool) {
 /// would have.
 pub(crate) fn finish(lease: u64, moved_on: bool) {
     match state::finish_turn(lease) {
-        Some(Then::Finish { ender: Ender::Finisher, .. }) => state::end_as_decided(state::exit_process),
+        Some(Then::Finish { ender: Ender::Finisher, .. }) => {
+            state::end_as_decided(state::exit_process, crate::last_words::die_of_signal_flushed)
+        }
         Some(Then::Finish { ender: Ender::StarterOrItsContinuation, .. }) if moved_on => {
-            state::end_as_decided(state::exit_process)
+            state::end_as_decided(state::exit_process, crate::last_words::die_of_signal_flushed)
         }
         _ => {}
     }
