@@ -144,9 +144,10 @@ fn may_wake_for_another() -> bool {
 /// Requests shutdown for a first signal that only asks, else runs the handlers unless an exit does; true: die of it.
 fn handle(signal: Signal) -> bool {
     if first_only_asks() && RECEIVED.load(Ordering::SeqCst) < 2 {
-        request(Cause::Signal(signal));
-        // The deadline, the orchestrator's clock, counts from the first signal, even after the program's request.
+        // The deadline, the orchestrator's clock, counts from the first signal, even after the program's request;
+        // started first, so that whoever the request wakes sees it.
         crate::exit::start_deadline();
+        request(Cause::Signal(signal));
         return false;
     }
     if exit_state::has_begun() {
