@@ -441,6 +441,7 @@ mod scenarios {
         atexit::AsyncRegistration::new(std::future::pending::<()>).name("pending forever").register();
     }
 
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     fn main_ending_with_a_signal_without_threads() {
         print!("main-partial;");
         atexit::register(|| print!("handler-partial"));
