@@ -513,6 +513,14 @@ mod scenarios {
         say(&format!("after the signal: {}", shutdown.drain_deadline().is_some()));
     }
 
+    /// `end_with` a signal that would stop the process, or no signal at
+    /// all: refused, said on stderr, and the process ends as it would have.
+    pub fn end_with_a_signal_that_does_not_end_the_process_is_refused() {
+        atexit::register(|| say(&format!("handler reads {:?}", atexit::ending())));
+        atexit::end_with(atexit::Ending::Signal(atexit::Signal::Other(libc::SIGSTOP)));
+        atexit::end_with(atexit::Ending::Signal(atexit::Signal::Other(0)));
+    }
+
     /// Signals are named in errors and by `Display`.
     pub fn signals_are_named() {
         let refused = atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGWINCH)]).unwrap_err();
@@ -579,6 +587,14 @@ fn all() -> Vec<common::Case> {
             "a_signal_after_the_programs_request_starts_the_deadline",
             a_signal_after_the_programs_request_starts_the_deadline,
             expect("after the request: None\nafter the signal: true\n", Code(0)),
+        ),
+        case(
+            "end_with_a_signal_that_does_not_end_the_process_is_refused",
+            end_with_a_signal_that_does_not_end_the_process_is_refused,
+            Expect {
+                stderr_has: &["atexit: end_with(SIGSTOP) ignored", "atexit: end_with(signal 0) ignored"],
+                ..expect("handler reads Some(Status(0))\n", Code(0))
+            },
         ),
         case(
             "end_with_a_status_then_main_returns",

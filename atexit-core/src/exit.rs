@@ -89,7 +89,8 @@ pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
 /// which cannot be told from it). A failure stands (a panic out of `main`, its `Err`, `std::process::exit(n)` with
 /// `n` not 0), and so does an exit that names its own ending: [`exit(n)`](exit) (from `main` or a handler), a
 /// handler's [`exit_as_requested`][`Shutdown::exit_as_requested`], a handled signal. Handlers read it from
-/// [`ending`](crate::ending).
+/// [`ending`](crate::ending). A signal that would not end the process (one that stops it, as `SIGSTOP`, or is
+/// ignored, or a number no signal has) is refused: stderr says so, and nothing changes.
 ///
 /// ```no_run
 /// # extern crate atexit_core as atexit;
@@ -104,6 +105,16 @@ pub(crate) fn run_before_ending(why: ExitReason, status: Option<i32>) {
 /// [`Shutdown::requested_ending`]: https://docs.rs/atexit/latest/atexit/signals/struct.Shutdown.html#method.requested_ending
 /// [`Shutdown::exit_as_requested`]: https://docs.rs/atexit/latest/atexit/signals/struct.Shutdown.html#method.exit_as_requested
 pub fn end_with(ending: crate::Ending) {
+    #[cfg(unix)]
+    if let crate::Ending::Signal(signal) = ending {
+        if !signal.ends_the_process() {
+            crate::last_words::write_stderr_now(&format!(
+                "atexit: end_with({signal}) ignored: dying of it would not end the process (it is no signal, or one \
+                 that stops, continues or is ignored)\n"
+            ));
+            return;
+        }
+    }
     exit_state::ask(ending);
 }
 

@@ -121,6 +121,22 @@ impl Signal {
         let named = [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::Quit, Signal::User1, Signal::User2];
         named.into_iter().find(|s| s.number() == number).unwrap_or(Signal::Other(number))
     }
+
+    /// Whether dying of it ends the process: a signal this system has, whose default action is not to be ignored, to
+    /// stop, or to continue.
+    pub(crate) fn ends_the_process(self) -> bool {
+        const NOT_ENDING: &[i32] = &[
+            libc::SIGCHLD,
+            libc::SIGCONT,
+            libc::SIGURG,
+            libc::SIGWINCH,
+            libc::SIGSTOP,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+        ];
+        Signal::try_from(self.number()).is_ok() && !NOT_ENDING.contains(&self.number())
+    }
 }
 
 /// Its number, on Unix (Windows' console events have none).

@@ -358,7 +358,7 @@ mod platform {
         for &number in &numbers {
             let why = if Signal::try_from(number).is_err() {
                 "no signal has that number"
-            } else if NOT_ENDING.contains(&number) {
+            } else if !Signal::from_number(number).ends_the_process() {
                 "its default action is not to end the process"
             } else if FORBIDDEN.contains(&number) {
                 "it cannot be caught or reports a fault"
@@ -390,9 +390,6 @@ mod platform {
     /// Signals that cannot be caught, and faults, whose handler must not return.
     const FORBIDDEN: &[c_int] =
         &[libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE, libc::SIGBUS];
-    /// Signals whose default action is to be ignored, to stop or to continue: dying of one would not end the process.
-    const NOT_ENDING: &[c_int] =
-        &[libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
 
     pub(super) fn die_of(signal: Signal) -> ! {
         crate::last_words::die_of(signal.number())
