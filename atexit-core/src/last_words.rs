@@ -1,7 +1,8 @@
 //! Last words: what the runtime writes while the process exits, and how it ends it. A handler may hang holding the
 //! standard streams' locks, so the runtime's messages (reports, trace, overruns, deadline) take no lock; a reader of
 //! stderr that pauses loses none of them, and one that stopped reading holds the exit up for [`PATIENCE`] once at most.
-//! Only [`exit_process`] and [`exit_through_libc`] flush and lock (as `exit` does).
+//! Only [`exit_process`] and [`exit_through_libc`] flush and lock (as `exit` does); [`flush_stdout`] flushes from a
+//! thread of its own, and gives up after [`PATIENCE`].
 
 #[cfg(all(unix, not(miri)))]
 use std::sync::atomic::{AtomicBool, Ordering};

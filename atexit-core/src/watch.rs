@@ -236,8 +236,14 @@ pub(crate) fn say(message: &str) {
 
 /// When the deadline passes, and its length: `None` without one, or before its clock started.
 pub(crate) fn deadline() -> Option<(Instant, Duration)> {
-    let limit = DEADLINE.get()?;
-    let Clock::Since(since) = locked().clock else { return None };
+    let limit = DEADLINE.get();
+    passes_at(locked().clock, limit)
+}
+
+/// When a deadline of `limit` passes on `clock`, and its length: `None` without one, before the exit began, or for
+/// one too long to pass (`Duration::MAX`).
+fn passes_at(clock: Clock, limit: Option<Duration>) -> Option<(Instant, Duration)> {
+    let (Clock::Since(since), Some(limit)) = (clock, limit) else { return None };
     Some((since.checked_add(limit)?, limit))
 }
 
@@ -336,16 +342,13 @@ pub(crate) fn look(me: &std::thread::Thread) -> (Vec<Act>, Option<Instant>) {
     if !matches!(state.watchdog, Watchdog::Running(_)) {
         state.watchdog = Watchdog::Running(me.clone());
     }
-    // A deadline too long to pass (`Duration::MAX`) has no instant.
-    if let (Clock::Since(since), Some(limit)) = (state.clock, limit) {
-        if let Some(at) = since.checked_add(limit) {
-            if now >= at {
-                let running = state.watched.last().map(|w| (w.name.clone(), w.started));
-                drop(state);
-                deadline_passed(limit, running);
-            }
-            next = Some(at);
+    if let Some((at, limit)) = passes_at(state.clock, limit) {
+        if now >= at {
+            let running = state.watched.last().map(|w| (w.name.clone(), w.started));
+            drop(state);
+            deadline_passed(limit, running);
         }
+        next = Some(at);
     }
     for watched in &mut state.watched {
         let Some(until) = watched.until else { continue };
