@@ -433,16 +433,20 @@ pub use atexit_core::{
 /// # Expansion
 ///
 /// The function unchanged, and a static handler submitted to `inventory`,
-/// inside `const _` so that nothing it defines can meet a name of yours.
-/// This is the snapshot the macro's tests check:
+/// inside a hidden constant named after the function
+/// (`__atexit_register_flush`), so that nothing else it defines can meet a
+/// name of yours. This is the snapshot the macro's tests check:
 ///
 /// ```text
 #[doc = include_str!("../docs/expansions/register.rs")]
 /// ```
 ///
-/// In an `impl` block, `const _` is not allowed and an item nested in a
-/// constant cannot name `Self`: the handler is defined in a hidden
-/// associated constant, and reaches the function through the type given:
+/// In an `impl` block an item nested in a constant cannot name `Self`, and
+/// an attribute cannot see the `impl` it is in: the type is given with
+/// `Self = Type` and the handler reaches the function through it. Without
+/// it, the error is rustc's "cannot find value `close_all` in this scope"
+/// on the function's name: the attribute cannot tell that it is in an
+/// `impl`, so it cannot say more.
 ///
 /// ```text
 #[doc = include_str!("../docs/expansions/register_associated.rs")]

@@ -331,6 +331,21 @@ mod scenarios {
         .register();
     }
 
+    /// The line the next three registrations start on.
+    pub const NAMED_AT: u32 = line!() + 4;
+
+    /// Unnamed closures are told apart by where they were registered.
+    pub fn closures_are_named_by_where_they_were_registered() {
+        atexit::register(|| say("first closure"));
+        atexit::register(|| say("second closure"));
+        atexit::Registration::new(|| panic!("boom")).register();
+        atexit::register(say_function_item);
+    }
+
+    fn say_function_item() {
+        say("function item");
+    }
+
     /// Traced: a parked handler, sync or async, is said to be left behind,
     /// never "ok".
     pub fn process_exit_in_handlers_is_traced() {
@@ -799,6 +814,15 @@ fn all() -> Vec<Case> {
             },
         ),
         case(
+            "closures_are_named_by_where_they_were_registered",
+            closures_are_named_by_where_they_were_registered,
+            Expect {
+                check: Some(closures_named_by_place),
+                ..expect("function item\nsecond closure\nfirst closure\n", Code(0))
+            },
+        )
+        .env(&[("ATEXIT_TRACE", "1")]),
+        case(
             "process_exit_in_handlers_is_traced",
             process_exit_in_handlers_is_traced,
             Expect {
@@ -853,6 +877,30 @@ fn all() -> Vec<Case> {
             },
         ),
     ]
+}
+
+/// Each closure's trace line and the panic's report carry the file, line
+/// and column it was registered at; none says only `{{closure}}`; the
+/// function item keeps its path.
+fn closures_named_by_place(output: &std::process::Output) -> Result<(), String> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = scenarios::NAMED_AT;
+    let wanted = [
+        format!("::{{closure@tests/crossings.rs:{line}:9}}` ok"),
+        format!("::{{closure@tests/crossings.rs:{}:9}}` ok", line + 1),
+        format!(
+            "exit handler `crossings::scenarios::closures_are_named_by_where_they_were_registered::{{closure@tests/crossings.rs:{}:9}}` panicked: boom",
+            line + 2
+        ),
+        "`crossings::scenarios::say_function_item` ok".to_owned(),
+    ];
+    match wanted.iter().find(|w| !stderr.contains(w.as_str())) {
+        Some(missing) => Err(format!("stderr lacks {missing:?}")),
+        None if stderr.lines().any(|l| l.contains("}}`") && l.contains("{{closure}}")) => {
+            Err("a closure is named `{{closure}}`".to_owned())
+        }
+        None => Ok(()),
+    }
 }
 
 #[cfg(unix)]

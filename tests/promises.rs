@@ -377,8 +377,12 @@ mod unix {
         act(promise);
     }
 
+    /// Says what the handler is named up to where it is registered: a
+    /// closure's name ends in `{closure@tests/promises.rs:LINE:COLUMN}`.
     fn announce<F>(_: &F) {
-        eprintln!("{UNDER_TEST}{}", std::any::type_name::<F>());
+        let path = std::any::type_name::<F>();
+        let path = path.strip_suffix("{{closure}}").expect("a closure");
+        eprintln!("{UNDER_TEST}{path}{{closure@tests/promises.rs:");
     }
 
     fn static_cell() -> Option<Cell> {
@@ -1257,6 +1261,8 @@ mod unix {
     fn traced_as<'a>(line: &'a str, name: &str) -> Option<&'a str> {
         let rest = line.strip_prefix("atexit: trace: ")?;
         let rest = rest.strip_prefix('`').unwrap_or(rest).strip_prefix(name)?;
+        // `name` ends before the closure's line and column.
+        let rest = if name.ends_with(':') { rest.split_once('}')?.1 } else { rest };
         let rest = rest.strip_prefix('`').unwrap_or(rest);
         rest.strip_prefix(' ')
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 use crate::asynchronous::AsyncFn;
-use crate::callback::{Callback, Closure, Configured, ExitFn, Options};
+use crate::callback::{self, Callback, Configured, ExitFn, Options};
 use crate::hook;
 use crate::identity::{Function, Identity};
 use crate::process::PROCESS;
@@ -49,8 +49,9 @@ macro_rules! options_setters {
 /// atexit::register(|| println!("goodbye"));
 /// ```
 #[inline]
+#[track_caller]
 pub fn register<F: ExitFn>(f: F) -> Handle {
-    register_callback(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
+    register_callback(0, Identity::of(&f).fingerprint(), callback::plain(f))
 }
 
 /// Puts a handler in the process registry, hook installed. Inlined: a caller that drops the handle makes none.
@@ -166,9 +167,10 @@ mod sealed {
 }
 
 impl<F: ExitFn> Registration<F> {
-    /// A registration of `f` at priority 0, named after its type.
+    /// A registration of `f` at priority 0, named after its path (a closure: after where this is called).
+    #[track_caller]
     pub fn new(f: F) -> Self {
-        Registration { f, options: Options::default(), time_limit: () }
+        Registration { f, options: Options::here(), time_limit: () }
     }
 
     /// Gives the handler a time limit, for one a lock or a network peer can hold up (a flush needing a lock the exiting
@@ -263,6 +265,7 @@ impl<F, Limit> fmt::Debug for Registration<F, Limit> {
 /// handlers run on a runtime built at exit. [`exit`](crate::exit) from a thread outside the runtime does not do this.
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[track_caller]
 pub fn register_async<F, Fut>(time_limit: Duration, f: F) -> Handle
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -298,10 +301,11 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    /// An async handler at priority 0, named after its type, with no time limit of its own (only
-    /// [`set_handler_time_limit`](crate::set_handler_time_limit)'s, if any).
+    /// An async handler at priority 0, named after its path (a closure: after where this is called), with no time limit
+    /// of its own (only [`set_handler_time_limit`](crate::set_handler_time_limit)'s, if any).
+    #[track_caller]
     pub fn new(f: F) -> Self {
-        AsyncRegistration { f, options: Options::default() }
+        AsyncRegistration { f, options: Options::here() }
     }
 
     options_setters!();

@@ -2,7 +2,7 @@
 
 use std::any::type_name;
 use std::borrow::Cow;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -31,11 +31,29 @@ pub(crate) struct Options {
     pub(crate) inherited: bool,
     /// How long it may run before it is left behind (or dropped).
     pub(crate) time_limit: Option<Duration>,
+    /// Where it was registered: what names a closure, whose path says only `{{closure}}`.
+    pub(crate) at: Option<&'static Location<'static>>,
 }
 
 impl Options {
+    /// Registered from the caller's place.
+    #[track_caller]
+    pub(crate) fn here() -> Options {
+        Options { at: Some(Location::caller()), ..Options::default() }
+    }
+
+    /// Its name: as given, else the function's path, a closure's ending in where it was registered, as rustc writes
+    /// it (`app::main::{closure@src/main.rs:12:5}`). Paths are `type_name`'s, which Rust does not promise to keep.
     pub(crate) fn name_or<F>(&self) -> Cow<'static, str> {
-        self.name.clone().unwrap_or(Cow::Borrowed(type_name::<F>()))
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match (self.at, type_name::<F>().strip_suffix("{{closure}}")) {
+            (Some(at), Some(scope)) => {
+                Cow::Owned(format!("{scope}{{closure@{}:{}:{}}}", at.file(), at.line(), at.column()))
+            }
+            _ => Cow::Borrowed(type_name::<F>()),
+        }
     }
 }
 
@@ -103,8 +121,22 @@ mod sealed {
     impl Sealed for Never {}
 }
 
-/// `register(f)`: the name comes from the type.
+/// `register(f)` of a function item: the name comes from the type.
 pub(crate) struct Closure<F>(pub(crate) F);
+
+/// `register(f)`'s handler. A closure is named after where it was registered, which takes a word beside it (so one
+/// capturing nothing allocates); a function item is named by its path and boxes as nothing. Which one `F` is, is known
+/// when the code is compiled (the test folds away).
+#[inline]
+#[track_caller]
+pub(crate) fn plain<F: ExitFn>(f: F) -> Callback {
+    if type_name::<F>().ends_with("{{closure}}") {
+        let identity = Identity::of(&f);
+        Callback::Boxed(Box::new(Configured { f, options: Options::here(), identity }))
+    } else {
+        Callback::Boxed(Box::new(Closure(f)))
+    }
+}
 
 impl<F: ExitFn> Handler for Closure<F> {
     fn name(&self) -> Cow<'static, str> {

@@ -50,7 +50,8 @@ impl HandlerPanic {
         HandlerPanic { caught: Box::new(Caught { name, message, payload: Mutex::new(payload) }) }
     }
 
-    /// The handler's name: as registered, else the function's path (`my_app::flush_logs`, `my_app::main::{{closure}}`).
+    /// The handler's name: as registered, else the function's path (`my_app::flush_logs`), a closure's with where it was
+    /// registered (`my_app::main::{closure@src/main.rs:12:5}`).
     pub fn name(&self) -> &str {
         &self.caught.name
     }

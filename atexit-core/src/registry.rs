@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 
-use crate::callback::{Callback, Closure, ExitFn};
+use crate::callback::{Callback, ExitFn};
 use crate::identity::{Function, Identity};
 use crate::lock::Lock;
 use crate::panic::{HandlerPanic, drop_quietly};
@@ -438,8 +438,9 @@ impl Registry {
     }
 
     /// Registers `f` to run when this registry runs, at priority 0 (options: [`Registration`](crate::Registration)).
+    #[track_caller]
     pub fn register<F: ExitFn>(&self, f: F) -> Handle {
-        self.insert(0, Identity::of(&f).fingerprint(), Callback::Boxed(Box::new(Closure(f))))
+        self.insert(0, Identity::of(&f).fingerprint(), crate::callback::plain(f))
     }
     fn inner(&self) -> &Arc<Shared> {
         self.inner.get_or_init(|| Arc::new(Shared { state: Lock::new(Stacks::new()), run_lock: RunLock::new() }))

@@ -297,12 +297,26 @@ fn a_panic_says_its_message_whatever_the_payload() {
 }
 
 #[test]
-fn a_panicking_closure_is_named_after_its_type() {
+fn a_panicking_closure_is_named_after_where_it_was_registered() {
     let r = Registry::new();
+    let line = line!() + 1;
     r.register(|| panic!("boom"));
     let err = r.run().unwrap_err();
-    assert!(err.name().contains("{{closure}}"), "{}", err.name());
+    let at = format!(
+        "registry::a_panicking_closure_is_named_after_where_it_was_registered::{{closure@atexit-core/tests/registry.rs:{line}:7}}"
+    );
+    assert_eq!(err.name(), at);
     assert!(err.to_string().ends_with("panicked: boom"), "{err}");
+    Registration::new(|| panic!("boom")).name("given").register_in(&r);
+    assert_eq!(r.run().unwrap_err().name(), "given", "a name given wins");
+    fn item() {
+        panic!("boom")
+    }
+    r.register(item);
+    assert_eq!(
+        r.run().unwrap_err().name(),
+        "registry::a_panicking_closure_is_named_after_where_it_was_registered::item"
+    );
 }
 
 #[test]

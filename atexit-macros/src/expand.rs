@@ -125,13 +125,16 @@ fn expand_register(options: &Options, f: &Function, item: TokenStream) -> TokenS
             )
         }
     };
+    // Named (not `const _`) so that in an `impl` without `Self = Type` the one error is about the function's name.
+    let constant = format_ident!("__atexit_register_{}", ident);
     let Some((self_token, ty)) = &options.self_type else {
         return quote! {
             #item
-            const _: () = { #registration };
+            #[doc(hidden)]
+            #[allow(non_upper_case_globals, dead_code)]
+            const #constant: () = { #registration };
         };
     };
-    let constant = format_ident!("__atexit_register_{}", ident);
     // `Self = Type` must be the impl's type: an error on the option if not
     // ("expected `PhantomData<Database>`, found `PhantomData<Cache>`").
     let self_type = quote_spanned!(self_token.span()=> ::core::marker::PhantomData<Self>);

@@ -6,7 +6,9 @@ fn flush() { save_state(); }
 fn flush() {
     save_state();
 }
-const _: () = {
+#[doc(hidden)]
+#[allow(non_upper_case_globals, dead_code)]
+const __atexit_register_flush: () = {
     ::atexit::__private::inventory::submit! {
         ::atexit::__private::StaticHandler::new(flush, ::atexit::__private::identity_fn(&
         flush), ::core::module_path!(), "flush logs", ::core::line!(), 5, false,
