@@ -292,6 +292,11 @@
 #[doc(inline)]
 pub use atexit_core::signals;
 
+#[cfg(all(unix, feature = "crash"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "crash"))))]
+#[doc(inline)]
+pub use atexit_core::crash;
+
 /// Without the `signals` feature, `atexit::signals::install()` and its kin fail to compile with a message that names
 /// the feature (rather than rustc's suggestion of `atexit::Signal`). Never callable.
 #[cfg(not(feature = "signals"))]

@@ -131,6 +131,7 @@ pub(crate) fn end_from_a_handler(why: ExitReason, status: Option<i32>) -> ! {
         let _ = run::run(Place::Here, true);
         // As `std::process::exit` would (it cannot be called here: another thread may be in libc's `exit`).
         crate::last_words::flush_stdout();
+        crate::last_words::crash_actions(crate::last_words::Normal);
         exit_state::end_as_decided(crate::last_words::terminate_now, crate::last_words::die_of_signal);
         crate::last_words::terminate_now(0)
     }

@@ -41,6 +41,8 @@ mod atfork {
         release();
         process::forked();
         exit_state::forked();
+        #[cfg(feature = "crash")]
+        crate::crash::forked();
         // Forked while its parent's C `exit` ran, by a thread that did not act for the run: the child's copy of C's
         // exit functions has the hook already taken out, and the child is not exiting.
         if exit_state::forked_from_an_exit() && !exit_state::run_going_on() {

@@ -142,6 +142,9 @@ fn at_process_exit(status: Option<i32>, exiting: bool) {
         // WebAssembly has no threads to start, nor thread-locals torn down before C's exit hooks.
         let exit_place = if cfg!(target_family = "wasm") { Place::Here } else { Place::Fresh };
         run_at_exit(ExitReason::ProcessExit(status), status, if exiting { exit_place } else { Place::Unloading });
+        if exiting {
+            crate::last_words::crash_actions(crate::last_words::Normal);
+        }
         // A library's copy leaves the status to the program: ending the process here would skip the exit functions
         // registered before its hook, the program's own among them.
         if exiting && !IN_LIBRARY.load(Ordering::Relaxed) {

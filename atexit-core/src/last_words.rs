@@ -103,6 +103,7 @@ pub(crate) fn write_stderr_until(message: &str, _: Option<Instant>) {
 /// `128 + signal`, as a shell would report it. Async-signal-safe.
 #[cfg(unix)]
 pub(crate) fn die_of(signal: i32) -> ! {
+    crash_actions(Forced);
     // SAFETY: all these calls are async-signal-safe; the action and the set are zeroed locals (empty mask, no flags,
     // default action). `signal` is blocked in its own handler: unblocked for `raise`.
     unsafe {
@@ -164,4 +165,19 @@ pub(crate) fn terminate_now(code: i32) -> ! {
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 pub(crate) fn terminate_now(_code: i32) -> ! {
     std::process::abort()
+}
+
+/// Runs the crash actions due at this ending, once (feature `crash`). Async-signal-safe.
+#[cfg(all(unix, feature = "crash"))]
+pub(crate) use crate::crash::{Ending::Forced, Ending::Normal, run_actions as crash_actions};
+
+#[cfg(not(all(unix, feature = "crash")))]
+pub(crate) fn crash_actions(_: CrashEnding) {}
+#[cfg(not(all(unix, feature = "crash")))]
+pub(crate) use CrashEnding::{Forced, Normal};
+#[cfg(not(all(unix, feature = "crash")))]
+#[allow(dead_code)]
+pub(crate) enum CrashEnding {
+    Normal,
+    Forced,
 }

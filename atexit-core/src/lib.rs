@@ -18,6 +18,9 @@ mod api;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod callback;
+#[cfg(all(unix, feature = "crash"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "crash"))))]
+pub mod crash;
 mod entry;
 mod exit;
 mod exit_state;

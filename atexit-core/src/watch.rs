@@ -394,5 +394,6 @@ fn deadline_passed(limit: Duration, running: Option<(Cow<'static, str>, Instant)
     }
     message.push_str(&format!("; ending the process with status {DEADLINE_EXIT_STATUS}\n"));
     write_stderr_until(&message, Some(Instant::now()));
+    crate::last_words::crash_actions(crate::last_words::Forced);
     terminate_now(DEADLINE_EXIT_STATUS)
 }

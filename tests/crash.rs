@@ -1,0 +1,339 @@
+//! Crash actions, proven in child processes (see `common/mod.rs`).
+//!
+//! Each crash scenario first forks a baseline: a child that crashes the
+//! same way with no action registered, and says how it ended. Then it
+//! registers its actions (two writes to stdout around the removal of a
+//! marker file) and an exit handler, and crashes. The check: the actions
+//! ran once, last registered first, the marker is gone, the exit handler
+//! did not run, and the process ended as the baseline did (signal, core
+//! dump).
+
+#[cfg(unix)]
+mod common;
+
+#[cfg(unix)]
+mod scenarios {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    use atexit::crash::{self, Action};
+
+    /// Forks a child that plays `crash` with no action, waits for it, and
+    /// prints how it ended; then registers the actions and plays `crash`.
+    fn with_baseline(crash: fn()) {
+        // SAFETY: the child only crashes (or, if it survives, `_exit`s).
+        match unsafe { libc::fork() } {
+            0 => {
+                crash();
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(99) }
+            }
+            child => {
+                let mut status = 0;
+                // SAFETY: waiting for our own child.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+                println!("baseline: {}", ended(status));
+            }
+        }
+        register_actions();
+        crash();
+        println!("survived the crash");
+    }
+
+    pub fn ended(status: libc::c_int) -> String {
+        if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}, core dumped: {}", libc::WTERMSIG(status), libc::WCOREDUMP(status))
+        } else {
+            format!("exited {}", libc::WEXITSTATUS(status))
+        }
+    }
+
+    pub fn marker() -> String {
+        format!("{}/atexit-crash-marker-{}", std::env::temp_dir().display(), std::process::id())
+    }
+
+    fn register_actions() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "action registered first\n").unwrap()).unwrap();
+        let marker = marker();
+        std::fs::write(&marker, "").unwrap();
+        crash::register(Action::unlink(&marker).unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "action registered last\n").unwrap()).unwrap();
+        atexit::register(|| println!("exit handler ran"));
+        std::io::stdout().flush().unwrap();
+    }
+
+    fn on_another_thread(crash: fn()) {
+        std::thread::spawn(crash).join().unwrap();
+    }
+
+    fn null_write() {
+        // SAFETY: not safe: the crash under test.
+        unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u64>(), 1) };
+    }
+
+    #[allow(unconditional_recursion)]
+    fn overflow_the_stack(depth: u64) -> u64 {
+        let frame = std::hint::black_box([depth; 64]);
+        overflow_the_stack(frame[0] + 1) + frame[63]
+    }
+
+    fn stack_overflow() {
+        std::hint::black_box(overflow_the_stack(0));
+    }
+
+    fn abort() {
+        std::process::abort();
+    }
+
+    /// Reads a page of a mapping past the end of its (empty) file.
+    fn truncated_mmap_read() {
+        let path = format!("{}-mmap", marker());
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        use std::os::fd::AsRawFd;
+        // SAFETY: maps a page of an empty file: reading it raises `SIGBUS`, the crash under test.
+        unsafe {
+            let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0);
+            assert_ne!(page, libc::MAP_FAILED);
+            std::ptr::read_volatile(page.cast::<u8>());
+        }
+    }
+
+    fn raise_ill() {
+        // SAFETY: raises a signal: the crash under test.
+        unsafe { libc::raise(libc::SIGILL) };
+    }
+    fn raise_fpe() {
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGFPE) };
+    }
+    fn raise_trap() {
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGTRAP) };
+    }
+
+    pub fn segv_main() {
+        with_baseline(null_write);
+    }
+    pub fn segv_thread() {
+        with_baseline(|| on_another_thread(null_write));
+    }
+    pub fn stack_overflow_main() {
+        with_baseline(stack_overflow);
+    }
+    pub fn stack_overflow_thread() {
+        with_baseline(|| on_another_thread(stack_overflow));
+    }
+    pub fn abort_main() {
+        with_baseline(abort);
+    }
+    pub fn abort_thread() {
+        with_baseline(|| on_another_thread(abort));
+    }
+    pub fn bus_main() {
+        with_baseline(truncated_mmap_read);
+    }
+    pub fn bus_thread() {
+        with_baseline(|| on_another_thread(truncated_mmap_read));
+    }
+    pub fn ill_main() {
+        with_baseline(raise_ill);
+    }
+    pub fn ill_thread() {
+        with_baseline(|| on_another_thread(raise_ill));
+    }
+    pub fn fpe_main() {
+        with_baseline(raise_fpe);
+    }
+    pub fn fpe_thread() {
+        with_baseline(|| on_another_thread(raise_fpe));
+    }
+    pub fn trap_main() {
+        with_baseline(raise_trap);
+    }
+    pub fn trap_thread() {
+        with_baseline(|| on_another_thread(raise_trap));
+    }
+
+    /// An action that faults: the ones registered before it are skipped,
+    /// the process dies of the fault, nothing hangs or loops.
+    pub fn fault_inside_an_action() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "skipped\n").unwrap()).unwrap();
+        // SAFETY: not safe: a fault inside an action is the case under test.
+        crash::register(unsafe { Action::call(null_write) }).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "ran before the fault\n").unwrap()).unwrap();
+        abort();
+    }
+
+    /// A removed action does not run; one registered again does.
+    pub fn removed_action_does_not_run() {
+        let stdout = std::io::stdout();
+        let removed = crash::register(Action::write(stdout.as_fd(), "removed\n").unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "kept\n").unwrap()).unwrap();
+        assert!(removed.remove());
+        abort();
+    }
+
+    /// A normal exit runs the actions after the exit handlers, except one
+    /// only for crashes.
+    pub fn normal_exit_runs_them_after_the_handlers() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "action\n").unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        atexit::register(|| println!("exit handler"));
+    }
+
+    /// A second Ctrl-C while a slow handler runs skips the handlers left,
+    /// but the actions run.
+    pub fn second_signal_while_handlers_run() {
+        atexit::signals::install().unwrap();
+        let marker = marker();
+        std::fs::write(&marker, "").unwrap();
+        println!("marker: {marker}");
+        crash::register(Action::unlink(&marker).unwrap()).unwrap();
+        crash::register(Action::write(std::io::stdout().as_fd(), "action\n").unwrap()).unwrap();
+        atexit::register(|| println!("skipped handler"));
+        atexit::register(|| {
+            println!("slow handler");
+            // SAFETY: signals this process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
+            std::thread::sleep(std::time::Duration::from_secs(10));
+        });
+        // SAFETY: as above.
+        unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_secs(10));
+    }
+
+    /// A child forked after an action was registered does not run it; one
+    /// inherited runs in both.
+    pub fn fork_keeps_only_inherited_actions() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "parent's own\n").unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "inherited\n").unwrap().inherit_on_fork()).unwrap();
+        // SAFETY: the child only aborts.
+        match unsafe { libc::fork() } {
+            0 => abort(),
+            child => {
+                let mut status = 0;
+                // SAFETY: waiting for our own child.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+                println!("child: {}", ended(status));
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn main() -> std::process::ExitCode {
+    use common::{Expect, Status::*, case, expect};
+    use std::process::Output;
+
+    /// The crash cases' check: baseline line, the actions in order, the
+    /// marker removed, no exit handler, the same ending as the baseline,
+    /// std's stack-overflow message in both.
+    fn crashed_as_baseline(output: &Output) -> Result<(), String> {
+        use std::os::unix::process::ExitStatusExt;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let Some(baseline) = lines.first().and_then(|l| l.strip_prefix("baseline: ")) else {
+            return Err(format!("no baseline line in {stdout:?}"));
+        };
+        let ours = scenarios::ended(output.status.into_raw());
+        if ours != baseline {
+            return Err(format!("ended as `{ours}`, the baseline as `{baseline}`"));
+        }
+        if lines[1..] != ["action registered last", "action registered first"] {
+            return Err(format!("the actions did not run once each, last first: {stdout:?}"));
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("overflowed its stack") && stderr.matches("overflowed its stack").count() != 2 {
+            return Err("std's stack-overflow message is missing from one of the runs".to_owned());
+        }
+        Ok(())
+    }
+
+    fn crash(name: &'static str, play: fn(), signal: i32) -> common::Case {
+        case(name, play, Expect { stdout: None, check: Some(crashed_as_baseline), ..expect("", Signal(signal)) })
+    }
+
+    fn marker_removed(output: &Output) -> Result<(), String> {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let marker = stdout.lines().find_map(|l| l.strip_prefix("marker: ")).ok_or("no marker line")?;
+        if std::path::Path::new(marker).exists() {
+            return Err(format!("{marker} was not removed"));
+        }
+        Ok(())
+    }
+
+    let cases = vec![
+        crash("segv_main", scenarios::segv_main, libc::SIGSEGV),
+        crash("segv_thread", scenarios::segv_thread, libc::SIGSEGV),
+        crash("stack_overflow_main", scenarios::stack_overflow_main, libc::SIGABRT),
+        crash("stack_overflow_thread", scenarios::stack_overflow_thread, libc::SIGABRT),
+        crash("abort_main", scenarios::abort_main, libc::SIGABRT),
+        crash("abort_thread", scenarios::abort_thread, libc::SIGABRT),
+        crash("bus_main", scenarios::bus_main, libc::SIGBUS),
+        crash("bus_thread", scenarios::bus_thread, libc::SIGBUS),
+        crash("ill_main", scenarios::ill_main, libc::SIGILL),
+        crash("ill_thread", scenarios::ill_thread, libc::SIGILL),
+        crash("fpe_main", scenarios::fpe_main, libc::SIGFPE),
+        crash("fpe_thread", scenarios::fpe_thread, libc::SIGFPE),
+        crash("trap_main", scenarios::trap_main, libc::SIGTRAP),
+        crash("trap_thread", scenarios::trap_thread, libc::SIGTRAP),
+        case(
+            "fault_inside_an_action",
+            scenarios::fault_inside_an_action,
+            expect("ran before the fault\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "removed_action_does_not_run",
+            scenarios::removed_action_does_not_run,
+            expect("kept\n", Signal(libc::SIGABRT)),
+        ),
+        case(
+            "normal_exit_runs_them_after_the_handlers",
+            scenarios::normal_exit_runs_them_after_the_handlers,
+            expect("exit handler\naction\n", Code(0)),
+        ),
+        case(
+            "second_signal_while_handlers_run",
+            scenarios::second_signal_while_handlers_run,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    marker_removed(output)?;
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    match stdout.lines().skip(1).collect::<Vec<_>>()[..] {
+                        ["slow handler", "action"] => Ok(()),
+                        _ => Err(format!("stdout {stdout:?}")),
+                    }
+                }),
+                ..expect("", Signal(libc::SIGINT))
+            },
+        ),
+        case(
+            "fork_keeps_only_inherited_actions",
+            scenarios::fork_keeps_only_inherited_actions,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    let child = format!("child: killed by signal {}, core dumped: ", libc::SIGABRT);
+                    match stdout.lines().collect::<Vec<_>>()[..] {
+                        ["inherited", said, "inherited", "parent's own"] if said.starts_with(&child) => Ok(()),
+                        _ => Err(format!("stdout {stdout:?}")),
+                    }
+                }),
+                ..expect("", Code(0))
+            },
+        ),
+    ];
+    common::run(cases)
+}
+
+#[cfg(not(unix))]
+fn main() {
+    println!("crash actions are Unix only");
+}
