@@ -196,6 +196,23 @@ fn with_panic_abort_a_handlers_exit_flushes_what_the_handlers_printed() {
     assert_eq!(output.status.code(), Some(7), "{output:?}");
 }
 
+/// A panic ends a `panic = "abort"` build by `SIGABRT`: the crash actions
+/// run before the panic's message is printed (on the screen the user sees,
+/// not an alternate one an action leaves).
+#[cfg(unix)]
+#[test]
+fn with_panic_abort_crash_actions_run_before_the_panic_message() {
+    let probe = build_fixture("atexit-fixture-abort-probe", "abort");
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let output = Command::new(&probe).arg("crash_panic").output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{output:?}");
+        let (action, message) = (stderr.find("crash action\n"), stderr.find("panicked at"));
+        assert!(action.is_some() && action < message && stderr.matches("crash action").count() == 1, "{stderr}");
+    }
+}
+
 /// Without the `signals` feature, `atexit::signals::install()` does not
 /// compile, and the error names the feature.
 #[test]

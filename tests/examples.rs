@@ -4,7 +4,8 @@
 //! (a tokio server that drains on SIGTERM), and the cookbook's recipes
 //! (`docs/cookbook.md`): `examples/tracing_flush.rs`,
 //! `examples/terminal_restore.rs`, `examples/temp_files.rs`,
-//! `examples/two_libraries.rs`.
+//! `examples/two_libraries.rs`; `examples/terminal_crash.rs` (crash
+//! actions), under a pseudo-terminal.
 
 #![cfg(unix)]
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 /// `cargo test`, which builds examples) and returns its path.
 fn example(name: &str) -> PathBuf {
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", name, "--features", "signals", "--message-format=json"])
+        .args(["build", "--quiet", "--example", name, "--features", "signals,crash", "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo");
@@ -434,5 +435,82 @@ mod two_libraries {
         let output = Command::new(example("two_libraries")).output().unwrap();
         assert!(output.status.success(), "{output:?}");
         assert_eq!(stdout(&output), "log: main: done\nlog: mytelemetry: exported 2 spans\n");
+    }
+}
+
+mod terminal_crash {
+    use std::fs::File;
+    use std::os::fd::{AsRawFd, FromRawFd};
+
+    use super::*;
+
+    const ENTER: &str = "\x1b[?1049h";
+    const LEAVE: &str = "\x1b[?1049l";
+
+    fn mode(fd: i32) -> libc::termios {
+        // SAFETY: a zeroed `termios` is a valid out-parameter; `fd` is an open terminal.
+        unsafe {
+            let mut mode: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(fd, &mut mode), 0, "tcgetattr");
+            mode
+        }
+    }
+
+    /// Runs the example on a new pseudo-terminal, ending `how`: its exit
+    /// status, what it wrote to the terminal, and the terminal's mode
+    /// before and after.
+    fn run(how: &str) -> (std::process::ExitStatus, String, libc::termios, libc::termios) {
+        let exe = example("terminal_crash");
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: `openpty` fills the two descriptors; the other arguments may be null.
+        let opened =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(opened, 0, "openpty");
+        // SAFETY: both are open descriptors that nothing else owns.
+        let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
+        let before = mode(slave.as_raw_fd());
+        let status = Command::new(exe)
+            .arg(how)
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave.try_clone().unwrap())
+            .status()
+            .expect("run the example");
+        let after = mode(slave.as_raw_fd());
+        // Everything it wrote is in the master's buffer (a few hundred bytes).
+        // SAFETY: `master` is open; non-blocking only changes how `read` waits.
+        unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut screen = Vec::new();
+        let _ = (&master).read_to_end(&mut screen);
+        (status, String::from_utf8_lossy(&screen).into_owned(), before, after)
+    }
+
+    fn assert_restored(how: &str, screen: &str, before: &libc::termios, after: &libc::termios) {
+        assert!(screen.contains("drawing the screen"), "{how}: {screen:?}");
+        let (enter, leave) = (screen.find(ENTER), screen.rfind(LEAVE));
+        assert!(enter.is_some() && leave > enter, "{how}: the alternate screen was not left: {screen:?}");
+        assert_eq!(screen.matches(LEAVE).count(), 1, "{how}: left more than once: {screen:?}");
+        let flags = |m: &libc::termios| (m.c_iflag, m.c_oflag, m.c_lflag, m.c_cflag);
+        assert_eq!(flags(after), flags(before), "{how}: the terminal's mode was not restored");
+    }
+
+    #[test]
+    fn the_terminal_is_restored_after_each_crash() {
+        for (how, signal) in [("segv", libc::SIGSEGV), ("abort", libc::SIGABRT), ("overflow", libc::SIGABRT)] {
+            let (status, screen, before, after) = run(how);
+            assert_eq!(status.signal(), Some(signal), "{how}: {status:?} {screen:?}");
+            assert_restored(how, &screen, &before, &after);
+        }
+        let (_, screen, ..) = run("overflow");
+        assert!(screen.contains("has overflowed its stack"), "std's message is still printed: {screen:?}");
+    }
+
+    #[test]
+    fn the_terminal_is_restored_at_a_normal_exit_and_a_panic() {
+        for (how, code) in [("return", 0), ("panic", 101)] {
+            let (status, screen, before, after) = run(how);
+            assert_eq!(status.code(), Some(code), "{how}: {status:?} {screen:?}");
+            assert_restored(how, &screen, &before, &after);
+        }
     }
 }
