@@ -267,21 +267,54 @@ fn main() -> std::process::ExitCode {
         Ok(())
     }
 
-    let cases = vec![
-        crash("segv_main", scenarios::segv_main, libc::SIGSEGV),
-        crash("segv_thread", scenarios::segv_thread, libc::SIGSEGV),
-        crash("stack_overflow_main", scenarios::stack_overflow_main, libc::SIGABRT),
-        crash("stack_overflow_thread", scenarios::stack_overflow_thread, libc::SIGABRT),
-        crash("abort_main", scenarios::abort_main, libc::SIGABRT),
-        crash("abort_thread", scenarios::abort_thread, libc::SIGABRT),
-        crash("bus_main", scenarios::bus_main, libc::SIGBUS),
-        crash("bus_thread", scenarios::bus_thread, libc::SIGBUS),
-        crash("ill_main", scenarios::ill_main, libc::SIGILL),
-        crash("ill_thread", scenarios::ill_thread, libc::SIGILL),
-        crash("fpe_main", scenarios::fpe_main, libc::SIGFPE),
-        crash("fpe_thread", scenarios::fpe_thread, libc::SIGFPE),
-        crash("trap_main", scenarios::trap_main, libc::SIGTRAP),
-        crash("trap_thread", scenarios::trap_thread, libc::SIGTRAP),
+    // The README's crash table: one row for each crash, proven on the main
+    // thread and on another by the cases below.
+    /// What crashes, the scenarios' stem, on the main thread, on another,
+    /// and the signal the process dies of.
+    type Crash = (&'static str, &'static str, fn(), fn(), i32);
+    let crashes: [Crash; 7] = [
+        ("a null-pointer write (`SIGSEGV`)", "segv", scenarios::segv_main, scenarios::segv_thread, libc::SIGSEGV),
+        (
+            "a stack overflow (std prints its message, then aborts)",
+            "stack_overflow",
+            scenarios::stack_overflow_main,
+            scenarios::stack_overflow_thread,
+            libc::SIGABRT,
+        ),
+        ("`std::process::abort()`", "abort", scenarios::abort_main, scenarios::abort_thread, libc::SIGABRT),
+        ("a read past a mapped file's end (`SIGBUS`)", "bus", scenarios::bus_main, scenarios::bus_thread, libc::SIGBUS),
+        ("`raise(SIGILL)`", "ill", scenarios::ill_main, scenarios::ill_thread, libc::SIGILL),
+        ("`raise(SIGFPE)`", "fpe", scenarios::fpe_main, scenarios::fpe_thread, libc::SIGFPE),
+        ("`raise(SIGTRAP)`", "trap", scenarios::trap_main, scenarios::trap_thread, libc::SIGTRAP),
+    ];
+    let mut table =
+        String::from("| Crash, on the main thread or another | Crash actions | The process ends |\n|---|---|---|\n");
+    let named = |signal: i32| match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "another signal",
+    };
+    for (what, _, _, _, signal) in &crashes {
+        table.push_str(&format!(
+            "| {what} | run once, last registered first; no exit handler | killed by {}, as without actions |\n",
+            named(*signal)
+        ));
+    }
+    table.push_str(
+        "| a fault inside an action | the ones left are skipped | killed by that fault's signal |\n\
+         | a second Ctrl-C while the exit handlers run | run after the handlers left are skipped | killed by SIGINT |\n\
+         | a normal exit | run after the exit handlers (not those `only_on_crash`) | the exit's status |\n",
+    );
+    let mut cases: Vec<common::Case> = Vec::new();
+    for (_, name, main, thread, signal) in crashes {
+        cases.push(crash(Box::leak(format!("{name}_main").into_boxed_str()), main, signal));
+        cases.push(crash(Box::leak(format!("{name}_thread").into_boxed_str()), thread, signal));
+    }
+    cases.extend([
         case(
             "fault_inside_an_action",
             scenarios::fault_inside_an_action,
@@ -329,9 +362,28 @@ fn main() -> std::process::ExitCode {
                 ..expect("", Code(0))
             },
         ),
-    ];
-    common::run(cases)
+    ]);
+    let filtered = std::env::args().skip(1).any(|a| !a.starts_with('-'));
+    let outcome = common::run(cases);
+    if outcome != std::process::ExitCode::SUCCESS || filtered || std::env::var_os("ATEXIT_SCENARIO").is_some() {
+        return outcome;
+    }
+    match common::check_readme_table(CRASH_TABLE_BEGIN, CRASH_TABLE_END, &table) {
+        Ok(()) => {
+            println!("crash table in README.md ... ok");
+            outcome
+        }
+        Err(why) => {
+            println!("crash table in README.md ... FAILED\n  {why}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
+
+#[cfg(unix)]
+const CRASH_TABLE_BEGIN: &str = "<!-- crash-table:begin (written by tests/crash.rs; ATEXIT_BLESS=1 rewrites it) -->\n";
+#[cfg(unix)]
+const CRASH_TABLE_END: &str = "<!-- crash-table:end -->";
 
 #[cfg(not(unix))]
 fn main() {

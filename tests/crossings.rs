@@ -882,6 +882,7 @@ fn all() -> Vec<Case> {
 /// Each closure's trace line and the panic's report carry the file, line
 /// and column it was registered at; none says only `{{closure}}`; the
 /// function item keeps its path.
+#[cfg(unix)]
 fn closures_named_by_place(output: &std::process::Output) -> Result<(), String> {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = scenarios::NAMED_AT;

@@ -463,8 +463,9 @@ mod terminal_crash {
         let exe = example("terminal_crash");
         let (mut master, mut slave) = (0, 0);
         // SAFETY: `openpty` fills the two descriptors; the other arguments may be null.
-        let opened =
-            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        let opened = unsafe {
+            libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut())
+        };
         assert_eq!(opened, 0, "openpty");
         // SAFETY: both are open descriptors that nothing else owns.
         let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
