@@ -176,6 +176,46 @@ fn main() {
         );
     }
 
+    // The registry step of adding a crash action (prepared beforehand: this
+    // one needs no system call) against registering a handler, `CAPACITY`
+    // at a time, each batch removed (or cleared) outside the timing.
+    #[cfg(unix)]
+    if wanted("crash_register") {
+        use atexit::crash::{self, Action, CAPACITY};
+        const BATCHES: usize = 2_000;
+        let timed = |register: &mut dyn FnMut() -> Duration| {
+            per_op(ROUNDS, CAPACITY * BATCHES, || (0..BATCHES).map(|_| register()).sum())
+        };
+        let crash_ns = || {
+            timed(&mut || {
+                let actions: Vec<Action> = (0..CAPACITY).map(|_| Action::signal_process_group(1 << 30, 0)).collect();
+                let mut handles = Vec::with_capacity(CAPACITY);
+                let start = Instant::now();
+                for action in actions {
+                    handles.push(crash::register(action).unwrap());
+                }
+                let elapsed = start.elapsed();
+                handles.into_iter().for_each(|h| _ = h.remove());
+                elapsed
+            })
+        };
+        let handler_ns = || {
+            timed(&mut || {
+                let mut handles = Vec::with_capacity(CAPACITY);
+                let start = Instant::now();
+                for _ in 0..CAPACITY {
+                    handles.push(atexit::register(black_box(noop)));
+                }
+                let elapsed = start.elapsed();
+                atexit::clear();
+                elapsed
+            })
+        };
+        let (ns, handler) = interleaved(crash_ns, handler_ns);
+        report("crash_register", "crash::register(prepared action)", ns, "ns/op");
+        report("crash_register_peer", "  atexit::register(fn item), handle kept", handler, "ns/op");
+    }
+
     if wanted("register_closure") {
         let ns = register_ns(|i| {
             move || {

@@ -3,7 +3,7 @@
 # taking turns run by run, the median of ROUNDS rounds of RUNS runs of each
 # (defaults 9 and 150), for a plain binary, one that spawns and joins a thread, the
 # hand-written `Mutex<Vec<Box<dyn FnOnce>>>` peer drained by C's `atexit`,
-# and atexit's three ways of registering one handler. Prints each time and
+# atexit's three ways of registering one handler, and one crash action. Prints each time and
 # the ratios the issue sets targets for.
 #
 #   bash scripts/exit-cost.sh [ROUNDS [RUNS]]
@@ -19,7 +19,8 @@ trap 'rm -f "$out"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr); $(rustc --version)"
 "$bin/exit-cost-runner" "$rounds" "$runs" \
     plain="$bin/plain" thread="$bin/thread" handwritten="$bin/handwritten" linked="$bin/linked" \
-    register="$bin/register" static="$bin/static_handler" atexit_main="$bin/atexit_main" | tee "$out"
+    register="$bin/register" static="$bin/static_handler" atexit_main="$bin/atexit_main" \
+    crash_action="$bin/crash_action" | tee "$out"
 python3 - "$out" <<'PY'
 import sys
 r = {}
@@ -37,6 +38,7 @@ rows = [
     ("register(f), main returns", "register", "≤ 1.02x thread"),
     ("one #[atexit::register] handler", "static", "≤ 1.02x thread"),
     ("#[atexit::main] + one handler", "atexit_main", "≤ 1.03x hand-written"),
+    ("one crash action, no crash", "crash_action", "≈ links atexit"),
 ]
 for label, key, target in rows:
     v = r[key]

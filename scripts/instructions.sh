@@ -8,6 +8,8 @@
 #   inventory    1,000 `inventory::submit!` of a fn, all called at exit by
 #                one C `atexit` function (what `inventory` alone costs)
 #   statics      1,000 `#[atexit::register]` functions
+#   crash_linked links atexit with the `crash` feature, registers nothing
+#   crash_action the same, registers one crash action, does not crash
 # Prints "RESULT key value" lines too, for scripts/compare.sh.
 #
 #   bash scripts/instructions.sh [N]     (default 1000; needs valgrind)
@@ -43,6 +45,10 @@ libc = "0.2"'
 echo 'fn main() {}' | make_crate plain ""
 echo 'fn noop() {} fn main() { atexit::register(noop); }' | make_crate one "$atexit_dep"
 echo 'fn main() { std::hint::black_box(atexit::ncallbacks as fn() -> usize); }' | make_crate linked "$atexit_dep"
+crash_dep="atexit = { path = \"$root\", features = [\"crash\"] }"
+echo 'fn main() { std::hint::black_box(atexit::ncallbacks as fn() -> usize); }' | make_crate crash_linked "$crash_dep"
+echo 'fn main() { let a = atexit::crash::Action::unlink("/nonexistent/x.lock").unwrap().only_on_crash(); std::hint::black_box(atexit::crash::register(a).unwrap()); }' \
+    | make_crate crash_action "$crash_dep"
 {
     echo 'pub struct Handler(pub fn());'
     echo 'inventory::collect!(Handler);'
@@ -66,20 +72,23 @@ count() { # binary -> instructions executed, start to exit
 }
 
 declare -A refs
-for kind in plain one linked inventory statics; do
+for kind in plain one linked inventory statics crash_linked crash_action; do
     (cd "$work/$kind" && cargo build -q --release)
     refs[$kind]=$(count "$work/target/release/instr-$kind")
     echo "$kind: ${refs[$kind]} instructions"
     echo "RESULT instr_$kind ${refs[$kind]}"
 done
-python3 - "${refs[plain]}" "${refs[one]}" "${refs[linked]}" "${refs[inventory]}" "${refs[statics]}" "$n" <<'PY'
+python3 - "${refs[plain]}" "${refs[one]}" "${refs[linked]}" "${refs[inventory]}" "${refs[statics]}" "$n" \
+    "${refs[crash_linked]}" "${refs[crash_action]}" <<'PY'
 import sys
-plain, one, linked, inventory, statics, n = map(int, sys.argv[1:])
+plain, one, linked, inventory, statics, n, crash_linked, crash_action = map(int, sys.argv[1:])
 per_inventory = (inventory - plain) / n
 per_static = (statics - linked) / n
 print(f"links atexit and registers one handler: {one / plain:.3f}x a plain binary ({one - plain:+d} instructions; target ≤ 1.02x)")
 print(f"  of which linking atexit, registering nothing: {linked / plain:.3f}x ({linked - plain:+d})")
 print(f"per static handler: {per_static:.0f} instructions; inventory alone: {per_inventory:.0f}; ratio {per_static / per_inventory:.2f}x (target ≤ 2x)")
+print(f"one crash action, no crash: {crash_action - crash_linked:+d} instructions against linking atexit with `crash` ({crash_action / crash_linked:.4f}x); the feature itself, registering nothing: {crash_linked - linked:+d}")
+print(f"RESULT instr_crash_action {crash_action - crash_linked}")
 print(f"RESULT instr_one_ratio {one / plain}")
 print(f"RESULT instr_per_static {per_static}")
 print(f"RESULT instr_per_inventory {per_inventory}")

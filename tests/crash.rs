@@ -206,6 +206,116 @@ mod scenarios {
         std::thread::sleep(std::time::Duration::from_secs(10));
     }
 
+    /// `kill -SEGV` from outside counts as a crash: the actions run and the
+    /// process dies of it (std's handler alone would swallow the first one).
+    pub fn sent_segv_is_a_crash() {
+        crash::register(Action::write(std::io::stdout().as_fd(), "action\n").unwrap()).unwrap();
+        // SAFETY: signals this process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGSEGV) };
+        println!("survived");
+    }
+
+    /// Two threads crash at once: the actions run once.
+    pub fn two_threads_crash_at_once() {
+        crash::register(Action::write(std::io::stdout().as_fd(), "first\n").unwrap()).unwrap();
+        crash::register(Action::write(std::io::stdout().as_fd(), "second\n").unwrap()).unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    null_write();
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| drop(t.join()));
+    }
+
+    /// An action writing to a pipe nobody reads gives up: the process still
+    /// dies, and the next action runs.
+    pub fn write_to_a_full_pipe_is_bounded() {
+        let mut ends = [0; 2];
+        // SAFETY: `pipe` fills the two descriptors.
+        assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+        // SAFETY: fills the pipe without blocking, then makes it blocking again.
+        unsafe {
+            libc::fcntl(ends[1], libc::F_SETFL, libc::O_NONBLOCK);
+            while libc::write(ends[1], [0u8; 4096].as_ptr().cast(), 4096) > 0 {}
+            libc::fcntl(ends[1], libc::F_SETFL, 0);
+        }
+        // SAFETY: `ends[1]` is open for the rest of the process.
+        let full = unsafe { std::os::fd::BorrowedFd::borrow_raw(ends[1]) };
+        crash::register(Action::write(std::io::stdout().as_fd(), "ran after\n").unwrap()).unwrap();
+        crash::register(Action::write(full, vec![1u8; 100_000]).unwrap()).unwrap();
+        abort();
+    }
+
+    /// A `SIGSEGV` handler installed before the first action recovers from
+    /// the faults it owns (a guard page it unprotects): no action runs, the
+    /// program goes on; a fault it does not own is a crash.
+    pub fn a_handler_before_ours_recovers() {
+        // SAFETY: maps one inaccessible page.
+        let page = unsafe {
+            libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        GUARD.store(page as usize, std::sync::atomic::Ordering::SeqCst);
+        extern "C" fn recovering(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+            let page = GUARD.load(std::sync::atomic::Ordering::SeqCst);
+            // SAFETY: the kernel's `siginfo_t`; `mprotect` on our own page; a zeroed `sigaction` is the default.
+            unsafe {
+                if (*info).si_addr() as usize & !4095 == page {
+                    libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_WRITE);
+                } else {
+                    let default: libc::sigaction = std::mem::zeroed();
+                    libc::sigaction(libc::SIGSEGV, &default, std::ptr::null_mut());
+                }
+            }
+        }
+        // SAFETY: installs a `SA_SIGINFO` handler of the right signature.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = recovering as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO;
+            libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
+        }
+        crash::register(Action::write(std::io::stdout().as_fd(), "action\n").unwrap().only_on_crash()).unwrap();
+        // SAFETY: the page is ours; the first write faults and is recovered from.
+        unsafe { std::ptr::write_volatile(page.cast::<u8>(), 1) };
+        println!("recovered");
+        std::io::stdout().flush().unwrap();
+        null_write();
+    }
+    static GUARD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// A crash reporter installed after the first action sees the crash
+    /// first and hands it on to ours, which runs the actions.
+    pub fn a_handler_after_ours_chains_to_it() {
+        crash::register(Action::write(std::io::stdout().as_fd(), "action\n").unwrap()).unwrap();
+        extern "C" fn reporter(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+            let said = b"reporter\n";
+            // SAFETY: `write` of a constant; the saved previous action is a `SA_SIGINFO` handler (ours).
+            unsafe {
+                libc::write(1, said.as_ptr().cast(), said.len());
+                let previous = &*std::ptr::addr_of!(BEFORE_REPORTER);
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    std::mem::transmute(previous.sa_sigaction);
+                f(signal, info, context);
+            }
+        }
+        // SAFETY: saves the current action (ours) before anything reads it, then installs the reporter.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = reporter as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigaction(libc::SIGSEGV, &action, std::ptr::addr_of_mut!(BEFORE_REPORTER));
+        }
+        null_write();
+    }
+    // Written once, before the handler that reads it is installed.
+    // SAFETY: a zeroed `sigaction` is a valid value (the default action).
+    static mut BEFORE_REPORTER: libc::sigaction = unsafe { std::mem::zeroed() };
+
     /// A child forked after an action was registered does not run it; one
     /// inherited runs in both.
     pub fn fork_keeps_only_inherited_actions() {
@@ -345,6 +455,27 @@ fn main() -> std::process::ExitCode {
                 }),
                 ..expect("", Signal(libc::SIGINT))
             },
+        ),
+        case("sent_segv_is_a_crash", scenarios::sent_segv_is_a_crash, expect("action\n", Signal(libc::SIGSEGV))),
+        case(
+            "two_threads_crash_at_once",
+            scenarios::two_threads_crash_at_once,
+            expect("second\nfirst\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "write_to_a_full_pipe_is_bounded",
+            scenarios::write_to_a_full_pipe_is_bounded,
+            expect("ran after\n", Signal(libc::SIGABRT)),
+        ),
+        case(
+            "a_handler_before_ours_recovers",
+            scenarios::a_handler_before_ours_recovers,
+            expect("recovered\naction\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "a_handler_after_ours_chains_to_it",
+            scenarios::a_handler_after_ours_chains_to_it,
+            expect("reporter\naction\n", Signal(libc::SIGSEGV)),
         ),
         case(
             "fork_keeps_only_inherited_actions",

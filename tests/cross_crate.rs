@@ -143,6 +143,22 @@ fn a_plugin_still_loaded_at_exit_runs_its_handlers_as_the_program_does() {
     }
 }
 
+/// A plugin that registers a crash action is pinned (its signal handler's
+/// code must outlive `dlclose`): the host's crash after `dlclose` runs the
+/// plugin's action and dies of the fault, and the plugin's exit handlers,
+/// pinned too, do not run at `dlclose`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_plugin_with_a_crash_action_is_pinned() {
+    use std::os::unix::process::ExitStatusExt;
+    let plugin = build_artifact("atexit-fixture-plugin", "dev", r#""filenames":[""#);
+    let host = build_fixture("atexit-fixture-plugin-host", "dev");
+    let output = Command::new(&host).arg(&plugin).arg("crash").output().expect("run the host");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.signal(), Some(libc::SIGSEGV), "{output:?}");
+    assert_eq!(stdout, "host: before dlclose\nhost: after dlclose\nplugin: crash action\n", "{output:?}");
+}
+
 /// `ATEXIT_TRACE` (like every setting from the environment) is ignored in a
 /// setuid process: an unprivileged caller cannot make a privileged program
 /// print its handlers' names. Needs root, to make a setuid copy owned by

@@ -41,6 +41,8 @@
 //! installed lazily, at the first one: std installs its stack-overflow handler only where the disposition is still the
 //! default when it starts. A `fork()`ed child keeps only the actions made [`inherit_on_fork`](Action::inherit_on_fork).
 //! A raw `sigaction` for these signals set after the first action replaces ours unless it calls the previous handler.
+//! A plugin (a shared library with its own copy of the runtime) that registers one is pinned, never unloaded: the
+//! handlers' code must outlive `dlclose`.
 
 use std::ffi::CString;
 use std::io;
@@ -232,6 +234,8 @@ impl CrashAction {
 
 static SLOTS: [AtomicPtr<Prepared>; CAPACITY] = [const { AtomicPtr::new(ptr::null_mut()) }; CAPACITY];
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+/// Where `register` looks for a free slot first.
+static FREE_FROM: AtomicUsize = AtomicUsize::new(0);
 
 /// Registers a crash action (see the [module docs](self)); the first one installs the signal handlers.
 ///
@@ -242,8 +246,11 @@ pub fn register(action: Action) -> io::Result<CrashAction> {
     let mut prepared = action.0;
     prepared.seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
     let raw = Box::into_raw(prepared);
-    for (slot, place) in SLOTS.iter().enumerate() {
-        if place.compare_exchange(ptr::null_mut(), raw, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+    // From the slot after the last one taken, so that registering does not scan the ones taken before.
+    let start = FREE_FROM.load(Ordering::Relaxed);
+    for slot in (start..CAPACITY).chain(0..start) {
+        if SLOTS[slot].compare_exchange(ptr::null_mut(), raw, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            FREE_FROM.store((slot + 1) % CAPACITY, Ordering::Relaxed);
             return Ok(CrashAction { slot, action: raw });
         }
     }
@@ -272,6 +279,9 @@ pub(crate) enum Ending {
 /// Runs the actions due, once in the process. Async-signal-safe: a crashed thread, a signal handler and the exit all
 /// come here. A fault in an action comes back here on the same thread: the rest are skipped.
 pub(crate) fn run_actions(ending: Ending) {
+    if !platform::installed() {
+        return; // no action was ever registered
+    }
     let me = this_thread();
     match RUNNER.compare_exchange(IDLE, me, Ordering::SeqCst, Ordering::SeqCst) {
         Ok(_) => {}
@@ -402,6 +412,10 @@ mod platform {
     static PREVIOUS: [OnceLock<libc::sigaction>; 6] = [const { OnceLock::new() }; 6];
     static INSTALLING: Mutex<()> = Mutex::new(());
 
+    pub(super) fn installed() -> bool {
+        INSTALLED.load(Ordering::Acquire)
+    }
+
     pub(super) fn install() -> io::Result<()> {
         if INSTALLED.load(Ordering::Acquire) {
             return Ok(());
@@ -412,6 +426,7 @@ mod platform {
         }
         #[cfg(panic = "abort")]
         before_a_panic_message();
+        pin_this_object();
         for (index, &signal) in SIGNALS.iter().enumerate() {
             // SAFETY: zeroed `sigaction`s are valid (empty mask, no flags); `on_crash` has the `SA_SIGINFO` signature
             // and does not unwind.
@@ -432,6 +447,20 @@ mod platform {
         }
         INSTALLED.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Keeps the object this code is in (a plugin's copy of the runtime) loaded for good: the handlers installed here
+    /// must outlive a `dlclose`. A plugin that registers a crash action is never unloaded (nor are its actions
+    /// removed, nor its exit handlers run at `dlclose`: at the process's exit instead). Nothing for the program itself.
+    fn pin_this_object() {
+        // SAFETY: a zeroed `Dl_info` is a valid out-parameter; `dladdr` fills it for an address of this object, and
+        // `dlopen` with `RTLD_NOLOAD` only finds that loaded object again (one more reference, never released).
+        unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            if libc::dladdr(on_crash as *const libc::c_void, &mut info) != 0 && !info.dli_fname.is_null() {
+                libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE);
+            }
+        }
     }
 
     fn ptr_null() -> *mut libc::sigaction {
