@@ -316,6 +316,20 @@ mod scenarios {
     // SAFETY: a zeroed `sigaction` is a valid value (the default action).
     static mut BEFORE_REPORTER: libc::sigaction = unsafe { std::mem::zeroed() };
 
+    /// An exit handler overflows its stack on the thread the runtime runs
+    /// the handlers on after `main` returns: that thread has an alternate
+    /// signal stack, so the actions run.
+    pub fn stack_overflow_in_an_exit_handler() {
+        register_actions_only();
+        atexit::register(stack_overflow);
+    }
+
+    fn register_actions_only() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "action registered first\n").unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "action registered last\n").unwrap()).unwrap();
+    }
+
     /// A child forked after an action was registered does not run it; one
     /// inherited runs in both.
     pub fn fork_keeps_only_inherited_actions() {
@@ -476,6 +490,11 @@ fn main() -> std::process::ExitCode {
             "a_handler_after_ours_chains_to_it",
             scenarios::a_handler_after_ours_chains_to_it,
             expect("reporter\naction\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "stack_overflow_in_an_exit_handler",
+            scenarios::stack_overflow_in_an_exit_handler,
+            expect("action registered last\naction registered first\n", Signal(libc::SIGSEGV)),
         ),
         case(
             "fork_keeps_only_inherited_actions",

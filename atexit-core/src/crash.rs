@@ -36,8 +36,9 @@
 //!
 //! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies. A
 //! thread that crashes while another runs the actions waits for them (2 s at most), then dies. A stack overflow runs the
-//! actions only on a thread with an alternate signal stack: std gives one to the main thread and to threads it spawns;
-//! one made by C (`pthread_create`) without one, or one of the runtime's own exit threads, runs none. Actions are
+//! actions only on a thread with an alternate signal stack: std gives one to the main thread and to threads it spawns,
+//! the runtime to the threads it starts at exit once an action is registered; one made by C (`pthread_create`) without
+//! one runs none (it dies of `SIGSEGV`, as it would without actions). Actions are
 //! installed lazily, at the first one: std installs its stack-overflow handler only where the disposition is still the
 //! default when it starts. A `fork()`ed child keeps only the actions made [`inherit_on_fork`](Action::inherit_on_fork).
 //! A raw `sigaction` for these signals set after the first action replaces ours unless it calls the previous handler.
@@ -367,6 +368,53 @@ fn this_thread() -> usize {
     // SAFETY: no preconditions.
     let thread = unsafe { libc::pthread_self() } as usize;
     thread.clamp(1, usize::MAX - 1)
+}
+
+/// An alternate signal stack for a thread the runtime starts (std gives its own threads one), so that a stack overflow
+/// there runs the actions; made only once an action is registered. Removed and unmapped when dropped.
+pub(crate) struct AlternateStack {
+    mapping: *mut libc::c_void,
+    length: usize,
+}
+
+impl AlternateStack {
+    const SIZE: usize = 64 * 1024;
+
+    pub(crate) fn for_this_thread() -> Option<AlternateStack> {
+        if !platform::installed() {
+            return None;
+        }
+        const GUARD: usize = 64 * 1024; // a page on every system, whatever its size
+        let length = GUARD + Self::SIZE;
+        // SAFETY: maps fresh memory, its lowest part made inaccessible (an overflow of the signal stack faults), and
+        // gives the rest to this thread as its alternate stack; `stack` is a local the call only reads.
+        unsafe {
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+            let mapping = libc::mmap(ptr::null_mut(), length, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0);
+            if mapping == libc::MAP_FAILED {
+                return None;
+            }
+            libc::mprotect(mapping, GUARD, libc::PROT_NONE);
+            let stack =
+                libc::stack_t { ss_sp: mapping.cast::<u8>().add(GUARD).cast(), ss_flags: 0, ss_size: Self::SIZE };
+            if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
+                libc::munmap(mapping, length);
+                return None;
+            }
+            Some(AlternateStack { mapping, length })
+        }
+    }
+}
+
+impl Drop for AlternateStack {
+    fn drop(&mut self) {
+        // SAFETY: disables this thread's alternate stack (ours: the thread runs on its own stack here), then unmaps it.
+        unsafe {
+            let off = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+            libc::sigaltstack(&off, ptr::null_mut());
+            libc::munmap(self.mapping, self.length);
+        }
+    }
 }
 
 /// A duplicate of `fd` above the standard streams, closed on `exec`.

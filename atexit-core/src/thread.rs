@@ -40,6 +40,8 @@ pub(crate) fn spawn(plain: &'static Plain) -> io::Result<()> {
             libc::pthread_setname_np(plain.name.as_ptr());
             plain
         };
+        #[cfg(feature = "crash")]
+        let _stack = crate::crash::AlternateStack::for_this_thread();
         // No panic may unwind out of a thread's start routine.
         let _ = std::panic::catch_unwind(plain.run);
         std::ptr::null_mut()
