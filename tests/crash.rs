@@ -113,47 +113,26 @@ mod scenarios {
         unsafe { libc::raise(libc::SIGTRAP) };
     }
 
-    pub fn segv_main() {
-        with_baseline(null_write);
+    /// Each crash's two scenarios: on the main thread, on another.
+    macro_rules! on_both_threads {
+        ($($main:ident, $thread:ident: $crash:ident;)*) => {$(
+            pub fn $main() {
+                with_baseline($crash);
+            }
+            pub fn $thread() {
+                with_baseline(|| on_another_thread($crash));
+            }
+        )*};
     }
-    pub fn segv_thread() {
-        with_baseline(|| on_another_thread(null_write));
-    }
-    pub fn stack_overflow_main() {
-        with_baseline(stack_overflow);
-    }
-    pub fn stack_overflow_thread() {
-        with_baseline(|| on_another_thread(stack_overflow));
-    }
-    pub fn abort_main() {
-        with_baseline(abort);
-    }
-    pub fn abort_thread() {
-        with_baseline(|| on_another_thread(abort));
-    }
-    pub fn bus_main() {
-        with_baseline(truncated_mmap_read);
-    }
-    pub fn bus_thread() {
-        with_baseline(|| on_another_thread(truncated_mmap_read));
-    }
-    pub fn ill_main() {
-        with_baseline(raise_ill);
-    }
-    pub fn ill_thread() {
-        with_baseline(|| on_another_thread(raise_ill));
-    }
-    pub fn fpe_main() {
-        with_baseline(raise_fpe);
-    }
-    pub fn fpe_thread() {
-        with_baseline(|| on_another_thread(raise_fpe));
-    }
-    pub fn trap_main() {
-        with_baseline(raise_trap);
-    }
-    pub fn trap_thread() {
-        with_baseline(|| on_another_thread(raise_trap));
+
+    on_both_threads! {
+        segv_main, segv_thread: null_write;
+        stack_overflow_main, stack_overflow_thread: stack_overflow;
+        abort_main, abort_thread: abort;
+        bus_main, bus_thread: truncated_mmap_read;
+        ill_main, ill_thread: raise_ill;
+        fpe_main, fpe_thread: raise_fpe;
+        trap_main, trap_thread: raise_trap;
     }
 
     /// An action that faults: the ones registered before it are skipped,
