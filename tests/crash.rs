@@ -309,6 +309,20 @@ mod scenarios {
         crash::register(Action::write(stdout.as_fd(), "action registered last\n").unwrap()).unwrap();
     }
 
+    /// `signals::install_for(&[Signal::Other(SIGABRT)])` before the first action, or
+    /// after it: `abort()` runs the actions once and the process dies of
+    /// `SIGABRT` (the exit handlers race with the abort: not checked).
+    pub fn abort_handled_by_signals_before() {
+        atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGABRT)]).unwrap();
+        register_actions_only();
+        abort();
+    }
+    pub fn abort_handled_by_signals_after() {
+        register_actions_only();
+        atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGABRT)]).unwrap();
+        abort();
+    }
+
     /// A child forked after an action was registered does not run it; one
     /// inherited runs in both.
     pub fn fork_keeps_only_inherited_actions() {
@@ -474,6 +488,16 @@ fn main() -> std::process::ExitCode {
             "stack_overflow_in_an_exit_handler",
             scenarios::stack_overflow_in_an_exit_handler,
             expect("action registered last\naction registered first\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "abort_handled_by_signals_before",
+            scenarios::abort_handled_by_signals_before,
+            expect("action registered last\naction registered first\n", Signal(libc::SIGABRT)),
+        ),
+        case(
+            "abort_handled_by_signals_after",
+            scenarios::abort_handled_by_signals_after,
+            expect("action registered last\naction registered first\n", Signal(libc::SIGABRT)),
         ),
         case(
             "fork_keeps_only_inherited_actions",
