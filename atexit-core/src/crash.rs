@@ -27,12 +27,12 @@
 //!   would have without actions (same signal, a core dump where it would have had one). A signal sent from outside
 //!   (`kill -SEGV`) counts as a crash: it ends the process unless ignored.
 //! - a normal exit, after the exit handlers (not for an action [`only_on_crash`](Action::only_on_crash));
-//! - the death by a signal that [`signals`](crate::signals) handles, after the handlers, and the forced path: a second
+//! - the death by a signal that `signals` handles, after the handlers, and the forced path: a second
 //!   signal while they run, and the exit [deadline](crate::set_deadline) passing, which skip the handlers left;
 //! - a `panic = "abort"` build's panic, before the panic message is printed (on the screen the user sees).
 //!
 //! Nothing in the process runs them on `SIGKILL`, `_exit`, `exec`, a seccomp kill, or the default death of a signal no
-//! one handles (`SIGQUIT`, say, without [`signals`](crate::signals)).
+//! one handles (`SIGQUIT`, say, without `signals`).
 //!
 //! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies. A
 //! thread that crashes while another runs the actions waits for them (2 s at most), then dies. A stack overflow runs the
@@ -41,7 +41,10 @@
 //! one runs none (it dies of `SIGSEGV`, as it would without actions). Actions are
 //! installed lazily, at the first one: std installs its stack-overflow handler only where the disposition is still the
 //! default when it starts. A `fork()`ed child keeps only the actions made [`inherit_on_fork`](Action::inherit_on_fork).
-//! A raw `sigaction` for these signals set after the first action replaces ours unless it calls the previous handler.
+//! A raw `sigaction` for these signals set after the first action replaces ours unless it calls the previous handler
+//! (`signal-hook`'s does). `signals::install_for` may handle `SIGABRT`
+//! (`Signal::Other(libc::SIGABRT)`), before or after the first action: `abort()` then runs the actions, and wakes the
+//! signal thread, which races with `abort()`'s own ending: the exit handlers may not run.
 //! A plugin (a shared library with its own copy of the runtime) that registers one is pinned, never unloaded: the
 //! handlers' code must outlive `dlclose`.
 
