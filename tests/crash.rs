@@ -194,16 +194,19 @@ mod scenarios {
         println!("survived");
     }
 
-    /// Two threads crash at once: the actions run once.
-    pub fn two_threads_crash_at_once() {
+    /// Two threads crash a few milliseconds apart: the actions run once.
+    /// (Within microseconds of each other, the second may find the default
+    /// action std's handler set back for a moment: see the module docs.)
+    pub fn two_threads_crash_one_after_the_other() {
         crash::register(Action::write(std::io::stdout().as_fd(), "first\n").unwrap()).unwrap();
         crash::register(Action::write(std::io::stdout().as_fd(), "second\n").unwrap()).unwrap();
         let start = std::sync::Arc::new(std::sync::Barrier::new(2));
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
+        let threads: Vec<_> = (0..2u64)
+            .map(|nth| {
                 let start = start.clone();
                 std::thread::spawn(move || {
                     start.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(5 * nth));
                     null_write();
                 })
             })
@@ -321,6 +324,189 @@ mod scenarios {
         register_actions_only();
         atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGABRT)]).unwrap();
         abort();
+    }
+
+    /// A write action to a terminal nobody reads (a pseudo-terminal whose
+    /// master is never read) gives up: the process ends, at a normal exit
+    /// and at a crash.
+    pub fn write_to_an_unread_terminal_at_exit() {
+        register_write_to_an_unread_terminal();
+    }
+    pub fn write_to_an_unread_terminal_at_a_crash() {
+        register_write_to_an_unread_terminal();
+        null_write();
+    }
+    fn register_write_to_an_unread_terminal() {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: `openpty` fills the two descriptors, left open for the rest of the process.
+        let opened = unsafe {
+            libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        assert_eq!(opened, 0);
+        // SAFETY: `slave` is open for the rest of the process.
+        let terminal = unsafe { std::os::fd::BorrowedFd::borrow_raw(slave) };
+        crash::register(Action::write(std::io::stdout().as_fd(), "ran after\n").unwrap()).unwrap();
+        crash::register(Action::write(terminal, vec![b'x'; 1 << 20]).unwrap()).unwrap();
+    }
+
+    /// With `SIGPIPE` at its default action, a write action to a pipe whose
+    /// reader is gone does not kill the process: the actions before it run,
+    /// the exit's status stands.
+    pub fn write_to_a_closed_pipe_with_sigpipe_default() {
+        // SAFETY: sets `SIGPIPE`'s default action, as many programs do.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let mut ends = [0; 2];
+        // SAFETY: `pipe` fills the two descriptors; the reading end is closed at once.
+        unsafe {
+            assert_eq!(libc::pipe(ends.as_mut_ptr()), 0);
+            libc::close(ends[0]);
+        }
+        let marker = marker();
+        std::fs::write(&marker, "").unwrap();
+        println!("marker: {marker}");
+        crash::register(Action::unlink(&marker).unwrap()).unwrap();
+        // SAFETY: `ends[1]` is open for the rest of the process.
+        let broken = unsafe { std::os::fd::BorrowedFd::borrow_raw(ends[1]) };
+        crash::register(Action::write(broken, "lost\n").unwrap()).unwrap();
+    }
+
+    /// Installs `handler` for `SIGSEGV` with `flags` (and `SA_SIGINFO`).
+    fn install_before_ours(handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void), flags: i32) {
+        // SAFETY: installs a `SA_SIGINFO` handler of the right signature.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | flags;
+            libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
+        }
+    }
+
+    fn say(line: &[u8]) {
+        // SAFETY: `write` of a live buffer, async-signal-safe.
+        unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
+    }
+
+    /// A handler before ours that logs and returns, installed one-shot
+    /// (`SA_RESETHAND`): the fault comes back to the default action, once;
+    /// the actions run before it; nothing loops.
+    pub fn a_one_shot_handler_before_ours() {
+        extern "C" fn log(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+            say(b"logged\n");
+        }
+        install_before_ours(log, libc::SA_RESETHAND as libc::c_int);
+        register_actions_only();
+        null_write();
+    }
+
+    /// A crash reporter in backward-cpp's style (`SA_RESETHAND | SA_NODEFER`,
+    /// then `raise` of the signal, then `_exit(1)` if that returned): the
+    /// actions run before it, and the process dies of the signal.
+    pub fn a_reporter_that_raises_again() {
+        extern "C" fn report(signal: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+            say(b"reported\n");
+            // SAFETY: as the reporter does.
+            unsafe {
+                libc::raise(signal);
+                say(b"raise returned\n");
+                libc::_exit(1);
+            }
+        }
+        install_before_ours(report, (libc::SA_RESETHAND | libc::SA_NODEFER) as libc::c_int);
+        register_actions_only();
+        null_write();
+    }
+
+    /// A second thread faults while the first runs the actions (one of them
+    /// slow): it waits for them, and none is lost.
+    pub fn a_second_fault_while_the_actions_run() {
+        fn slowly() {
+            let pause = libc::timespec { tv_sec: 0, tv_nsec: 400_000_000 };
+            // SAFETY: `nanosleep` is async-signal-safe; `pause` is a live local.
+            unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+        }
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "first\n").unwrap()).unwrap();
+        // SAFETY: sleeps only: async-signal-safe.
+        crash::register(unsafe { Action::call(slowly) }).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "last\n").unwrap()).unwrap();
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            null_write();
+        });
+        null_write();
+    }
+
+    /// `signals` handles `SIGABRT`, then the stack overflows: std's report
+    /// aborts, the actions have run, and the process dies of `SIGABRT` (a
+    /// debug build without actions may die of `SIGSEGV` there: the handler
+    /// of that `SIGABRT` overflows the alternate stack).
+    pub fn stack_overflow_with_signals_handling_abort() {
+        atexit::signals::install_for(&[atexit::Signal::Other(libc::SIGABRT)]).unwrap();
+        register_actions_only();
+        stack_overflow();
+    }
+
+    /// A normal exit runs the actions due then; a crash later in the exit
+    /// (a C exit function registered by a handler) runs those only for
+    /// crashes.
+    pub fn a_crash_after_the_normal_exits_actions() {
+        extern "C" fn crash_late() {
+            null_write();
+        }
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "at any ending\n").unwrap()).unwrap();
+        // SAFETY: registers a C exit function, run after this hook returns.
+        atexit::register(|| unsafe {
+            libc::atexit(crash_late);
+        });
+    }
+
+    /// A program in the background of its terminal (started as a shell's
+    /// background job: a group of its own, its parent in the foreground,
+    /// `tostop` set) crashes: restoring the terminal's mode and writing to
+    /// it are left alone, not stopped by `SIGTTOU`.
+    pub fn terminal_actions_in_the_background() {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: `openpty` fills the two descriptors.
+        let opened = unsafe {
+            libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        assert_eq!(opened, 0);
+        // SAFETY: the child plays the shell: a session of its own whose controlling terminal is the new one, in the
+        // foreground; its child, the program, runs in a group of its own (so in the background), registers the
+        // actions and crashes. The shell waits for it, stopped or ended, and says which.
+        unsafe {
+            let shell = libc::fork();
+            if shell != 0 {
+                let mut status = 0;
+                libc::waitpid(shell, &mut status, 0);
+                return;
+            }
+            libc::setsid();
+            libc::ioctl(slave, libc::TIOCSCTTY as _, 0);
+            let mut mode: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(slave, &mut mode);
+            mode.c_lflag |= libc::TOSTOP;
+            libc::tcsetattr(slave, libc::TCSANOW, &mode);
+            let program = libc::fork();
+            if program == 0 {
+                libc::setpgid(0, 0);
+                let terminal = std::os::fd::BorrowedFd::borrow_raw(slave);
+                crash::register(Action::restore_terminal(terminal).unwrap()).unwrap();
+                crash::register(Action::write(terminal, "on the screen\n").unwrap()).unwrap();
+                null_write();
+            }
+            let mut status = 0;
+            libc::waitpid(program, &mut status, libc::WUNTRACED);
+            if libc::WIFSTOPPED(status) {
+                println!("stopped by signal {}", libc::WSTOPSIG(status));
+                libc::kill(program, libc::SIGKILL);
+            } else {
+                println!("{}", ended(status));
+            }
+            libc::_exit(0);
+        }
     }
 
     /// A child forked after an action was registered does not run it; one
@@ -465,8 +651,8 @@ fn main() -> std::process::ExitCode {
         ),
         case("sent_segv_is_a_crash", scenarios::sent_segv_is_a_crash, expect("action\n", Signal(libc::SIGSEGV))),
         case(
-            "two_threads_crash_at_once",
-            scenarios::two_threads_crash_at_once,
+            "two_threads_crash_one_after_the_other",
+            scenarios::two_threads_crash_one_after_the_other,
             expect("second\nfirst\n", Signal(libc::SIGSEGV)),
         ),
         case(
@@ -498,6 +684,62 @@ fn main() -> std::process::ExitCode {
             "abort_handled_by_signals_after",
             scenarios::abort_handled_by_signals_after,
             expect("action registered last\naction registered first\n", Signal(libc::SIGABRT)),
+        ),
+        case(
+            "write_to_an_unread_terminal_at_exit",
+            scenarios::write_to_an_unread_terminal_at_exit,
+            expect("ran after\n", Code(0)),
+        ),
+        case(
+            "write_to_an_unread_terminal_at_a_crash",
+            scenarios::write_to_an_unread_terminal_at_a_crash,
+            expect("ran after\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "write_to_a_closed_pipe_with_sigpipe_default",
+            scenarios::write_to_a_closed_pipe_with_sigpipe_default,
+            Expect { stdout: None, check: Some(marker_removed), ..expect("", Code(0)) },
+        ),
+        case(
+            "a_one_shot_handler_before_ours",
+            scenarios::a_one_shot_handler_before_ours,
+            expect("action registered last\naction registered first\nlogged\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "a_reporter_that_raises_again",
+            scenarios::a_reporter_that_raises_again,
+            expect("action registered last\naction registered first\nreported\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "a_second_fault_while_the_actions_run",
+            scenarios::a_second_fault_while_the_actions_run,
+            expect("last\nfirst\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "stack_overflow_with_signals_handling_abort",
+            scenarios::stack_overflow_with_signals_handling_abort,
+            expect("action registered last\naction registered first\n", Signal(libc::SIGABRT)),
+        ),
+        case(
+            "a_crash_after_the_normal_exits_actions",
+            scenarios::a_crash_after_the_normal_exits_actions,
+            expect("at any ending\ncrash only\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "terminal_actions_in_the_background",
+            scenarios::terminal_actions_in_the_background,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    if stdout.starts_with(&format!("killed by signal {}", libc::SIGSEGV)) {
+                        Ok(())
+                    } else {
+                        Err(format!("the program was not killed by its crash: {stdout:?}"))
+                    }
+                }),
+                ..expect("", Code(0))
+            },
         ),
         case(
             "fork_keeps_only_inherited_actions",

@@ -20,31 +20,41 @@
 //! ```
 //!
 //! **When they run**, last registered first, each at most once in a process, whichever ending comes first:
-//! - a crash, on the thread that crashed: the signal's previous handler (std's, which prints "has overflowed its
-//!   stack"; a runtime's, such as a JVM's or wasmtime's, that may recover) sees a fault first, and the actions run only
-//!   if it gives the fault up (sets the default action back, as std's does); on `SIGABRT` they run first (`abort()`
-//!   never recovers). Then the previous disposition takes over and the signal is raised again: the process ends as it
-//!   would have without actions (same signal, a core dump where it would have had one). A signal sent from outside
-//!   (`kill -SEGV`) counts as a crash: it ends the process unless ignored.
-//! - a normal exit, after the exit handlers (not for an action [`only_on_crash`](Action::only_on_crash));
+//! - a crash, on the thread that crashed. The signal's previous handler (std's, which prints "has overflowed its
+//!   stack"; a runtime's, such as wasmtime's or a JVM's, that may recover) sees a fault first, and the actions run only
+//!   if it gives the fault up (sets the default action back, as std's does). They run first on `SIGABRT` (`abort()`
+//!   never recovers), on a stack overflow (std's report aborts, on an alternate stack with no room for more), and
+//!   before a one-shot handler (`SA_RESETHAND`: a crash reporter, which may end the process itself). Then the previous
+//!   disposition takes over and the signal is raised again: the process ends as it would have without actions (same
+//!   signal, a core dump where it would have had one). A signal sent from outside (`kill -SEGV`) counts as a crash
+//!   and ends the process unless ignored, where std's handler alone would let a first one pass.
+//! - a normal exit, after the exit handlers (not for an action [`only_on_crash`](Action::only_on_crash), which a crash
+//!   later in the exit still runs);
 //! - the death by a signal that `signals` handles, after the handlers, and the forced path: a second
 //!   signal while they run, and the exit [deadline](crate::set_deadline) passing, which skip the handlers left;
-//! - a `panic = "abort"` build's panic, before the panic message is printed (on the screen the user sees).
+//! - a `panic = "abort"` build's panic, before the panic message is printed (on the screen the user sees), through a
+//!   panic hook installed with the first action around the one before: a hook the program sets later must call the
+//!   one it replaces first, or be set before the first action.
 //!
 //! Nothing in the process runs them on `SIGKILL`, `_exit`, `exec`, a seccomp kill, or the default death of a signal no
 //! one handles (`SIGQUIT`, say, without `signals`).
 //!
 //! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies. A
-//! thread that crashes while another runs the actions waits for them (2 s at most), then dies. A stack overflow runs the
-//! actions only on a thread with an alternate signal stack: std gives one to the main thread and to threads it spawns,
-//! the runtime to the threads it starts at exit once an action is registered; one made by C (`pthread_create`) without
-//! one runs none (it dies of `SIGSEGV`, as it would without actions). Actions are
-//! installed lazily, at the first one: std installs its stack-overflow handler only where the disposition is still the
-//! default when it starts. A `fork()`ed child keeps only the actions made [`inherit_on_fork`](Action::inherit_on_fork).
-//! A raw `sigaction` for these signals set after the first action replaces ours unless it calls the previous handler
-//! (`signal-hook`'s does). `signals::install_for` may handle `SIGABRT`
-//! (`Signal::Other(libc::SIGABRT)`), before or after the first action: `abort()` then runs the actions, and wakes the
-//! signal thread, which races with `abort()`'s own ending: the exit handlers may not run.
+//! thread that crashes while another runs the actions waits for them (2 s at most on Linux; elsewhere until they are
+//! done), then dies; one that faults within microseconds of the first may find, for that moment, the default action
+//! std's handler set back before ours is reinstalled, and end the process at once. Writes to terminals and pipes do not
+//! block; all the actions' writes together wait [`WRITES_PATIENCE`] at most, and `SIGPIPE` does not end the process.
+//! A stack overflow runs the actions only on a thread with an alternate signal stack: std gives one to the main thread
+//! and to threads it spawns, the runtime to the threads it starts at exit once an action is registered; one made by C
+//! (`pthread_create`) without one runs none (it dies of `SIGSEGV`, as it would without actions). A debug build's frames
+//! are large: there, an action that aborts on a machine whose signal frames are large (AVX-512) may overflow std's
+//! 8 KiB alternate stack, ending the process by `SIGSEGV` rather than `SIGABRT`. Actions are installed lazily, at the
+//! first one: std installs its stack-overflow handler only where the disposition is still the default when it starts.
+//! A `fork()`ed child keeps only the actions made [`inherit_on_fork`](Action::inherit_on_fork). A raw `sigaction` for
+//! these signals set after the first action replaces ours unless it calls the previous handler (`signal-hook`'s does).
+//! `signals::install_for` may handle `SIGABRT` (`Signal::Other(libc::SIGABRT)`), before or after the first action:
+//! `abort()` then runs the actions, and wakes the signal thread, which races with `abort()`'s own ending: the exit
+//! handlers may not run.
 //! A plugin (a shared library with its own copy of the runtime) that registers one is pinned, never unloaded: the
 //! handlers' code must outlive `dlclose`.
 
@@ -66,8 +76,9 @@ pub const CAPACITY: usize = 64;
 /// reporting (all modes) and bracketed paste. Harmless on a terminal that was in none of them.
 pub const LEAVE_FULL_SCREEN: &[u8] = b"\x1b[?25h\x1b[?1049l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l";
 
-/// How long one write of an action waits for its descriptor to take the bytes (a full pipe, a stopped terminal).
-const WRITE_PATIENCE: Duration = Duration::from_millis(200);
+/// How long the actions' writes, all together, wait for their descriptors to take the bytes (a full pipe, a stopped
+/// terminal); after that, each writes only what is taken at once.
+pub const WRITES_PATIENCE: Duration = Duration::from_millis(500);
 /// How long a thread that crashes while another runs the actions waits for them.
 const OTHER_THREAD_PATIENCE: Duration = Duration::from_secs(2);
 
@@ -106,7 +117,8 @@ enum Work {
 
 impl Action {
     /// Puts the terminal on `fd` back in the mode it has now (raw mode off, echo on). `fd` is duplicated: closing yours
-    /// later leaves the action working.
+    /// later leaves the action working. Nothing is done while another process group has the terminal (the program was
+    /// put in the background): the mode is that group's then, and changing it would stop this process (`SIGTTOU`).
     ///
     /// # Errors
     /// `fd` is no terminal (`ENOTTY`), or no descriptor is left to duplicate it.
@@ -123,13 +135,16 @@ impl Action {
         Ok(Action::new(Work::Terminal { fd, saved }))
     }
 
-    /// Writes `bytes` to `fd` (duplicated: closing yours later leaves the action working), such as
-    /// [`LEAVE_FULL_SCREEN`] or a last log line. A reader that does not take them within 200 ms loses the rest.
+    /// Writes `bytes` to `fd`, such as [`LEAVE_FULL_SCREEN`] or a last log line. The action keeps its own copy of the
+    /// descriptor (closing yours later leaves it working; a pipe's reader sees no end of file while it is registered).
+    /// A terminal or a pipe is opened again, non-blocking, so that a reader that stopped reading (a frozen terminal,
+    /// a paused pipe) blocks nothing: the actions' writes wait [`WRITES_PATIENCE`] in all, then give up. Not written to
+    /// a terminal whose foreground is another process group, when it stops background writers (`stty tostop`).
     ///
     /// # Errors
     /// No descriptor is left to duplicate `fd`.
     pub fn write(fd: BorrowedFd<'_>, bytes: impl Into<Vec<u8>>) -> io::Result<Action> {
-        Ok(Action::new(Work::Write { fd: duplicate(fd)?, bytes: bytes.into().into_boxed_slice() }))
+        Ok(Action::new(Work::Write { fd: writable_copy(fd)?, bytes: bytes.into().into_boxed_slice() }))
     }
 
     /// Removes the file (or socket, or symbolic link) at `path`: a lock file, a PID file, a Unix socket. A relative path
@@ -287,16 +302,22 @@ pub(crate) fn run_actions(ending: Ending) {
         return; // no action was ever registered
     }
     let me = this_thread();
-    match RUNNER.compare_exchange(IDLE, me, Ordering::SeqCst, Ordering::SeqCst) {
-        Ok(_) => {}
-        Err(DONE) => return,
-        Err(running) if running == me => return,
-        Err(_) => {
-            FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || RUNNER.load(Ordering::SeqCst) == DONE);
-            return;
+    loop {
+        match RUNNER.compare_exchange(IDLE, me, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break,
+            Err(DONE) => return,
+            Err(running) if running == me => return,
+            // Another thread runs them: once it is done, run those it left (a normal exit's leaves the crash-only
+            // ones). 2 s at most on Linux, where a wait can time out; elsewhere until it is done.
+            Err(running) => {
+                if !FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || RUNNER.load(Ordering::SeqCst) != running) {
+                    return;
+                }
+            }
         }
     }
     let pid = std::process::id();
+    let writes_until = Instant::now() + WRITES_PATIENCE;
     // Last registered first: each round runs the newest not yet considered. No allocation: `CAPACITY` scans at most.
     let mut below = u64::MAX;
     loop {
@@ -313,23 +334,30 @@ pub(crate) fn run_actions(ending: Ending) {
         below = action.seq;
         let due = (action.pid == pid || action.inherited) && (ending == Ending::Forced || action.on_normal_exit);
         if due && !action.ran.swap(true, Ordering::SeqCst) {
-            action.work.run();
+            action.work.run(writes_until);
         }
     }
-    RUNNER.store(DONE, Ordering::SeqCst);
+    // After a normal exit's run, a crash later in the exit (a destructor, another thread) still runs those left.
+    RUNNER.store(if ending == Ending::Normal { IDLE } else { DONE }, Ordering::SeqCst);
     FINISHED.notify();
 }
 
 impl Work {
-    fn run(&self) {
+    fn run(&self, writes_until: Instant) {
         // SAFETY: each call is async-signal-safe and uses only what the action owns (its descriptor, its saved mode,
         // its bytes, its path); a failure is ignored: nothing can be done about it here.
         unsafe {
             match self {
                 Work::Terminal { fd, saved } => {
-                    libc::tcsetattr(*fd, libc::TCSANOW, saved);
+                    if in_the_foreground(*fd) {
+                        libc::tcsetattr(*fd, libc::TCSANOW, saved);
+                    }
                 }
-                Work::Write { fd, bytes } => write_all(*fd, bytes),
+                Work::Write { fd, bytes } => {
+                    if libc::isatty(*fd) == 0 || in_the_foreground(*fd) || !stops_background_writers(*fd) {
+                        crate::fd_write::write_until(*fd, bytes, writes_until);
+                    }
+                }
                 Work::Unlink(path) => {
                     libc::unlink(path.as_ptr());
                 }
@@ -342,26 +370,19 @@ impl Work {
     }
 }
 
-/// Writes `bytes` to `fd`, giving up when it takes nothing for [`WRITE_PATIENCE`]. A blocking descriptor that polls
-/// writable takes a `PIPE_BUF` chunk without blocking on a pipe; a terminal may block for its driver, briefly.
-fn write_all(fd: RawFd, mut bytes: &[u8]) {
-    let until = Instant::now() + WRITE_PATIENCE;
-    while !bytes.is_empty() {
-        let wait = until.saturating_duration_since(Instant::now()).as_millis() as libc::c_int;
-        let mut ready = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-        let chunk = &bytes[..bytes.len().min(libc::PIPE_BUF)];
-        // SAFETY: `poll` uses the one `pollfd` given; `write` reads `chunk.len()` bytes of a live buffer.
-        let written = unsafe {
-            match libc::poll(&mut ready, 1, wait) {
-                1 if ready.revents & libc::POLLOUT != 0 => libc::write(fd, chunk.as_ptr().cast(), chunk.len()),
-                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => 0,
-                _ => return,
-            }
-        };
-        if written < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
-        }
-        bytes = &bytes[written.max(0) as usize..];
+/// Whether this process's group has the terminal on `fd` (a process in the background that changes the terminal's
+/// mode, or writes to it with `tostop` set, is stopped by `SIGTTOU`). Async-signal-safe.
+fn in_the_foreground(fd: RawFd) -> bool {
+    // SAFETY: no preconditions beyond an open descriptor.
+    unsafe { libc::tcgetpgrp(fd) == libc::getpgrp() }
+}
+
+/// Whether the terminal on `fd` stops background writers (`stty tostop`). Async-signal-safe.
+fn stops_background_writers(fd: RawFd) -> bool {
+    // SAFETY: a zeroed `termios` is a valid out-parameter.
+    unsafe {
+        let mut mode: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(fd, &mut mode) == 0 && mode.c_lflag & libc::TOSTOP != 0
     }
 }
 
@@ -417,6 +438,46 @@ impl Drop for AlternateStack {
             libc::sigaltstack(&off, ptr::null_mut());
             libc::munmap(self.mapping, self.length);
         }
+    }
+}
+
+/// A copy of `fd` to write to: a terminal or a pipe opened again, non-blocking (a file description of its own, so the
+/// program's stays as it is), else a duplicate (a regular file, whose writes do not block; a socket, polled first).
+fn writable_copy(fd: BorrowedFd<'_>) -> io::Result<RawFd> {
+    // SAFETY: a zeroed `stat` is a valid out-parameter; the path is a NUL-terminated local; `open` makes a descriptor
+    // this module owns, moved above the standard streams by `duplicate`.
+    unsafe {
+        let mut status: libc::stat = std::mem::zeroed();
+        let kind = if libc::fstat(fd.as_raw_fd(), &mut status) == 0 { status.st_mode & libc::S_IFMT } else { 0 };
+        if kind == libc::S_IFCHR || kind == libc::S_IFIFO {
+            let path = match kind {
+                // A terminal by its name, on every Unix; a pipe through `/proc` (Linux only).
+                libc::S_IFCHR => terminal_name(fd),
+                _ => CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok(),
+            };
+            if let Some(path) = path {
+                let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+                let reopened = libc::open(path.as_ptr(), flags);
+                if reopened >= 0 {
+                    let copy = duplicate(BorrowedFd::borrow_raw(reopened));
+                    libc::close(reopened);
+                    return copy;
+                }
+            }
+        }
+    }
+    duplicate(fd)
+}
+
+/// The path of the terminal on `fd`, if it is one.
+fn terminal_name(fd: BorrowedFd<'_>) -> Option<CString> {
+    let mut name = [0 as libc::c_char; 256];
+    // SAFETY: `ttyname_r` writes a NUL-terminated name of at most `name.len()` bytes into the live buffer.
+    unsafe {
+        if libc::ttyname_r(fd.as_raw_fd(), name.as_mut_ptr(), name.len()) != 0 {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(name.as_ptr()).to_owned())
     }
 }
 
@@ -529,26 +590,39 @@ mod platform {
         }));
     }
 
-    fn previous(signal: libc::c_int) -> Option<libc::sigaction> {
-        PREVIOUS[SIGNALS.iter().position(|&s| s == signal)?].get().copied()
+    fn previous(signal: libc::c_int) -> Option<&'static libc::sigaction> {
+        PREVIOUS[SIGNALS.iter().position(|&s| s == signal)?].get()
     }
 
     fn is_function(action: &libc::sigaction) -> bool {
         action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN
     }
 
-    /// Calls a previous handler as the kernel would have.
+    /// Calls a previous handler as the kernel would have: its flags' reset to the default action (`SA_RESETHAND`)
+    /// done first, its mask blocked and, with `SA_NODEFER`, the signal unblocked for it.
     ///
     /// # Safety
     /// `action` is a function disposition; the arguments are those the kernel gave ours.
+    #[inline(never)]
     unsafe fn call(
         action: &libc::sigaction,
         signal: libc::c_int,
         info: *mut libc::siginfo_t,
         context: *mut libc::c_void,
     ) {
-        // SAFETY: per the caller; the flag says which signature the address has.
+        // SAFETY: per the caller; the flag says which signature the address has; the sets are zeroed locals.
         unsafe {
+            if action.sa_flags & libc::SA_RESETHAND as libc::c_int != 0 {
+                set(signal, libc::SIG_DFL);
+            }
+            let mut saved: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &action.sa_mask, &mut saved);
+            if action.sa_flags & libc::SA_NODEFER as libc::c_int != 0 {
+                let mut this: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut this);
+                libc::sigaddset(&mut this, signal);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &this, std::ptr::null_mut());
+            }
             if action.sa_flags & libc::SA_SIGINFO != 0 {
                 let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                     std::mem::transmute(action.sa_sigaction);
@@ -557,9 +631,25 @@ mod platform {
                 let f: extern "C" fn(libc::c_int) = std::mem::transmute(action.sa_sigaction);
                 f(signal);
             }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut());
         }
     }
 
+    /// Sets `signal`'s disposition to `handler`: `SIG_DFL`, or ours.
+    #[inline(never)]
+    fn set(signal: libc::c_int, handler: libc::sighandler_t) {
+        // SAFETY: a zeroed `sigaction` is a valid value (empty mask, no flags); ours has the `SA_SIGINFO` signature.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler;
+            if handler == on_crash as *const () as libc::sighandler_t {
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            }
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+
+    #[inline(never)]
     fn disposition(signal: libc::c_int) -> usize {
         // SAFETY: a zeroed `sigaction` is a valid out-parameter; a null new action makes the call only read.
         unsafe {
@@ -592,6 +682,8 @@ mod platform {
         }
     }
 
+    /// The crash signals' handler. Its frame is small, the work in functions each returning before the next: it may run
+    /// on a small alternate stack, under another handler's frame, with room left for a nested `SIGABRT`'s.
     extern "C" fn on_crash(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
         let Some(previous) = previous(signal) else { return };
         // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO` handler.
@@ -599,39 +691,42 @@ mod platform {
         if previous.sa_sigaction == libc::SIG_IGN && sent {
             return; // ignored before us: no crash
         }
-        // A stack overflow: std's handler prints its message and aborts, and the alternate stack has no room for a
-        // handler of that `SIGABRT` (two kernel frames fill most of it): the actions run first, and `SIGABRT` goes back
-        // to its previous disposition.
-        if signal == libc::SIGSEGV && is_function(&previous) && at_the_stack_end(info, context) {
+        // A stack overflow: std's handler prints its message and aborts, and the alternate stack has little room for
+        // a handler of that `SIGABRT` (two kernel frames fill most of it): the actions run first, and `SIGABRT` goes
+        // to its default action.
+        if signal == libc::SIGSEGV && is_function(previous) && at_the_stack_end(info, context) {
             run_actions(Ending::Forced);
-            if let Some(abort) = self::previous(libc::SIGABRT) {
-                // SAFETY: restores the disposition ours replaced.
-                unsafe { libc::sigaction(libc::SIGABRT, &abort, std::ptr::null_mut()) };
-            }
+            set(libc::SIGABRT, libc::SIG_DFL);
         }
         // A fault goes first to the handler before ours (std's, a runtime's that may recover); a crash only if it gave
-        // it up, setting the default action back (std does). `abort()` never recovers: its handler comes after.
-        if signal != libc::SIGABRT && is_function(&previous) {
+        // it up, setting the default action back (std does). One that resets itself (`SA_RESETHAND`) is a crash
+        // reporter, which never recovers (and may end the process itself): the actions run before it. `abort()` never
+        // recovers: its handler comes after.
+        if signal != libc::SIGABRT && is_function(previous) {
+            if previous.sa_flags & libc::SA_RESETHAND as libc::c_int != 0 {
+                run_actions(Ending::Forced);
+            }
             // SAFETY: a function disposition, called with the kernel's arguments.
-            unsafe { call(&previous, signal, info, context) };
+            unsafe { call(previous, signal, info, context) };
             if disposition(signal) != libc::SIG_DFL {
                 return;
             }
+            // Ours again while the actions run: another thread's fault comes here and waits for them, rather than
+            // ending the process at once.
+            set(signal, on_crash as *const () as libc::sighandler_t);
         }
         run_actions(Ending::Forced);
-        // SAFETY: all async-signal-safe; `previous` is the disposition ours replaced.
-        unsafe {
-            if signal == libc::SIGABRT && is_function(&previous) {
-                libc::sigaction(signal, &previous, std::ptr::null_mut());
-                call(&previous, signal, info, context);
-                return; // `abort()` ends the process when its `raise` returns
+        if signal == libc::SIGABRT && is_function(previous) {
+            // SAFETY: restores the disposition ours replaced, and calls it as the kernel would have.
+            unsafe {
+                libc::sigaction(signal, previous, std::ptr::null_mut());
+                call(previous, signal, info, context);
             }
-            let mut default: libc::sigaction = std::mem::zeroed();
-            default.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(signal, &default, std::ptr::null_mut());
-            // Pending while blocked in its own handler: delivered, by its default action, as this returns (a sent
-            // signal, or a fault whose handler returned, would not come again on its own).
-            libc::raise(signal);
+            return; // `abort()` ends the process when its `raise` returns
         }
+        set(signal, libc::SIG_DFL);
+        // SAFETY: `raise` is async-signal-safe. Pending while blocked in its own handler: delivered, by its default
+        // action, as this returns (a sent signal, or a fault whose handler returned, would not come again on its own).
+        unsafe { libc::raise(signal) };
     }
 }

@@ -25,47 +25,8 @@ pub(crate) fn write_stderr_until(message: &str, until: Option<Instant>) {
     let patient = !STUCK.load(Ordering::Relaxed);
     let now = Instant::now();
     let until = if patient { until.map_or(now + PATIENCE, |at| at.min(now + PATIENCE)) } else { now };
-    let mut bytes = message.as_bytes();
-    while !bytes.is_empty() {
-        let wait = until.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32;
-        let mut ready = libc::pollfd { fd: 2, events: libc::POLLOUT, revents: 0 };
-        // A writable pipe takes `PIPE_BUF` bytes without blocking: no write is larger.
-        let chunk = &bytes[..bytes.len().min(libc::PIPE_BUF)];
-        // SAFETY: `poll` uses only the one `pollfd` given; `write` reads `chunk.len()` bytes of a live buffer; the
-        // signal sets are zeroed locals, initialised by `sigemptyset`.
-        let written = unsafe {
-            match libc::poll(&mut ready, 1, wait) {
-                1 if ready.revents & libc::POLLOUT != 0 => {
-                    // A reader that closed its end must not kill the process with `SIGPIPE` (left at its default
-                    // action by many programs): blocked for this write, and taken back if it came.
-                    // One already pending is the program's, and stays.
-                    let (mut pipe, mut mask, mut pending): (libc::sigset_t, libc::sigset_t, libc::sigset_t) =
-                        std::mem::zeroed();
-                    libc::sigemptyset(&mut pipe);
-                    libc::sigaddset(&mut pipe, libc::SIGPIPE);
-                    libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut mask);
-                    libc::sigpending(&mut pending);
-                    let the_programs = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-                    let written = libc::write(2, chunk.as_ptr().cast(), chunk.len());
-                    let broken = written < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPIPE);
-                    if broken && !the_programs {
-                        let mut taken = 0;
-                        libc::sigwait(&pipe, &mut taken);
-                    }
-                    libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
-                    written
-                }
-                -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => 0,
-                _ => {
-                    STUCK.fetch_or(patient, Ordering::Relaxed);
-                    return;
-                }
-            }
-        };
-        if written < 0 {
-            return;
-        }
-        bytes = &bytes[written as usize..];
+    if !crate::fd_write::write_until(2, message.as_bytes(), until) {
+        STUCK.fetch_or(patient, Ordering::Relaxed);
     }
 }
 

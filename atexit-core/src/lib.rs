@@ -24,6 +24,8 @@ pub mod crash;
 mod entry;
 mod exit;
 mod exit_state;
+#[cfg(all(unix, not(miri)))]
+mod fd_write;
 mod fork;
 mod hook;
 mod identity;
