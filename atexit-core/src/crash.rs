@@ -370,11 +370,14 @@ impl Work {
     }
 }
 
-/// Whether this process's group has the terminal on `fd` (a process in the background that changes the terminal's
-/// mode, or writes to it with `tostop` set, is stopped by `SIGTTOU`). Async-signal-safe.
+/// Whether this process's group has the terminal on `fd`, or it is not this process's controlling terminal (a process
+/// in the background of its controlling terminal that changes its mode, or writes to it with `tostop` set, is stopped
+/// by `SIGTTOU`). Async-signal-safe.
 fn in_the_foreground(fd: RawFd) -> bool {
     // SAFETY: no preconditions beyond an open descriptor.
-    unsafe { libc::tcgetpgrp(fd) == libc::getpgrp() }
+    let group = unsafe { libc::tcgetpgrp(fd) };
+    // SAFETY: no preconditions.
+    group == -1 || group == unsafe { libc::getpgrp() }
 }
 
 /// Whether the terminal on `fd` stops background writers (`stty tostop`). Async-signal-safe.
