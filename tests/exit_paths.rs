@@ -591,6 +591,19 @@ mod scenarios {
         std::process::exit(3);
     }
 
+    /// `main` returns, a handler hangs; one SIGTERM (as `timeout`, systemd
+    /// and Kubernetes send) ends the process, as it would without atexit.
+    pub fn signal_during_a_stuck_exit() {
+        atexit::signals::install().unwrap();
+        atexit::register(|| say("not reached"));
+        atexit::register(|| {
+            say("stuck");
+            // SAFETY: sending a signal to this process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+            thread::sleep(Duration::from_secs(30));
+        });
+    }
+
     pub fn exit_in_handler_after_signal() {
         atexit::signals::install().unwrap();
         atexit::register(|| atexit::exit(6));
@@ -1162,8 +1175,24 @@ fn all() -> Vec<Case> {
             expect("slow handler started\n", Signal(SIGINT)),
         )
         .row("a second signal while the handlers run", "the rest do not run"),
-        case("signal_racing_exit", signal_racing_exit, expect("handler ran\n", CodeOrSignal(3, SIGTERM)))
-            .row("SIGTERM while `std::process::exit(3)` runs", "run once"),
+        case(
+            "signal_racing_exit",
+            signal_racing_exit,
+            Expect {
+                stdout: None,
+                check: Some(|output| match &*String::from_utf8_lossy(&output.stdout) {
+                    "handler ran\n" | "" => Ok(()),
+                    other => Err(format!("stdout {other:?}: the handler ran more than once")),
+                }),
+                ..expect("", CodeOrSignal(3, SIGTERM))
+            },
+        )
+        .row(
+            "SIGTERM while `std::process::exit(3)` runs",
+            "run at most once: a signal that comes once the exit began ends the process at once",
+        ),
+        case("signal_during_a_stuck_exit", signal_during_a_stuck_exit, expect("stuck\n", Signal(SIGTERM)))
+            .row("one SIGTERM while a handler hangs after `main` returned", "the rest do not run"),
         case("exit_in_handler_after_signal", exit_in_handler_after_signal, expect("", Code(6))),
         case(
             "other_signal_users_keep_running",

@@ -292,6 +292,94 @@ async fn main_end_with_from_a_task_of_a_multi_thread_runtime() {
     tokio::spawn(async { atexit::end_with(atexit::Ending::Status(5)) }).await.unwrap();
 }
 
+/// `atexit::exit(5)` from a task of a multi-thread runtime, with a sync
+/// handler that sends the exporter a record before the async flush: the
+/// exporter, woken from the exiting worker, still runs (that worker hands
+/// its tasks off while the handlers run), so the record and the flush are
+/// not lost.
+#[atexit::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main_exit_from_a_task_after_a_sync_handler_wakes_the_exporter() {
+    use tokio::sync::{mpsc, oneshot};
+    enum Message {
+        Record(&'static str),
+        Flush(oneshot::Sender<()>),
+    }
+    let (to_exporter, mut messages) = mpsc::unbounded_channel::<Message>();
+    tokio::spawn(async move {
+        while let Some(message) = messages.recv().await {
+            match message {
+                Message::Record(record) => say(&format!("exporter got {record}")),
+                Message::Flush(done) => {
+                    say("exporter flushed");
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
+    let flush = to_exporter.clone();
+    atexit::AsyncRegistration::new(move || async move {
+        let (done, flushed) = oneshot::channel();
+        let _ = flush.send(Message::Flush(done));
+        say(&format!("the handler saw it: {}", flushed.await.is_ok()));
+    })
+    .time_limit(std::time::Duration::from_secs(2))
+    .register();
+    atexit::register(move || drop(to_exporter.send(Message::Record("the last span"))));
+    tokio::spawn(async { atexit::exit(5) }).await.unwrap();
+}
+
+/// The line of the closure registered below.
+const NAMED_AT: u32 = line!() + 8;
+
+/// A closure registered in an async `main` under `#[atexit::main]` is named
+/// `macros::<main>::{closure@FILE:LINE:COLUMN}`, the attribute's wrapping
+/// left out.
+#[atexit::main]
+#[tokio::main(flavor = "current_thread")]
+async fn main_closure_named_under_the_attribute() {
+    atexit::register(|| say("named"));
+}
+
+fn named_under_the_attribute(output: &std::process::Output) -> Result<(), String> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let wanted = format!(
+        "atexit: trace: `macros::main_closure_named_under_the_attribute::{{closure@tests/macros.rs:{NAMED_AT}:5}}` ok"
+    );
+    if stderr.contains(&wanted) { Ok(()) } else { Err(format!("stderr lacks {wanted:?}")) }
+}
+
+/// A sync handler that blocks on an application task's answer with
+/// tokio's own blocking call, on a multi-thread runtime: it works (the
+/// handlers run as a blocking region), after `main` returns and from a task
+/// that exits.
+fn blocking_sync_handler() {
+    let (ask, mut questions) = tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<&'static str>>();
+    tokio::spawn(async move {
+        while let Some(answer) = questions.recv().await {
+            let _ = answer.send("the app task's answer");
+        }
+    });
+    atexit::register(move || {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let _ = ask.send(answer);
+        say(&format!("sync handler got {:?}", answered.blocking_recv()));
+    });
+}
+
+#[atexit::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main_blocking_sync_handler_after_main_returns() {
+    blocking_sync_handler();
+}
+
+#[atexit::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main_blocking_sync_handler_exit_from_a_task() {
+    blocking_sync_handler();
+    tokio::spawn(async { atexit::exit(6) }).await.unwrap();
+}
+
 /// As above, on a multi-thread runtime.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 #[atexit::main]
@@ -468,6 +556,30 @@ fn all() -> Vec<Case> {
             "main_end_with_from_a_task_of_a_multi_thread_runtime",
             main_end_with_from_a_task_of_a_multi_thread_runtime,
             expect(leak(with_statics("exporter flushed\nthe handler saw it: true\n")), Code(5)),
+        ),
+        main_case(
+            "main_exit_from_a_task_after_a_sync_handler_wakes_the_exporter",
+            main_exit_from_a_task_after_a_sync_handler_wakes_the_exporter,
+            expect(
+                leak(with_statics("exporter got the last span\nexporter flushed\nthe handler saw it: true\n")),
+                Code(5),
+            ),
+        ),
+        main_case(
+            "main_closure_named_under_the_attribute",
+            main_closure_named_under_the_attribute,
+            Expect { check: Some(named_under_the_attribute), ..expect(leak(with_statics("named\n")), Code(0)) },
+        )
+        .env(&[("ATEXIT_TRACE", "1")]),
+        main_case(
+            "main_blocking_sync_handler_after_main_returns",
+            main_blocking_sync_handler_after_main_returns,
+            expect(leak(with_statics("sync handler got Ok(\"the app task's answer\")\n")), Code(0)),
+        ),
+        main_case(
+            "main_blocking_sync_handler_exit_from_a_task",
+            main_blocking_sync_handler_exit_from_a_task,
+            expect(leak(with_statics("sync handler got Ok(\"the app task's answer\")\n")), Code(6)),
         ),
         main_case(
             "main_async_handler_multi_thread_tokio_above_atexit",

@@ -43,13 +43,19 @@ impl Options {
     }
 
     /// Its name: as given, else the function's path, a closure's ending in where it was registered, as rustc writes
-    /// it (`app::main::{closure@src/main.rs:12:5}`). Paths are `type_name`'s, which Rust does not promise to keep.
+    /// it (`app::main::{closure@src/main.rs:12:5}`, the closures around it left out). Paths are `type_name`'s, which
+    /// Rust does not promise to keep.
     pub(crate) fn name_or<F>(&self) -> Cow<'static, str> {
         if let Some(name) = &self.name {
             return name.clone();
         }
         match (self.at, type_name::<F>().strip_suffix("{{closure}}")) {
             (Some(at), Some(scope)) => {
+                // The closures it is nested in, and `#[atexit::main]`'s wrapping of `main`, say nothing the place
+                // does not: `app::main::{closure@src/main.rs:12:5}` under the attribute too.
+                let scope =
+                    scope.split("::").filter(|s| !s.is_empty() && *s != "{{closure}}" && !s.starts_with("__atexit"));
+                let scope: String = scope.map(|s| format!("{s}::")).collect();
                 Cow::Owned(format!("{scope}{{closure@{}:{}:{}}}", at.file(), at.line(), at.column()))
             }
             _ => Cow::Borrowed(type_name::<F>()),

@@ -201,7 +201,7 @@ pub(crate) fn status_of(code: std::process::ExitCode) -> i32 {
 /// The exit run of callers that end the process themselves with `status` ([`exit`], `#[atexit::main]`, the signal
 /// thread): if a handler or a racing exit decided otherwise, the process ends here, so.
 pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
-    run_at_exit(why, status, Place::Here);
+    crate::thread::off_the_runtime(|| run_at_exit(why, status, Place::Here));
     end_if_changed(status);
 }
 

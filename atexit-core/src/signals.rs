@@ -18,10 +18,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! - **Once.** An exit already under way finishes without running the handlers again; one racing the signal still runs
-//!   each handler once. A handler that calls [`exit`](crate::exit) sets the status.
-//! - **A second signal** of any installed kind while the first is handled ends the process at once, by that signal: a
-//!   second Ctrl-C gets out of a hung handler.
+//! - **Once.** The handlers run once, whichever of the signal and an exit racing it starts them. A handler that calls
+//!   [`exit`](crate::exit) sets the status.
+//! - **A signal while an exit is under way** (begun by a first signal, `main` returning, an `exit` call) ends the process
+//!   at once, by that signal: the handlers left do not run (crash actions do). A second Ctrl-C gets out of a hung
+//!   handler, and so does a supervisor's one `SIGTERM` (`timeout`, systemd, Kubernetes send one, then `SIGKILL`).
 //! - **Others' handlers** registered through `signal-hook-registry` (`tokio::signal`'s too) still run; a signal ignored
 //!   at `install` (`SIGHUP` under `nohup`) stays ignored. A raw `sigaction` set later silently replaces ours, as
 //!   `ctrlc`'s does for `SIGINT` (and `SIGTERM`, `SIGHUP` with its `termination` feature); use [`install_graceful`].
@@ -134,11 +135,11 @@ fn first_only_asks() -> bool {
 }
 
 /// Counts a signal; may it wake the signal thread (or must the process end now)? One may, two if the first only asks,
-/// none once the handlers run. Async-signal-safe.
+/// none once an exit has begun (whatever began it). Async-signal-safe.
 fn may_wake_for_another() -> bool {
     let nth = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
     let allowed = if first_only_asks() { 2 } else { 1 };
-    nth <= allowed && !(nth > 1 && exit_state::has_begun())
+    nth <= allowed && !exit_state::has_begun()
 }
 
 /// Requests shutdown for a first signal that only asks, else runs the handlers unless an exit does; true: die of it.
@@ -151,8 +152,8 @@ fn handle(signal: Signal) -> bool {
         return false;
     }
     if exit_state::has_begun() {
-        // That exit runs the handlers and sets the status; a next signal still ends it at once.
-        return false;
+        // An exit under way (begun since the signal was counted): the signal ends it, as a second one would.
+        return true;
     }
     run_exit_handlers(ExitReason::Signal(signal), None);
     true

@@ -140,6 +140,21 @@ fn parked_in_pause(tid: i32) -> bool {
     number == libc::SYS_rt_sigsuspend || (number == libc::SYS_ppoll && first == Some(Ok(0)) && second == Some(Ok(0)))
 }
 
+/// Runs `f` here; on a thread of a multi-thread tokio runtime (a worker, or `block_on`'s), as a blocking region
+/// (`block_in_place`): a worker hands its tasks to another thread first, so that the tasks the handlers wake are not
+/// stuck behind it (in the worker's own slot, which no other worker takes), and tokio's blocking calls
+/// (`blocking_recv`, `Handle::block_on`) work in a sync handler. Elsewhere (a `current_thread` runtime, where it would
+/// panic, or none) just `f()`.
+pub(crate) fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "tokio")]
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            return tokio::task::block_in_place(f);
+        }
+    }
+    f()
+}
+
 /// Whether the calling thread runs in a tokio runtime.
 pub(crate) fn in_a_runtime() -> bool {
     #[cfg(feature = "tokio")]

@@ -20,11 +20,19 @@ pub(crate) fn function(which: Macro, f: &Function) -> syn::Result<()> {
             ),
             Macro::Register => errors.spanned(
                 asyncness,
-                format!("`{name}` cannot run an `async fn` at exit; make it a plain `fn` that blocks on the work"),
+                format!(
+                    "`{name}` cannot run an `async fn` at exit; register it at run time with \
+                     `atexit::register_async(time_limit, || flush())` (feature `tokio`), or make it a plain `fn` \
+                     that blocks on the work"
+                ),
             ),
             Macro::Handler => errors.spanned(
                 asyncness,
-                format!("`{name}` cannot call an `async fn` at exit; make it a plain `fn` that blocks on the work"),
+                format!(
+                    "`{name}` cannot call an `async fn` at exit; register it at run time with \
+                     `atexit::register_async(time_limit, || f(..))` (feature `tokio`), or make it a plain `fn` \
+                     that blocks on the work"
+                ),
             ),
         }
     }
