@@ -11,8 +11,8 @@
 //! # then: `stty -a` shows echo and icanon back; no `reset` needed
 //! ```
 //!
-//! The argument says how it ends: `return` (the default), `segv` (a null
-//! pointer write), `abort`, `overflow` (a stack overflow) or `panic`.
+//! The argument says how it ends: `return` (the default), `segv` (a write
+//! through a null pointer to a field), `abort`, `overflow` (a stack overflow) or `panic`.
 //! Standard output must be a terminal.
 
 #[cfg(unix)]
@@ -35,7 +35,7 @@ fn main() -> std::io::Result<()> {
 
     match std::env::args().nth(1).as_deref() {
         // SAFETY: not safe: the crash this example shows.
-        Some("segv") => unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u8>(), 1) },
+        Some("segv") => unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u8>(16), 1) },
         Some("abort") => std::process::abort(),
         Some("overflow") => {
             std::hint::black_box(recurse(0));

@@ -69,7 +69,7 @@ mod scenarios {
 
     fn null_write() {
         // SAFETY: not safe: the crash under test.
-        unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u64>(), 1) };
+        unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
     }
 
     #[allow(unconditional_recursion)]
@@ -576,7 +576,13 @@ fn main() -> std::process::ExitCode {
     /// and the signal the process dies of.
     type Crash = (&'static str, &'static str, fn(), fn(), i32);
     let crashes: [Crash; 7] = [
-        ("a null-pointer write (`SIGSEGV`)", "segv", scenarios::segv_main, scenarios::segv_thread, libc::SIGSEGV),
+        (
+            "a write through a null pointer to a field (address 16: `SIGSEGV`)",
+            "segv",
+            scenarios::segv_main,
+            scenarios::segv_thread,
+            libc::SIGSEGV,
+        ),
         (
             "a stack overflow (std prints its message, then aborts)",
             "stack_overflow",
