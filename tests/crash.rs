@@ -509,6 +509,35 @@ mod scenarios {
         }
     }
 
+    /// A write action to a pseudo-terminal's master (a terminal emulator's
+    /// side) reaches that terminal: the reader of its other side gets it.
+    pub fn write_to_a_pseudo_terminal_master() {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: `openpty` fills the two descriptors; the child registers and crashes; the parent waits for it, then
+        // reads what the terminal's other side got, without blocking.
+        unsafe {
+            let opened = libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            assert_eq!(opened, 0);
+            if libc::fork() == 0 {
+                let terminal = std::os::fd::BorrowedFd::borrow_raw(master);
+                crash::register(Action::write(terminal, "from the action\n").unwrap()).unwrap();
+                null_write();
+            }
+            let mut status = 0;
+            libc::wait(&mut status);
+            libc::fcntl(slave, libc::F_SETFL, libc::O_NONBLOCK);
+            let mut got = [0u8; 64];
+            let read = libc::read(slave, got.as_mut_ptr().cast(), got.len()).max(0) as usize;
+            println!("the other side read {:?}", String::from_utf8_lossy(&got[..read]));
+        }
+    }
+
     /// A child forked after an action was registered does not run it; one
     /// inherited runs in both.
     pub fn fork_keeps_only_inherited_actions() {
@@ -616,7 +645,8 @@ fn main() -> std::process::ExitCode {
     table.push_str(
         "| a fault inside an action | the ones left are skipped | killed by that fault's signal |\n\
          | a second Ctrl-C while the exit handlers run | run after the handlers left are skipped | killed by SIGINT |\n\
-         | a normal exit | run after the exit handlers (not those `only_on_crash`) | the exit's status |\n",
+         | a normal exit | run after the exit handlers (not those `only_on_crash`) | the exit's status |\n\
+         | a stack overflow in an exit handler run on the runtime's exit thread (after `main` returned) | run (the thread has an alternate signal stack) | killed by SIGSEGV (std reports nothing on a thread it did not start), as without actions |\n",
     );
     let mut cases: Vec<common::Case> = Vec::new();
     for (_, name, main, thread, signal) in crashes {
@@ -746,6 +776,11 @@ fn main() -> std::process::ExitCode {
                 }),
                 ..expect("", Code(0))
             },
+        ),
+        case(
+            "write_to_a_pseudo_terminal_master",
+            scenarios::write_to_a_pseudo_terminal_master,
+            expect("the other side read \"from the action\\n\"\n", Code(0)),
         ),
         case(
             "fork_keeps_only_inherited_actions",

@@ -346,6 +346,30 @@ mod scenarios {
         say("function item");
     }
 
+    /// `atexit::exit(7)` from a `spawn_local` task of a `LocalSet` on a
+    /// multi-thread runtime (where `block_in_place` panics): the handlers
+    /// run, status 7.
+    pub fn exit_from_a_local_set_on_a_multi_thread_runtime() {
+        atexit::register(|| say("handler ran"));
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async {
+            tokio::task::spawn_local(async { atexit::exit(7) }).await.unwrap();
+        });
+    }
+
+    /// `atexit::exit(3)` in a `current_thread` runtime's `block_on` with a
+    /// multi-thread runtime's handle entered: the handlers run, status 3.
+    pub fn exit_with_a_multi_thread_handle_entered_in_block_on() {
+        atexit::register(|| say("handler ran"));
+        let multi = tokio::runtime::Runtime::new().unwrap();
+        let current = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        current.block_on(async {
+            let _entered = multi.enter();
+            atexit::exit(3);
+        });
+    }
+
     /// Traced: a parked handler, sync or async, is said to be left behind,
     /// never "ok".
     pub fn process_exit_in_handlers_is_traced() {
@@ -867,6 +891,16 @@ fn all() -> Vec<Case> {
                 stderr_has: &["a handler of another thread's run called std::process::exit"],
                 ..expect("first\n", Code(0))
             },
+        ),
+        case(
+            "exit_from_a_local_set_on_a_multi_thread_runtime",
+            exit_from_a_local_set_on_a_multi_thread_runtime,
+            Expect { stderr_lacks: NO_PANIC, ..expect("handler ran\n", Code(7)) },
+        ),
+        case(
+            "exit_with_a_multi_thread_handle_entered_in_block_on",
+            exit_with_a_multi_thread_handle_entered_in_block_on,
+            Expect { stderr_lacks: NO_PANIC, ..expect("handler ran\n", Code(3)) },
         ),
         common::main_case(
             "default_limit_on_the_applications_runtime",

@@ -263,7 +263,7 @@ pub(crate) async fn run_async() -> Result<(), HandlerPanic> {
     state::set_awaiting(true);
     let mut last = None;
     let done = loop {
-        let (drained_last, drained) = thread::off_the_runtime(|| run::drain(lease, Place::Here, true));
+        let (drained_last, drained) = thread::off_the_runtime(true, || run::drain(lease, Place::Here, true));
         if let Some(panic) = drained_last {
             drop_quietly(last.replace(panic));
         }

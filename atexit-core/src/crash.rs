@@ -36,6 +36,9 @@
 //!   panic hook installed with the first action around the one before: a hook the program sets later must call the
 //!   one it replaces first, or be set before the first action.
 //!
+//! A handler before ours that itself faults while handling the fault ends the process there (the signal is blocked in
+//! it): the actions do not run.
+//!
 //! Nothing in the process runs them on `SIGKILL`, `_exit`, `exec`, a seccomp kill, or the default death of a signal no
 //! one handles (`SIGQUIT`, say, without `signals`).
 //!
@@ -454,14 +457,21 @@ fn writable_copy(fd: BorrowedFd<'_>) -> io::Result<RawFd> {
         let kind = if libc::fstat(fd.as_raw_fd(), &mut status) == 0 { status.st_mode & libc::S_IFMT } else { 0 };
         if kind == libc::S_IFCHR || kind == libc::S_IFIFO {
             let path = match kind {
-                // A terminal by its name, on every Unix; a pipe through `/proc` (Linux only).
-                libc::S_IFCHR => terminal_name(fd),
+                // A terminal by its name, on every Unix, but a pseudo-terminal's master (`/dev/ptmx`: opening it makes
+                // a new pair); a pipe through `/proc` (Linux only).
+                libc::S_IFCHR => terminal_name(fd).filter(|name| !name.to_bytes().ends_with(b"ptmx")),
                 _ => CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok(),
             };
             if let Some(path) = path {
                 let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
                 let reopened = libc::open(path.as_ptr(), flags);
-                if reopened >= 0 {
+                let mut again: libc::stat = std::mem::zeroed();
+                let same = reopened >= 0
+                    && libc::fstat(reopened, &mut again) == 0
+                    && (again.st_rdev, again.st_ino) == (status.st_rdev, status.st_ino);
+                if reopened >= 0 && !same {
+                    libc::close(reopened);
+                } else if same {
                     let copy = duplicate(BorrowedFd::borrow_raw(reopened));
                     libc::close(reopened);
                     return copy;

@@ -167,7 +167,7 @@ pub fn run_exitfuncs() -> Result<(), crate::HandlerPanic> {
         return Ok(());
     }
     exit_state::explicit_run(Some(ExitReason::RunExitfuncs));
-    let result = run::run(Place::Here, false);
+    let result = crate::thread::off_the_runtime(false, || run::run(Place::Here, false));
     exit_state::explicit_run(None);
     // A handler called `exit`: the process ends now, as it decided.
     exit_state::end_as_decided(exit, crate::last_words::die_of_signal_flushed);
@@ -201,7 +201,7 @@ pub(crate) fn status_of(code: std::process::ExitCode) -> i32 {
 /// The exit run of callers that end the process themselves with `status` ([`exit`], `#[atexit::main]`, the signal
 /// thread): if a handler or a racing exit decided otherwise, the process ends here, so.
 pub(crate) fn run_exit_handlers(why: ExitReason, status: Option<i32>) {
-    crate::thread::off_the_runtime(|| run_at_exit(why, status, Place::Here));
+    crate::thread::off_the_runtime(false, || run_at_exit(why, status, Place::Here));
     end_if_changed(status);
 }
 

@@ -140,18 +140,22 @@ fn parked_in_pause(tid: i32) -> bool {
     number == libc::SYS_rt_sigsuspend || (number == libc::SYS_ppoll && first == Some(Ok(0)) && second == Some(Ok(0)))
 }
 
-/// Runs `f` here; on a thread of a multi-thread tokio runtime (a worker, or `block_on`'s), as a blocking region
-/// (`block_in_place`): a worker hands its tasks to another thread first, so that the tasks the handlers wake are not
-/// stuck behind it (in the worker's own slot, which no other worker takes), and tokio's blocking calls
-/// (`blocking_recv`, `Handle::block_on`) work in a sync handler. Elsewhere (a `current_thread` runtime, where it would
-/// panic, or none) just `f()`.
-pub(crate) fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` here; where tokio allows it, as a blocking region (`block_in_place`): on a worker of a multi-thread
+/// runtime (a thread tokio named `tokio-runtime-worker`), which hands its tasks to another thread first, so that the
+/// tasks the handlers wake are not stuck behind it (in the worker's own slot, which no other worker takes); and, with
+/// `in_block_on`, on the thread in a multi-thread runtime's `block_on` (`#[atexit::main]`'s run). There tokio's blocking
+/// calls (`blocking_recv`, `Handle::block_on`) work in a sync handler. Elsewhere just `f()`: a `current_thread`
+/// runtime, a `LocalSet`, a handle merely entered (where `block_in_place` panics), a worker renamed by the program.
+pub(crate) fn off_the_runtime<R>(in_block_on: bool, f: impl FnOnce() -> R) -> R {
     #[cfg(feature = "tokio")]
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        let a_worker = || std::thread::current().name() == Some("tokio-runtime-worker");
+        if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread && (in_block_on || a_worker()) {
             return tokio::task::block_in_place(f);
         }
     }
+    #[cfg(not(feature = "tokio"))]
+    let _ = in_block_on;
     f()
 }
 
