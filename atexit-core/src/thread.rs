@@ -141,7 +141,8 @@ fn parked_in_pause(tid: i32) -> bool {
 }
 
 /// Runs `f` here; where tokio allows it, as a blocking region (`block_in_place`): on a worker of a multi-thread
-/// runtime (a thread tokio named `tokio-runtime-worker`), which hands its tasks to another thread first, so that the
+/// runtime (a thread with tokio's default name: `tokio-rt-worker`, `tokio-runtime-worker` in older releases), which hands its
+/// tasks to another thread first, so that the
 /// tasks the handlers wake are not stuck behind it (in the worker's own slot, which no other worker takes); and, with
 /// `in_block_on`, on the thread in a multi-thread runtime's `block_on` (`#[atexit::main]`'s run). There tokio's blocking
 /// calls (`blocking_recv`, `Handle::block_on`) work in a sync handler. Elsewhere just `f()`: a `current_thread`
@@ -149,7 +150,8 @@ fn parked_in_pause(tid: i32) -> bool {
 pub(crate) fn off_the_runtime<R>(in_block_on: bool, f: impl FnOnce() -> R) -> R {
     #[cfg(feature = "tokio")]
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        let a_worker = || std::thread::current().name() == Some("tokio-runtime-worker");
+        // Tokio has no public way to tell its worker threads; their default names do.
+        let a_worker = || matches!(std::thread::current().name(), Some("tokio-rt-worker" | "tokio-runtime-worker"));
         if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread && (in_block_on || a_worker()) {
             return tokio::task::block_in_place(f);
         }
