@@ -148,7 +148,7 @@ fn parked_in_pause(tid: i32) -> bool {
 /// calls (`blocking_recv`, `Handle::block_on`) work in a sync handler. Elsewhere just `f()`: a `current_thread`
 /// runtime, a `LocalSet`, a handle merely entered (where `block_in_place` panics), a worker renamed by the program.
 pub(crate) fn off_the_runtime<R>(in_block_on: bool, f: impl FnOnce() -> R) -> R {
-    #[cfg(feature = "tokio")]
+    #[cfg(all(feature = "tokio", not(target_family = "wasm")))]
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         // Tokio has no public way to tell its worker threads; their default names do.
         let a_worker = || matches!(std::thread::current().name(), Some("tokio-rt-worker" | "tokio-runtime-worker"));
@@ -156,7 +156,7 @@ pub(crate) fn off_the_runtime<R>(in_block_on: bool, f: impl FnOnce() -> R) -> R 
             return tokio::task::block_in_place(f);
         }
     }
-    #[cfg(not(feature = "tokio"))]
+    #[cfg(not(all(feature = "tokio", not(target_family = "wasm"))))]
     let _ = in_block_on;
     f()
 }
