@@ -465,16 +465,16 @@ fn writable_copy(fd: BorrowedFd<'_>) -> io::Result<RawFd> {
             if let Some(path) = path {
                 let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
                 let reopened = libc::open(path.as_ptr(), flags);
-                let mut again: libc::stat = std::mem::zeroed();
-                let same = reopened >= 0
-                    && libc::fstat(reopened, &mut again) == 0
-                    && (again.st_rdev, again.st_ino) == (status.st_rdev, status.st_ino);
-                if reopened >= 0 && !same {
+                if reopened >= 0 {
+                    // The same file, or nothing: a name can lead elsewhere.
+                    let mut again: libc::stat = std::mem::zeroed();
+                    let same = libc::fstat(reopened, &mut again) == 0
+                        && (again.st_rdev, again.st_ino) == (status.st_rdev, status.st_ino);
+                    let copy = same.then(|| duplicate(BorrowedFd::borrow_raw(reopened)));
                     libc::close(reopened);
-                } else if same {
-                    let copy = duplicate(BorrowedFd::borrow_raw(reopened));
-                    libc::close(reopened);
-                    return copy;
+                    if let Some(copy) = copy {
+                        return copy;
+                    }
                 }
             }
         }
@@ -553,21 +553,10 @@ mod platform {
         before_a_panic_message();
         pin_this_object();
         for (index, &signal) in SIGNALS.iter().enumerate() {
-            // SAFETY: zeroed `sigaction`s are valid (empty mask, no flags); `on_crash` has the `SA_SIGINFO` signature
-            // and does not unwind.
-            unsafe {
-                let mut ours: libc::sigaction = std::mem::zeroed();
-                ours.sa_sigaction = on_crash as *const () as usize;
-                ours.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-                libc::sigemptyset(&mut ours.sa_mask);
-                let mut previous: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, ptr_null(), &mut previous) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let _ = PREVIOUS[index].set(previous);
-                if libc::sigaction(signal, &ours, ptr_null()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+            let previous = current(signal).ok_or_else(io::Error::last_os_error)?;
+            let _ = PREVIOUS[index].set(previous);
+            if !set(signal, ours()) {
+                return Err(io::Error::last_os_error());
             }
         }
         INSTALLED.store(true, Ordering::Release);
@@ -586,10 +575,6 @@ mod platform {
                 libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE);
             }
         }
-    }
-
-    fn ptr_null() -> *mut libc::sigaction {
-        std::ptr::null_mut()
     }
 
     /// A `panic = "abort"` build prints a panic's message, then aborts: the actions run before the message, so that it
@@ -648,27 +633,41 @@ mod platform {
         }
     }
 
-    /// Sets `signal`'s disposition to `handler`: `SIG_DFL`, or ours.
+    /// Our handler, as a disposition.
+    fn ours() -> libc::sighandler_t {
+        on_crash as *const () as libc::sighandler_t
+    }
+
+    /// Sets `signal`'s disposition to `handler` (`SIG_DFL`, or [`ours`], on the alternate stack), with an empty mask;
+    /// false if the system refused.
     #[inline(never)]
-    fn set(signal: libc::c_int, handler: libc::sighandler_t) {
-        // SAFETY: a zeroed `sigaction` is a valid value (empty mask, no flags); ours has the `SA_SIGINFO` signature.
+    fn set(signal: libc::c_int, handler: libc::sighandler_t) -> bool {
+        // SAFETY: a zeroed `sigaction` is a valid value (empty mask, no flags); ours has the `SA_SIGINFO` signature and
+        // does not unwind.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handler;
-            if handler == on_crash as *const () as libc::sighandler_t {
+            if handler == ours() {
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             }
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+            libc::sigaction(signal, &action, std::ptr::null_mut()) == 0
         }
     }
 
+    /// `signal`'s handler now (`SIG_DFL` if the system refused to say): [`current`] in a frame of its own, kept out of
+    /// the signal handler's.
     #[inline(never)]
-    fn disposition(signal: libc::c_int) -> usize {
+    fn disposition(signal: libc::c_int) -> libc::sighandler_t {
+        current(signal).map_or(libc::SIG_DFL, |now| now.sa_sigaction)
+    }
+
+    /// `signal`'s disposition now; `None` if the system refused.
+    #[inline(never)]
+    fn current(signal: libc::c_int) -> Option<libc::sigaction> {
         // SAFETY: a zeroed `sigaction` is a valid out-parameter; a null new action makes the call only read.
         unsafe {
             let mut current: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(signal, std::ptr::null(), &mut current);
-            current.sa_sigaction
+            (libc::sigaction(signal, std::ptr::null(), &mut current) == 0).then_some(current)
         }
     }
 
@@ -726,7 +725,7 @@ mod platform {
             }
             // Ours again while the actions run: another thread's fault comes here and waits for them, rather than
             // ending the process at once.
-            set(signal, on_crash as *const () as libc::sighandler_t);
+            set(signal, ours());
         }
         run_actions(Ending::Forced);
         if signal == libc::SIGABRT && is_function(previous) {
