@@ -13,6 +13,8 @@ rounds=${1:-9}
 runs=${2:-150}
 cd "$root"
 cargo build -q --release -p atexit-fixture-exit-cost --bins
+# The crash action's program alone with the `crash` feature; the others measure the default build.
+cargo build -q --release -p atexit-fixture-exit-cost --bin crash_action --features crash
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
