@@ -2,7 +2,9 @@
 # Runs the tests that build for Windows, as Windows programs, under Wine:
 # the portable exit paths (tests/portable_exits.rs, whose Windows
 # expectations are the README's Windows column), the macros at exit
-# (tests/macros.rs) and in user code (tests/hygiene.rs). Each test binary
+# (tests/macros.rs) and in user code (tests/hygiene.rs), crash actions
+# (tests/crash.rs: Wine's debugger prints its report of each crash to the
+# crashed program's stdout, which the checks allow). Each test binary
 # runs its scenarios as child processes, as on Linux. Then console control
 # events (tests/fixtures/console-probe): Ctrl-C sent to a console, which
 # Wine has when it runs on a terminal (here `script`'s).
@@ -13,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR="$root/target/windows"
 target=x86_64-pc-windows-gnu
-tests=(portable_exits macros hygiene)
+tests=(portable_exits macros hygiene crash)
 
 cargo test -q --target "$target" --no-run $(printf -- '--test %s ' "${tests[@]}")
 cargo build -q --target "$target" -p atexit-fixture-console-probe

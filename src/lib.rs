@@ -292,8 +292,8 @@
 #[doc(inline)]
 pub use atexit_core::signals;
 
-#[cfg(all(unix, feature = "crash"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "crash"))))]
+#[cfg(all(any(unix, windows), feature = "crash"))]
+#[cfg_attr(docsrs, doc(cfg(all(any(unix, windows), feature = "crash"))))]
 #[doc(inline)]
 pub use atexit_core::crash;
 

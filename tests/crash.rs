@@ -8,7 +8,7 @@
 //! did not run, and the process ended as the baseline did (signal, core
 //! dump).
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod common;
 
 #[cfg(unix)]
@@ -821,7 +821,324 @@ const CRASH_TABLE_BEGIN: &str = "<!-- crash-table:begin (written by tests/crash.
 #[cfg(unix)]
 const CRASH_TABLE_END: &str = "<!-- crash-table:end -->";
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn main() {
-    println!("crash actions are Unix only");
+    println!("crash actions are built for Unix and Windows only");
+}
+
+/// Windows, run under Wine by `scripts/windows-check.sh`. Each crash
+/// scenario first runs its baseline: itself again, crashing the same way
+/// with no action. The exception filter sees faults, illegal instructions,
+/// divisions by zero and breakpoints; the C runtime's `SIGABRT` handler sees
+/// C's `abort()`; nothing in the process sees `__fastfail` (Rust's
+/// `std::process::abort`).
+#[cfg(windows)]
+mod windows_scenarios {
+    use std::io::Write;
+    use std::os::windows::io::AsHandle;
+
+    use atexit::crash::{self, Action};
+
+    const BASELINE: &str = "ATEXIT_CRASH_BASELINE";
+
+    /// Runs this scenario again with no action and prints how it ended;
+    /// then registers the actions and plays `crash`.
+    fn with_baseline(crash: fn()) {
+        if std::env::var_os(BASELINE).is_some() {
+            crash();
+            std::process::exit(99);
+        }
+        let baseline = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(BASELINE, "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        println!("baseline: {:?}", baseline.status.code());
+        register_actions();
+        crash();
+        println!("survived the crash");
+    }
+
+    pub fn marker() -> String {
+        format!("{}\\atexit-crash-marker-{}", std::env::temp_dir().display(), std::process::id())
+    }
+
+    fn register_actions() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_handle(), "action registered first\n").unwrap()).unwrap();
+        let marker = marker();
+        std::fs::write(&marker, "").unwrap();
+        println!("marker: {marker}");
+        crash::register(Action::unlink(&marker).unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_handle(), "action registered last\n").unwrap()).unwrap();
+        atexit::register(|| println!("exit handler ran"));
+        std::io::stdout().flush().unwrap();
+    }
+
+    fn null_write() {
+        // SAFETY: not safe: the crash under test.
+        unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
+    }
+
+    #[allow(unconditional_recursion)]
+    fn overflow_the_stack(depth: u64) -> u64 {
+        let frame = std::hint::black_box([depth; 64]);
+        overflow_the_stack(frame[0] + 1) + frame[63]
+    }
+
+    fn stack_overflow() {
+        std::hint::black_box(overflow_the_stack(0));
+    }
+
+    fn c_abort() {
+        // SAFETY: C's `abort()`: the crash under test.
+        unsafe { libc::abort() }
+    }
+
+    fn rust_abort() {
+        std::process::abort();
+    }
+
+    fn illegal_instruction() {
+        // SAFETY: not safe: the crash under test.
+        unsafe { std::arch::asm!("ud2") };
+    }
+
+    fn divide_by_zero() {
+        // SAFETY: not safe: the crash under test (a division by zero raises an exception, it is not undefined).
+        unsafe {
+            std::arch::asm!("div {0:e}", in(reg) std::hint::black_box(0u32), inout("eax") 1u32 => _, inout("edx") 0u32 => _)
+        };
+    }
+
+    fn breakpoint() {
+        // SAFETY: a breakpoint with no debugger: the crash under test.
+        unsafe { std::arch::asm!("int3") };
+    }
+
+    macro_rules! on_both_threads {
+        ($($main:ident, $thread:ident: $crash:ident;)*) => {$(
+            pub fn $main() {
+                with_baseline($crash);
+            }
+            pub fn $thread() {
+                with_baseline(|| std::thread::spawn($crash).join().unwrap());
+            }
+        )*};
+    }
+
+    on_both_threads! {
+        segv_main, segv_thread: null_write;
+        stack_overflow_main, stack_overflow_thread: stack_overflow;
+        c_abort_main, c_abort_thread: c_abort;
+        rust_abort_main, rust_abort_thread: rust_abort;
+        ill_main, ill_thread: illegal_instruction;
+        fpe_main, fpe_thread: divide_by_zero;
+        trap_main, trap_thread: breakpoint;
+    }
+
+    /// A normal exit runs the actions after the exit handlers, except one
+    /// only for crashes.
+    pub fn normal_exit_runs_them_after_the_handlers() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_handle(), "action\n").unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_handle(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        atexit::register(|| println!("exit handler"));
+    }
+
+    /// An action that faults: the ones registered before it are skipped.
+    pub fn fault_inside_an_action() {
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_handle(), "skipped\n").unwrap()).unwrap();
+        // SAFETY: not safe: a fault inside an action is the case under test.
+        crash::register(unsafe { Action::call(null_write) }).unwrap();
+        crash::register(Action::write(stdout.as_handle(), "ran before the fault\n").unwrap()).unwrap();
+        c_abort();
+    }
+
+    /// A filter set before the first action (a crash reporter's) is called
+    /// after the actions, and decides: here it leaves the exception to
+    /// Windows.
+    pub fn a_filter_before_ours_runs_after_the_actions() {
+        unsafe extern "system" fn previous(_: *mut u8) -> i32 {
+            println!("previous filter");
+            0 // EXCEPTION_CONTINUE_SEARCH
+        }
+        // SAFETY: installs a filter of the right signature.
+        unsafe { SetUnhandledExceptionFilter(Some(previous)) };
+        crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
+        null_write();
+    }
+
+    /// A C runtime `SIGABRT` handler set before the first action is called
+    /// after the actions.
+    pub fn an_abort_handler_before_ours_runs_after_the_actions() {
+        extern "C" fn previous(_: libc::c_int) {
+            println!("previous abort handler");
+        }
+        // SAFETY: installs a handler of the right signature.
+        unsafe { libc::signal(libc::SIGABRT, previous as *const () as libc::sighandler_t) };
+        crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
+        c_abort();
+    }
+
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        fn SetUnhandledExceptionFilter(
+            filter: Option<unsafe extern "system" fn(*mut u8) -> i32>,
+        ) -> Option<unsafe extern "system" fn(*mut u8) -> i32>;
+        fn CreatePipe(read: *mut isize, write: *mut isize, attributes: *const u8, size: u32) -> i32;
+        fn SetNamedPipeHandleState(pipe: isize, mode: *const u32, count: *const u32, timeout: *const u32) -> i32;
+        fn WriteFile(file: isize, bytes: *const u8, length: u32, written: *mut u32, overlapped: *mut u8) -> i32;
+    }
+
+    /// An action writing to a pipe whose buffer is full (no one reads it)
+    /// writes nothing and blocks nothing: the actions registered before it
+    /// still run.
+    pub fn write_to_a_full_pipe_is_bounded() {
+        let (mut read, mut write) = (0, 0);
+        // SAFETY: out-parameters are live locals; the pipe's buffer is 4 KiB.
+        assert_ne!(unsafe { CreatePipe(&mut read, &mut write, std::ptr::null(), 4096) }, 0);
+        // Filled without blocking: non-blocking while it is filled, then blocking again.
+        let (nowait, wait) = (1u32, 0u32);
+        // SAFETY: our pipe's write end; the mode is a live local.
+        assert_ne!(unsafe { SetNamedPipeHandleState(write, &nowait, std::ptr::null(), std::ptr::null()) }, 0);
+        let chunk = [b'x'; 512];
+        let mut filled = 0;
+        loop {
+            let mut written = 0;
+            // SAFETY: our pipe's write end; `chunk` is live.
+            let ok = unsafe { WriteFile(write, chunk.as_ptr(), 512, &mut written, std::ptr::null_mut()) };
+            if ok == 0 || written == 0 {
+                break;
+            }
+            filled += written;
+        }
+        assert!(filled > 0);
+        // SAFETY: as above.
+        assert_ne!(unsafe { SetNamedPipeHandleState(write, &wait, std::ptr::null(), std::ptr::null()) }, 0);
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_handle(), "ran after\n").unwrap()).unwrap();
+        // SAFETY: `write` is an open handle of ours, borrowed while it stays open (never closed).
+        let full = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(write as *mut _) };
+        crash::register(Action::write(full, vec![b'y'; 100_000]).unwrap()).unwrap();
+        c_abort();
+    }
+}
+
+#[cfg(windows)]
+fn main() -> std::process::ExitCode {
+    use common::{Expect, Status::*, case, expect};
+    use std::process::Output;
+
+    /// Whether this runs under Wine, which ends a stack overflow without
+    /// calling the unhandled-exception filter.
+    fn under_wine() -> bool {
+        std::env::vars_os().any(|(name, _)| name.to_string_lossy().starts_with("WINE"))
+    }
+
+    /// The crash cases' check, with `ran` whether the actions run there:
+    /// the baseline's status is ours, the actions' lines (once each, last
+    /// first) or none, the marker removed or not, no exit handler. `None`:
+    /// only the baseline's status (Wine's stack overflow, which ends the
+    /// thread, not the process).
+    fn ended_as_baseline(output: &Output, ran: Option<bool>) -> Result<(), String> {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let baseline = stdout.lines().find_map(|l| l.strip_prefix("baseline: ")).ok_or("no baseline line")?;
+        if format!("{:?}", output.status.code()) != baseline {
+            return Err(format!("ended with {:?}, the baseline with {baseline}", output.status.code()));
+        }
+        let Some(ran) = ran else { return Ok(()) };
+        let actions: Vec<&str> = stdout.lines().filter(|l| l.starts_with("action registered")).collect();
+        let expected: &[&str] = if ran { &["action registered last", "action registered first"] } else { &[] };
+        if actions != expected {
+            return Err(format!("the actions' lines were {actions:?}, expected {expected:?}: {stdout:?}"));
+        }
+        let marker = stdout.lines().find_map(|l| l.strip_prefix("marker: ")).ok_or("no marker line")?;
+        if std::path::Path::new(marker).exists() == ran {
+            return Err(format!("{marker} exists: {}", !ran));
+        }
+        let _ = std::fs::remove_file(marker);
+        if stdout.contains("exit handler ran") || stdout.contains("survived") {
+            return Err(format!("an exit handler ran, or the crash was survived: {stdout:?}"));
+        }
+        Ok(())
+    }
+
+    fn crash(name: &'static str, play: fn(), check: common::OutputCheck, status: Option<u32>) -> common::Case {
+        let status = status.map_or(Any, |status| Code(status as i32));
+        case(name, play, Expect { stdout: None, check: Some(check), ..expect("", status) })
+    }
+
+    /// Each crash on both threads: whether the actions run, and the status
+    /// (an exception's code, or C's `abort()` status 3).
+    macro_rules! crashes {
+        ($($main:ident, $thread:ident: $ran:expr, $status:expr;)*) => {
+            vec![$(
+                crash(stringify!($main), windows_scenarios::$main, |output| ended_as_baseline(output, $ran), $status),
+                crash(stringify!($thread), windows_scenarios::$thread, |output| ended_as_baseline(output, $ran), $status),
+            )*]
+        };
+    }
+    // Wine 8 ends the thread that overflows its stack, without the
+    // filter: there, the stack overflow is only compared with its baseline.
+    let mut cases = crashes! {
+        segv_main, segv_thread: Some(true), Some(0xC000_0005); // STATUS_ACCESS_VIOLATION
+        stack_overflow_main, stack_overflow_thread: (!under_wine()).then_some(true),
+            (!under_wine()).then_some(0xC000_00FD); // STATUS_STACK_OVERFLOW
+        c_abort_main, c_abort_thread: Some(true), Some(3);
+        // `__fastfail` (STATUS_STACK_BUFFER_OVERRUN): nothing in the process sees it.
+        rust_abort_main, rust_abort_thread: Some(false), Some(0xC000_0409);
+        ill_main, ill_thread: Some(true), Some(0xC000_001D); // STATUS_ILLEGAL_INSTRUCTION
+        fpe_main, fpe_thread: Some(true), Some(0xC000_0094); // STATUS_INTEGER_DIVIDE_BY_ZERO
+        trap_main, trap_thread: Some(true), Some(0x8000_0003); // STATUS_BREAKPOINT
+    };
+    cases.extend([
+        case(
+            "normal_exit_runs_them_after_the_handlers",
+            windows_scenarios::normal_exit_runs_them_after_the_handlers,
+            expect("exit handler\naction\n", Code(0)),
+        ),
+        case(
+            "fault_inside_an_action",
+            windows_scenarios::fault_inside_an_action,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    match stdout.lines().next() {
+                        Some("ran before the fault") if !stdout.contains("skipped") => Ok(()),
+                        _ => Err(format!("stdout {stdout:?}")),
+                    }
+                }),
+                ..expect("", Code(0xC000_0005_u32 as i32))
+            },
+        ),
+        case(
+            "write_to_a_full_pipe_is_bounded",
+            windows_scenarios::write_to_a_full_pipe_is_bounded,
+            expect("ran after\n", Code(3)),
+        ),
+        case(
+            "a_filter_before_ours_runs_after_the_actions",
+            windows_scenarios::a_filter_before_ours_runs_after_the_actions,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    match stdout.lines().take(2).collect::<Vec<_>>()[..] {
+                        ["action", "previous filter"] => Ok(()),
+                        _ => Err(format!("stdout {stdout:?}")),
+                    }
+                }),
+                ..expect("", Code(0xC000_0005_u32 as i32))
+            },
+        ),
+        case(
+            "an_abort_handler_before_ours_runs_after_the_actions",
+            windows_scenarios::an_abort_handler_before_ours_runs_after_the_actions,
+            expect("action\nprevious abort handler\n", Code(3)),
+        ),
+    ]);
+    common::run(cases)
 }

@@ -88,6 +88,7 @@ pub(crate) fn die_of_signal(signal: crate::reason::Signal) -> ! {
 
 #[cfg(not(unix))]
 pub(crate) fn die_of_signal(_: crate::reason::Signal) -> ! {
+    crash_actions(Forced);
     terminate_now(0xC000_013A_u32 as i32) // STATUS_CONTROL_C_EXIT
 }
 
@@ -129,14 +130,14 @@ pub(crate) fn terminate_now(_code: i32) -> ! {
 }
 
 /// Runs the crash actions due at this ending, once (feature `crash`). Async-signal-safe.
-#[cfg(all(unix, feature = "crash"))]
+#[cfg(all(any(unix, windows), feature = "crash"))]
 pub(crate) use crate::crash::{Ending::Forced, Ending::Normal, run_actions as crash_actions};
 
-#[cfg(not(all(unix, feature = "crash")))]
+#[cfg(not(all(any(unix, windows), feature = "crash")))]
 pub(crate) fn crash_actions(_: CrashEnding) {}
-#[cfg(not(all(unix, feature = "crash")))]
+#[cfg(not(all(any(unix, windows), feature = "crash")))]
 pub(crate) use CrashEnding::{Forced, Normal};
-#[cfg(not(all(unix, feature = "crash")))]
+#[cfg(not(all(any(unix, windows), feature = "crash")))]
 #[allow(dead_code)]
 pub(crate) enum CrashEnding {
     Normal,

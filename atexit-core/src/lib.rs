@@ -18,8 +18,8 @@ mod api;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod callback;
-#[cfg(all(unix, feature = "crash"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "crash"))))]
+#[cfg(all(any(unix, windows), feature = "crash"))]
+#[cfg_attr(docsrs, doc(cfg(all(any(unix, windows), feature = "crash"))))]
 pub mod crash;
 mod entry;
 mod exit;

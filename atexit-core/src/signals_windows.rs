@@ -63,6 +63,7 @@ pub(super) fn register(signals: &[Signal], graceful: bool) -> io::Result<()> {
 
 /// Ends the process as Windows' own handler of console events does.
 pub(super) fn die_of(_: Signal) -> ! {
+    crate::last_words::crash_actions(crate::last_words::Forced);
     // SAFETY: ends the process; no preconditions.
     unsafe { ExitProcess(STATUS_CONTROL_C_EXIT) }
 }

@@ -1,0 +1,243 @@
+//! Crash actions on Windows: the actions' work (console modes, handles, paths) and what sees a crash, the
+//! unhandled-exception filter and the C runtime's `SIGABRT` handler (for `abort()`).
+
+use std::ffi::c_void;
+use std::io;
+use std::os::windows::ffi::OsStrExt;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle, OwnedHandle};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use super::{Action, Ending, run_actions};
+
+type Handle = *mut c_void;
+type Bool = i32;
+/// An unhandled-exception filter; its argument is the exception's `EXCEPTION_POINTERS`, passed on as it is.
+type Filter = unsafe extern "system" fn(*mut c_void) -> i32;
+
+#[link(name = "kernel32")]
+unsafe extern "system" {
+    fn GetCurrentThreadId() -> u32;
+    fn GetConsoleMode(console: Handle, mode: *mut u32) -> Bool;
+    fn SetConsoleMode(console: Handle, mode: u32) -> Bool;
+    fn GetFileType(file: Handle) -> u32;
+    fn WriteFile(file: Handle, bytes: *const u8, length: u32, written: *mut u32, overlapped: *mut c_void) -> Bool;
+    fn DeleteFileW(path: *const u16) -> Bool;
+    fn GetNamedPipeHandleStateW(
+        pipe: Handle,
+        state: *mut u32,
+        instances: *mut u32,
+        collect_count: *mut u32,
+        collect_timeout: *mut u32,
+        user: *mut u16,
+        user_length: u32,
+    ) -> Bool;
+    fn SetNamedPipeHandleState(pipe: Handle, mode: *const u32, collect_count: *const u32, timeout: *const u32) -> Bool;
+    fn SetUnhandledExceptionFilter(filter: Option<Filter>) -> Option<Filter>;
+    fn GetModuleHandleExW(flags: u32, address: *const u16, module: *mut Handle) -> Bool;
+}
+
+const FILE_TYPE_PIPE: u32 = 3;
+const PIPE_NOWAIT: u32 = 0x1;
+const PIPE_READMODE_MESSAGE: u32 = 0x2;
+const EXCEPTION_CONTINUE_SEARCH: i32 = 0;
+const GET_MODULE_HANDLE_EX_FLAG_PIN: u32 = 0x1;
+const GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS: u32 = 0x4;
+
+/// What an action does on Windows.
+pub(super) enum OsWork {
+    /// `SetConsoleMode(console, saved)`.
+    Console {
+        console: OwnedHandle,
+        saved: u32,
+    },
+    Write {
+        file: OwnedHandle,
+        bytes: Box<[u8]>,
+    },
+    /// `DeleteFileW`, the path NUL-terminated.
+    Delete(Box<[u16]>),
+}
+
+impl Action {
+    /// Puts the console on `console` back in the mode it has now: pass the console's input handle (stdin's, which
+    /// raw mode changes: echo, line input, Ctrl-C processing) or its output handle (virtual-terminal processing). The
+    /// handle is duplicated: closing yours later leaves the action working.
+    ///
+    /// # Errors
+    /// `console` is no console handle (stdin redirected from a file, say), or it cannot be duplicated.
+    pub fn restore_terminal(console: BorrowedHandle<'_>) -> io::Result<Action> {
+        let console = console.try_clone_to_owned()?;
+        let mut saved = 0;
+        // SAFETY: `console` is our open handle; `saved` is a live local.
+        if unsafe { GetConsoleMode(console.as_raw_handle(), &mut saved) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Action::new(OsWork::Console { console, saved }))
+    }
+
+    /// Writes `bytes` to `file` (a console, a file, a pipe), such as [`LEAVE_FULL_SCREEN`](super::LEAVE_FULL_SCREEN)
+    /// or a last log line. The handle is duplicated: closing yours later leaves the action working (a pipe's reader
+    /// sees no end of file while it is registered). A pipe takes what its buffer has room for at once, the rest is
+    /// dropped: a reader that stopped reading blocks nothing. A console blocks while the user selects text in it.
+    ///
+    /// # Errors
+    /// `file` cannot be duplicated.
+    pub fn write(file: BorrowedHandle<'_>, bytes: impl Into<Vec<u8>>) -> io::Result<Action> {
+        Ok(Action::new(OsWork::Write { file: file.try_clone_to_owned()?, bytes: bytes.into().into_boxed_slice() }))
+    }
+
+    /// Deletes the file at `path`: a lock file, a PID file. A relative path is taken from the working directory at
+    /// the crash: pass an absolute one. A file still open elsewhere is deleted once its last handle is closed (the
+    /// process's end, for its own); one opened without `FILE_SHARE_DELETE` is not deleted (std shares deletion).
+    ///
+    /// # Errors
+    /// `path` holds a NUL character.
+    pub fn unlink(path: impl AsRef<Path>) -> io::Result<Action> {
+        let mut wide: Vec<u16> = path.as_ref().as_os_str().encode_wide().collect();
+        if wide.contains(&0) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a path for `Action::unlink` holds a NUL"));
+        }
+        wide.push(0);
+        Ok(Action::new(OsWork::Delete(wide.into_boxed_slice())))
+    }
+}
+
+impl OsWork {
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            OsWork::Console { .. } => "restore_terminal",
+            OsWork::Write { .. } => "write",
+            OsWork::Delete(_) => "unlink",
+        }
+    }
+
+    pub(super) fn run(&self, _: Instant) {
+        match self {
+            OsWork::Console { console, saved } => {
+                // SAFETY: the handle is the action's own, open until it is dropped.
+                unsafe { SetConsoleMode(console.as_raw_handle(), *saved) };
+            }
+            OsWork::Write { file, bytes } => write_what_fits(file.as_raw_handle(), bytes),
+            OsWork::Delete(path) => {
+                // SAFETY: `path` is NUL-terminated.
+                unsafe { DeleteFileW(path.as_ptr()) };
+            }
+        }
+    }
+}
+
+/// Writes `bytes` to `file`; to a pipe only what its buffer has room for now (a write to a full pipe waits for its
+/// reader): the pipe is made non-blocking for the write, then set back. Allocates nothing and takes no lock.
+fn write_what_fits(file: Handle, mut bytes: &[u8]) {
+    let mut state = 0;
+    // SAFETY: `GetFileType` only reads the handle.
+    let pipe = unsafe { GetFileType(file) } == FILE_TYPE_PIPE;
+    if pipe {
+        let null = std::ptr::null_mut();
+        // SAFETY: `file` is the action's open handle; `state` is a live local, the out-parameters not wanted are null.
+        let known =
+            unsafe { GetNamedPipeHandleStateW(file, &mut state, null, null, null, std::ptr::null_mut(), 0) } != 0;
+        if !known || !set_pipe_state(file, state | PIPE_NOWAIT) {
+            return; // no way to write without waiting
+        }
+    }
+    while !bytes.is_empty() {
+        let length = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        let mut written = 0;
+        // SAFETY: `bytes` is live for `length` bytes; a synchronous write (no `OVERLAPPED`).
+        if unsafe { WriteFile(file, bytes.as_ptr(), length, &mut written, std::ptr::null_mut()) } == 0 || written == 0 {
+            break;
+        }
+        bytes = &bytes[written as usize..];
+    }
+    if pipe {
+        set_pipe_state(file, state);
+    }
+}
+
+/// Sets a pipe handle's read and wait modes (`PIPE_NOWAIT`: a write takes what fits and returns).
+fn set_pipe_state(pipe: Handle, state: u32) -> bool {
+    let mode = state & (PIPE_NOWAIT | PIPE_READMODE_MESSAGE);
+    // SAFETY: `pipe` is open; `mode` is a live local; the counts not changed are null.
+    unsafe { SetNamedPipeHandleState(pipe, &mode, std::ptr::null(), std::ptr::null()) != 0 }
+}
+
+/// This thread.
+pub(super) fn thread() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { GetCurrentThreadId() as usize }
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static INSTALLING: Mutex<()> = Mutex::new(());
+/// The unhandled-exception filter before ours, and the C runtime's `SIGABRT` handler before ours: set before ours are.
+static PREVIOUS_FILTER: OnceLock<Option<Filter>> = OnceLock::new();
+static PREVIOUS_ABORT: OnceLock<libc::sighandler_t> = OnceLock::new();
+
+pub(super) fn installed() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
+
+pub(super) fn install() -> io::Result<()> {
+    if INSTALLED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let _installing = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if INSTALLED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    #[cfg(panic = "abort")]
+    super::before_a_panic_message();
+    pin_this_module();
+    // SAFETY: `on_abort` has the signature the C runtime calls; `signal` returns the handler it replaced.
+    let previous = unsafe { libc::signal(libc::SIGABRT, on_abort as *const () as libc::sighandler_t) };
+    if previous == libc::SIG_ERR as libc::sighandler_t {
+        return Err(io::Error::last_os_error());
+    }
+    let _ = PREVIOUS_ABORT.set(previous);
+    // SAFETY: `on_exception` has a filter's signature; the one it replaces is kept and called from it.
+    let _ = PREVIOUS_FILTER.set(unsafe { SetUnhandledExceptionFilter(Some(on_exception)) });
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Keeps the module this code is in (a plugin's copy of the runtime) loaded for good: the filter installed here must
+/// outlive a `FreeLibrary`. Nothing for the program itself.
+fn pin_this_module() {
+    let mut module = std::ptr::null_mut();
+    let flags = GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN;
+    // SAFETY: with `FROM_ADDRESS`, the "name" is an address in the module, here our filter's; `module` is a live local.
+    unsafe { GetModuleHandleExW(flags, on_exception as *const () as *const u16, &mut module) };
+}
+
+/// The unhandled-exception filter: Windows calls it for an exception no handler took (a fault, an illegal instruction,
+/// a division by zero, a breakpoint, a stack overflow), on the thread that raised it, before the process ends. The
+/// actions run, then the filter before ours decides (a crash reporter's may end the process itself), or Windows' own
+/// handling ends the process with the exception's code.
+unsafe extern "system" fn on_exception(pointers: *mut c_void) -> i32 {
+    run_actions(Ending::Forced);
+    match PREVIOUS_FILTER.get().copied().flatten() {
+        // SAFETY: the filter installed before ours, called as Windows would have.
+        Some(previous) => unsafe { previous(pointers) },
+        None => EXCEPTION_CONTINUE_SEARCH,
+    }
+}
+
+/// The C runtime's `SIGABRT` handler: `abort()` calls it, then ends the process (status 3). The runtime has set the
+/// default back before calling it; a handler before ours is set back and called after the actions.
+extern "C" fn on_abort(signal: libc::c_int) {
+    run_actions(Ending::Forced);
+    let previous = PREVIOUS_ABORT.get().copied().unwrap_or(libc::SIG_DFL);
+    if ![libc::SIG_DFL, libc::SIG_IGN, libc::SIG_ERR as libc::sighandler_t].contains(&previous) {
+        // SAFETY: `previous` is the function the C runtime called for `SIGABRT` before ours; set back, and called as
+        // the runtime would have.
+        unsafe {
+            libc::signal(signal, previous);
+            let previous: extern "C" fn(libc::c_int) = std::mem::transmute(previous);
+            previous(signal);
+        }
+    }
+}
