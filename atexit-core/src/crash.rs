@@ -1,65 +1,88 @@
-//! Crash actions: what must still happen when the process crashes (feature `crash`, Unix).
+//! Crash actions: what must still happen when the process crashes (feature `crash`, Unix and Windows).
 //!
 //! Exit handlers run on every normal ending; a crash (`SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGABRT`, `SIGTRAP`: a
 //! null-pointer write, a stack overflow, `abort()`, a `panic = "abort"` build's panic) runs none, in any language. Yet
 //! the cleanup users need most is what a crashed process can still do safely: put the terminal back, remove a lock
 //! file, stop a child process group, write one last line. A crash [`Action`] is that work, prepared when it is made
 //! (the terminal's mode saved, the path a C string, the descriptor duplicated), so that running it allocates nothing,
-//! takes no lock and makes only async-signal-safe calls (`write`, `poll`, `tcsetattr`, `unlink`, `kill`).
+//! takes no lock and makes only async-signal-safe calls (`write`, `poll`, `tcsetattr`, `unlink`, `kill`; on Windows
+//! `WriteFile`, `SetConsoleMode`, `DeleteFileW`).
 //!
 //! ```no_run
 //! # extern crate atexit_core as atexit;
+//! # #[cfg(unix)] {
 //! use atexit::crash::{self, Action};
-//! use std::os::fd::AsFd;
+//! use std::os::fd::AsFd; // on Windows, `std::os::windows::io::AsHandle` and `as_handle()`
 //!
 //! let stdout = std::io::stdout();
 //! crash::register(Action::restore_terminal(stdout.as_fd())?)?; // the mode it has now
 //! // ... enter raw mode and the alternate screen, then:
 //! crash::register(Action::write(stdout.as_fd(), crash::LEAVE_FULL_SCREEN)?)?;
+//! # }
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! The constructors that differ: Unix's take a descriptor (`BorrowedFd`), Windows' a handle (`BorrowedHandle`);
+//! `signal_process_group` is Unix's alone (Windows has no process groups to signal: a job object is the way there).
+//!
 //! **When they run**, last registered first, each at most once in a process, whichever ending comes first:
-//! - a crash, on the thread that crashed. The signal's previous handler (std's, which prints "has overflowed its
-//!   stack"; a runtime's, such as wasmtime's or a JVM's, that may recover) sees a fault first, and the actions run only
-//!   if it gives the fault up (sets the default action back, as std's does). They run first on `SIGABRT` (`abort()`
-//!   never recovers), on a stack overflow (std's report aborts, on an alternate stack with no room for more), and
-//!   before a one-shot handler (`SA_RESETHAND`: a crash reporter, which may end the process itself). Then the previous
-//!   disposition takes over and the signal is raised again: the process ends as it would have without actions (same
-//!   signal, a core dump where it would have had one). A signal sent from outside (`kill -SEGV`) counts as a crash
-//!   and ends the process unless ignored, where std's handler alone would let a first one pass.
+//! - a crash on Unix, on the thread that crashed. The signal's previous handler (std's, which prints "has overflowed
+//!   its stack"; a runtime's, such as wasmtime's or a JVM's, that may recover) sees a fault first, and the actions run
+//!   only if it gives the fault up (sets the default action back, as std's does). They run first on `SIGABRT`
+//!   (`abort()` never recovers), on a stack overflow (std's report aborts, on an alternate stack with no room for
+//!   more), and before a one-shot handler (`SA_RESETHAND`: a crash reporter, which may end the process itself). Then
+//!   the previous disposition takes over and the signal is raised again: the process ends as it would have without
+//!   actions (same signal, a core dump where it would have had one). A signal sent from outside (`kill -SEGV`) counts
+//!   as a crash and ends the process unless ignored, where std's handler alone would let a first one pass.
+//! - a crash on Windows, on the thread that crashed: an exception no handler took (an access violation, an illegal
+//!   instruction, a division by zero, a breakpoint, a stack overflow), through an unhandled-exception filter; and C's
+//!   `abort()`, through the C runtime's `SIGABRT` handler. A filter or an abort handler set before the first action (a
+//!   crash reporter's) is called after the actions, and decides how the process ends; without one, it ends as it would
+//!   have (the exception's code; 3 for `abort()`). Rust's `std::process::abort` (and so a `panic = "abort"` build's
+//!   panic after its hook) ends the process by `__fastfail`, which nothing in it sees: the actions do not run there,
+//!   but before the panic message they do (below). A debugger attached sees the exception instead.
 //! - a normal exit, after the exit handlers (not for an action [`only_on_crash`](Action::only_on_crash), which a crash
 //!   later in the exit still runs);
-//! - the death by a signal that `signals` handles, after the handlers, and the forced path: a second
-//!   signal while they run, and the exit [deadline](crate::set_deadline) passing, which skip the handlers left;
+//! - the death by a signal that `signals` handles, after the handlers, and the forced path: a second signal while they
+//!   run, and the exit [deadline](crate::set_deadline) passing, which skip the handlers left;
 //! - a `panic = "abort"` build's panic, before the panic message is printed (on the screen the user sees), through a
-//!   panic hook installed with the first action around the one before: a hook the program sets later must call the
-//!   one it replaces first, or be set before the first action.
+//!   panic hook installed with the first action around the one before: a hook the program sets later must call the one
+//!   it replaces first, or be set before the first action.
 //!
 //! A handler before ours that itself faults while handling the fault ends the process there (the signal is blocked in
 //! it): the actions do not run.
 //!
 //! Nothing in the process runs them on `SIGKILL`, `_exit`, `exec`, a seccomp kill, or the default death of a signal no
-//! one handles (`SIGQUIT`, say, without `signals`).
+//! one handles (`SIGQUIT`, say, without `signals`); on Windows, on `TerminateProcess`, `__fastfail`, or `ExitProcess`
+//! called by the program itself (`std::process::exit` there: see the crate's exit table).
 //!
-//! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies. A
-//! thread that crashes while another runs the actions waits for them (2 s at most on Linux; elsewhere until they are
-//! done), then dies; one that faults within microseconds of the first may find, for that moment, the default action
-//! std's handler set back before ours is reinstalled, and end the process at once. Writes to terminals and pipes do not
-//! block; all the actions' writes together wait [`WRITES_PATIENCE`] at most, and `SIGPIPE` does not end the process.
-//! A stack overflow runs the actions only on a thread with an alternate signal stack: std gives one to the main thread
-//! and to threads it spawns, the runtime to the threads it starts at exit once an action is registered; one made by C
-//! (`pthread_create`) without one runs none (it dies of `SIGSEGV`, as it would without actions). A debug build's frames
-//! are large: there, an action that aborts on a machine whose signal frames are large (AVX-512) may overflow std's
-//! 8 KiB alternate stack, ending the process by `SIGSEGV` rather than `SIGABRT`. Actions are installed lazily, at the
-//! first one: std installs its stack-overflow handler only where the disposition is still the default when it starts.
-//! A `fork()`ed child keeps only the actions made [`inherit_on_fork`](Action::inherit_on_fork). A raw `sigaction` for
-//! these signals set after the first action replaces ours unless it calls the previous handler (`signal-hook`'s does).
-//! `signals::install_for` may handle `SIGABRT` (`Signal::Other(libc::SIGABRT)`), before or after the first action:
-//! `abort()` then runs the actions, and wakes the signal thread, which races with `abort()`'s own ending: the exit
-//! handlers may not run.
-//! A plugin (a shared library with its own copy of the runtime) that registers one is pinned, never unloaded: the
-//! handlers' code must outlive `dlclose`.
+//! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies.
+//!
+//! **Unix limits.** A thread that crashes while another runs the actions waits for them (2 s at most on Linux;
+//! elsewhere until they are done), then dies; one that faults within microseconds of the first may find, for that
+//! moment, the default action std's handler set back before ours is reinstalled, and end the process at once. Writes to
+//! terminals and pipes do not block; all the actions' writes together wait [`WRITES_PATIENCE`] at most, and `SIGPIPE`
+//! does not end the process. A stack overflow runs the actions only on a thread with an alternate signal stack: std
+//! gives one to the main thread and to threads it spawns, the runtime to the threads it starts at exit once an action
+//! is registered; one made by C (`pthread_create`) without one runs none (it dies of `SIGSEGV`, as it would without
+//! actions). A debug build's frames are large: there, an action that aborts on a machine whose signal frames are large
+//! (AVX-512) may overflow std's 8 KiB alternate stack, ending the process by `SIGSEGV` rather than `SIGABRT`. Actions
+//! are installed lazily, at the first one: std installs its stack-overflow handler only where the disposition is still
+//! the default when it starts. A `fork()`ed child keeps only the actions made
+//! [`inherit_on_fork`](Action::inherit_on_fork). A raw `sigaction` for these signals set after the first action
+//! replaces ours unless it calls the previous handler (`signal-hook`'s does). `signals::install_for` may handle
+//! `SIGABRT` (`Signal::Other(libc::SIGABRT)`), before or after the first action: `abort()` then runs the actions, and
+//! wakes the signal thread, which races with `abort()`'s own ending: the exit handlers may not run. A plugin (a shared
+//! library with its own copy of the runtime) that registers one is pinned, never unloaded: the handlers' code must
+//! outlive `dlclose`.
+//!
+//! **Windows limits.** A thread that crashes while another runs the actions waits until they are done. A write to a
+//! pipe takes what its buffer has room for at once (the pipe is made non-blocking for the write, then set back) and
+//! drops the rest; a write to a console blocks while the user selects text in it. Only the C runtime the runtime is
+//! linked with sees `abort()` (a library with a C runtime of its own has its own `SIGABRT` handler). Under Wine 8, a
+//! stack overflow ends the overflowing thread without the filter: no action runs. A filter set after the first action
+//! replaces ours unless it calls the one it replaced. A DLL with its own copy of the runtime that registers one is
+//! pinned, never unloaded.
 
 use std::io;
 use std::ptr;
@@ -130,7 +153,7 @@ impl Action {
         self
     }
 
-    /// Keeps it in a `fork()`ed child (by default a child runs none of its parent's actions).
+    /// Keeps it in a `fork()`ed child (by default a child runs none of its parent's actions). Nothing on Windows.
     pub fn inherit_on_fork(mut self) -> Action {
         self.0.inherited = true;
         self

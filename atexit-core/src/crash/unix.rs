@@ -50,11 +50,12 @@ impl Action {
         Ok(Action::new(OsWork::Terminal { fd, saved }))
     }
 
-    /// Writes `bytes` to `fd`, such as [`LEAVE_FULL_SCREEN`] or a last log line. The action keeps its own copy of the
-    /// descriptor (closing yours later leaves it working; a pipe's reader sees no end of file while it is registered).
-    /// A terminal or a pipe is opened again, non-blocking, so that a reader that stopped reading (a frozen terminal,
-    /// a paused pipe) blocks nothing: the actions' writes wait [`WRITES_PATIENCE`] in all, then give up. Not written to
-    /// a terminal whose foreground is another process group, when it stops background writers (`stty tostop`).
+    /// Writes `bytes` to `fd`, such as [`LEAVE_FULL_SCREEN`](super::LEAVE_FULL_SCREEN) or a last log line. The action
+    /// keeps its own copy of the descriptor (closing yours later leaves it working; a pipe's reader sees no end of file
+    /// while it is registered). A terminal or a pipe is opened again, non-blocking, so that a reader that stopped
+    /// reading (a frozen terminal, a paused pipe) blocks nothing: the actions' writes wait
+    /// [`WRITES_PATIENCE`](super::WRITES_PATIENCE) in all, then give up. Not written to a terminal whose foreground is
+    /// another process group, when it stops background writers (`stty tostop`).
     ///
     /// # Errors
     /// No descriptor is left to duplicate `fd`.
