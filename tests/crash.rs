@@ -946,6 +946,62 @@ mod windows_scenarios {
         atexit::register(|| println!("exit handler"));
     }
 
+    /// The deadline passing while a handler hangs: the forced ending runs
+    /// the actions.
+    pub fn deadline_runs_them() {
+        atexit::set_deadline(std::time::Duration::from_millis(300));
+        crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
+        atexit::Registration::new(|| std::thread::sleep(std::time::Duration::from_secs(30))).name("stuck").register();
+    }
+
+    /// `restore_terminal` on a console's input handle: raw mode (no echo,
+    /// no line input) is undone by the crash. An action registered before
+    /// it runs after it, and reports the mode it finds.
+    pub fn console_mode_restored() {
+        use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+        // Wine has a console when it runs on a terminal: `scripts/windows-check.sh`
+        // runs this test under `script`.
+        let name: Vec<u16> = "CONIN$\0".encode_utf16().collect();
+        // SAFETY: a NUL-terminated name; GENERIC_READ | GENERIC_WRITE, shared for both, OPEN_EXISTING.
+        let raw = unsafe { CreateFileW(name.as_ptr(), 0xC000_0000, 3, std::ptr::null(), 3, 0, std::ptr::null_mut()) };
+        assert_ne!(raw as isize, -1, "no console input");
+        // SAFETY: a handle just opened, owned here.
+        let console = unsafe { OwnedHandle::from_raw_handle(raw) };
+        let mut before = 0;
+        // SAFETY: an open console handle; `before` is a live local.
+        assert_ne!(unsafe { GetConsoleMode(console.as_raw_handle(), &mut before) }, 0);
+        println!("mode before: {before:#010x}");
+        CONSOLE.store(console.as_raw_handle() as usize, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: `report_mode` only reads the console's mode and writes a fixed line with `WriteFile`.
+        crash::register(unsafe { Action::call(report_mode) }).unwrap();
+        crash::register(Action::restore_terminal(console.as_handle()).unwrap()).unwrap();
+        const RAW: u32 = !(0x1 | 0x2 | 0x4); // no processed input, line input or echo
+        // SAFETY: as above.
+        assert_ne!(unsafe { SetConsoleMode(console.as_raw_handle(), before & RAW) }, 0);
+        std::mem::forget(console);
+        std::io::stdout().flush().unwrap();
+        // C's `abort()`: no debugger is started (Wine's may hang on a terminal).
+        c_abort();
+    }
+
+    static CONSOLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Writes the console's mode as 8 hex digits, without allocating.
+    fn report_mode() {
+        use std::os::windows::io::AsRawHandle;
+        let mut mode = 0u32;
+        // SAFETY: the console handle stays open (forgotten above); `mode` is a live local.
+        unsafe { GetConsoleMode(CONSOLE.load(std::sync::atomic::Ordering::SeqCst) as *mut _, &mut mode) };
+        let mut line = *b"mode after: 0x00000000\n";
+        for (i, place) in line[14..22].iter_mut().enumerate() {
+            *place = b"0123456789abcdef"[(mode >> (28 - 4 * i)) as usize & 0xf];
+        }
+        let stdout = std::io::stdout().as_raw_handle();
+        let mut written = 0;
+        // SAFETY: stdout's handle; `line` is live.
+        unsafe { WriteFile(stdout as isize, line.as_ptr(), line.len() as u32, &mut written, std::ptr::null_mut()) };
+    }
+
     /// An action that faults: the ones registered before it are skipped.
     pub fn fault_inside_an_action() {
         let stdout = std::io::stdout();
@@ -984,6 +1040,17 @@ mod windows_scenarios {
 
     #[link(name = "kernel32")]
     unsafe extern "system" {
+        fn CreateFileW(
+            name: *const u16,
+            access: u32,
+            share: u32,
+            security: *const u8,
+            disposition: u32,
+            flags: u32,
+            template: *mut std::ffi::c_void,
+        ) -> *mut std::ffi::c_void;
+        fn GetConsoleMode(console: *mut std::ffi::c_void, mode: *mut u32) -> i32;
+        fn SetConsoleMode(console: *mut std::ffi::c_void, mode: u32) -> i32;
         fn SetUnhandledExceptionFilter(
             filter: Option<unsafe extern "system" fn(*mut u8) -> i32>,
         ) -> Option<unsafe extern "system" fn(*mut u8) -> i32>;
@@ -1118,6 +1185,30 @@ fn main() -> std::process::ExitCode {
             "write_to_a_full_pipe_is_bounded",
             windows_scenarios::write_to_a_full_pipe_is_bounded,
             expect("ran after\n", Code(3)),
+        ),
+        case(
+            "deadline_runs_them",
+            windows_scenarios::deadline_runs_them,
+            Expect {
+                stderr_has: &["atexit: exit deadline of 300ms passed while handler `stuck` was running"],
+                ..expect("action\n", Code(atexit::DEADLINE_EXIT_STATUS))
+            },
+        ),
+        case(
+            "console_mode_restored",
+            windows_scenarios::console_mode_restored,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    let mode = |prefix| stdout.lines().find_map(|l: &str| l.strip_prefix(prefix)).map(str::to_owned);
+                    match (mode("mode before: "), mode("mode after: ")) {
+                        (Some(before), Some(after)) if before == after => Ok(()),
+                        _ => Err(format!("the console's mode was not restored: {stdout:?}")),
+                    }
+                }),
+                ..expect("", Code(3))
+            },
         ),
         case(
             "a_filter_before_ours_runs_after_the_actions",

@@ -5,7 +5,8 @@
 //! (registers handlers, then ends the way the scenario says); run without
 //! it, it is the parent, which runs every scenario in a fresh process and
 //! checks its stdout, stderr and exit status. Arguments that do not start
-//! with `-` select the scenarios whose name contains one of them.
+//! with `-` select the scenarios whose name contains one of them;
+//! `--skip=part` leaves out those whose name contains `part`.
 
 #![allow(dead_code)] // each test binary uses part of it
 
@@ -249,10 +250,13 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
     // the binary) are not under test.
     atexit::clear();
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let skips: Vec<String> = std::env::args().filter_map(|a| a.strip_prefix("--skip=").map(str::to_owned)).collect();
     let exe = std::env::current_exe().expect("own path");
     let (mut passed, mut failed) = (0, 0);
     for case in &cases {
-        if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str())) {
+        if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f.as_str()))
+            || skips.iter().any(|s| case.name.contains(s.as_str()))
+        {
             continue;
         }
         let mut command = Command::new(&exe);
@@ -269,7 +273,7 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
             }
         }
     }
-    if filters.is_empty() && failed == 0 && cases.iter().any(|c| c.row.is_some()) {
+    if filters.is_empty() && skips.is_empty() && failed == 0 && cases.iter().any(|c| c.row.is_some()) {
         match check_readme_table(EXIT_MATRIX_BEGIN, EXIT_MATRIX_END, &exit_path_table(&cases)) {
             Ok(()) => {
                 passed += 1;
