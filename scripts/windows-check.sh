@@ -75,8 +75,9 @@ else
     fail=1
 fi
 echo "== console control events"
-# Ctrl-C runs the handlers, then the process ends as Windows ends it:
+# Ctrl-C runs the handlers, then the crash actions, then the process ends
+# as Windows ends it:
 # STATUS_CONTROL_C_EXIT, 0xC000013A, whose low byte is 58.
-console immediate "handler ran" 58
+console immediate $'handler ran\ncrash action' 58
 console graceful $'requested by SIGINT\ndrained\nhandler ran' 0
 exit $fail

@@ -1002,6 +1002,114 @@ mod windows_scenarios {
         unsafe { WriteFile(stdout as isize, line.as_ptr(), line.len() as u32, &mut written, std::ptr::null_mut()) };
     }
 
+    /// `atexit::exit` ends the process with `ExitProcess`, which skips C's
+    /// exit functions: the actions still run, after the handlers.
+    pub fn atexit_exit_runs_them() {
+        crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
+        atexit::register(|| println!("exit handler"));
+        atexit::exit(5);
+    }
+
+    /// A filter before ours that resumes the program (a runtime repairing
+    /// what faulted): no crash, so no crash action; the program goes on and
+    /// its normal exit runs the others.
+    pub fn a_filter_before_ours_that_resumes() {
+        unsafe extern "system" fn resume(_: *mut u8) -> i32 {
+            -1 // EXCEPTION_CONTINUE_EXECUTION
+        }
+        // SAFETY: installs a filter of the right signature.
+        unsafe { SetUnhandledExceptionFilter(Some(resume)) };
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_handle(), "at exit\n").unwrap()).unwrap();
+        crash::register(Action::write(stdout.as_handle(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        // SAFETY: a continuable software exception, no arguments.
+        unsafe { RaiseException(0xE000_0001, 0, 0, std::ptr::null()) };
+        println!("resumed");
+    }
+
+    static SLOW_ACTION_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// Another thread crashes while the normal exit runs the actions: the
+    /// process ends by the crash, after the rest ran, not with status 0.
+    /// (A filter before ours ends the process at once, as a crash reporter's
+    /// does, rather than Wine's debugger, whose start takes its time.)
+    pub fn a_crash_while_the_exit_runs_them() {
+        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
+            1 // EXCEPTION_EXECUTE_HANDLER
+        }
+        // SAFETY: installs a filter of the right signature.
+        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
+        fn slow() {
+            SLOW_ACTION_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_handle(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        // SAFETY: a test's action: it only sleeps.
+        crash::register(unsafe { Action::call(slow) }).unwrap();
+        crash::register(Action::write(stdout.as_handle(), "at exit\n").unwrap()).unwrap();
+        std::thread::spawn(|| {
+            while !SLOW_ACTION_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            null_write();
+        });
+    }
+
+    /// The deadline passes while a normal exit's action hangs: the process
+    /// ends with the deadline's status, the hung run left (no hang).
+    pub fn deadline_while_an_action_hangs() {
+        atexit::set_deadline(std::time::Duration::from_millis(300));
+        fn hang() {
+            loop {
+                std::thread::park();
+            }
+        }
+        crash::register(Action::write(std::io::stdout().as_handle(), "skipped\n").unwrap().only_on_crash()).unwrap();
+        // SAFETY: a test's action: it only blocks.
+        crash::register(unsafe { Action::call(hang) }).unwrap();
+    }
+
+    /// `terminate_job`: a child in the job is ended by the crash, with the
+    /// code given. (The parent checks the child's status by its id.)
+    pub fn terminate_job_ends_the_children() {
+        use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+        // SAFETY: an anonymous job, no attributes.
+        let job = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+        assert!(!job.is_null());
+        // SAFETY: a handle just made, owned here.
+        let job = unsafe { OwnedHandle::from_raw_handle(job) };
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(SLEEPER, "1")
+            .env_remove("ATEXIT_SCENARIO")
+            .spawn()
+            .unwrap();
+        // SAFETY: both handles are open.
+        assert_ne!(unsafe { AssignProcessToJobObject(job.as_raw_handle(), child.as_raw_handle()) }, 0);
+        println!("child: {}", child.id());
+        crash::register(Action::terminate_job(job.as_handle(), 7).unwrap()).unwrap();
+        std::io::stdout().flush().unwrap();
+        c_abort();
+    }
+
+    /// Set in a child that only waits (to be ended by a job's termination).
+    pub const SLEEPER: &str = "ATEXIT_CRASH_SLEEPER";
+
+    /// Whether process `id` ends within 5 s, and with which status.
+    pub fn status_of_process(id: u32) -> Option<u32> {
+        // SAFETY: SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION on a process id; the handle is closed below.
+        let process = unsafe { OpenProcess(0x0010_0000 | 0x1000, 0, id) };
+        if process.is_null() {
+            return None;
+        }
+        let mut code = 0;
+        // SAFETY: an open process handle; `code` is a live local.
+        let ended = unsafe { WaitForSingleObject(process, 5000) == 0 && GetExitCodeProcess(process, &mut code) != 0 };
+        // SAFETY: opened above.
+        unsafe { CloseHandle(process) };
+        ended.then_some(code)
+    }
+
     /// An action that faults: the ones registered before it are skipped.
     pub fn fault_inside_an_action() {
         let stdout = std::io::stdout();
@@ -1012,10 +1120,9 @@ mod windows_scenarios {
         c_abort();
     }
 
-    /// A filter set before the first action (a crash reporter's) is called
-    /// after the actions, and decides: here it leaves the exception to
-    /// Windows.
-    pub fn a_filter_before_ours_runs_after_the_actions() {
+    /// A filter set before the first action sees the exception first, and
+    /// decides: here it leaves it to Windows, and the actions run.
+    pub fn a_filter_before_ours_decides_first() {
         unsafe extern "system" fn previous(_: *mut u8) -> i32 {
             println!("previous filter");
             0 // EXCEPTION_CONTINUE_SEARCH
@@ -1050,7 +1157,14 @@ mod windows_scenarios {
             template: *mut std::ffi::c_void,
         ) -> *mut std::ffi::c_void;
         fn GetConsoleMode(console: *mut std::ffi::c_void, mode: *mut u32) -> i32;
+        fn CreateJobObjectW(security: *const u8, name: *const u16) -> *mut std::ffi::c_void;
+        fn AssignProcessToJobObject(job: *mut std::ffi::c_void, process: *mut std::ffi::c_void) -> i32;
+        fn OpenProcess(access: u32, inherit: i32, id: u32) -> *mut std::ffi::c_void;
+        fn WaitForSingleObject(handle: *mut std::ffi::c_void, milliseconds: u32) -> u32;
+        fn GetExitCodeProcess(process: *mut std::ffi::c_void, code: *mut u32) -> i32;
+        fn CloseHandle(handle: *mut std::ffi::c_void) -> i32;
         fn SetConsoleMode(console: *mut std::ffi::c_void, mode: u32) -> i32;
+        fn RaiseException(code: u32, flags: u32, count: u32, arguments: *const usize);
         fn SetUnhandledExceptionFilter(
             filter: Option<unsafe extern "system" fn(*mut u8) -> i32>,
         ) -> Option<unsafe extern "system" fn(*mut u8) -> i32>;
@@ -1097,6 +1211,11 @@ mod windows_scenarios {
 fn main() -> std::process::ExitCode {
     use common::{Expect, Status::*, case, expect};
     use std::process::Output;
+
+    if std::env::var_os(windows_scenarios::SLEEPER).is_some() {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        return std::process::ExitCode::SUCCESS;
+    }
 
     /// Whether this runs under Wine, which ends a stack overflow without
     /// calling the unhandled-exception filter.
@@ -1211,14 +1330,50 @@ fn main() -> std::process::ExitCode {
             },
         ),
         case(
-            "a_filter_before_ours_runs_after_the_actions",
-            windows_scenarios::a_filter_before_ours_runs_after_the_actions,
+            "atexit_exit_runs_them",
+            windows_scenarios::atexit_exit_runs_them,
+            expect("exit handler\naction\n", Code(5)),
+        ),
+        case(
+            "a_filter_before_ours_that_resumes",
+            windows_scenarios::a_filter_before_ours_that_resumes,
+            expect("resumed\nat exit\n", Code(0)),
+        ),
+        case(
+            "a_crash_while_the_exit_runs_them",
+            windows_scenarios::a_crash_while_the_exit_runs_them,
+            expect("at exit\ncrash only\n", Code(0xC000_0005_u32 as i32)),
+        ),
+        case(
+            "deadline_while_an_action_hangs",
+            windows_scenarios::deadline_while_an_action_hangs,
+            expect("", Code(atexit::DEADLINE_EXIT_STATUS)),
+        ),
+        case(
+            "terminate_job_ends_the_children",
+            windows_scenarios::terminate_job_ends_the_children,
+            Expect {
+                stdout: None,
+                check: Some(|output| {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
+                    let child = stdout.lines().find_map(|l| l.strip_prefix("child: ")).ok_or("no child line")?;
+                    match windows_scenarios::status_of_process(child.parse().map_err(|_| "no child id")?) {
+                        Some(7) => Ok(()),
+                        other => Err(format!("the child in the job ended with {other:?}, not 7 within 5 s")),
+                    }
+                }),
+                ..expect("", Code(3))
+            },
+        ),
+        case(
+            "a_filter_before_ours_decides_first",
+            windows_scenarios::a_filter_before_ours_decides_first,
             Expect {
                 stdout: None,
                 check: Some(|output| {
                     let stdout = String::from_utf8_lossy(&output.stdout);
                     match stdout.lines().take(2).collect::<Vec<_>>()[..] {
-                        ["action", "previous filter"] => Ok(()),
+                        ["previous filter", "action"] => Ok(()),
                         _ => Err(format!("stdout {stdout:?}")),
                     }
                 }),

@@ -23,7 +23,7 @@
 //! ```
 //!
 //! The constructors that differ: Unix's take a descriptor (`BorrowedFd`), Windows' a handle (`BorrowedHandle`);
-//! `signal_process_group` is Unix's alone (Windows has no process groups to signal: a job object is the way there).
+//! `signal_process_group` is Unix's, `terminate_job` (the processes of a job object) Windows'.
 //!
 //! **When they run**, last registered first, each at most once in a process, whichever ending comes first:
 //! - a crash on Unix, on the thread that crashed. The signal's previous handler (std's, which prints "has overflowed
@@ -36,9 +36,12 @@
 //!   as a crash and ends the process unless ignored, where std's handler alone would let a first one pass.
 //! - a crash on Windows, on the thread that crashed: an exception no handler took (an access violation, an illegal
 //!   instruction, a division by zero, a breakpoint, a stack overflow), through an unhandled-exception filter; and C's
-//!   `abort()`, through the C runtime's `SIGABRT` handler. A filter or an abort handler set before the first action (a
-//!   crash reporter's) is called after the actions, and decides how the process ends; without one, it ends as it would
-//!   have (the exception's code; 3 for `abort()`). Rust's `std::process::abort` (and so a `panic = "abort"` build's
+//!   `abort()`, through the C runtime's `SIGABRT` handler. A filter set before the first action sees the exception
+//!   first: the actions run unless it resumes the program (`EXCEPTION_CONTINUE_EXECUTION`, as a runtime that repairs
+//!   a fault does), and it decides how the process ends; a crash reporter's filter that ends the process itself ends
+//!   it before the actions (install it after the first action, calling the filter it replaces). An abort handler set
+//!   before the first action is called after them. Without either, the process ends as it would have (the
+//!   exception's code; 3 for `abort()`). Rust's `std::process::abort` (and so a `panic = "abort"` build's
 //!   panic after its hook) ends the process by `__fastfail`, which nothing in it sees: the actions do not run there,
 //!   but before the panic message they do (below). A debugger attached sees the exception instead.
 //! - a normal exit, after the exit handlers (not for an action [`only_on_crash`](Action::only_on_crash), which a crash
@@ -56,7 +59,9 @@
 //! one handles (`SIGQUIT`, say, without `signals`); on Windows, on `TerminateProcess`, `__fastfail`, or `ExitProcess`
 //! called by the program itself (`std::process::exit` there: see the crate's exit table).
 //!
-//! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies.
+//! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies. A
+//! crash while a normal exit runs the actions waits for them, then runs those left and ends the process as the crash
+//! does: the exit waits for that (2 s at most, on Linux and Windows) rather than end it first with its own status.
 //!
 //! **Unix limits.** A thread that crashes while another runs the actions waits for them (2 s at most on Linux;
 //! elsewhere until they are done), then dies; one that faults within microseconds of the first may find, for that
@@ -76,7 +81,7 @@
 //! library with its own copy of the runtime) that registers one is pinned, never unloaded: the handlers' code must
 //! outlive `dlclose`.
 //!
-//! **Windows limits.** A thread that crashes while another runs the actions waits until they are done. A write to a
+//! **Windows limits.** A thread that crashes while another runs the actions waits for them, 2 s at most. A write to a
 //! pipe takes what its buffer has room for at once (the pipe is made non-blocking for the write, then set back) and
 //! drops the rest; a write to a console blocks while the user selects text in it. Only the C runtime the runtime is
 //! linked with sees `abort()` (a library with a C runtime of its own has its own `SIGABRT` handler). Under Wine 8, a
@@ -251,6 +256,8 @@ const DONE: usize = usize::MAX;
 /// The thread running the actions, or `IDLE` or `DONE`.
 static RUNNER: AtomicUsize = AtomicUsize::new(IDLE);
 static FINISHED: Event = Event::new();
+/// A forced ending (a crash, the deadline) came while a normal exit ran the actions: it ends the process.
+static FORCED_MEANWHILE: AtomicBool = AtomicBool::new(false);
 
 /// What ends the process.
 #[derive(Clone, Copy, PartialEq)]
@@ -274,8 +281,11 @@ pub(crate) fn run_actions(ending: Ending) {
             Err(DONE) => return,
             Err(running) if running == me => return,
             // Another thread runs them: once it is done, run those it left (a normal exit's leaves the crash-only
-            // ones). 2 s at most on Linux, where a wait can time out; elsewhere until it is done.
+            // ones). 2 s at most on Linux and Windows, where a wait can time out; elsewhere until it is done.
             Err(running) => {
+                if ending == Ending::Forced {
+                    FORCED_MEANWHILE.store(true, Ordering::SeqCst);
+                }
                 if !FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || RUNNER.load(Ordering::SeqCst) != running) {
                     return;
                 }
@@ -309,6 +319,11 @@ pub(crate) fn run_actions(ending: Ending) {
     // After a normal exit's run, a crash later in the exit (a destructor, another thread) still runs those left.
     RUNNER.store(if ending == Ending::Normal { IDLE } else { DONE }, Ordering::SeqCst);
     FINISHED.notify();
+    if ending == Ending::Normal && FORCED_MEANWHILE.load(Ordering::SeqCst) {
+        // A thread crashed (or the deadline passed) while these ran, and runs the rest now: the process ends by that
+        // ending, not with the exit's status. The exit waits for it, `OTHER_THREAD_PATIENCE` at most, then goes on.
+        FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || false);
+    }
 }
 
 /// This thread, as a number that is neither `IDLE` nor `DONE`.
@@ -321,6 +336,7 @@ fn this_thread() -> usize {
 #[cfg(unix)]
 pub(crate) fn forked() {
     RUNNER.store(IDLE, Ordering::SeqCst);
+    FORCED_MEANWHILE.store(false, Ordering::SeqCst);
     for place in &SLOTS {
         // SAFETY: the child has one thread, this one: no crash reads the slots meanwhile.
         match unsafe { place.load(Ordering::SeqCst).as_ref() } {

@@ -113,6 +113,9 @@ pub(crate) fn exit_process(code: i32, forked_from_an_exit: bool) -> ! {
     if forked_from_an_exit {
         exit_through_libc(code)
     }
+    // Windows' `ExitProcess` skips C's exit functions, the hook among them, which runs a normal exit's crash actions.
+    #[cfg(windows)]
+    crash_actions(Normal);
     std::process::exit(code)
 }
 

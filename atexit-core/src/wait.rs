@@ -3,7 +3,7 @@
 //! thread-local, it works after C's `exit` destroyed the thread's thread-locals, and a `fork()`ed child inherits no
 //! lock held by a vanished thread. Other Unixes and WebAssembly use one process-wide `Mutex` and `Condvar`: a child
 //! forked while a parent thread held it (a few instructions) would block at its first wait. Waiters never poll; the
-//! only timed waits are `Event::wait_until_for` and the watchdog's park.
+//! only timed waits are `Event::wait_until_for` (Linux and Windows) and the watchdog's park.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -34,7 +34,8 @@ impl Event {
     }
 
     /// [`wait_until`](Event::wait_until) for at most `timeout`; returns whether `done` held. The timeout holds on Linux
-    /// only (`atomic-wait` has none), where the exiting thread uses it to check on what notifies nobody (`run.rs`).
+    /// and Windows only (`atomic-wait` has none; these two wait through the system themselves), where the exiting
+    /// thread uses it to check on what notifies nobody (`run.rs`).
     pub(crate) fn wait_until_for(&self, timeout: std::time::Duration, done: impl FnMut() -> bool) -> bool {
         self.wait(Some(std::time::Instant::now() + timeout), done)
     }
@@ -80,8 +81,20 @@ fn wait_for(word: &AtomicU32, value: u32, timeout: std::time::Duration) {
         )
     };
 }
+/// Blocks while `word` holds `value`, for at most `timeout` (`WaitOnAddress`, as `atomic-wait` waits, with a timeout).
+#[cfg(windows)]
+fn wait_for(word: &AtomicU32, value: u32, timeout: std::time::Duration) {
+    #[link(name = "api-ms-win-core-synch-l1-2-0", kind = "raw-dylib")]
+    unsafe extern "system" {
+        fn WaitOnAddress(address: *const u32, compare: *const u32, size: usize, milliseconds: u32) -> i32;
+    }
+    // Rounded up, so that a wait short of a millisecond does not spin; `u32::MAX` would be `INFINITE`.
+    let milliseconds = timeout.as_nanos().div_ceil(1_000_000).min(u128::from(u32::MAX - 1)) as u32;
+    // SAFETY: both addresses are live for the call; the word is 4 bytes.
+    unsafe { WaitOnAddress(word.as_ptr(), &value, 4, milliseconds) };
+}
 /// Elsewhere no wait has a timeout (see [`Event::wait_until_for`]).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 fn wait_for(word: &AtomicU32, value: u32, _: std::time::Duration) {
     platform::wait(word, value);
 }

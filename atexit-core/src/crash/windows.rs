@@ -1,4 +1,4 @@
-//! Crash actions on Windows: the actions' work (console modes, handles, paths) and what sees a crash, the
+//! Crash actions on Windows: the actions' work (console modes, handles, paths, jobs) and what sees a crash, the
 //! unhandled-exception filter and the C runtime's `SIGABRT` handler (for `abort()`).
 
 use std::ffi::c_void;
@@ -35,6 +35,7 @@ unsafe extern "system" {
         user_length: u32,
     ) -> Bool;
     fn SetNamedPipeHandleState(pipe: Handle, mode: *const u32, collect_count: *const u32, timeout: *const u32) -> Bool;
+    fn TerminateJobObject(job: Handle, code: u32) -> Bool;
     fn SetUnhandledExceptionFilter(filter: Option<Filter>) -> Option<Filter>;
     fn GetModuleHandleExW(flags: u32, address: *const u16, module: *mut Handle) -> Bool;
 }
@@ -43,6 +44,7 @@ const FILE_TYPE_PIPE: u32 = 3;
 const PIPE_NOWAIT: u32 = 0x1;
 const PIPE_READMODE_MESSAGE: u32 = 0x2;
 const EXCEPTION_CONTINUE_SEARCH: i32 = 0;
+const EXCEPTION_CONTINUE_EXECUTION: i32 = -1;
 const GET_MODULE_HANDLE_EX_FLAG_PIN: u32 = 0x1;
 const GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS: u32 = 0x4;
 
@@ -59,6 +61,11 @@ pub(super) enum OsWork {
     },
     /// `DeleteFileW`, the path NUL-terminated.
     Delete(Box<[u16]>),
+    /// `TerminateJobObject(job, code)`.
+    EndJob {
+        job: OwnedHandle,
+        code: u32,
+    },
 }
 
 impl Action {
@@ -81,7 +88,10 @@ impl Action {
     /// Writes `bytes` to `file` (a console, a file, a pipe), such as [`LEAVE_FULL_SCREEN`](super::LEAVE_FULL_SCREEN)
     /// or a last log line. The handle is duplicated: closing yours later leaves the action working (a pipe's reader
     /// sees no end of file while it is registered). A pipe takes what its buffer has room for at once, the rest is
-    /// dropped: a reader that stopped reading blocks nothing. A console blocks while the user selects text in it.
+    /// dropped: a reader that stopped reading blocks nothing. For that the pipe is made non-blocking while the action
+    /// writes, and its mode is shared: another thread's write to a full pipe at that moment returns having written
+    /// nothing (std's `write_all` reports `WriteZero`). A pipe whose mode cannot be set (under Wine, a Linux pipe) is
+    /// not written. A console blocks while the user selects text in it.
     ///
     /// # Errors
     /// `file` cannot be duplicated.
@@ -103,6 +113,15 @@ impl Action {
         wide.push(0);
         Ok(Action::new(OsWork::Delete(wide.into_boxed_slice())))
     }
+
+    /// Ends every process in the job object `job` with `exit_code` (`TerminateJobObject`): the children a program
+    /// started in a job of its own, Windows' counterpart of a process group. The handle is duplicated.
+    ///
+    /// # Errors
+    /// `job` cannot be duplicated.
+    pub fn terminate_job(job: BorrowedHandle<'_>, exit_code: u32) -> io::Result<Action> {
+        Ok(Action::new(OsWork::EndJob { job: job.try_clone_to_owned()?, code: exit_code }))
+    }
 }
 
 impl OsWork {
@@ -111,6 +130,7 @@ impl OsWork {
             OsWork::Console { .. } => "restore_terminal",
             OsWork::Write { .. } => "write",
             OsWork::Delete(_) => "unlink",
+            OsWork::EndJob { .. } => "terminate_job",
         }
     }
 
@@ -125,6 +145,10 @@ impl OsWork {
                 // SAFETY: `path` is NUL-terminated.
                 unsafe { DeleteFileW(path.as_ptr()) };
             }
+            OsWork::EndJob { job, code } => {
+                // SAFETY: the handle is the action's own, open until it is dropped.
+                unsafe { TerminateJobObject(job.as_raw_handle(), *code) };
+            }
         }
     }
 }
@@ -132,16 +156,17 @@ impl OsWork {
 /// Writes `bytes` to `file`; to a pipe only what its buffer has room for now (a write to a full pipe waits for its
 /// reader): the pipe is made non-blocking for the write, then set back. Allocates nothing and takes no lock.
 fn write_what_fits(file: Handle, mut bytes: &[u8]) {
+    // Byte reads and waiting writes, the default, unless the handle says otherwise (reading it needs an access right
+    // that a handle opened only to write lacks; setting it, one it has).
     let mut state = 0;
     // SAFETY: `GetFileType` only reads the handle.
     let pipe = unsafe { GetFileType(file) } == FILE_TYPE_PIPE;
     if pipe {
         let null = std::ptr::null_mut();
         // SAFETY: `file` is the action's open handle; `state` is a live local, the out-parameters not wanted are null.
-        let known =
-            unsafe { GetNamedPipeHandleStateW(file, &mut state, null, null, null, std::ptr::null_mut(), 0) } != 0;
-        if !known || !set_pipe_state(file, state | PIPE_NOWAIT) {
-            return; // no way to write without waiting
+        unsafe { GetNamedPipeHandleStateW(file, &mut state, null, null, null, std::ptr::null_mut(), 0) };
+        if !set_pipe_state(file, state | PIPE_NOWAIT) {
+            return; // no way to write without waiting (under Wine, a Linux pipe)
         }
     }
     while !bytes.is_empty() {
@@ -215,15 +240,19 @@ fn pin_this_module() {
 
 /// The unhandled-exception filter: Windows calls it for an exception no handler took (a fault, an illegal instruction,
 /// a division by zero, a breakpoint, a stack overflow), on the thread that raised it, before the process ends. The
-/// actions run, then the filter before ours decides (a crash reporter's may end the process itself), or Windows' own
-/// handling ends the process with the exception's code.
+/// filter before ours decides first (the C runtime's, which calls a `signal(SIGSEGV)` handler; one that repairs the
+/// fault and resumes): the actions run unless it resumed the program, then Windows' own handling ends the process with
+/// the exception's code (or the process ends as that filter said).
 unsafe extern "system" fn on_exception(pointers: *mut c_void) -> i32 {
-    run_actions(Ending::Forced);
-    match PREVIOUS_FILTER.get().copied().flatten() {
+    let decision = match PREVIOUS_FILTER.get().copied().flatten() {
         // SAFETY: the filter installed before ours, called as Windows would have.
         Some(previous) => unsafe { previous(pointers) },
         None => EXCEPTION_CONTINUE_SEARCH,
+    };
+    if decision != EXCEPTION_CONTINUE_EXECUTION {
+        run_actions(Ending::Forced);
     }
+    decision
 }
 
 /// The C runtime's `SIGABRT` handler: `abort()` calls it, then ends the process (status 3). The runtime has set the
