@@ -462,6 +462,29 @@ mod scenarios {
         });
     }
 
+    static SLOW_ACTION_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// Another thread crashes while the normal exit runs the actions: the
+    /// process ends by the crash, after the rest ran, not with status 0.
+    pub fn a_crash_while_the_exit_runs_them() {
+        fn slow() {
+            SLOW_ACTION_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
+            // SAFETY: `usleep` is a plain system call wrapper.
+            unsafe { libc::usleep(300_000) };
+        }
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        // SAFETY: a test's action: it only sleeps.
+        crash::register(unsafe { Action::call(slow) }).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "at exit\n").unwrap()).unwrap();
+        std::thread::spawn(|| {
+            while !SLOW_ACTION_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            null_write();
+        });
+    }
+
     /// A program in the background of its terminal (started as a shell's
     /// background job: a group of its own, its parent in the foreground,
     /// `tostop` set) crashes: restoring the terminal's mode and writing to
@@ -646,6 +669,7 @@ fn main() -> std::process::ExitCode {
         "| a fault inside an action | the ones left are skipped | killed by that fault's signal |\n\
          | a second Ctrl-C while the exit handlers run | run after the handlers left are skipped | killed by SIGINT |\n\
          | a normal exit | run after the exit handlers (not those `only_on_crash`) | the exit's status |\n\
+         | another thread's crash while a normal exit runs them | the rest run, crash-only ones too | killed by the crash's signal, not the exit's status |\n\
          | a stack overflow in an exit handler run on the runtime's exit thread (after `main` returned) | run (the thread has an alternate signal stack) | killed by SIGSEGV (std reports nothing on a thread it did not start), as without actions |\n",
     );
     let mut cases: Vec<common::Case> = Vec::new();
@@ -760,6 +784,11 @@ fn main() -> std::process::ExitCode {
             "a_crash_after_the_normal_exits_actions",
             scenarios::a_crash_after_the_normal_exits_actions,
             expect("at any ending\ncrash only\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "a_crash_while_the_exit_runs_them",
+            scenarios::a_crash_while_the_exit_runs_them,
+            expect("at exit\ncrash only\n", Signal(libc::SIGSEGV)),
         ),
         case(
             "terminal_actions_in_the_background",
