@@ -11,6 +11,119 @@
 #[cfg(any(unix, windows))]
 mod common;
 
+/// What both platforms' scenarios share: the crashes both have, the
+/// actions every crash scenario registers, and the scenarios written once.
+#[cfg(any(unix, windows))]
+#[macro_use]
+mod shared {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use atexit::crash::{self, Action};
+
+    /// An action that writes `line` to stdout.
+    pub fn write(line: &str) -> Action {
+        let stdout = std::io::stdout();
+        #[cfg(unix)]
+        let stdout = std::os::fd::AsFd::as_fd(&stdout);
+        #[cfg(windows)]
+        let stdout = std::os::windows::io::AsHandle::as_handle(&stdout);
+        Action::write(stdout, line).unwrap()
+    }
+
+    /// The crash scenarios' actions: two writes around the removal of a
+    /// marker file (named on stdout), and an exit handler, which must not
+    /// run.
+    pub fn register_actions() {
+        crash::register(write("action registered first\n")).unwrap();
+        let marker = marker();
+        std::fs::write(&marker, "").unwrap();
+        println!("marker: {marker}");
+        crash::register(Action::unlink(&marker).unwrap()).unwrap();
+        crash::register(write("action registered last\n")).unwrap();
+        atexit::register(|| println!("exit handler ran"));
+        std::io::stdout().flush().unwrap();
+    }
+
+    /// A file of this process's own in the temporary directory.
+    pub fn marker() -> String {
+        format!("{}/atexit-crash-marker-{}", std::env::temp_dir().display(), std::process::id())
+    }
+
+    pub fn null_write() {
+        // SAFETY: not safe: the crash under test.
+        unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
+    }
+
+    #[allow(unconditional_recursion)]
+    fn overflow_the_stack(depth: u64) -> u64 {
+        let frame = std::hint::black_box([depth; 64]);
+        overflow_the_stack(frame[0] + 1) + frame[63]
+    }
+
+    pub fn stack_overflow() {
+        std::hint::black_box(overflow_the_stack(0));
+    }
+
+    /// C's `abort()` (on Unix, as `std::process::abort`: `SIGABRT`).
+    pub fn c_abort() {
+        // SAFETY: the crash under test.
+        unsafe { libc::abort() }
+    }
+
+    /// Each crash's two scenarios, on the main thread and on another; the
+    /// module that uses it has `with_baseline`.
+    macro_rules! on_both_threads {
+        ($($main:ident, $thread:ident: $crash:path;)*) => {$(
+            pub fn $main() {
+                with_baseline($crash);
+            }
+            pub fn $thread() {
+                with_baseline(|| std::thread::spawn($crash).join().unwrap());
+            }
+        )*};
+    }
+
+    /// A normal exit runs the actions after the exit handlers, except one
+    /// only for crashes.
+    pub fn normal_exit_runs_them_after_the_handlers() {
+        crash::register(write("action\n")).unwrap();
+        crash::register(write("crash only\n").only_on_crash()).unwrap();
+        atexit::register(|| println!("exit handler"));
+    }
+
+    /// An action that faults: the ones registered before it are skipped,
+    /// the process dies of the fault, nothing hangs or loops.
+    pub fn fault_inside_an_action() {
+        crash::register(write("skipped\n")).unwrap();
+        // SAFETY: not safe: a fault inside an action is the case under test.
+        crash::register(unsafe { Action::call(null_write) }).unwrap();
+        crash::register(write("ran before the fault\n")).unwrap();
+        c_abort();
+    }
+
+    static SLOW_ACTION_STARTED: AtomicBool = AtomicBool::new(false);
+
+    /// Another thread crashes while the normal exit runs the actions: the
+    /// process ends by the crash, after the rest ran, not with status 0.
+    pub fn a_crash_while_the_exit_runs_them() {
+        fn slow() {
+            SLOW_ACTION_STARTED.store(true, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        crash::register(write("crash only\n").only_on_crash()).unwrap();
+        // SAFETY: a test's action, run at a normal exit: it only sleeps.
+        crash::register(unsafe { Action::call(slow) }).unwrap();
+        crash::register(write("at exit\n")).unwrap();
+        std::thread::spawn(|| {
+            while !SLOW_ACTION_STARTED.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+            null_write();
+        });
+    }
+}
+
 #[cfg(unix)]
 mod scenarios {
     use std::io::Write;
@@ -48,43 +161,10 @@ mod scenarios {
         }
     }
 
-    pub fn marker() -> String {
-        format!("{}/atexit-crash-marker-{}", std::env::temp_dir().display(), std::process::id())
-    }
-
-    fn register_actions() {
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_fd(), "action registered first\n").unwrap()).unwrap();
-        let marker = marker();
-        std::fs::write(&marker, "").unwrap();
-        crash::register(Action::unlink(&marker).unwrap()).unwrap();
-        crash::register(Action::write(stdout.as_fd(), "action registered last\n").unwrap()).unwrap();
-        atexit::register(|| println!("exit handler ran"));
-        std::io::stdout().flush().unwrap();
-    }
-
-    fn on_another_thread(crash: fn()) {
-        std::thread::spawn(crash).join().unwrap();
-    }
-
-    fn null_write() {
-        // SAFETY: not safe: the crash under test.
-        unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
-    }
-
-    #[allow(unconditional_recursion)]
-    fn overflow_the_stack(depth: u64) -> u64 {
-        let frame = std::hint::black_box([depth; 64]);
-        overflow_the_stack(frame[0] + 1) + frame[63]
-    }
-
-    fn stack_overflow() {
-        std::hint::black_box(overflow_the_stack(0));
-    }
-
-    fn abort() {
-        std::process::abort();
-    }
+    pub use super::shared::{
+        a_crash_while_the_exit_runs_them, fault_inside_an_action, normal_exit_runs_them_after_the_handlers,
+    };
+    use super::shared::{c_abort as abort, marker, null_write, register_actions, stack_overflow};
 
     /// Reads a page of a mapping past the end of its (empty) file.
     fn truncated_mmap_read() {
@@ -113,18 +193,6 @@ mod scenarios {
         unsafe { libc::raise(libc::SIGTRAP) };
     }
 
-    /// Each crash's two scenarios: on the main thread, on another.
-    macro_rules! on_both_threads {
-        ($($main:ident, $thread:ident: $crash:ident;)*) => {$(
-            pub fn $main() {
-                with_baseline($crash);
-            }
-            pub fn $thread() {
-                with_baseline(|| on_another_thread($crash));
-            }
-        )*};
-    }
-
     on_both_threads! {
         segv_main, segv_thread: null_write;
         stack_overflow_main, stack_overflow_thread: stack_overflow;
@@ -135,17 +203,6 @@ mod scenarios {
         trap_main, trap_thread: raise_trap;
     }
 
-    /// An action that faults: the ones registered before it are skipped,
-    /// the process dies of the fault, nothing hangs or loops.
-    pub fn fault_inside_an_action() {
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_fd(), "skipped\n").unwrap()).unwrap();
-        // SAFETY: not safe: a fault inside an action is the case under test.
-        crash::register(unsafe { Action::call(null_write) }).unwrap();
-        crash::register(Action::write(stdout.as_fd(), "ran before the fault\n").unwrap()).unwrap();
-        abort();
-    }
-
     /// A removed action does not run; one registered again does.
     pub fn removed_action_does_not_run() {
         let stdout = std::io::stdout();
@@ -153,15 +210,6 @@ mod scenarios {
         crash::register(Action::write(stdout.as_fd(), "kept\n").unwrap()).unwrap();
         assert!(removed.remove());
         abort();
-    }
-
-    /// A normal exit runs the actions after the exit handlers, except one
-    /// only for crashes.
-    pub fn normal_exit_runs_them_after_the_handlers() {
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_fd(), "action\n").unwrap()).unwrap();
-        crash::register(Action::write(stdout.as_fd(), "crash only\n").unwrap().only_on_crash()).unwrap();
-        atexit::register(|| println!("exit handler"));
     }
 
     /// A second Ctrl-C while a slow handler runs skips the handlers left,
@@ -462,29 +510,6 @@ mod scenarios {
         });
     }
 
-    static SLOW_ACTION_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-    /// Another thread crashes while the normal exit runs the actions: the
-    /// process ends by the crash, after the rest ran, not with status 0.
-    pub fn a_crash_while_the_exit_runs_them() {
-        fn slow() {
-            SLOW_ACTION_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            // SAFETY: `usleep` is a plain system call wrapper.
-            unsafe { libc::usleep(300_000) };
-        }
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_fd(), "crash only\n").unwrap().only_on_crash()).unwrap();
-        // SAFETY: a test's action: it only sleeps.
-        crash::register(unsafe { Action::call(slow) }).unwrap();
-        crash::register(Action::write(stdout.as_fd(), "at exit\n").unwrap()).unwrap();
-        std::thread::spawn(|| {
-            while !SLOW_ACTION_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
-                std::hint::spin_loop();
-            }
-            null_write();
-        });
-    }
-
     /// A program in the background of its terminal (started as a shell's
     /// background job: a group of its own, its parent in the foreground,
     /// `tostop` set) crashes: restoring the terminal's mode and writing to
@@ -599,7 +624,8 @@ fn main() -> std::process::ExitCode {
         if ours != baseline {
             return Err(format!("ended as `{ours}`, the baseline as `{baseline}`"));
         }
-        if lines[1..] != ["action registered last", "action registered first"] {
+        marker_removed(output)?;
+        if lines[2..] != ["action registered last", "action registered first"] {
             return Err(format!("the actions did not run once each, last first: {stdout:?}"));
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -868,6 +894,9 @@ mod windows_scenarios {
 
     use atexit::crash::{self, Action};
 
+    use super::shared::{c_abort, null_write, register_actions, stack_overflow};
+    pub use super::shared::{fault_inside_an_action, normal_exit_runs_them_after_the_handlers};
+
     const BASELINE: &str = "ATEXIT_CRASH_BASELINE";
 
     /// Runs this scenario again with no action and prints how it ended;
@@ -886,42 +915,6 @@ mod windows_scenarios {
         register_actions();
         crash();
         println!("survived the crash");
-    }
-
-    pub fn marker() -> String {
-        format!("{}\\atexit-crash-marker-{}", std::env::temp_dir().display(), std::process::id())
-    }
-
-    fn register_actions() {
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_handle(), "action registered first\n").unwrap()).unwrap();
-        let marker = marker();
-        std::fs::write(&marker, "").unwrap();
-        println!("marker: {marker}");
-        crash::register(Action::unlink(&marker).unwrap()).unwrap();
-        crash::register(Action::write(stdout.as_handle(), "action registered last\n").unwrap()).unwrap();
-        atexit::register(|| println!("exit handler ran"));
-        std::io::stdout().flush().unwrap();
-    }
-
-    fn null_write() {
-        // SAFETY: not safe: the crash under test.
-        unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
-    }
-
-    #[allow(unconditional_recursion)]
-    fn overflow_the_stack(depth: u64) -> u64 {
-        let frame = std::hint::black_box([depth; 64]);
-        overflow_the_stack(frame[0] + 1) + frame[63]
-    }
-
-    fn stack_overflow() {
-        std::hint::black_box(overflow_the_stack(0));
-    }
-
-    fn c_abort() {
-        // SAFETY: C's `abort()`: the crash under test.
-        unsafe { libc::abort() }
     }
 
     fn rust_abort() {
@@ -945,17 +938,6 @@ mod windows_scenarios {
         unsafe { std::arch::asm!("int3") };
     }
 
-    macro_rules! on_both_threads {
-        ($($main:ident, $thread:ident: $crash:ident;)*) => {$(
-            pub fn $main() {
-                with_baseline($crash);
-            }
-            pub fn $thread() {
-                with_baseline(|| std::thread::spawn($crash).join().unwrap());
-            }
-        )*};
-    }
-
     on_both_threads! {
         segv_main, segv_thread: null_write;
         stack_overflow_main, stack_overflow_thread: stack_overflow;
@@ -964,15 +946,6 @@ mod windows_scenarios {
         ill_main, ill_thread: illegal_instruction;
         fpe_main, fpe_thread: divide_by_zero;
         trap_main, trap_thread: breakpoint;
-    }
-
-    /// A normal exit runs the actions after the exit handlers, except one
-    /// only for crashes.
-    pub fn normal_exit_runs_them_after_the_handlers() {
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_handle(), "action\n").unwrap()).unwrap();
-        crash::register(Action::write(stdout.as_handle(), "crash only\n").unwrap().only_on_crash()).unwrap();
-        atexit::register(|| println!("exit handler"));
     }
 
     /// The deadline passing while a handler hangs: the forced ending runs
@@ -1056,33 +1029,17 @@ mod windows_scenarios {
         println!("resumed");
     }
 
-    static SLOW_ACTION_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-    /// Another thread crashes while the normal exit runs the actions: the
-    /// process ends by the crash, after the rest ran, not with status 0.
-    /// (A filter before ours ends the process at once, as a crash reporter's
-    /// does, rather than Wine's debugger, whose start takes its time.)
+    /// Another thread crashes while the normal exit runs the actions (see
+    /// `shared`). A filter before ours ends the process at once, as a crash
+    /// reporter's does, rather than Wine's debugger, whose start takes its
+    /// time.
     pub fn a_crash_while_the_exit_runs_them() {
         unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
             1 // EXCEPTION_EXECUTE_HANDLER
         }
         // SAFETY: installs a filter of the right signature.
         unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
-        fn slow() {
-            SLOW_ACTION_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(300));
-        }
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_handle(), "crash only\n").unwrap().only_on_crash()).unwrap();
-        // SAFETY: a test's action: it only sleeps.
-        crash::register(unsafe { Action::call(slow) }).unwrap();
-        crash::register(Action::write(stdout.as_handle(), "at exit\n").unwrap()).unwrap();
-        std::thread::spawn(|| {
-            while !SLOW_ACTION_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
-                std::hint::spin_loop();
-            }
-            null_write();
-        });
+        super::shared::a_crash_while_the_exit_runs_them();
     }
 
     /// The deadline passes while a normal exit's action hangs: the process
@@ -1137,16 +1094,6 @@ mod windows_scenarios {
         // SAFETY: opened above.
         unsafe { CloseHandle(process) };
         ended.then_some(code)
-    }
-
-    /// An action that faults: the ones registered before it are skipped.
-    pub fn fault_inside_an_action() {
-        let stdout = std::io::stdout();
-        crash::register(Action::write(stdout.as_handle(), "skipped\n").unwrap()).unwrap();
-        // SAFETY: not safe: a fault inside an action is the case under test.
-        crash::register(unsafe { Action::call(null_write) }).unwrap();
-        crash::register(Action::write(stdout.as_handle(), "ran before the fault\n").unwrap()).unwrap();
-        c_abort();
     }
 
     /// A filter set before the first action sees the exception first, and

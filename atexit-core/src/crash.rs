@@ -91,6 +91,7 @@
 
 use std::io;
 use std::ptr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -232,7 +233,7 @@ static FREE_FROM: AtomicUsize = AtomicUsize::new(0);
 /// # Errors
 /// [`CAPACITY`] actions are registered already (`ErrorKind::OutOfMemory`), or a handler could not be installed.
 pub fn register(action: Action) -> io::Result<CrashAction> {
-    platform::install()?;
+    install()?;
     let mut prepared = action.0;
     prepared.seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
     let raw = Box::into_raw(prepared);
@@ -247,6 +248,30 @@ pub fn register(action: Action) -> io::Result<CrashAction> {
     // SAFETY: `raw` came from `Box::into_raw` just above and was put in no slot.
     drop(unsafe { Box::from_raw(raw) });
     Err(io::Error::new(io::ErrorKind::OutOfMemory, format!("at most {CAPACITY} crash actions may be registered")))
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static INSTALLING: Mutex<()> = Mutex::new(());
+
+/// Whether an action was ever registered: what sees a crash is installed.
+fn installed() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
+
+/// Installs what sees a crash and the panic hook, once, at the first action.
+fn install() -> io::Result<()> {
+    if installed() {
+        return Ok(());
+    }
+    let _installing = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if installed() {
+        return Ok(());
+    }
+    #[cfg(panic = "abort")]
+    before_a_panic_message();
+    platform::install()?;
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
 }
 
 /// No thread runs the actions.
@@ -271,7 +296,7 @@ pub(crate) enum Ending {
 /// Runs the actions due, once in the process. Async-signal-safe: a crashed thread, a signal handler and the exit all
 /// come here. A fault in an action comes back here on the same thread: the rest are skipped.
 pub(crate) fn run_actions(ending: Ending) {
-    if !platform::installed() {
+    if !installed() {
         return; // no action was ever registered
     }
     let me = this_thread();

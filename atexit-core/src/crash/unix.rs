@@ -7,8 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::{Action, Ending, run_actions};
@@ -161,7 +160,7 @@ impl AlternateStack {
     const SIZE: usize = 64 * 1024;
 
     pub(crate) fn for_this_thread() -> Option<AlternateStack> {
-        if !installed() {
+        if !super::installed() {
             return None;
         }
         const GUARD: usize = 64 * 1024; // a page on every system, whatever its size
@@ -262,25 +261,11 @@ fn close(fd: RawFd) {
 const SIGNALS: [libc::c_int; 6] =
     [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT, libc::SIGTRAP];
 
-static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// Each signal's disposition before ours: set before ours is installed.
 static PREVIOUS: [OnceLock<libc::sigaction>; 6] = [const { OnceLock::new() }; 6];
-static INSTALLING: Mutex<()> = Mutex::new(());
 
-pub(super) fn installed() -> bool {
-    INSTALLED.load(Ordering::Acquire)
-}
-
+/// Pins this object and installs the crash signals' handler (once: see `super::install`).
 pub(super) fn install() -> io::Result<()> {
-    if INSTALLED.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    let _installing = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if INSTALLED.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    #[cfg(panic = "abort")]
-    super::before_a_panic_message();
     pin_this_object();
     for (index, &signal) in SIGNALS.iter().enumerate() {
         let previous = current(signal).ok_or_else(io::Error::last_os_error)?;
@@ -289,7 +274,6 @@ pub(super) fn install() -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    INSTALLED.store(true, Ordering::Release);
     Ok(())
 }
 

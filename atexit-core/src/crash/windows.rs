@@ -6,8 +6,7 @@ use std::io;
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, BorrowedHandle, OwnedHandle};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::{Action, Ending, run_actions};
@@ -196,26 +195,12 @@ pub(super) fn thread() -> usize {
     unsafe { GetCurrentThreadId() as usize }
 }
 
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-static INSTALLING: Mutex<()> = Mutex::new(());
 /// The unhandled-exception filter before ours, and the C runtime's `SIGABRT` handler before ours: set before ours are.
 static PREVIOUS_FILTER: OnceLock<Option<Filter>> = OnceLock::new();
 static PREVIOUS_ABORT: OnceLock<libc::sighandler_t> = OnceLock::new();
 
-pub(super) fn installed() -> bool {
-    INSTALLED.load(Ordering::Acquire)
-}
-
+/// Pins this module and installs the filter and the `SIGABRT` handler (once: see `super::install`).
 pub(super) fn install() -> io::Result<()> {
-    if INSTALLED.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    let _installing = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if INSTALLED.load(Ordering::Acquire) {
-        return Ok(());
-    }
-    #[cfg(panic = "abort")]
-    super::before_a_panic_message();
     pin_this_module();
     // SAFETY: `on_abort` has the signature the C runtime calls; `signal` returns the handler it replaced.
     let previous = unsafe { libc::signal(libc::SIGABRT, on_abort as *const () as libc::sighandler_t) };
@@ -225,7 +210,6 @@ pub(super) fn install() -> io::Result<()> {
     let _ = PREVIOUS_ABORT.set(previous);
     // SAFETY: `on_exception` has a filter's signature; the one it replaces is kept and called from it.
     let _ = PREVIOUS_FILTER.set(unsafe { SetUnhandledExceptionFilter(Some(on_exception)) });
-    INSTALLED.store(true, Ordering::Release);
     Ok(())
 }
 
