@@ -107,6 +107,11 @@ mod shared {
     /// Another thread crashes while the normal exit runs the actions: the
     /// process ends by the crash, after the rest ran, not with status 0.
     pub fn a_crash_while_the_exit_runs_them() {
+        crash_while_the_exit_runs_them(null_write);
+    }
+
+    /// [`a_crash_while_the_exit_runs_them`] by `crash`.
+    pub fn crash_while_the_exit_runs_them(crash: fn()) {
         fn slow() {
             SLOW_ACTION_STARTED.store(true, Ordering::SeqCst);
             std::thread::sleep(std::time::Duration::from_millis(300));
@@ -115,11 +120,11 @@ mod shared {
         // SAFETY: a test's action, run at a normal exit: it only sleeps.
         crash::register(unsafe { Action::call(slow) }).unwrap();
         crash::register(write("at exit\n")).unwrap();
-        std::thread::spawn(|| {
+        std::thread::spawn(move || {
             while !SLOW_ACTION_STARTED.load(Ordering::SeqCst) {
                 std::hint::spin_loop();
             }
-            null_write();
+            crash();
         });
     }
 }
@@ -1042,6 +1047,13 @@ mod windows_scenarios {
         super::shared::a_crash_while_the_exit_runs_them();
     }
 
+    /// C's `abort()` on another thread while `main`'s return runs the
+    /// actions (inside the C runtime's `exit`): the rest run, and the
+    /// process ends as `abort()` ends it.
+    pub fn abort_while_the_exit_runs_them() {
+        super::shared::crash_while_the_exit_runs_them(c_abort);
+    }
+
     /// The deadline passes while a normal exit's action hangs: the process
     /// ends with the deadline's status, the hung run left (no hang).
     pub fn deadline_while_an_action_hangs() {
@@ -1319,6 +1331,11 @@ fn main() -> std::process::ExitCode {
             "a_crash_while_the_exit_runs_them",
             windows_scenarios::a_crash_while_the_exit_runs_them,
             expect("at exit\ncrash only\n", Code(0xC000_0005_u32 as i32)),
+        ),
+        case(
+            "abort_while_the_exit_runs_them",
+            windows_scenarios::abort_while_the_exit_runs_them,
+            expect("at exit\ncrash only\n", Code(3)),
         ),
         case(
             "deadline_while_an_action_hangs",

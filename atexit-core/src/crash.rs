@@ -37,13 +37,14 @@
 //! - a crash on Windows, on the thread that crashed: an exception no handler took (an access violation, an illegal
 //!   instruction, a division by zero, a breakpoint, a stack overflow), through an unhandled-exception filter; and C's
 //!   `abort()`, through the C runtime's `SIGABRT` handler. A filter set before the first action sees the exception
-//!   first: the actions run unless it resumes the program (`EXCEPTION_CONTINUE_EXECUTION`, as a runtime that repairs
-//!   a fault does), and it decides how the process ends; a crash reporter's filter that ends the process itself ends
-//!   it before the actions (install it after the first action, calling the filter it replaces). An abort handler set
-//!   before the first action is called after them. Without either, the process ends as it would have (the
-//!   exception's code; 3 for `abort()`). Rust's `std::process::abort` (and so a `panic = "abort"` build's
-//!   panic after its hook) ends the process by `__fastfail`, which nothing in it sees: the actions do not run there,
-//!   but before the panic message they do (below). A debugger attached sees the exception instead.
+//!   first: the actions run unless it resumes the program (`EXCEPTION_CONTINUE_EXECUTION`, as a runtime that repairs a
+//!   fault does), and it decides how the process ends; a crash reporter's filter that ends the process itself ends it
+//!   before the actions (install it after the first action, calling the filter it replaces). An abort handler set
+//!   before the first action is called after them. Without either, the process ends as it would have (the exception's
+//!   code; for `abort()`, 3 with mingw's C runtime, `__fastfail`'s code with the UCRT's). Rust's `std::process::abort`
+//!   (and so a `panic = "abort"` build's panic after its hook) ends the process by `__fastfail`, which nothing in it
+//!   sees: the actions do not run there, but before the panic message they do (below). A debugger attached sees the
+//!   exception instead.
 //! - a normal exit, after the exit handlers (not for an action [`only_on_crash`](Action::only_on_crash), which a crash
 //!   later in the exit still runs);
 //! - the death by a signal that `signals` handles, after the handlers, and the forced path: a second signal while they

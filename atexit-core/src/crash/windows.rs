@@ -239,7 +239,8 @@ unsafe extern "system" fn on_exception(pointers: *mut c_void) -> i32 {
     decision
 }
 
-/// The C runtime's `SIGABRT` handler: `abort()` calls it, then ends the process (status 3). The runtime has set the
+/// The C runtime's `SIGABRT` handler: `abort()` calls it, then ends the process (mingw's runtime with status 3, the
+/// UCRT by `__fastfail` unless told otherwise). The runtime has set the
 /// default back before calling it; a handler before ours is set back and called after the actions.
 extern "C" fn on_abort(signal: libc::c_int) {
     run_actions(Ending::Forced);
