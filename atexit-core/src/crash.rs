@@ -149,7 +149,9 @@ impl Action {
     /// # Safety
     /// `f` runs in a signal handler of a crashed process, on whichever thread crashed, perhaps on a small alternate
     /// stack: it must call only async-signal-safe functions (`signal-safety(7)`), allocate nothing, take no lock (not
-    /// `println!`'s), not panic, and use little stack.
+    /// `println!`'s), not panic, and use little stack. On Windows it runs in an unhandled-exception filter or the C
+    /// runtime's `SIGABRT` handler, on what is left of the crashed thread's stack: the same rules (the crash may have
+    /// come while that thread held the heap's lock or the loader's).
     pub unsafe fn call(f: fn()) -> Action {
         Action::prepared(Work::Call(f))
     }
