@@ -102,6 +102,16 @@ mod shared {
         c_abort();
     }
 
+    /// An action faults in a normal exit's run: the crash runs the rest,
+    /// those only for crashes too, and the process dies of the fault.
+    pub fn fault_inside_an_action_at_exit() {
+        crash::register(write("crash only\n").only_on_crash()).unwrap();
+        crash::register(write("ran after the fault\n")).unwrap();
+        // SAFETY: not safe: a fault inside an action is the case under test.
+        crash::register(unsafe { Action::call(null_write) }).unwrap();
+        crash::register(write("ran before the fault\n")).unwrap();
+    }
+
     static SLOW_ACTION_STARTED: AtomicBool = AtomicBool::new(false);
 
     /// Another thread crashes while the normal exit runs the actions: the
@@ -167,7 +177,8 @@ mod scenarios {
     }
 
     pub use super::shared::{
-        a_crash_while_the_exit_runs_them, fault_inside_an_action, normal_exit_runs_them_after_the_handlers,
+        a_crash_while_the_exit_runs_them, fault_inside_an_action, fault_inside_an_action_at_exit,
+        normal_exit_runs_them_after_the_handlers,
     };
     use super::shared::{c_abort as abort, marker, null_write, register_actions, stack_overflow};
 
@@ -245,6 +256,37 @@ mod scenarios {
         // SAFETY: signals this process.
         unsafe { libc::kill(libc::getpid(), libc::SIGSEGV) };
         println!("survived");
+    }
+
+    /// `SIGABRT` sent to the thread running a normal exit's actions, while
+    /// one of them is slow: the rest run, those only for crashes too, and
+    /// the process dies of it.
+    pub fn signal_to_the_thread_running_the_exits_actions() {
+        static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn slowly() {
+            // SAFETY: `pthread_self` and `nanosleep` are async-signal-safe; `pause` is a live local.
+            unsafe {
+                RUNNING.store(libc::pthread_self() as usize, std::sync::atomic::Ordering::SeqCst);
+                let pause = libc::timespec { tv_sec: 0, tv_nsec: 500_000_000 };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+            }
+        }
+        let stdout = std::io::stdout();
+        crash::register(Action::write(stdout.as_fd(), "crash only\n").unwrap().only_on_crash()).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "after the signal\n").unwrap()).unwrap();
+        // SAFETY: sleeps only: async-signal-safe.
+        crash::register(unsafe { Action::call(slowly) }).unwrap();
+        crash::register(Action::write(stdout.as_fd(), "before the signal\n").unwrap()).unwrap();
+        std::thread::spawn(|| {
+            let thread = loop {
+                match RUNNING.load(std::sync::atomic::Ordering::SeqCst) {
+                    0 => std::thread::sleep(std::time::Duration::from_millis(1)),
+                    thread => break thread,
+                }
+            };
+            // SAFETY: the thread running the actions is alive: it sleeps in one.
+            unsafe { libc::pthread_kill(thread as libc::pthread_t, libc::SIGABRT) };
+        });
     }
 
     /// Two threads crash a few milliseconds apart: the actions run once.
@@ -701,6 +743,7 @@ fn main() -> std::process::ExitCode {
          | a second Ctrl-C while the exit handlers run | run after the handlers left are skipped | killed by SIGINT |\n\
          | a normal exit | run after the exit handlers (not those `only_on_crash`) | the exit's status |\n\
          | another thread's crash while a normal exit runs them | the rest run, crash-only ones too | killed by the crash's signal, not the exit's status |\n\
+         | a crash on the thread running a normal exit's actions (a fault in one, a signal sent to it) | the rest run, crash-only ones too | killed by that signal |\n\
          | a stack overflow in an exit handler run on the runtime's exit thread (after `main` returned) | run (the thread has an alternate signal stack) | killed by SIGSEGV (std reports nothing on a thread it did not start), as without actions |\n",
     );
     let mut cases: Vec<common::Case> = Vec::new();
@@ -741,6 +784,16 @@ fn main() -> std::process::ExitCode {
             },
         ),
         case("sent_segv_is_a_crash", scenarios::sent_segv_is_a_crash, expect("action\n", Signal(libc::SIGSEGV))),
+        case(
+            "fault_inside_an_action_at_exit",
+            scenarios::fault_inside_an_action_at_exit,
+            expect("ran before the fault\nran after the fault\ncrash only\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "signal_to_the_thread_running_the_exits_actions",
+            scenarios::signal_to_the_thread_running_the_exits_actions,
+            expect("before the signal\nafter the signal\ncrash only\n", Signal(libc::SIGABRT)),
+        ),
         case(
             "two_threads_crash_one_after_the_other",
             scenarios::two_threads_crash_one_after_the_other,
@@ -1047,6 +1100,18 @@ mod windows_scenarios {
         super::shared::a_crash_while_the_exit_runs_them();
     }
 
+    /// An action faults in a normal exit's run (see `shared`), with a filter
+    /// before ours that ends the process at once: Wine's debugger, started
+    /// inside the C runtime's `exit`, ends it with a status of its own.
+    pub fn fault_inside_an_action_at_exit() {
+        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
+            1 // EXCEPTION_EXECUTE_HANDLER
+        }
+        // SAFETY: installs a filter of the right signature.
+        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
+        super::shared::fault_inside_an_action_at_exit();
+    }
+
     /// C's `abort()` on another thread while `main`'s return runs the
     /// actions (inside the C runtime's `exit`): the rest run, and the
     /// process ends as `abort()` ends it.
@@ -1119,6 +1184,16 @@ mod windows_scenarios {
         unsafe { SetUnhandledExceptionFilter(Some(previous)) };
         crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
         null_write();
+    }
+
+    /// `raise(SIGABRT)` with no handler before ours: the actions run, then
+    /// the process ends as it does without them (the C runtime's status 3),
+    /// not going on after the `raise`.
+    pub fn raise_abort() {
+        crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
+        // SAFETY: raises a signal: the crash under test.
+        unsafe { libc::raise(libc::SIGABRT) };
+        println!("survived");
     }
 
     /// A C runtime `SIGABRT` handler set before the first action is called
@@ -1288,6 +1363,12 @@ fn main() -> std::process::ExitCode {
                 ..expect("", Code(0xC000_0005_u32 as i32))
             },
         ),
+        case(
+            "fault_inside_an_action_at_exit",
+            windows_scenarios::fault_inside_an_action_at_exit,
+            expect("ran before the fault\nran after the fault\ncrash only\n", Code(0xC000_0005_u32 as i32)),
+        ),
+        case("raise_abort", windows_scenarios::raise_abort, expect("action\n", Code(3))),
         case(
             "write_to_a_full_pipe_is_bounded",
             windows_scenarios::write_to_a_full_pipe_is_bounded,

@@ -29,8 +29,8 @@
 //! - a crash on Unix, on the thread that crashed. The signal's previous handler (std's, which prints "has overflowed
 //!   its stack"; a runtime's, such as wasmtime's or a JVM's, that may recover) sees a fault first, and the actions run
 //!   only if it gives the fault up (sets the default action back, as std's does). They run first on `SIGABRT`
-//!   (`abort()` never recovers), on a stack overflow (std's report aborts, on an alternate stack with no room for
-//!   more), and before a one-shot handler (`SA_RESETHAND`: a crash reporter, which may end the process itself). Then
+//!   (`abort()` never recovers), on a stack overflow where the handler before ours is std's (its report aborts, on an
+//!   alternate stack with no room for more), and before a one-shot handler (`SA_RESETHAND`: a crash reporter, which may end the process itself). Then
 //!   the previous disposition takes over and the signal is raised again: the process ends as it would have without
 //!   actions (same signal, a core dump where it would have had one). A signal sent from outside (`kill -SEGV`) counts
 //!   as a crash and ends the process unless ignored, where std's handler alone would let a first one pass.
@@ -60,9 +60,11 @@
 //! one handles (`SIGQUIT`, say, without `signals`); on Windows, on `TerminateProcess`, `__fastfail`, or `ExitProcess`
 //! called by the program itself (`std::process::exit` there: see the crate's exit table).
 //!
-//! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action skips the rest and the process dies. A
-//! crash while a normal exit runs the actions waits for them, then runs those left and ends the process as the crash
-//! does: the exit waits for that (2 s at most, on Linux and Windows) rather than end it first with its own status.
+//! **Limits.** At most [`CAPACITY`] actions at once. A fault inside an action a crash runs skips the rest and the
+//! process dies; in a normal exit's run, a crash on the thread running them (a fault in an action, a signal sent to it)
+//! runs the rest first. A crash while a normal exit runs the actions waits for them, then runs those left and ends the
+//! process as the crash does: the exit waits for that (2 s at most, on Linux and Windows) rather than end it first with
+//! its own status.
 //!
 //! **Unix limits.** A thread that crashes while another runs the actions waits for them (2 s at most on Linux;
 //! elsewhere until they are done), then dies; one that faults within microseconds of the first may find, for that
@@ -80,15 +82,19 @@
 //! `SIGABRT` (`Signal::Other(libc::SIGABRT)`), before or after the first action: `abort()` then runs the actions, and
 //! wakes the signal thread, which races with `abort()`'s own ending: the exit handlers may not run. A plugin (a shared
 //! library with its own copy of the runtime) that registers one is pinned, never unloaded: the handlers' code must
-//! outlive `dlclose`.
+//! outlive `dlclose`. A `SIGSEGV` near the stack pointer is taken for a stack overflow and runs the actions before the
+//! handler before ours when that handler is in the same executable or library as the runtime (std's is): a handler of
+//! the program's own that repairs such faults (growing a stack of its own) finds the actions run; one in a library of
+//! its own (a JVM's, banging its stack's pages) sees the fault first.
 //!
 //! **Windows limits.** A thread that crashes while another runs the actions waits for them, 2 s at most. A write to a
 //! pipe takes what its buffer has room for at once (the pipe is made non-blocking for the write, then set back) and
 //! drops the rest; a write to a console blocks while the user selects text in it. Only the C runtime the runtime is
-//! linked with sees `abort()` (a library with a C runtime of its own has its own `SIGABRT` handler). Under Wine 8, a
-//! stack overflow ends the overflowing thread without the filter: no action runs. A filter set after the first action
-//! replaces ours unless it calls the one it replaced. A DLL with its own copy of the runtime that registers one is
-//! pinned, never unloaded.
+//! linked with sees `abort()` (a library with a C runtime of its own has its own `SIGABRT` handler); where `SIGABRT` is
+//! ignored when the first action is registered, it stays ignored and `abort()` runs none. A `raise(SIGABRT)` runs them
+//! and then ends the process as `abort()` does, as it would have without actions. Under Wine 8, a stack overflow ends
+//! the overflowing thread without the filter: no action runs. A filter set after the first action replaces ours unless
+//! it calls the one it replaced. A DLL with its own copy of the runtime that registers one is pinned, never unloaded.
 
 use std::io;
 use std::ptr;
@@ -286,6 +292,8 @@ static RUNNER: AtomicUsize = AtomicUsize::new(IDLE);
 static FINISHED: Event = Event::new();
 /// A forced ending (a crash, the deadline) came while a normal exit ran the actions: it ends the process.
 static FORCED_MEANWHILE: AtomicBool = AtomicBool::new(false);
+/// The run under way is a normal exit's.
+static NORMAL_RUN: AtomicBool = AtomicBool::new(false);
 
 /// What ends the process.
 #[derive(Clone, Copy, PartialEq)]
@@ -305,9 +313,20 @@ pub(crate) fn run_actions(ending: Ending) {
     let me = this_thread();
     loop {
         match RUNNER.compare_exchange(IDLE, me, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => break,
+            Ok(_) => {
+                NORMAL_RUN.store(ending == Ending::Normal, Ordering::SeqCst);
+                break;
+            }
             Err(DONE) => return,
-            Err(running) if running == me => return,
+            // This thread runs them already. In a normal exit's run, a crash here (a signal sent to this thread, a
+            // fault in an action) runs the rest now, nested, before it ends the process; in a crash's run, a fault in
+            // an action skips the rest.
+            Err(running) if running == me => {
+                if ending == Ending::Normal || !NORMAL_RUN.swap(false, Ordering::SeqCst) {
+                    return;
+                }
+                break;
+            }
             // Another thread runs them: once it is done, run those it left (a normal exit's leaves the crash-only
             // ones). 2 s at most on Linux and Windows, where a wait can time out; elsewhere until it is done.
             Err(running) => {
@@ -344,8 +363,14 @@ pub(crate) fn run_actions(ending: Ending) {
             }
         }
     }
-    // After a normal exit's run, a crash later in the exit (a destructor, another thread) still runs those left.
-    RUNNER.store(if ending == Ending::Normal { IDLE } else { DONE }, Ordering::SeqCst);
+    // After a normal exit's run, a crash later in the exit (a destructor, another thread) still runs those left, unless
+    // one on this thread ran them meanwhile, nested.
+    if ending == Ending::Normal {
+        NORMAL_RUN.store(false, Ordering::SeqCst);
+        let _ = RUNNER.compare_exchange(me, IDLE, Ordering::SeqCst, Ordering::SeqCst);
+    } else {
+        RUNNER.store(DONE, Ordering::SeqCst);
+    }
     FINISHED.notify();
     if ending == Ending::Normal && FORCED_MEANWHILE.load(Ordering::SeqCst) {
         // A thread crashed (or the deadline passed) while these ran, and runs the rest now: the process ends by that
@@ -365,6 +390,7 @@ fn this_thread() -> usize {
 pub(crate) fn forked() {
     RUNNER.store(IDLE, Ordering::SeqCst);
     FORCED_MEANWHILE.store(false, Ordering::SeqCst);
+    NORMAL_RUN.store(false, Ordering::SeqCst);
     for place in &SLOTS {
         // SAFETY: the child has one thread, this one: no crash reads the slots meanwhile.
         match unsafe { place.load(Ordering::SeqCst).as_ref() } {

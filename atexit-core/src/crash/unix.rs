@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::{Action, Ending, run_actions};
@@ -269,6 +270,11 @@ pub(super) fn install() -> io::Result<()> {
     pin_this_object();
     for (index, &signal) in SIGNALS.iter().enumerate() {
         let previous = current(signal).ok_or_else(io::Error::last_os_error)?;
+        if signal == libc::SIGSEGV && is_function(&previous) {
+            let here = object_of(on_crash as *const libc::c_void).map(|info| info.dli_fbase);
+            let its = object_of(previous.sa_sigaction as *const libc::c_void).map(|info| info.dli_fbase);
+            PREVIOUS_SEGV_IN_THIS_OBJECT.store(here.is_some() && here == its, Ordering::Relaxed);
+        }
         let _ = PREVIOUS[index].set(previous);
         if !set(signal, ours()) {
             return Err(io::Error::last_os_error());
@@ -281,15 +287,25 @@ pub(super) fn install() -> io::Result<()> {
 /// must outlive a `dlclose`. A plugin that registers a crash action is never unloaded (nor are its actions
 /// removed, nor its exit handlers run at `dlclose`: at the process's exit instead). Nothing for the program itself.
 fn pin_this_object() {
-    // SAFETY: a zeroed `Dl_info` is a valid out-parameter; `dladdr` fills it for an address of this object, and
-    // `dlopen` with `RTLD_NOLOAD` only finds that loaded object again (one more reference, never released).
-    unsafe {
-        let mut info: libc::Dl_info = std::mem::zeroed();
-        if libc::dladdr(on_crash as *const libc::c_void, &mut info) != 0 && !info.dli_fname.is_null() {
-            libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE);
-        }
+    if let Some(info) = object_of(on_crash as *const libc::c_void).filter(|info| !info.dli_fname.is_null()) {
+        // SAFETY: `dlopen` with `RTLD_NOLOAD` only finds that loaded object again (one more reference, never released).
+        unsafe { libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE) };
     }
 }
+
+/// The loaded object (the program, a shared library) `address` is in.
+fn object_of(address: *const libc::c_void) -> Option<libc::Dl_info> {
+    // SAFETY: a zeroed `Dl_info` is a valid out-parameter, filled by `dladdr` when it finds the object.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        (libc::dladdr(address, &mut info) != 0).then_some(info)
+    }
+}
+
+/// Whether `SIGSEGV`'s handler before ours is in the object this code is in: std's own, whose report of a stack
+/// overflow aborts. One in an object of its own (a JVM's, say) may repair a fault near the stack pointer (its stack
+/// banging), and sees it first.
+static PREVIOUS_SEGV_IN_THIS_OBJECT: AtomicBool = AtomicBool::new(false);
 
 fn previous(signal: libc::c_int) -> Option<&'static libc::sigaction> {
     PREVIOUS[SIGNALS.iter().position(|&s| s == signal)?].get()
@@ -404,7 +420,11 @@ extern "C" fn on_crash(signal: libc::c_int, info: *mut libc::siginfo_t, context:
     // A stack overflow: std's handler prints its message and aborts, and the alternate stack has little room for
     // a handler of that `SIGABRT` (two kernel frames fill most of it): the actions run first, and `SIGABRT` goes
     // to its default action.
-    if signal == libc::SIGSEGV && is_function(previous) && at_the_stack_end(info, context) {
+    if signal == libc::SIGSEGV
+        && is_function(previous)
+        && PREVIOUS_SEGV_IN_THIS_OBJECT.load(Ordering::Relaxed)
+        && at_the_stack_end(info, context)
+    {
         run_actions(Ending::Forced);
         set(libc::SIGABRT, libc::SIG_DFL);
     }

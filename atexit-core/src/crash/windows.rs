@@ -207,6 +207,11 @@ pub(super) fn install() -> io::Result<()> {
     if previous == libc::SIG_ERR as libc::sighandler_t {
         return Err(io::Error::last_os_error());
     }
+    if previous == libc::SIG_IGN {
+        // Ignored: a `raise(SIGABRT)` must go on ignored, and `abort()` cannot be told from it. No action on `abort()`.
+        // SAFETY: sets back the disposition just replaced.
+        unsafe { libc::signal(libc::SIGABRT, libc::SIG_IGN) };
+    }
     let _ = PREVIOUS_ABORT.set(previous);
     // SAFETY: `on_exception` has a filter's signature; the one it replaces is kept and called from it.
     let _ = PREVIOUS_FILTER.set(unsafe { SetUnhandledExceptionFilter(Some(on_exception)) });
@@ -239,19 +244,21 @@ unsafe extern "system" fn on_exception(pointers: *mut c_void) -> i32 {
     decision
 }
 
-/// The C runtime's `SIGABRT` handler: `abort()` calls it, then ends the process (mingw's runtime with status 3, the
-/// UCRT by `__fastfail` unless told otherwise). The runtime has set the
-/// default back before calling it; a handler before ours is set back and called after the actions.
+/// The C runtime's `SIGABRT` handler: `abort()` calls it, and so does a `raise(SIGABRT)`. After the actions, a handler
+/// before ours is set back and called, and decides. Without one, the default takes over: `abort()` again, which ends
+/// the process as it would have without ours (mingw's runtime with status 3, the UCRT by `__fastfail`), where a
+/// `raise` would otherwise return and let the program go on after its actions ran.
 extern "C" fn on_abort(signal: libc::c_int) {
     run_actions(Ending::Forced);
     let previous = PREVIOUS_ABORT.get().copied().unwrap_or(libc::SIG_DFL);
-    if ![libc::SIG_DFL, libc::SIG_IGN, libc::SIG_ERR as libc::sighandler_t].contains(&previous) {
-        // SAFETY: `previous` is the function the C runtime called for `SIGABRT` before ours; set back, and called as
-        // the runtime would have.
-        unsafe {
-            libc::signal(signal, previous);
-            let previous: extern "C" fn(libc::c_int) = std::mem::transmute(previous);
-            previous(signal);
+    // SAFETY: `previous` is the function the C runtime called for `SIGABRT` before ours, or the default; set back, and
+    // called as the runtime would have, or the default's `abort()`.
+    unsafe {
+        libc::signal(signal, previous);
+        if previous == libc::SIG_DFL {
+            libc::abort();
         }
+        let previous: extern "C" fn(libc::c_int) = std::mem::transmute(previous);
+        previous(signal);
     }
 }
