@@ -1196,6 +1196,17 @@ mod windows_scenarios {
         println!("survived");
     }
 
+    /// `SIGABRT` ignored before the first action stays ignored: a
+    /// `raise(SIGABRT)` goes on, and the actions run at the normal exit.
+    pub fn ignored_abort_stays_ignored() {
+        // SAFETY: ignores a signal.
+        unsafe { libc::signal(libc::SIGABRT, libc::SIG_IGN) };
+        crash::register(Action::write(std::io::stdout().as_handle(), "action\n").unwrap()).unwrap();
+        // SAFETY: raises an ignored signal.
+        unsafe { libc::raise(libc::SIGABRT) };
+        println!("went on");
+    }
+
     /// A C runtime `SIGABRT` handler set before the first action is called
     /// after the actions.
     pub fn an_abort_handler_before_ours_runs_after_the_actions() {
@@ -1369,6 +1380,11 @@ fn main() -> std::process::ExitCode {
             expect("ran before the fault\nran after the fault\ncrash only\n", Code(0xC000_0005_u32 as i32)),
         ),
         case("raise_abort", windows_scenarios::raise_abort, expect("action\n", Code(3))),
+        case(
+            "ignored_abort_stays_ignored",
+            windows_scenarios::ignored_abort_stays_ignored,
+            expect("went on\naction\n", Code(0)),
+        ),
         case(
             "write_to_a_full_pipe_is_bounded",
             windows_scenarios::write_to_a_full_pipe_is_bounded,
