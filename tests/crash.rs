@@ -114,6 +114,27 @@ mod shared {
 
     static SLOW_ACTION_STARTED: AtomicBool = AtomicBool::new(false);
 
+    /// `main` returns while another thread's crash runs the actions, one of
+    /// them slower than the 2 s a crash waits for an exit: the exit waits for
+    /// the crash's run, which ends the process by the crash, not with status
+    /// 0.
+    pub fn exit_while_a_crash_runs_them() {
+        fn slow() {
+            SLOW_ACTION_STARTED.store(true, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+        }
+        crash::register(write("crash only\n").only_on_crash()).unwrap();
+        crash::register(write("after\n")).unwrap();
+        // SAFETY: sleeps only.
+        crash::register(unsafe { Action::call(slow) }).unwrap();
+        crash::register(write("before\n")).unwrap();
+        atexit::register(|| println!("exit handler"));
+        std::thread::spawn(null_write);
+        while !SLOW_ACTION_STARTED.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    }
+
     /// Another thread crashes while the normal exit runs the actions: the
     /// process ends by the crash, after the rest ran, not with status 0.
     pub fn a_crash_while_the_exit_runs_them() {
@@ -177,8 +198,8 @@ mod scenarios {
     }
 
     pub use super::shared::{
-        a_crash_while_the_exit_runs_them, fault_inside_an_action, fault_inside_an_action_at_exit,
-        normal_exit_runs_them_after_the_handlers,
+        a_crash_while_the_exit_runs_them, exit_while_a_crash_runs_them, fault_inside_an_action,
+        fault_inside_an_action_at_exit, normal_exit_runs_them_after_the_handlers,
     };
     use super::shared::{c_abort as abort, marker, null_write, register_actions, stack_overflow};
 
@@ -744,6 +765,7 @@ fn main() -> std::process::ExitCode {
          | a normal exit | run after the exit handlers (not those `only_on_crash`) | the exit's status |\n\
          | another thread's crash while a normal exit runs them | the rest run, crash-only ones too | killed by the crash's signal, not the exit's status |\n\
          | a crash on the thread running a normal exit's actions (a fault in one, a signal sent to it) | the rest run, crash-only ones too | killed by that signal |\n\
+         | `main` returning while another thread's crash runs them | the exit waits for that run | killed by the crash's signal, not the exit's status |\n\
          | a stack overflow in an exit handler run on the runtime's exit thread (after `main` returned) | run (the thread has an alternate signal stack) | killed by SIGSEGV (std reports nothing on a thread it did not start), as without actions |\n",
     );
     let mut cases: Vec<common::Case> = Vec::new();
@@ -788,6 +810,11 @@ fn main() -> std::process::ExitCode {
             "fault_inside_an_action_at_exit",
             scenarios::fault_inside_an_action_at_exit,
             expect("ran before the fault\nran after the fault\ncrash only\n", Signal(libc::SIGSEGV)),
+        ),
+        case(
+            "exit_while_a_crash_runs_them",
+            scenarios::exit_while_a_crash_runs_them,
+            expect("before\nexit handler\nafter\ncrash only\n", Signal(libc::SIGSEGV)),
         ),
         case(
             "signal_to_the_thread_running_the_exits_actions",
@@ -1112,6 +1139,17 @@ mod windows_scenarios {
         super::shared::fault_inside_an_action_at_exit();
     }
 
+    /// `main` returns while another thread's crash runs the actions (see
+    /// `shared`), with a filter before ours that ends the process at once.
+    pub fn exit_while_a_crash_runs_them() {
+        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
+            1 // EXCEPTION_EXECUTE_HANDLER
+        }
+        // SAFETY: installs a filter of the right signature.
+        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
+        super::shared::exit_while_a_crash_runs_them();
+    }
+
     /// C's `abort()` on another thread while `main`'s return runs the
     /// actions (inside the C runtime's `exit`): the rest run, and the
     /// process ends as `abort()` ends it.
@@ -1380,6 +1418,11 @@ fn main() -> std::process::ExitCode {
             expect("ran before the fault\nran after the fault\ncrash only\n", Code(0xC000_0005_u32 as i32)),
         ),
         case("raise_abort", windows_scenarios::raise_abort, expect("action\n", Code(3))),
+        case(
+            "exit_while_a_crash_runs_them",
+            windows_scenarios::exit_while_a_crash_runs_them,
+            expect("before\nexit handler\nafter\ncrash only\n", Code(0xC000_0005_u32 as i32)),
+        ),
         case(
             "ignored_abort_stays_ignored",
             windows_scenarios::ignored_abort_stays_ignored,

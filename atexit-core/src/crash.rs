@@ -64,7 +64,9 @@
 //! process dies; in a normal exit's run, a crash on the thread running them (a fault in an action, a signal sent to it)
 //! runs the rest first. A crash while a normal exit runs the actions waits for them, then runs those left and ends the
 //! process as the crash does: the exit waits for that (2 s at most, on Linux and Windows) rather than end it first with
-//! its own status.
+//! its own status. A normal exit that finds a crash's run under way waits for it (only the deadline bounds that wait),
+//! then 2 s at most for the crash to end the process: where the process goes on after a crash's run (a handler before
+//! ours resumed it after the actions), an exit from another thread takes 2 s longer.
 //!
 //! **Unix limits.** A thread that crashes while another runs the actions waits for them (2 s at most on Linux;
 //! elsewhere until they are done), then dies; one that faults within microseconds of the first may find, for that
@@ -83,18 +85,20 @@
 //! wakes the signal thread, which races with `abort()`'s own ending: the exit handlers may not run. A plugin (a shared
 //! library with its own copy of the runtime) that registers one is pinned, never unloaded: the handlers' code must
 //! outlive `dlclose`. A `SIGSEGV` near the stack pointer is taken for a stack overflow and runs the actions before the
-//! handler before ours when that handler is in the same executable or library as the runtime (std's is): a handler of
-//! the program's own that repairs such faults (growing a stack of its own) finds the actions run; one in a library of
-//! its own (a JVM's, banging its stack's pages) sees the fault first.
+//! handler before ours when that handler is in the same executable or library as the runtime (std's is, unless std is
+//! linked as a library of its own, `-C prefer-dynamic`: there they run from std's abort instead): a handler of the
+//! program's own that repairs such faults (growing a stack of its own) finds the actions run; one in a library of its
+//! own (a JVM's, banging its stack's pages) sees the fault first.
 //!
 //! **Windows limits.** A thread that crashes while another runs the actions waits for them, 2 s at most. A write to a
 //! pipe takes what its buffer has room for at once (the pipe is made non-blocking for the write, then set back) and
 //! drops the rest; a write to a console blocks while the user selects text in it. Only the C runtime the runtime is
 //! linked with sees `abort()` (a library with a C runtime of its own has its own `SIGABRT` handler); where `SIGABRT` is
 //! ignored when the first action is registered, it stays ignored and `abort()` runs none. A `raise(SIGABRT)` runs them
-//! and then ends the process as `abort()` does, as it would have without actions. Under Wine 8, a stack overflow ends
-//! the overflowing thread without the filter: no action runs. A filter set after the first action replaces ours unless
-//! it calls the one it replaced. A DLL with its own copy of the runtime that registers one is pinned, never unloaded.
+//! and then ends the process as `abort()` does: with mingw's C runtime, status 3, as without actions; with the UCRT, by
+//! `__fastfail`, where without actions it would have exited with status 3. Under Wine 8, a stack overflow ends the
+//! overflowing thread without the filter: no action runs. A filter set after the first action replaces ours unless it
+//! calls the one it replaced. A DLL with its own copy of the runtime that registers one is pinned, never unloaded.
 
 use std::io;
 use std::ptr;
@@ -283,17 +287,16 @@ fn install() -> io::Result<()> {
     Ok(())
 }
 
+/// The actions' run, one word: `IDLE`; the thread running them (`this_thread()`), with `NORMAL` in a normal exit's
+/// run; or, with `DONE`, the thread whose forced ending ran them (no other runs them again in this process).
+static RUNNER: AtomicUsize = AtomicUsize::new(IDLE);
 /// No thread runs the actions.
 const IDLE: usize = 0;
-/// They have run (in this process).
-const DONE: usize = usize::MAX;
-/// The thread running the actions, or `IDLE` or `DONE`.
-static RUNNER: AtomicUsize = AtomicUsize::new(IDLE);
+const NORMAL: usize = 1;
+const DONE: usize = 2;
 static FINISHED: Event = Event::new();
 /// A forced ending (a crash, the deadline) came while a normal exit ran the actions: it ends the process.
 static FORCED_MEANWHILE: AtomicBool = AtomicBool::new(false);
-/// The run under way is a normal exit's.
-static NORMAL_RUN: AtomicBool = AtomicBool::new(false);
 
 /// What ends the process.
 #[derive(Clone, Copy, PartialEq)]
@@ -311,29 +314,40 @@ pub(crate) fn run_actions(ending: Ending) {
         return; // no action was ever registered
     }
     let me = this_thread();
+    let mine = if ending == Ending::Normal { me | NORMAL } else { me };
     loop {
-        match RUNNER.compare_exchange(IDLE, me, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => {
-                NORMAL_RUN.store(ending == Ending::Normal, Ordering::SeqCst);
-                break;
+        match RUNNER.compare_exchange(IDLE, mine, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break,
+            // A forced ending ran them. Another thread's ends the process: a normal exit waits for that,
+            // `OTHER_THREAD_PATIENCE` at most, rather than end it first with its own status.
+            Err(state) if state & DONE != 0 => {
+                if ending == Ending::Normal && state != DONE | me {
+                    FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || false);
+                }
+                return;
             }
-            Err(DONE) => return,
             // This thread runs them already. In a normal exit's run, a crash here (a signal sent to this thread, a
-            // fault in an action) runs the rest now, nested, before it ends the process; in a crash's run, a fault in
-            // an action skips the rest.
-            Err(running) if running == me => {
-                if ending == Ending::Normal || !NORMAL_RUN.swap(false, Ordering::SeqCst) {
+            // fault in an action) takes the run over and runs the rest now, nested, before it ends the process; in a
+            // crash's run, a fault in an action skips the rest.
+            Err(state) if state & !NORMAL == me => {
+                if ending == Ending::Normal || state & NORMAL == 0 {
                     return;
                 }
+                RUNNER.store(me, Ordering::SeqCst);
                 break;
             }
-            // Another thread runs them: once it is done, run those it left (a normal exit's leaves the crash-only
-            // ones). 2 s at most on Linux and Windows, where a wait can time out; elsewhere until it is done.
-            Err(running) => {
+            // Another thread runs them. A normal exit waits for a crash's run (which ends the process; only the
+            // deadline bounds this wait), then as above.
+            Err(state) if ending == Ending::Normal && state & NORMAL == 0 => {
+                FINISHED.wait_until(|| RUNNER.load(Ordering::SeqCst) != state);
+            }
+            // A crash waits for a normal exit's run, then runs those it left (the crash-only ones): 2 s at most on
+            // Linux and Windows, where a wait can time out; elsewhere until it is done.
+            Err(state) => {
                 if ending == Ending::Forced {
                     FORCED_MEANWHILE.store(true, Ordering::SeqCst);
                 }
-                if !FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || RUNNER.load(Ordering::SeqCst) != running) {
+                if !FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || RUNNER.load(Ordering::SeqCst) != state) {
                     return;
                 }
             }
@@ -364,12 +378,11 @@ pub(crate) fn run_actions(ending: Ending) {
         }
     }
     // After a normal exit's run, a crash later in the exit (a destructor, another thread) still runs those left, unless
-    // one on this thread ran them meanwhile, nested.
+    // one on this thread took the run over meanwhile.
     if ending == Ending::Normal {
-        NORMAL_RUN.store(false, Ordering::SeqCst);
-        let _ = RUNNER.compare_exchange(me, IDLE, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = RUNNER.compare_exchange(mine, IDLE, Ordering::SeqCst, Ordering::SeqCst);
     } else {
-        RUNNER.store(DONE, Ordering::SeqCst);
+        RUNNER.store(DONE | me, Ordering::SeqCst);
     }
     FINISHED.notify();
     if ending == Ending::Normal && FORCED_MEANWHILE.load(Ordering::SeqCst) {
@@ -379,9 +392,10 @@ pub(crate) fn run_actions(ending: Ending) {
     }
 }
 
-/// This thread, as a number that is neither `IDLE` nor `DONE`.
+/// This thread, as a number with neither `NORMAL` nor `DONE` set, and not `IDLE`: its id without the two low bits,
+/// which no two threads' ids differ in alone (a `pthread_t` is an aligned address, a Windows thread id a multiple of 4).
 fn this_thread() -> usize {
-    platform::thread().clamp(1, usize::MAX - 1)
+    (platform::thread() & !(NORMAL | DONE)).max(4)
 }
 
 /// A `fork()`ed child: the parent's actions not inherited are dropped from the child's slots (their memory is the
@@ -390,7 +404,6 @@ fn this_thread() -> usize {
 pub(crate) fn forked() {
     RUNNER.store(IDLE, Ordering::SeqCst);
     FORCED_MEANWHILE.store(false, Ordering::SeqCst);
-    NORMAL_RUN.store(false, Ordering::SeqCst);
     for place in &SLOTS {
         // SAFETY: the child has one thread, this one: no crash reads the slots meanwhile.
         match unsafe { place.load(Ordering::SeqCst).as_ref() } {

@@ -273,7 +273,8 @@ pub(super) fn install() -> io::Result<()> {
         if signal == libc::SIGSEGV && is_function(&previous) {
             let here = object_of(on_crash as *const libc::c_void).map(|info| info.dli_fbase);
             let its = object_of(previous.sa_sigaction as *const libc::c_void).map(|info| info.dli_fbase);
-            PREVIOUS_SEGV_IN_THIS_OBJECT.store(here.is_some() && here == its, Ordering::Relaxed);
+            // Neither found: a static executable (static-pie), one object.
+            PREVIOUS_SEGV_IN_THIS_OBJECT.store(here == its, Ordering::Relaxed);
         }
         let _ = PREVIOUS[index].set(previous);
         if !set(signal, ours()) {

@@ -244,10 +244,11 @@ unsafe extern "system" fn on_exception(pointers: *mut c_void) -> i32 {
     decision
 }
 
-/// The C runtime's `SIGABRT` handler: `abort()` calls it, and so does a `raise(SIGABRT)`. After the actions, a handler
-/// before ours is set back and called, and decides. Without one, the default takes over: `abort()` again, which ends
-/// the process as it would have without ours (mingw's runtime with status 3, the UCRT by `__fastfail`), where a
-/// `raise` would otherwise return and let the program go on after its actions ran.
+/// The C runtime's `SIGABRT` handler: `abort()` calls it, and so does a `raise(SIGABRT)`, which it cannot tell apart.
+/// After the actions, a handler before ours is set back and called, and decides. Without one, the default takes over:
+/// `abort()` again, which ends the process as `abort()` would have without ours (mingw's runtime with status 3, the
+/// UCRT by `__fastfail`); a `raise` would otherwise return and let the program go on after its actions ran (with the
+/// UCRT, it ends by `__fastfail` here where its default exits with status 3: `abort()`'s ending is the one kept).
 extern "C" fn on_abort(signal: libc::c_int) {
     run_actions(Ending::Forced);
     let previous = PREVIOUS_ABORT.get().copied().unwrap_or(libc::SIG_DFL);
