@@ -1114,40 +1114,29 @@ mod windows_scenarios {
         println!("resumed");
     }
 
-    /// Another thread crashes while the normal exit runs the actions (see
-    /// `shared`). A filter before ours ends the process at once, as a crash
-    /// reporter's does, rather than Wine's debugger, whose start takes its
-    /// time.
+    /// Plays a scenario of `shared` with a filter before ours that ends the
+    /// process at once, as a crash reporter's does, rather than Wine's
+    /// debugger, whose start takes its time (and which, inside the C
+    /// runtime's `exit`, ends it with a status of its own).
+    fn ending_at_once(scenario: fn()) {
+        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
+            1 // EXCEPTION_EXECUTE_HANDLER
+        }
+        // SAFETY: installs a filter of the right signature.
+        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
+        scenario();
+    }
+
     pub fn a_crash_while_the_exit_runs_them() {
-        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
-            1 // EXCEPTION_EXECUTE_HANDLER
-        }
-        // SAFETY: installs a filter of the right signature.
-        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
-        super::shared::a_crash_while_the_exit_runs_them();
+        ending_at_once(super::shared::a_crash_while_the_exit_runs_them);
     }
 
-    /// An action faults in a normal exit's run (see `shared`), with a filter
-    /// before ours that ends the process at once: Wine's debugger, started
-    /// inside the C runtime's `exit`, ends it with a status of its own.
     pub fn fault_inside_an_action_at_exit() {
-        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
-            1 // EXCEPTION_EXECUTE_HANDLER
-        }
-        // SAFETY: installs a filter of the right signature.
-        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
-        super::shared::fault_inside_an_action_at_exit();
+        ending_at_once(super::shared::fault_inside_an_action_at_exit);
     }
 
-    /// `main` returns while another thread's crash runs the actions (see
-    /// `shared`), with a filter before ours that ends the process at once.
     pub fn exit_while_a_crash_runs_them() {
-        unsafe extern "system" fn end_now(_: *mut u8) -> i32 {
-            1 // EXCEPTION_EXECUTE_HANDLER
-        }
-        // SAFETY: installs a filter of the right signature.
-        unsafe { SetUnhandledExceptionFilter(Some(end_now)) };
-        super::shared::exit_while_a_crash_runs_them();
+        ending_at_once(super::shared::exit_while_a_crash_runs_them);
     }
 
     /// C's `abort()` on another thread while `main`'s return runs the
