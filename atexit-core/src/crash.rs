@@ -280,9 +280,9 @@ fn install() -> io::Result<()> {
     if installed() {
         return Ok(());
     }
+    platform::install()?;
     #[cfg(panic = "abort")]
     before_a_panic_message();
-    platform::install()?;
     INSTALLED.store(true, Ordering::Release);
     Ok(())
 }
@@ -318,11 +318,10 @@ pub(crate) fn run_actions(ending: Ending) {
     loop {
         match RUNNER.compare_exchange(IDLE, mine, Ordering::SeqCst, Ordering::SeqCst) {
             Ok(_) => break,
-            // A forced ending ran them. Another thread's ends the process: a normal exit waits for that,
-            // `OTHER_THREAD_PATIENCE` at most, rather than end it first with its own status.
+            // A forced ending ran them; another thread's ends the process.
             Err(state) if state & DONE != 0 => {
                 if ending == Ending::Normal && state != DONE | me {
-                    FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || false);
+                    let_the_forced_ending_end_it();
                 }
                 return;
             }
@@ -386,10 +385,15 @@ pub(crate) fn run_actions(ending: Ending) {
     }
     FINISHED.notify();
     if ending == Ending::Normal && FORCED_MEANWHILE.load(Ordering::SeqCst) {
-        // A thread crashed (or the deadline passed) while these ran, and runs the rest now: the process ends by that
-        // ending, not with the exit's status. The exit waits for it, `OTHER_THREAD_PATIENCE` at most, then goes on.
-        FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || false);
+        // A thread crashed (or the deadline passed) while these ran, and runs the rest now.
+        let_the_forced_ending_end_it();
     }
+}
+
+/// A forced ending on another thread ends the process: a normal exit waits for it, `OTHER_THREAD_PATIENCE` at most
+/// (then goes on), rather than end it first with its own status.
+fn let_the_forced_ending_end_it() {
+    FINISHED.wait_until_for(OTHER_THREAD_PATIENCE, || false);
 }
 
 /// This thread, as a number with neither `NORMAL` nor `DONE` set, and not `IDLE`: its id without the two low bits,

@@ -141,12 +141,12 @@ fn parked_in_pause(tid: i32) -> bool {
 }
 
 /// Runs `f` here; where tokio allows it, as a blocking region (`block_in_place`): on a worker of a multi-thread
-/// runtime (a thread with tokio's default name: `tokio-rt-worker`, `tokio-runtime-worker` in older releases), which hands its
-/// tasks to another thread first, so that the
-/// tasks the handlers wake are not stuck behind it (in the worker's own slot, which no other worker takes); and, with
-/// `in_block_on`, on the thread in a multi-thread runtime's `block_on` (`#[atexit::main]`'s run). There tokio's blocking
-/// calls (`blocking_recv`, `Handle::block_on`) work in a sync handler. Elsewhere just `f()`: a `current_thread`
-/// runtime, a `LocalSet`, a handle merely entered (where `block_in_place` panics), a worker renamed by the program.
+/// runtime (a thread with tokio's default name: `tokio-rt-worker`, `tokio-runtime-worker` in older releases), which
+/// hands its tasks to another thread first, so that the tasks the handlers wake are not stuck behind it (in the
+/// worker's own slot, which no other worker takes); and, with `in_block_on`, on the thread in a multi-thread runtime's
+/// `block_on` (`#[atexit::main]`'s run). There tokio's blocking calls (`blocking_recv`, `Handle::block_on`) work in a
+/// sync handler. Elsewhere just `f()`: a `current_thread` runtime, a `LocalSet`, a handle merely entered (where
+/// `block_in_place` panics), a worker renamed by the program.
 pub(crate) fn off_the_runtime<R>(in_block_on: bool, f: impl FnOnce() -> R) -> R {
     #[cfg(all(feature = "tokio", not(target_family = "wasm")))]
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {

@@ -267,14 +267,15 @@ static PREVIOUS: [OnceLock<libc::sigaction>; 6] = [const { OnceLock::new() }; 6]
 
 /// Pins this object and installs the crash signals' handler (once: see `super::install`).
 pub(super) fn install() -> io::Result<()> {
-    pin_this_object();
+    let this_object = object_of(on_crash as *const libc::c_void);
+    pin(this_object.as_ref());
     for (index, &signal) in SIGNALS.iter().enumerate() {
         let previous = current(signal).ok_or_else(io::Error::last_os_error)?;
         if signal == libc::SIGSEGV && is_function(&previous) {
-            let here = object_of(on_crash as *const libc::c_void).map(|info| info.dli_fbase);
-            let its = object_of(previous.sa_sigaction as *const libc::c_void).map(|info| info.dli_fbase);
+            let its = object_of(previous.sa_sigaction as *const libc::c_void);
             // Neither found: a static executable (static-pie), one object.
-            PREVIOUS_SEGV_IN_THIS_OBJECT.store(here == its, Ordering::Relaxed);
+            let same = this_object.map(|info| info.dli_fbase) == its.map(|info| info.dli_fbase);
+            PREVIOUS_SEGV_IN_THIS_OBJECT.store(same, Ordering::Relaxed);
         }
         let _ = PREVIOUS[index].set(previous);
         if !set(signal, ours()) {
@@ -287,8 +288,8 @@ pub(super) fn install() -> io::Result<()> {
 /// Keeps the object this code is in (a plugin's copy of the runtime) loaded for good: the handlers installed here
 /// must outlive a `dlclose`. A plugin that registers a crash action is never unloaded (nor are its actions
 /// removed, nor its exit handlers run at `dlclose`: at the process's exit instead). Nothing for the program itself.
-fn pin_this_object() {
-    if let Some(info) = object_of(on_crash as *const libc::c_void).filter(|info| !info.dli_fname.is_null()) {
+fn pin(this_object: Option<&libc::Dl_info>) {
+    if let Some(info) = this_object.filter(|info| !info.dli_fname.is_null()) {
         // SAFETY: `dlopen` with `RTLD_NOLOAD` only finds that loaded object again (one more reference, never released).
         unsafe { libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE) };
     }
@@ -303,8 +304,8 @@ fn object_of(address: *const libc::c_void) -> Option<libc::Dl_info> {
     }
 }
 
-/// Whether `SIGSEGV`'s handler before ours is in the object this code is in: std's own, whose report of a stack
-/// overflow aborts. One in an object of its own (a JVM's, say) may repair a fault near the stack pointer (its stack
+/// Whether `SIGSEGV`'s disposition before ours is a function in the object this code is in: std's handler, whose
+/// report of a stack overflow aborts. One in an object of its own (a JVM's, say) may repair a fault near the stack pointer (its stack
 /// banging), and sees it first.
 static PREVIOUS_SEGV_IN_THIS_OBJECT: AtomicBool = AtomicBool::new(false);
 
@@ -422,7 +423,6 @@ extern "C" fn on_crash(signal: libc::c_int, info: *mut libc::siginfo_t, context:
     // a handler of that `SIGABRT` (two kernel frames fill most of it): the actions run first, and `SIGABRT` goes
     // to its default action.
     if signal == libc::SIGSEGV
-        && is_function(previous)
         && PREVIOUS_SEGV_IN_THIS_OBJECT.load(Ordering::Relaxed)
         && at_the_stack_end(info, context)
     {
