@@ -176,6 +176,8 @@ impl<F: ExitFn> Registration<F> {
     /// Gives the handler a time limit, for one a lock or a network peer can hold up (a flush needing a lock the exiting
     /// thread holds). If it has not finished `limit` after it started, it is named on stderr and left behind, still
     /// running; the remaining handlers run from a new thread, and the process ends with the status it would have had.
+    /// One that returns before that thread took over (just past its limit) goes on as if within it: the run stays on
+    /// its thread and only the trace's time tells; with no thread to be had, stderr says so and the run waits for it.
     /// The exit [deadline](crate::set_deadline) still bounds the whole exit. `Duration::ZERO` means no limit;
     /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives one to every handler without one.
     ///

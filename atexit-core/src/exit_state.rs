@@ -78,6 +78,9 @@ pub(crate) enum Fate {
     Running,
     /// Over its time limit since then.
     Overran(Instant),
+    /// Given up: a continuation is starting to take the run from its thread. Back before that (or with no thread to be
+    /// had), its thread goes on with the run.
+    GivingUp,
     /// Given up: its run went on without it.
     LeftBehind,
     /// An async handler dropped for another reason than its limit.

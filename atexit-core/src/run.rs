@@ -184,6 +184,16 @@ fn go_on_without_a_parked_handler() {
 /// (nothing moves it meanwhile) rather than be given it in an allocation (see [`thread::Plain`]).
 static FRESH: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), false) };
 static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), true) };
+/// The continuation after a handler's overrun: it takes the run from the handler's thread unless the handler came
+/// back first (the lease moves only then, see [`watch::take_over`]).
+static TAKE_OVER: thread::Plain = thread::Plain {
+    name: c"atexit-run",
+    run: || {
+        if let Some(lease) = watch::take_over() {
+            drain_then(lease, true);
+        }
+    },
+};
 
 /// Drains as `lease`, then does what is next (see [`finish`]).
 pub(crate) fn drain_then(lease: u64, moved_on: bool) {
@@ -354,21 +364,22 @@ fn watchdog() {
         for act in acts {
             match act {
                 watch::Act::Wake(waker) => waker.wake(),
-                watch::Act::GiveUp { name, limit, started, on_overrun, lease } => {
-                    watch::left_behind(&name, limit, started);
-                    match on_overrun {
-                        // The thread that waits for it looks again.
-                        OnOverrun::CancelOrTellTheWaiter => state::CHANGED.notify(),
-                        // With no thread, the run waits for it to return: the watchdog stays free for the deadline.
-                        OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => {
-                            if let Err(e) = move_on(lease) {
-                                watch::say(&format!(
-                                    "atexit: no thread for the other handlers ({e}): they run once it returns\n"
-                                ));
-                            }
+                watch::Act::GiveUp { name, limit, started, on_overrun } => match on_overrun {
+                    // The thread that waits for it looks again.
+                    OnOverrun::CancelOrTellTheWaiter => {
+                        watch::left_behind(&name, limit, started);
+                        state::CHANGED.notify();
+                    }
+                    // With no thread, the run waits for it to return: the watchdog stays free for the deadline.
+                    OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => {
+                        if let Err(e) = thread::spawn(&TAKE_OVER) {
+                            watch::say(&format!(
+                                "atexit: handler `{name}` did not finish within its time limit of {limit:?}; no thread \
+                                 for the other handlers ({e}): they run once it returns\n"
+                            ));
                         }
                     }
-                }
+                },
             }
         }
     }

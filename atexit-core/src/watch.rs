@@ -183,7 +183,8 @@ pub(crate) enum Ended {
 }
 
 /// Closes the ticket: the handler returned (`how`), or was given up while it ran. Returns whether its run went on
-/// without it.
+/// without it: decided under the lock that [`take_over`] decides under, so that the run goes on from this thread or from
+/// the continuation, never both.
 pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
     if ticket.0 == 0 {
         return false;
@@ -215,6 +216,23 @@ pub(crate) fn abandon(lease: u64) {
     for watched in locked().watched.iter_mut().filter(|w| w.lease == lease) {
         watched.fate = Fate::LeftBehind;
     }
+}
+
+/// On a continuation's thread: takes the run from the handler being given up that holds it (see [`Fate::GivingUp`]),
+/// unless it came back first; then names and traces it. The lease this thread now holds, if it took the run.
+pub(crate) fn take_over() -> Option<u64> {
+    let mut state = locked();
+    let from = crate::exit_state::lease();
+    let watched = state.watched.iter_mut().find(|w| w.fate == Fate::GivingUp && w.lease == from)?;
+    let to = crate::exit_state::new_lease();
+    if !crate::exit_state::pass_lease(from, to) {
+        return None;
+    }
+    watched.fate = Fate::LeftBehind;
+    let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
+    drop(state);
+    left_behind(&name, limit, started);
+    Some(to)
 }
 
 /// An overrunning handler is given up: named, and traced.
@@ -327,8 +345,9 @@ pub(crate) fn watchdog_not_started() {
 pub(crate) enum Act {
     /// Wake an async handler to be dropped.
     Wake(Waker),
-    /// Give up a handler (see [`left_behind`]) as its `on_overrun` says: the run goes on without the holder of `lease`.
-    GiveUp { name: Cow<'static, str>, limit: Duration, started: Instant, on_overrun: OnOverrun, lease: u64 },
+    /// Give up a handler as its `on_overrun` says: its waiter is told (once it was named, see [`left_behind`]), or a
+    /// continuation is started to [`take_over`] the run.
+    GiveUp { name: Cow<'static, str>, limit: Duration, started: Instant, on_overrun: OnOverrun },
 }
 
 /// The watchdog's look, from its thread `me`: what is due now, and when to look again (`None`: when woken). When the
@@ -365,9 +384,12 @@ pub(crate) fn look(me: &std::thread::Thread) -> (Vec<Act>, Option<Instant>) {
         if now < gives_up_at {
             next = Some(next.map_or(gives_up_at, |n| n.min(gives_up_at)));
         } else {
-            watched.fate = Fate::LeftBehind;
+            watched.fate = match watched.on_overrun {
+                OnOverrun::CancelOrTellTheWaiter => Fate::LeftBehind,
+                OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => Fate::GivingUp,
+            };
             let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
-            acts.push(Act::GiveUp { name, limit, started, on_overrun: watched.on_overrun, lease: watched.lease });
+            acts.push(Act::GiveUp { name, limit, started, on_overrun: watched.on_overrun });
         }
     }
     (acts, next)
