@@ -5,6 +5,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,7 @@ fn run(exe: &Path, file: &Path, by: u64, how: &str) -> std::process::Output {
         _ => None,
     };
     let mut command = Command::new(exe);
+    common::default_signal_actions(&mut command);
     command.args(["--file", file.to_str().unwrap(), "--by", &by.to_string()]);
     command.args(["--exit", if signal.is_some() { "wait" } else { how }]);
     let Some(signal) = signal else { return command.output().expect("run the example") };

@@ -9,6 +9,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -47,7 +49,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Starts `command` with its output piped and reads its first line.
 fn start(command: &mut Command) -> (Child, BufReader<std::process::ChildStdout>, String) {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the example");
+    let mut child = common::default_signal_actions(command)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).expect("the example's first line");

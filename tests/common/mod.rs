@@ -169,11 +169,36 @@ pub fn check(expect: &Expect, output: &Output) -> Result<(), String> {
 /// with what the child had written, not a test run that never ends.
 pub const CHILD_TIME_LIMIT: Duration = Duration::from_secs(20);
 
+/// Gives the child every signal's default action: a signal this process
+/// ignores stays ignored across `exec` (a shell's `&` ignores SIGINT and
+/// SIGQUIT, `nohup` SIGHUP), and the runtime leaves an ignored signal
+/// ignored, so the signal scenarios would hang however the tests were
+/// started. They test a program started from a terminal.
+#[cfg(unix)]
+pub fn default_signal_actions(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between `fork` and `exec` the closure calls only `sigaction`,
+    // async-signal-safe, on a zeroed local (no flags, empty mask, the
+    // default action); it fails harmlessly for SIGKILL and SIGSTOP.
+    unsafe {
+        command.pre_exec(|| {
+            let mut default: libc::sigaction = std::mem::zeroed();
+            default.sa_sigaction = libc::SIG_DFL;
+            for signal in 1..32 {
+                libc::sigaction(signal, &default, std::ptr::null_mut());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Runs `command` to its end, as `Command::output` does, but kills it and
 /// says so if it is still running after `limit`.
 pub fn output_within(mut command: Command, limit: Duration) -> Result<Output, String> {
     use std::io::Read;
     use std::process::Stdio;
+    #[cfg(unix)]
+    default_signal_actions(&mut command);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
