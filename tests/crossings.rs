@@ -635,6 +635,58 @@ mod scenarios {
             .register();
     }
 
+    /// A handler with a time limit runs the rest itself (`run_exitfuncs`),
+    /// and its limit passes while one of those runs: it is given up only
+    /// once that one returns, and the rest then run in order from a new
+    /// thread. (A continuation took the run at the limit and ran the rest
+    /// beside it, then ended the process while it still ran.)
+    pub fn limit_passes_while_a_nested_run_runs_a_handler() {
+        atexit::register(|| say("p2"));
+        atexit::register(|| say("p1"));
+        atexit::register(|| say("p0"));
+        atexit::Registration::new(|| {
+            atexit::register(|| {
+                thread::sleep(Duration::from_millis(300));
+                say("nested handler done");
+            });
+            let _ = atexit::run_exitfuncs();
+            thread::sleep(Duration::from_secs(5));
+            say("limited handler returned");
+        })
+        .name("runs the rest")
+        .time_limit(Duration::from_millis(100))
+        .register();
+    }
+
+    /// The same while an async handler of the nested run runs on its own
+    /// thread: once it is done, the limited handler is given up. (It never
+    /// was: the exit waited for it.)
+    pub fn limit_passes_while_a_nested_run_awaits() {
+        atexit::register(|| say("p0"));
+        atexit::Registration::new(|| {
+            atexit::register_async(Duration::ZERO, || async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                say("async handler done");
+            });
+            let _ = atexit::run_exitfuncs();
+            thread::sleep(Duration::from_secs(5));
+            say("limited handler returned");
+        })
+        .name("runs the rest")
+        .time_limit(Duration::from_millis(100))
+        .register();
+    }
+
+    /// An async handler that blocks its thread past its limit but within
+    /// the grace, then finishes: the trace says it finished, not that it
+    /// was dropped.
+    pub fn async_handler_done_within_the_grace() {
+        atexit::register_async(Duration::from_millis(20), || async {
+            thread::sleep(Duration::from_millis(60));
+            say("async handler finished");
+        });
+    }
+
     /// A handler returns just after its time limit, while the watchdog
     /// still reports it (stderr's reader pauses 300 ms): the handler's
     /// thread goes on with the run or the continuation does, never both.
@@ -705,6 +757,34 @@ fn all() -> Vec<Case> {
                 ..expect("the reader got the report\n", Code(0))
             },
         ),
+        case(
+            "limit_passes_while_a_nested_run_runs_a_handler",
+            limit_passes_while_a_nested_run_runs_a_handler,
+            Expect {
+                stderr_has: &["handler `runs the rest` did not finish within its time limit of 100ms; left behind"],
+                ..expect("nested handler done\np0\np1\np2\n", Code(0))
+            },
+        ),
+        case(
+            "limit_passes_while_a_nested_run_awaits",
+            limit_passes_while_a_nested_run_awaits,
+            Expect {
+                stderr_has: &["handler `runs the rest` did not finish within its time limit of 100ms; left behind"],
+                ..expect("async handler done\np0\n", Code(0))
+            },
+        ),
+        Case {
+            env: &[("ATEXIT_TRACE", "1")],
+            ..case(
+                "async_handler_done_within_the_grace",
+                async_handler_done_within_the_grace,
+                Expect {
+                    stderr_has: &["async_handler_done_within_the_grace::{closure", "` ok in "],
+                    stderr_lacks: &["dropped"],
+                    ..expect("async handler finished\n", Code(0))
+                },
+            )
+        },
         case(
             "a_handler_back_while_its_overrun_is_reported",
             a_handler_back_while_its_overrun_is_reported,

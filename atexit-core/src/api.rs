@@ -178,6 +178,8 @@ impl<F: ExitFn> Registration<F> {
     /// running; the remaining handlers run from a new thread, and the process ends with the status it would have had.
     /// One that returns before that thread took over (just past its limit) goes on as if within it: the run stays on
     /// its thread and only the trace's time tells; with no thread to be had, stderr says so and the run waits for it.
+    /// One that runs the rest itself ([`run_exitfuncs`](crate::run_exitfuncs) inside it) is left behind only between
+    /// the handlers it runs, each of which has a limit of its own.
     /// The exit [deadline](crate::set_deadline) still bounds the whole exit. `Duration::ZERO` means no limit;
     /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives one to every handler without one.
     ///

@@ -241,15 +241,37 @@ pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPa
     // Asked once: a thread of ours records each handler.
     let ours = thread::ours().is_some();
     while state::lease() == lease {
+        // An async handler makes runs watch (`watch::watching`).
+        let ticket = if watch::watching() {
+            match watch::next(lease) {
+                watch::Next::Take(ticket) => Some(ticket),
+                watch::Next::Moved => break,
+                watch::Next::GiveUp(name, limit) => {
+                    start_take_over(&name, limit);
+                    break;
+                }
+            }
+        } else {
+            None
+        };
         let Some(callback) = PROCESS.pop(std::mem::take(&mut with_statics)) else {
+            if let Some(ticket) = ticket {
+                watch::close_unused(ticket);
+            }
             return (last, Drained::Done);
         };
-        // An async handler makes runs watch (`watch::watching`).
-        let result = if watch::watching() {
+        let result = if let Some(ticket) = ticket {
             let called = match callback.into_async() {
-                Ok(handler) if awaits && !state::stalled() => return (last, Drained::Async(handler)),
-                Ok(handler) => handler.run_in(lease, place == Place::Unloading),
-                Err(callback) => call(callback, lease, place),
+                Ok(handler) if awaits && !state::stalled() => {
+                    watch::close_unused(ticket);
+                    return (last, Drained::Async(handler));
+                }
+                Ok(handler) => {
+                    let called = handler.run_in(lease, place == Place::Unloading);
+                    watch::close_unused(ticket);
+                    called
+                }
+                Err(callback) => call(callback, ticket, lease, place),
             };
             match called {
                 Some(result) => result,
@@ -295,15 +317,17 @@ pub(crate) fn ended(result: &Result<(), HandlerPanic>) -> Ended {
     }
 }
 
-/// Calls one handler as `lease`, watched: `None` when the run went on without this thread meanwhile.
+/// Calls one handler as `lease`, watched under `ticket` (see `watch::next`): `None` when the run went on without this
+/// thread meanwhile.
 #[inline(never)]
-fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
+fn call(callback: Callback, ticket: watch::Ticket, lease: u64, place: Place) -> Option<Result<(), HandlerPanic>> {
     let limit = match place {
         Place::Unloading => None,
         _ => callback.time_limit().or_else(watch::default_limit),
     };
     let name = callback.name();
-    let ticket = open(|| name.clone(), limit, OnOverrun::MoveOn, lease);
+    watch::arm(ticket, name.clone(), limit);
+    start_watchdog_if_wanted();
     let result = running(lease, || name, || callback.run());
     // (Left behind with no thread to go on from, the run waited for this one.)
     if watch::close(ticket, ended(&result)) && state::lease() != lease {
@@ -313,6 +337,17 @@ fn call(callback: Callback, lease: u64, place: Place) -> Option<Result<(), Handl
         return None;
     }
     Some(result)
+}
+
+/// Starts a continuation to take the run from handler `name`, over its `limit` (see [`TAKE_OVER`]). With no thread, the
+/// run waits for it to return: the watchdog stays free for the deadline.
+fn start_take_over(name: &str, limit: Duration) {
+    if let Err(e) = thread::spawn(&TAKE_OVER) {
+        watch::say(&format!(
+            "atexit: handler `{name}` did not finish within its time limit of {limit:?}; no thread for the other \
+             handlers ({e}): they run once it returns\n"
+        ));
+    }
 }
 
 /// The holder of `from` is left behind: the run goes on from a new thread, or, if none starts, the lease goes back to
@@ -328,6 +363,7 @@ fn move_on(from: u64) -> std::io::Result<()> {
 }
 
 /// `watch::open`, and starts the watchdog if it needs one.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn open(
     name: impl FnOnce() -> Cow<'static, str>,
     limit: Option<Duration>,
@@ -370,15 +406,7 @@ fn watchdog() {
                         watch::left_behind(&name, limit, started);
                         state::CHANGED.notify();
                     }
-                    // With no thread, the run waits for it to return: the watchdog stays free for the deadline.
-                    OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => {
-                        if let Err(e) = thread::spawn(&TAKE_OVER) {
-                            watch::say(&format!(
-                                "atexit: handler `{name}` did not finish within its time limit of {limit:?}; no thread \
-                                 for the other handlers ({e}): they run once it returns\n"
-                            ));
-                        }
-                    }
+                    OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => start_take_over(&name, limit),
                 },
             }
         }

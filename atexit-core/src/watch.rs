@@ -105,6 +105,7 @@ fn trace_on() -> bool {
 pub(crate) struct Ticket(u64);
 
 /// Opens the ticket of a handler about to run as `lease`, with its time limit and what becomes of it if it overruns.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // async handlers: feature `tokio`
 pub(crate) fn open(
     name: impl FnOnce() -> Cow<'static, str>,
     limit: Option<Duration>,
@@ -117,25 +118,87 @@ pub(crate) fn open(
     if limit.is_none() && on_overrun != OnOverrun::CancelOrMoveOn && !trace_on() && DEADLINE.get().is_none() {
         return Ticket(0);
     }
-    let started = Instant::now();
     let mut state = locked();
+    let ticket = push(&mut state, name(), on_overrun, lease);
+    arm_locked(&mut state, ticket, limit);
+    ticket
+}
+
+/// A new ticket, running and with no limit yet.
+fn push(state: &mut Locked, name: Cow<'static, str>, on_overrun: OnOverrun, lease: u64) -> Ticket {
     state.last_ticket += 1;
     let ticket = state.last_ticket;
     state.watched.push(Watched {
         ticket,
-        name: name(),
-        started,
-        limit: limit.unwrap_or_default(),
-        until: limit.and_then(|l| started.checked_add(l)),
+        name,
+        started: Instant::now(),
+        limit: Duration::ZERO,
+        until: None,
         on_overrun,
         fate: Fate::Running,
         waker: None,
         lease,
     });
-    if limit.is_some() {
-        wake_watchdog(&mut state);
-    }
     Ticket(ticket)
+}
+
+/// Starts the ticket's clock against `limit` (`None`: none).
+fn arm_locked(state: &mut Locked, ticket: Ticket, limit: Option<Duration>) {
+    let Some(watched) = find(state, ticket) else { return };
+    watched.started = Instant::now();
+    watched.limit = limit.unwrap_or_default();
+    watched.until = limit.and_then(|l| watched.started.checked_add(l));
+    if limit.is_some() {
+        wake_watchdog(state);
+    }
+}
+
+/// What a thread running a watched run's handlers may do before it takes the next one.
+pub(crate) enum Next {
+    /// Take it, and run it under this ticket once [`arm`]ed (or [`close_unused`] it).
+    Take(Ticket),
+    /// Nothing: the run went on without this thread.
+    Moved,
+    /// Nothing: the handler it runs the rest from (through `run_exitfuncs`) is being given up, and now runs nothing
+    /// else, so a continuation can [`take_over`] (named, with its limit, for a message if none can start).
+    GiveUp(Cow<'static, str>, Duration),
+}
+
+/// Asked before each handler of a run that watches, as `lease`. Decided under the lock that [`take_over`] decides
+/// under, and the ticket is the thread's innermost from then on: a continuation never takes the run from a thread
+/// between its look and the handler it takes.
+pub(crate) fn next(lease: u64) -> Next {
+    let mut state = locked();
+    if crate::exit_state::lease() != lease {
+        return Next::Moved;
+    }
+    if let Some(watched) = innermost(&mut state, lease).filter(|w| w.fate == Fate::GivingUp) {
+        return Next::GiveUp(watched.name.clone(), watched.limit);
+    }
+    Next::Take(push(&mut state, Cow::Borrowed(""), OnOverrun::MoveOn, lease))
+}
+
+/// Names the handler taken under `ticket` and starts its clock against its `limit`.
+pub(crate) fn arm(ticket: Ticket, name: Cow<'static, str>, limit: Option<Duration>) {
+    let mut state = locked();
+    if let Some(watched) = find(&mut state, ticket) {
+        watched.name = name;
+    }
+    arm_locked(&mut state, ticket, limit.filter(|l| !l.is_zero()));
+}
+
+/// Closes a ticket of [`next`]'s that ran no handler of its own (none was left, or an async handler has one of its
+/// own).
+pub(crate) fn close_unused(ticket: Ticket) {
+    let mut state = locked();
+    if let Some(at) = state.watched.iter().position(|w| w.ticket == ticket.0) {
+        drop(state.watched.remove(at));
+    }
+}
+
+/// The ticket of what the thread acting as `lease` runs now.
+fn innermost(state: &mut Locked, lease: u64) -> Option<&mut Watched> {
+    state.watched.iter_mut().rev().find(|w| w.lease == lease)
 }
 
 fn find(state: &mut Locked, ticket: Ticket) -> Option<&mut Watched> {
@@ -197,7 +260,8 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
     let said = match (watched.fate, how) {
         (Fate::LeftBehind, _) | (_, Ended::Abandoned) => return true,
         (Fate::Dropped, _) => "dropped",
-        (Fate::Overran(_), _) | (_, Ended::Dropped) => {
+        // Woken to be dropped, it may have come back done: only the trace's time tells then.
+        (_, Ended::Dropped) => {
             say_overran(&watched.name, watched.limit, "dropped");
             "dropped"
         }
@@ -219,11 +283,12 @@ pub(crate) fn abandon(lease: u64) {
 }
 
 /// On a continuation's thread: takes the run from the handler being given up that holds it (see [`Fate::GivingUp`]),
-/// unless it came back first; then names and traces it. The lease this thread now holds, if it took the run.
+/// unless it came back first or runs another handler; then names and traces it. The lease this thread now holds, if it took the run.
 pub(crate) fn take_over() -> Option<u64> {
     let mut state = locked();
     let from = crate::exit_state::lease();
-    let watched = state.watched.iter_mut().find(|w| w.fate == Fate::GivingUp && w.lease == from)?;
+    // Not while its thread runs another handler (see `next`), which then asks for a continuation again.
+    let watched = innermost(&mut state, from).filter(|w| w.fate == Fate::GivingUp)?;
     let to = crate::exit_state::new_lease();
     if !crate::exit_state::pass_lease(from, to) {
         return None;
@@ -363,7 +428,8 @@ pub(crate) fn look(me: &std::thread::Thread) -> (Vec<Act>, Option<Instant>) {
     }
     if let Some((at, limit)) = passes_at(state.clock, limit) {
         if now >= at {
-            let running = state.watched.last().map(|w| (w.name.clone(), w.started));
+            // (A ticket of `next`'s is nameless until its handler is taken.)
+            let running = state.watched.iter().rev().find(|w| !w.name.is_empty()).map(|w| (w.name.clone(), w.started));
             drop(state);
             deadline_passed(limit, running);
         }
