@@ -184,7 +184,8 @@ impl<F: ExitFn> Registration<F> {
     /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives one to every handler without one.
     ///
     /// The handler runs where and as it would without a limit: it sees the exiting thread's thread-locals where alive,
-    /// and [`exit`](crate::exit) and `register` in it count. It cannot go in a local [`Registry`] ([`Untimed`]).
+    /// and [`exit`](crate::exit) and `register` in it count until it is left behind. It cannot go in a local
+    /// [`Registry`] ([`Untimed`]).
     ///
     /// ```
     /// # extern crate atexit_core as atexit;
