@@ -635,20 +635,11 @@ mod scenarios {
             .register();
     }
 
-    /// A handler with a time limit runs the rest itself (`run_exitfuncs`),
-    /// and its limit passes while one of those runs: it is given up only
-    /// once that one returns, and the rest then run in order from a new
-    /// thread. (A continuation took the run at the limit and ran the rest
-    /// beside it, then ended the process while it still ran.)
-    pub fn limit_passes_while_a_nested_run_runs_a_handler() {
-        atexit::register(|| say("p2"));
-        atexit::register(|| say("p1"));
-        atexit::register(|| say("p0"));
-        atexit::Registration::new(|| {
-            atexit::register(|| {
-                thread::sleep(Duration::from_millis(300));
-                say("nested handler done");
-            });
+    /// A handler with a 100 ms limit registers what `nested` does, runs
+    /// the rest itself (`run_exitfuncs`), then blocks for 5 s.
+    fn runs_the_rest_then_blocks(nested: fn()) {
+        atexit::Registration::new(move || {
+            nested();
             let _ = atexit::run_exitfuncs();
             thread::sleep(Duration::from_secs(5));
             say("limited handler returned");
@@ -658,23 +649,34 @@ mod scenarios {
         .register();
     }
 
+    /// A handler with a time limit runs the rest itself, and its limit
+    /// passes while one of those runs: it is given up only once that one
+    /// returns, and the rest then run in order from a new thread. (A
+    /// continuation took the run at the limit and ran the rest beside it,
+    /// then ended the process while it still ran.)
+    pub fn limit_passes_while_a_nested_run_runs_a_handler() {
+        atexit::register(|| say("p2"));
+        atexit::register(|| say("p1"));
+        atexit::register(|| say("p0"));
+        runs_the_rest_then_blocks(|| {
+            atexit::register(|| {
+                thread::sleep(Duration::from_millis(300));
+                say("nested handler done");
+            });
+        });
+    }
+
     /// The same while an async handler of the nested run runs on its own
     /// thread: once it is done, the limited handler is given up. (It never
     /// was: the exit waited for it.)
     pub fn limit_passes_while_a_nested_run_awaits() {
         atexit::register(|| say("p0"));
-        atexit::Registration::new(|| {
+        runs_the_rest_then_blocks(|| {
             atexit::register_async(Duration::ZERO, || async {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 say("async handler done");
             });
-            let _ = atexit::run_exitfuncs();
-            thread::sleep(Duration::from_secs(5));
-            say("limited handler returned");
-        })
-        .name("runs the rest")
-        .time_limit(Duration::from_millis(100))
-        .register();
+        });
     }
 
     /// An async handler that blocks its thread past its limit but within
