@@ -679,6 +679,53 @@ mod scenarios {
         });
     }
 
+    /// A nested run's handler panics and returns after the limit of the
+    /// handler running it: that one is left behind there, and its
+    /// `run_exitfuncs` returns the panic. (It returned `Ok` with handlers
+    /// still pending, and the run went on from it when it returned.)
+    pub fn nested_run_stopped_at_the_limit_returns_its_panic() {
+        std::panic::set_hook(Box::new(|_| {}));
+        atexit::register(|| {
+            thread::sleep(Duration::from_millis(300));
+            say("p0");
+        });
+        atexit::Registration::new(|| {
+            atexit::register(|| {
+                thread::sleep(Duration::from_millis(300));
+                say("n1");
+            });
+            atexit::Registration::new(|| {
+                thread::sleep(Duration::from_millis(150));
+                panic!("boom");
+            })
+            .name("boom")
+            .register();
+            let result = atexit::run_exitfuncs();
+            say(&format!("nested run: {}", if result.is_err() { "Err" } else { "Ok" }));
+        })
+        .name("runs the rest")
+        .time_limit(Duration::from_millis(100))
+        .register();
+    }
+
+    /// A handler of a nested run is left behind at its own limit: the
+    /// handler running it (through `run_exitfuncs`) is left behind with it,
+    /// and named. (It was never traced.)
+    pub fn the_handler_running_a_left_behind_one_is_named() {
+        atexit::register(|| say("p0"));
+        atexit::Registration::new(|| {
+            atexit::Registration::new(|| thread::sleep(Duration::from_secs(2)))
+                .name("inner")
+                .time_limit(Duration::from_millis(50))
+                .register();
+            let _ = atexit::run_exitfuncs();
+            say("outer after");
+        })
+        .name("outer")
+        .time_limit(Duration::from_secs(10))
+        .register();
+    }
+
     /// An async handler that blocks its thread past its limit but within
     /// the grace, then finishes: the trace says it finished, not that it
     /// was dropped.
@@ -775,6 +822,33 @@ fn all() -> Vec<Case> {
                 ..expect("async handler done\np0\n", Code(0))
             },
         ),
+        case(
+            "nested_run_stopped_at_the_limit_returns_its_panic",
+            nested_run_stopped_at_the_limit_returns_its_panic,
+            Expect {
+                stderr_has: &[
+                    "exit handler `boom` panicked: boom",
+                    "handler `runs the rest` did not finish within its time limit of 100ms; left behind",
+                ],
+                ..expect("nested run: Err\nn1\np0\n", Code(0))
+            },
+        ),
+        Case {
+            env: &[("ATEXIT_TRACE", "1")],
+            ..case(
+                "the_handler_running_a_left_behind_one_is_named",
+                the_handler_running_a_left_behind_one_is_named,
+                Expect {
+                    stderr_has: &[
+                        "handler `inner` did not finish within its time limit of 50ms; left behind",
+                        "trace: `inner` left behind",
+                        "handler `outer` is left behind too",
+                        "trace: `outer` left behind",
+                    ],
+                    ..expect("p0\n", Code(0))
+                },
+            )
+        },
         Case {
             env: &[("ATEXIT_TRACE", "1")],
             ..case(

@@ -98,9 +98,8 @@ fn go_on(place: Place, exiting: bool) -> Option<HandlerPanic> {
         hand_over(lease);
         return None;
     }
-    // Left behind meanwhile: its panics were reported.
-    let (last, done) = drain_all(lease, place);
-    last.filter(|_| done)
+    // Left behind meanwhile, it still returns the last panic of the handlers it ran.
+    drain_all(lease, place).0
 }
 
 /// Hands the lease to a fresh thread and waits for this thread's turn to end: its lease back, or the run finished.
@@ -246,10 +245,18 @@ pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPa
             match watch::next(lease) {
                 watch::Next::Take(ticket) => Some(ticket),
                 watch::Next::Moved => break,
-                watch::Next::GiveUp(name, limit) => {
-                    start_take_over(&name, limit);
-                    break;
-                }
+                watch::Next::GiveUp(given_up) => match thread::spawn(&CONTINUATION) {
+                    Ok(()) => {
+                        given_up.say();
+                        break;
+                    }
+                    // The run stays here: what it leaves behind is left so (its close lets the run go on).
+                    Err(e) => {
+                        state::pass_lease(given_up.to, lease);
+                        watch::say(&no_thread_for_the_rest(given_up.name(), &e, "on its thread, now"));
+                        continue;
+                    }
+                },
             }
         } else {
             None
@@ -339,15 +346,19 @@ fn call(callback: Callback, ticket: watch::Ticket, lease: u64, place: Place) -> 
     Some(result)
 }
 
-/// Starts a continuation to take the run from handler `name`, over its `limit` (see [`TAKE_OVER`]). With no thread, the
-/// run waits for it to return: the watchdog stays free for the deadline.
-fn start_take_over(name: &str, limit: Duration) {
+/// Starts a continuation to take the run from handler `name`, over its time limit (see [`TAKE_OVER`]). With no thread,
+/// the run waits for it to return: the watchdog stays free for the deadline.
+fn start_take_over(name: &str) {
     if let Err(e) = thread::spawn(&TAKE_OVER) {
-        watch::say(&format!(
-            "atexit: handler `{name}` did not finish within its time limit of {limit:?}; no thread for the other \
-             handlers ({e}): they run once it returns\n"
-        ));
+        watch::say(&no_thread_for_the_rest(name, &e, "once it returns"));
     }
+}
+
+fn no_thread_for_the_rest(name: &str, e: &std::io::Error, when: &str) -> String {
+    format!(
+        "atexit: handler `{name}` did not finish within its time limit; no thread for the other handlers ({e}): they \
+         run {when}\n"
+    )
 }
 
 /// The holder of `from` is left behind: the run goes on from a new thread, or, if none starts, the lease goes back to
@@ -406,7 +417,7 @@ fn watchdog() {
                         watch::left_behind(&name, limit, started);
                         state::CHANGED.notify();
                     }
-                    OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => start_take_over(&name, limit),
+                    OnOverrun::MoveOn | OnOverrun::CancelOrMoveOn => start_take_over(&name),
                 },
             }
         }

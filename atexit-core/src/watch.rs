@@ -159,9 +159,9 @@ pub(crate) enum Next {
     Take(Ticket),
     /// Nothing: the run went on without this thread.
     Moved,
-    /// Nothing: the handler it runs the rest from (through `run_exitfuncs`) is being given up, and now runs nothing
-    /// else, so a continuation can [`take_over`] (named, with its limit, for a message if none can start).
-    GiveUp(Cow<'static, str>, Duration),
+    /// Nothing: the handler it runs the rest from (through `run_exitfuncs`) is over its limit. Now that it runs nothing
+    /// else, the run was given up here, to a continuation to start.
+    GiveUp(GivenUp),
 }
 
 /// Asked before each handler of a run that watches, as `lease`. Decided under the lock that [`take_over`] decides
@@ -172,8 +172,8 @@ pub(crate) fn next(lease: u64) -> Next {
     if crate::exit_state::lease() != lease {
         return Next::Moved;
     }
-    if let Some(watched) = innermost(&mut state, lease).filter(|w| w.fate == Fate::GivingUp) {
-        return Next::GiveUp(watched.name.clone(), watched.limit);
+    if innermost(&mut state, lease).is_some_and(|w| w.fate == Fate::GivingUp) {
+        return give_up(&mut state, lease).map_or(Next::Moved, Next::GiveUp);
     }
     Next::Take(push(&mut state, Cow::Borrowed(""), OnOverrun::MoveOn, lease))
 }
@@ -283,21 +283,58 @@ pub(crate) fn abandon(lease: u64) {
 }
 
 /// On a continuation's thread: takes the run from the handler being given up that holds it (see [`Fate::GivingUp`]),
-/// unless it came back first or runs another handler; then names and traces it. The lease this thread now holds, if it took the run.
+/// unless it came back first or runs another handler; then names and traces what was left behind. The lease this thread
+/// now holds, if it took the run.
 pub(crate) fn take_over() -> Option<u64> {
     let mut state = locked();
     let from = crate::exit_state::lease();
-    // Not while its thread runs another handler (see `next`), which then asks for a continuation again.
-    let watched = innermost(&mut state, from).filter(|w| w.fate == Fate::GivingUp)?;
+    // Not while its thread runs another handler (see `next`), which then gives the run up itself.
+    innermost(&mut state, from).filter(|w| w.fate == Fate::GivingUp)?;
+    let given_up = give_up(&mut state, from)?;
+    drop(state);
+    given_up.say();
+    Some(given_up.to)
+}
+
+/// The run moved to lease `to`, and the handlers that ran as the lease it left were left behind.
+pub(crate) struct GivenUp {
+    pub(crate) to: u64,
+    /// The one over its limit first, then those running it through `run_exitfuncs`.
+    left: Vec<(Cow<'static, str>, Duration, Instant)>,
+}
+
+/// Under the lock: moves the run from `from` to a new lease, if `from` still holds it, and leaves behind every handler
+/// running as `from` (a thread runs them one inside another).
+fn give_up(state: &mut Locked, from: u64) -> Option<GivenUp> {
     let to = crate::exit_state::new_lease();
     if !crate::exit_state::pass_lease(from, to) {
         return None;
     }
-    watched.fate = Fate::LeftBehind;
-    let (name, limit, started) = (watched.name.clone(), watched.limit, watched.started);
-    drop(state);
-    left_behind(&name, limit, started);
-    Some(to)
+    let left = (state.watched.iter_mut().rev())
+        .filter(|w| w.lease == from && w.fate != Fate::LeftBehind && !w.name.is_empty())
+        .map(|w| {
+            w.fate = Fate::LeftBehind;
+            (w.name.clone(), w.limit, w.started)
+        })
+        .collect();
+    Some(GivenUp { to, left })
+}
+
+impl GivenUp {
+    /// Names on stderr, and traces, each handler left behind.
+    pub(crate) fn say(&self) {
+        let Some(((first, limit, started), running_it)) = self.left.split_first() else { return };
+        left_behind(first, *limit, *started);
+        for (name, _, started) in running_it {
+            say(&format!("atexit: handler `{name}` is left behind too: it runs `{first}` (through run_exitfuncs)\n"));
+            trace(name, "left behind", started.elapsed());
+        }
+    }
+
+    /// Who was left behind first.
+    pub(crate) fn name(&self) -> &str {
+        self.left.first().map_or("", |(name, _, _)| name)
+    }
 }
 
 /// An overrunning handler is given up: named, and traced.
