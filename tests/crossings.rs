@@ -198,6 +198,32 @@ mod scenarios {
             .register();
     }
 
+    /// The same for a handler running the rest itself (`run_exitfuncs`):
+    /// past its limit, once the nested handler returns, it is left behind
+    /// there, and with no thread to go on from, the rest run on its thread,
+    /// as a continuation would run them, and the process ends (the handler
+    /// goes on, left behind, racing that end, as any left behind does).
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    pub fn no_thread_for_the_rest_after_a_nested_run_overran() {
+        thread::spawn(|| {}).join().unwrap();
+        atexit::register(|| say("first registered, runs last"));
+        atexit::Registration::new(|| {
+            atexit::register(|| {
+                thread::sleep(Duration::from_millis(400));
+                say("nested handler returned");
+            });
+            let _ = atexit::run_exitfuncs();
+            thread::sleep(Duration::from_secs(2));
+            say("outer returned");
+        })
+        .name("outer")
+        .time_limit(Duration::from_millis(200))
+        .register();
+        atexit::Registration::new(|| sandbox(&[libc::SYS_clone, libc::SYS_clone3], 0x0005_0000 | libc::EPERM as u32))
+            .time_limit(Duration::from_secs(5))
+            .register();
+    }
+
     /// `run_exitfuncs()` inside an async handler awaited on the
     /// application's runtime runs the rest, and the handler goes on.
     #[atexit::main]
@@ -956,6 +982,19 @@ fn all() -> Vec<Case> {
             Expect {
                 stderr_has: &["handler `slow` did not finish within its time limit", "no thread for the other handlers"],
                 ..expect("slow handler returned\nfirst registered, runs last\n", Code(0))
+            },
+        ),
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        case(
+            "no_thread_for_the_rest_after_a_nested_run_overran",
+            no_thread_for_the_rest_after_a_nested_run_overran,
+            Expect {
+                stderr_has: &[
+                    "handler `outer` did not finish within its time limit; no thread for the other handlers",
+                    "handler `outer` did not finish within its time limit of 200ms; left behind",
+                    "the other handlers run on the thread of the handler left behind: no thread",
+                ],
+                ..expect("nested handler returned\nfirst registered, runs last\n", Code(0))
             },
         ),
         common::main_case(

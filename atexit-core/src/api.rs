@@ -180,7 +180,8 @@ impl<F: ExitFn> Registration<F> {
     /// its thread and only the trace's time tells; with no thread to be had, stderr says so and the run waits for it.
     /// One that runs the rest itself ([`run_exitfuncs`](crate::run_exitfuncs) inside it) is left behind only between
     /// the handlers it runs, each of which has a limit of its own (and with one of them left behind, it is too, named);
-    /// its `run_exitfuncs` then returns the last panic of those it ran.
+    /// its `run_exitfuncs` then returns the last panic of those it ran (with no thread to be had, once the rest ran
+    /// there).
     /// The exit [deadline](crate::set_deadline) still bounds the whole exit. `Duration::ZERO` means no limit;
     /// [`set_handler_time_limit`](crate::set_handler_time_limit) gives one to every handler without one.
     ///

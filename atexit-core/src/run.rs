@@ -167,19 +167,22 @@ fn go_on_without_a_parked_handler() {
     if let Some(name) = &name {
         watch::trace(name, "left behind (parked in std::process::exit)", started.elapsed());
     }
-    watch::abandon(held);
     watch::bound_the_rest(PARKED_GRACE);
     start_watchdog_if_wanted();
-    if let Err(e) = move_on(held) {
-        write_stderr_now(&format!("atexit: the other handlers run on the exiting thread: no thread: {e}\n"));
-        let here = state::new_lease();
-        if state::pass_lease(held, here) {
-            drain_then(here, true);
-        }
+    if let Some(to) = watch::give_up_quietly(held) {
+        continue_as(to, "the exiting thread");
     }
 }
 
-/// The fresh thread of [`hand_over`] and a continuation of [`move_on`]. Each reads the lease it was started for
+/// The run, given up by its holder, goes on as `to` from a new thread, or, with none to be had, from this one (`here`).
+fn continue_as(to: u64, here: &str) {
+    if let Err(e) = thread::spawn(&CONTINUATION) {
+        write_stderr_now(&format!("atexit: the other handlers run on {here}: no thread: {e}\n"));
+        drain_then(to, true);
+    }
+}
+
+/// The fresh thread of [`hand_over`] and a continuation of [`continue_as`]. Each reads the lease it was started for
 /// (nothing moves it meanwhile) rather than be given it in an allocation (see [`thread::Plain`]).
 static FRESH: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), false) };
 static CONTINUATION: thread::Plain = thread::Plain { name: c"atexit-run", run: || drain_then(state::lease(), true) };
@@ -245,18 +248,11 @@ pub(crate) fn drain(lease: u64, place: Place, awaits: bool) -> (Option<HandlerPa
             match watch::next(lease) {
                 watch::Next::Take(ticket) => Some(ticket),
                 watch::Next::Moved => break,
-                watch::Next::GiveUp(given_up) => match thread::spawn(&CONTINUATION) {
-                    Ok(()) => {
-                        given_up.say();
-                        break;
-                    }
-                    // The run stays here: what it leaves behind is left so (its close lets the run go on).
-                    Err(e) => {
-                        state::pass_lease(given_up.to, lease);
-                        watch::say(&no_thread_for_the_rest(given_up.name(), &e, "on its thread, now"));
-                        continue;
-                    }
-                },
+                watch::Next::GiveUp(given_up) => {
+                    given_up.say();
+                    continue_as(given_up.to, "the thread of the handler left behind");
+                    break;
+                }
             }
         } else {
             None
@@ -350,27 +346,11 @@ fn call(callback: Callback, ticket: watch::Ticket, lease: u64, place: Place) -> 
 /// the run waits for it to return: the watchdog stays free for the deadline.
 fn start_take_over(name: &str) {
     if let Err(e) = thread::spawn(&TAKE_OVER) {
-        watch::say(&no_thread_for_the_rest(name, &e, "once it returns"));
+        watch::say(&format!(
+            "atexit: handler `{name}` did not finish within its time limit; no thread for the other handlers ({e}): \
+             they run once it returns\n"
+        ));
     }
-}
-
-fn no_thread_for_the_rest(name: &str, e: &std::io::Error, when: &str) -> String {
-    format!(
-        "atexit: handler `{name}` did not finish within its time limit; no thread for the other handlers ({e}): they \
-         run {when}\n"
-    )
-}
-
-/// The holder of `from` is left behind: the run goes on from a new thread, or, if none starts, the lease goes back to
-/// `from`.
-fn move_on(from: u64) -> std::io::Result<()> {
-    let to = state::new_lease();
-    if !state::pass_lease(from, to) {
-        return Ok(());
-    }
-    thread::spawn(&CONTINUATION).inspect_err(|_| {
-        state::pass_lease(to, from);
-    })
 }
 
 /// `watch::open`, and starts the watchdog if it needs one.

@@ -274,12 +274,10 @@ pub(crate) fn close(ticket: Ticket, how: Ended) -> bool {
     false
 }
 
-/// The handlers running as `lease` were given up for another reason than a limit (parked in std's exit), which was
-/// said: not again.
-pub(crate) fn abandon(lease: u64) {
-    for watched in locked().watched.iter_mut().filter(|w| w.lease == lease) {
-        watched.fate = Fate::LeftBehind;
-    }
+/// The run moves from `from` to a new lease (returned), if `from` still holds it; the handlers running as `from` were
+/// given up for another reason than a limit (parked in std's exit), which was said: not again.
+pub(crate) fn give_up_quietly(from: u64) -> Option<u64> {
+    give_up(&mut locked(), from).map(|given_up| given_up.to)
 }
 
 /// On a continuation's thread: takes the run from the handler being given up that holds it (see [`Fate::GivingUp`]),
@@ -310,13 +308,14 @@ fn give_up(state: &mut Locked, from: u64) -> Option<GivenUp> {
     if !crate::exit_state::pass_lease(from, to) {
         return None;
     }
-    let left = (state.watched.iter_mut().rev())
-        .filter(|w| w.lease == from && w.fate != Fate::LeftBehind && !w.name.is_empty())
-        .map(|w| {
-            w.fate = Fate::LeftBehind;
-            (w.name.clone(), w.limit, w.started)
-        })
-        .collect();
+    let mut left = Vec::new();
+    for watched in state.watched.iter_mut().rev().filter(|w| w.lease == from && w.fate != Fate::LeftBehind) {
+        watched.fate = Fate::LeftBehind;
+        // (A ticket of `next`'s is nameless until its handler is taken.)
+        if !watched.name.is_empty() {
+            left.push((watched.name.clone(), watched.limit, watched.started));
+        }
+    }
     Some(GivenUp { to, left })
 }
 
@@ -329,11 +328,6 @@ impl GivenUp {
             say(&format!("atexit: handler `{name}` is left behind too: it runs `{first}` (through run_exitfuncs)\n"));
             trace(name, "left behind", started.elapsed());
         }
-    }
-
-    /// Who was left behind first.
-    pub(crate) fn name(&self) -> &str {
-        self.left.first().map_or("", |(name, _, _)| name)
     }
 }
 
